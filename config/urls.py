@@ -1,0 +1,18 @@
+"""The URLconf: accounts, the dashboard, the BigCommerce endpoints, the Django admin and health."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from dashboard.views import accounts, health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("accounts/login/", accounts.ThrottledLoginView.as_view(), name="login"),
+    path("accounts/logout/", accounts.LogoutView.as_view(), name="logout"),
+    path("accounts/password/", accounts.PasswordChangeView.as_view(), name="password_change"),
+    path("accounts/password/done/", accounts.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("admin/", admin.site.urls),
+    path("", include("dashboard.urls")),
+]

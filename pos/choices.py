@@ -1,0 +1,118 @@
+"""Choice classes for the POS records: one place for each status, its groups and its badge colour."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Admin")
+    STAFF = "staff", _("Staff")
+
+
+class ProductKind(models.TextChoices):
+    STANDARD = "standard", _("Standard")
+    SHIPPING = "shipping", _("Shipping")
+    HANDLING = "handling", _("Handling")
+    WRAPPING = "wrapping", _("Gift wrapping")
+    PLACEHOLDER = "placeholder", _("Placeholder (deleted in BigCommerce)")
+
+    @classmethod
+    def service_kinds(cls) -> tuple[str, ...]:
+        """Kinds that are charges, not goods: they never track stock."""
+        return (cls.SHIPPING, cls.HANDLING, cls.WRAPPING)
+
+
+class MovementReason(models.TextChoices):
+    SALE = "sale", _("Sale")
+    VOID = "void", _("Void")
+    EDIT = "edit", _("Order edited")
+    ADJUSTMENT = "adjustment", _("Adjustment")
+    COUNT = "count", _("Stock count")
+    RECEIVED = "received", _("Stock received")
+    IMPORT = "import", _("Historical import")
+    MERGE = "merge", _("Products merged")
+
+
+class Channel(models.TextChoices):
+    IN_STORE = "in_store", _("In store")
+    BIGCOMMERCE = "bigcommerce", _("BigCommerce")
+
+
+class SaleStatus(models.TextChoices):
+    CLOSED = "closed", _("Closed")
+    VOIDED = "voided", _("Voided")
+
+    @classmethod
+    def colour(cls, value: str) -> str:
+        return {cls.CLOSED: "success", cls.VOIDED: "secondary"}.get(value, "light")
+
+
+class PaymentState(models.TextChoices):
+    UNPAID = "unpaid", _("Unpaid")
+    PARTIALLY_PAID = "partially_paid", _("Partially paid")
+    PAID = "paid", _("Paid")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
+
+    @classmethod
+    def colour(cls, value: str) -> str:
+        return {
+            cls.UNPAID: "danger",
+            cls.PARTIALLY_PAID: "warning",
+            cls.PAID: "success",
+            cls.PARTIALLY_REFUNDED: "info",
+            cls.REFUNDED: "secondary",
+        }.get(value, "light")
+
+
+class PaymentKind(models.TextChoices):
+    PAYMENT = "payment", _("Payment")
+    REFUND = "refund", _("Refund")
+
+
+class FulfillmentType(models.TextChoices):
+    DELIVERY = "delivery", _("Delivery")
+    PICKUP = "pickup", _("Pickup")
+
+
+class FulfillmentState(models.TextChoices):
+    NEW = "new", _("New")
+    PICKING = "picking", _("Picking")
+    PACKED = "packed", _("Packed")
+    COMPLETED = "completed", _("Completed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+    @classmethod
+    def open_states(cls) -> tuple[str, ...]:
+        return (cls.NEW, cls.PICKING, cls.PACKED)
+
+    @classmethod
+    def colour(cls, value: str) -> str:
+        return {
+            cls.NEW: "primary",
+            cls.PICKING: "info",
+            cls.PACKED: "warning",
+            cls.COMPLETED: "success",
+            cls.CANCELLED: "secondary",
+        }.get(value, "light")
+
+
+class WritebackState(models.TextChoices):
+    NONE = "none", _("Not needed yet")
+    PENDING = "pending", _("Sending to BigCommerce")
+    SUCCEEDED = "succeeded", _("Sent to BigCommerce")
+    FAILED = "failed", _("Failed")
+
+    @classmethod
+    def colour(cls, value: str) -> str:
+        return {cls.PENDING: "info", cls.SUCCEEDED: "success", cls.FAILED: "danger"}.get(value, "light")
+
+
+class AuditAction(models.TextChoices):
+    SUPPORT_SWITCH = "support_switch", _("Support switched to retailer")
+    HISTORICAL_IMPORT_ENABLED = "historical_import_enabled", _("Historical import enabled")
+    HISTORICAL_IMPORT_DISABLED = "historical_import_disabled", _("Historical import disabled")
+    STORE_LINKED = "store_linked", _("Store linked")
+    STORE_UNLINKED = "store_unlinked", _("Store unlinked")

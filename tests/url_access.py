@@ -1,0 +1,53 @@
+"""Who may reach each URL of the URLconf: the registry the security sweep (tests/test_url_security.py) walks.
+
+Every named route must be listed here, so a new page cannot be added without saying who may use it. Each entry
+gives the access rule, the HTTP method that exercises it, and (for routes with ids) a builder that creates an
+object of a given retailer and returns the URL kwargs, so the sweep can check that another retailer's id is a 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from tests import factories
+
+
+class Access(Enum):
+    PUBLIC = "public"  # no sign-in (webhooks, app callbacks, health, login)
+    MEMBER = "member"  # any member of the retailer (staff included)
+    ADMIN = "admin"  # merchant admins (and support acting for the retailer); staff get 403
+    SUPPORT = "support"  # platform support users only
+    SIGNED_IN = "signed_in"  # any signed-in user, no retailer needed (password change, logout)
+
+
+@dataclass(frozen=True)
+class Route:
+    access: Access
+    method: str = "GET"
+    # Given a retailer, create what the URL needs and return its kwargs. None: the URL takes no kwargs.
+    kwargs_for: Callable | None = None
+    # The route looks objects up across retailers on purpose (support switching): skip the 404 check.
+    cross_retailer: bool = False
+
+
+ROUTES: dict[str, Route] = {
+    "healthz": Route(Access.PUBLIC),
+    "login": Route(Access.PUBLIC),
+    "logout": Route(Access.SIGNED_IN, method="POST"),
+    "password_change": Route(Access.SIGNED_IN),
+    "password_change_done": Route(Access.SIGNED_IN),
+    "dashboard:overview": Route(Access.MEMBER),
+    "dashboard:support": Route(Access.SUPPORT),
+    "dashboard:support_switch": Route(
+        Access.SUPPORT, method="POST", kwargs_for=lambda retailer: {"pk": retailer.pk}, cross_retailer=True
+    ),
+}
+
+# Third-party and built-in URL namespaces that carry their own access control (Django admin: is_staff).
+IGNORED_NAMESPACES = {"admin", "django_rq"}
+
+
+def outlet_kwargs(retailer) -> dict:
+    return {"pk": factories.OutletFactory(retailer=retailer).pk}
