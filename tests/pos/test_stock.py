@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 
 from pos.choices import MovementReason
 from pos.models import InventoryLevel, InventoryMovement
 from pos.services.stock import StockMove, stock_move, stock_move_many
 from pos.signals import stock_changed
 from tests import factories
+from tests.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -117,10 +117,8 @@ def test_a_rolled_back_transaction_leaves_no_movement_and_no_level(retailer, out
     assert not InventoryLevel.objects.filter(product=product).exists()
 
 
-def _move_in_child(retailer_id, product_id, outlet_id, key, hold_seconds, barrier, results):
-    """Runs in a forked process with its own database connection."""
-    connections.close_all()
-    barrier.wait()
+def _move_holding_the_transaction_open(retailer_id, product_id, outlet_id, key, hold_seconds):
+    """Runs in its own process: moves stock, then keeps the transaction open so the other process must wait."""
     with transaction.atomic():
         result = stock_move(
             retailer_id=retailer_id,
@@ -128,9 +126,8 @@ def _move_in_child(retailer_id, product_id, outlet_id, key, hold_seconds, barrie
                 product_id=product_id, outlet_id=outlet_id, quantity=-1, reason=MovementReason.SALE, source_key=key
             ),
         )
-        time.sleep(hold_seconds)  # keep the transaction open so the other process must wait for it
-    results.put(result.moved)
-    connections.close_all()
+        time.sleep(hold_seconds)
+    return result.moved
 
 
 @pytest.mark.postgres
@@ -138,22 +135,12 @@ def _move_in_child(retailer_id, product_id, outlet_id, key, hold_seconds, barrie
 def test_two_processes_moving_the_same_source_key_at_once_give_one_movement():
     product = factories.ProductFactory()
     outlet = factories.OutletFactory(retailer=product.retailer)
-    ctx = multiprocessing.get_context("fork")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
-    connections.close_all()
-    procs = [
-        ctx.Process(
-            target=_move_in_child,
-            args=(product.retailer_id, product.pk, outlet.pk, "bc:1:7:1:sale", hold, barrier, results),
-        )
-        for hold in (0.5, 0.0)
-    ]
-    for proc in procs:
-        proc.start()
-    for proc in procs:
-        proc.join(timeout=30)
-        assert proc.exitcode == 0
 
-    assert sorted(results.get(timeout=5) for _ in procs) == [False, True]
+    moved = run_concurrently(
+        _move_holding_the_transaction_open,
+        [(product.retailer_id, product.pk, outlet.pk, "bc:1:7:1:sale", hold) for hold in (0.5, 0.0)],
+    )
+
+    assert sorted(moved) == [False, True]
     assert InventoryMovement.objects.filter(source_key="bc:1:7:1:sale").count() == 1
     assert _level(product, outlet) == -1
