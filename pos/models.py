@@ -64,6 +64,13 @@ class Retailer(models.Model):
     allow_unpaid_fulfillment = models.BooleanField(
         default=False, help_text="Allow completing a fulfilment while the sale still has a balance owing."
     )
+    # "Import all orders" is off until support enables it (audited in AuditEntry, shown in the support console).
+    historical_import_enabled = models.BooleanField(default=False)
+    historical_import_changed_at = models.DateTimeField(null=True, blank=True)
+    historical_import_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    historical_import_reason = models.TextField(blank=True)
     # The last invoice number handed out; incremented under the row lock (see pos.services.sales).
     last_invoice_number = models.PositiveBigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)

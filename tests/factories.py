@@ -7,6 +7,8 @@ from decimal import Decimal
 import factory
 from factory.django import DjangoModelFactory
 
+from integration import models as integration_models
+from integration.choices import OrderSyncState
 from pos import models
 from pos.choices import Channel, FulfillmentType, MovementReason, PaymentKind, ProductKind, Role
 
@@ -193,3 +195,99 @@ class FulfillmentEventFactory(DjangoModelFactory):
 
     fulfillment = factory.SubFactory(FulfillmentFactory)
     action = "created"
+
+
+# ---------------------------------------------------------------- the BigCommerce link
+
+
+class StoreLinkFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.StoreLink
+
+    retailer = factory.SubFactory(RetailerFactory)
+    store_hash = factory.Sequence(lambda n: f"store{n:04d}")
+    store_id = factory.Sequence(lambda n: str(1000000 + n))
+    store_name = factory.Sequence(lambda n: f"Store {n}")
+    store_currency = "USD"
+    access_token = factory.Sequence(lambda n: f"token-{n:032d}")
+    webhook_secret = factory.Sequence(lambda n: f"whsec-{n:032d}")
+    outlet = factory.SubFactory(OutletFactory, retailer=factory.SelfAttribute("..retailer"))
+    register = factory.SubFactory(
+        RegisterFactory, outlet=factory.SelfAttribute("..outlet"), retailer=factory.SelfAttribute("..retailer")
+    )
+    default_payment_type = factory.SubFactory(
+        PaymentTypeFactory, retailer=factory.SelfAttribute("..retailer"), name="BigCommerce"
+    )
+
+
+class WebhookEventFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.WebhookEvent
+
+    link = factory.SubFactory(StoreLinkFactory)
+    hash = factory.Sequence(lambda n: f"{n:040x}")
+    scope = "store/order/created"
+    resource_id = factory.Sequence(lambda n: 100 + n)
+    payload = factory.LazyAttribute(lambda o: {"scope": o.scope, "data": {"type": "order", "id": o.resource_id}})
+
+
+class OrderSyncFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.OrderSync
+
+    link = factory.SubFactory(StoreLinkFactory)
+    bc_order_id = factory.Sequence(lambda n: 100 + n)
+    state = OrderSyncState.PENDING
+
+
+class SyncLogEntryFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.SyncLogEntry
+
+    link = factory.SubFactory(StoreLinkFactory)
+    retailer = factory.SelfAttribute("link.retailer")
+    event = "imported"
+    message = "Order imported."
+
+
+class HistoricalImportFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.HistoricalImport
+
+    link = factory.SubFactory(StoreLinkFactory)
+
+
+class ProductLinkFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.ProductLink
+
+    link = factory.SubFactory(StoreLinkFactory)
+    product = factory.SubFactory(ProductFactory, retailer=factory.SelfAttribute("..link.retailer"))
+    bc_product_id = factory.Sequence(lambda n: 1 + n)
+    bc_variant_id = factory.Sequence(lambda n: 1000 + n)
+
+
+class CustomerLinkFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.CustomerLink
+
+    link = factory.SubFactory(StoreLinkFactory)
+    customer = factory.SubFactory(CustomerFactory, retailer=factory.SelfAttribute("..link.retailer"))
+    bc_customer_id = factory.Sequence(lambda n: 1 + n)
+
+
+class PaymentMethodMapFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.PaymentMethodMap
+
+    link = factory.SubFactory(StoreLinkFactory)
+    method = factory.Sequence(lambda n: f"Method {n}")
+
+
+class OutletLocationFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.OutletLocation
+
+    link = factory.SubFactory(StoreLinkFactory)
+    outlet = factory.SelfAttribute("link.outlet")
+    location_id = 1

@@ -18,11 +18,13 @@ from config.settings import *  # noqa: E402, F403
 from config.settings import BASE_DIR, RQ_QUEUES, VAR_DIR  # noqa: E402
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-REDIS_TEST_DB = 1 + int(_worker.removeprefix("gw") or 0)
+_redis_env = os.environ.get("REDIS_URL", "").split("?")[0].rstrip("/")
+# Tests use the database after REDIS_URL's (plus the xdist worker index), never the one REDIS_URL names.
+_redis_base_db = int(_redis_env.rsplit("/", 1)[1]) if _redis_env.count("/") >= 3 else 0
+REDIS_TEST_DB = _redis_base_db + 1 + int(_worker.removeprefix("gw") or 0)
 TEST_EMBEDDED_REDIS_SOCKET = VAR_DIR / "test-redis.sock"
-_redis_base = os.environ.get("REDIS_URL", "").split("?")[0].rstrip("/")
-if _redis_base.startswith("redis://"):
-    _host = _redis_base.removeprefix("redis://").split("/")[0]
+if _redis_env.startswith("redis://"):
+    _host = _redis_env.removeprefix("redis://").split("/")[0]
     REDIS_URL = f"redis://{_host}/{REDIS_TEST_DB}"
 else:
     REDIS_URL = f"unix://{TEST_EMBEDDED_REDIS_SOCKET}?db={REDIS_TEST_DB}"

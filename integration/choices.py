@@ -1,0 +1,158 @@
+"""Choice classes of the BigCommerce link: states with their groups and badge colours, and the failure reasons
+with the sentence a merchant reads and the fix we suggest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class LinkState(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PAUSED = "paused", _("Paused")
+    UNLINKED = "unlinked", _("Unlinked")
+
+
+class LinkKind(models.TextChoices):
+    API_ACCOUNT = "api_account", _("Store API account")
+    APP = "app", _("Single-click app")
+
+
+class OrderSyncState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    IMPORTED = "imported", _("Imported")
+    SKIPPED = "skipped", _("Skipped")
+    RETRYING = "retrying", _("Retrying")
+    NEEDS_ATTENTION = "needs_attention", _("Needs attention")
+    RESOLVED = "resolved", _("Resolved")
+
+    @classmethod
+    def failed_states(cls) -> tuple[str, ...]:
+        """What the Failed orders page lists, and where staff may retry from."""
+        return (cls.RETRYING, cls.NEEDS_ATTENTION)
+
+    @classmethod
+    def colour(cls, value: str) -> str:
+        return {
+            cls.PENDING: "secondary",
+            cls.IMPORTED: "success",
+            cls.SKIPPED: "light",
+            cls.RETRYING: "warning",
+            cls.NEEDS_ATTENTION: "danger",
+            cls.RESOLVED: "info",
+        }.get(value, "light")
+
+
+class LogLevel(models.TextChoices):
+    INFO = "info", _("Info")
+    WARNING = "warning", _("Warning")
+    ERROR = "error", _("Error")
+
+    @classmethod
+    def colour(cls, value: str) -> str:
+        return {cls.INFO: "secondary", cls.WARNING: "warning", cls.ERROR: "danger"}.get(value, "light")
+
+
+class ImportState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    CANCELLING = "cancelling", _("Cancelling")
+    CANCELLED = "cancelled", _("Cancelled")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+
+    @classmethod
+    def active_states(cls) -> tuple[str, ...]:
+        return (cls.QUEUED, cls.RUNNING, cls.CANCELLING)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an order could not sync: a code for filters and logs, a sentence and a suggested fix for people."""
+
+    code: str
+    message: str
+    fix: str
+    retryable: bool  # transient: the job retries it with backoff before it needs attention
+
+
+class ErrorCode:
+    """Every failure reason, in one place. Messages may be formatted with the order's details."""
+
+    RATE_LIMITED = Reason(
+        "rate_limited",
+        "BigCommerce is rate-limiting this store's API calls.",
+        "Nothing to do: the order is retried automatically once the limit resets.",
+        retryable=True,
+    )
+    BIGCOMMERCE_ERROR = Reason(
+        "bigcommerce_error",
+        "BigCommerce answered with a server error ({detail}).",
+        "Nothing to do unless it persists: the order is retried automatically. Check status.bigcommerce.com.",
+        retryable=True,
+    )
+    UNREACHABLE = Reason(
+        "unreachable",
+        "BigCommerce could not be reached ({detail}).",
+        "Nothing to do unless it persists: the order is retried automatically.",
+        retryable=True,
+    )
+    CREDENTIALS_REJECTED = Reason(
+        "credentials_rejected",
+        "BigCommerce rejected the store's API token ({detail}).",
+        "Create a new store API account in BigCommerce and update the token in Settings › BigCommerce.",
+        retryable=False,
+    )
+    ORDER_NOT_FOUND = Reason(
+        "order_not_found",
+        "Order {order} no longer exists in BigCommerce (deleted or archived before it could be imported).",
+        "Nothing to import. Mark it resolved, or restore the order in BigCommerce and retry.",
+        retryable=False,
+    )
+    UNKNOWN_STATUS = Reason(
+        "unknown_status",
+        "Order {order} has a status BigCommerce id {detail} that this version does not know.",
+        "Change the order's status in BigCommerce to a standard one and retry, or contact support.",
+        retryable=False,
+    )
+    CURRENCY_MISMATCH = Reason(
+        "currency_mismatch",
+        "Order {order} is in {detail}, but this retailer's sales are in another currency.",
+        "Amounts are never converted silently. Contact support to decide how to record this order.",
+        retryable=False,
+    )
+    UNPARSEABLE = Reason(
+        "unparseable",
+        "Order {order} could not be read: {detail}.",
+        "Check the order in BigCommerce's control panel; retry after it is corrected, or contact support.",
+        retryable=False,
+    )
+    VOIDED_REVIVED = Reason(
+        "voided_revived",
+        "Order {order} was cancelled or declined (its sale is voided), and BigCommerce now shows it as {detail}.",
+        "A voided sale is never reopened. Create a new sale in the POS if the customer is going ahead, then "
+        "mark this resolved.",
+        retryable=False,
+    )
+    LINK_INACTIVE = Reason(
+        "link_inactive",
+        "The store link is not active, so order {order} was not synced.",
+        "Relink the store in Settings › BigCommerce, then retry.",
+        retryable=False,
+    )
+    INTERNAL = Reason(
+        "internal_error",
+        "Order {order} failed to sync because of an error on our side ({detail}).",
+        "Retry it; if it fails again, contact support with the order number.",
+        retryable=True,
+    )
+
+    @classmethod
+    def all(cls) -> list[Reason]:
+        return [v for v in vars(cls).values() if isinstance(v, Reason)]
+
+    @classmethod
+    def by_code(cls, code: str) -> Reason | None:
+        return next((r for r in cls.all() if r.code == code), None)
