@@ -34,6 +34,7 @@ class Route:
 
 ROUTES: dict[str, Route] = {
     "healthz": Route(Access.PUBLIC),
+    "integration:webhook": Route(Access.PUBLIC, method="POST"),
     "login": Route(Access.PUBLIC),
     "logout": Route(Access.SIGNED_IN, method="POST"),
     "password_change": Route(Access.SIGNED_IN),

@@ -1,0 +1,210 @@
+"""Webhook intake: authenticate, store, mark the order for syncing, wake a worker. In milliseconds.
+
+The endpoint (integration/webhooks.py) only calls `webhook_accept`. What is stored before the 200 is enough to
+sync the order even if Redis is down: the WebhookEvent row (enqueued_at NULL until a job is queued) and the
+OrderSync row with `queued_at` set. `queued_at` is also what keeps one order from being queued twice: it is set
+when a job is queued and cleared by the job when it starts, so a webhook arriving while a job waits is absorbed,
+and one arriving while a job runs queues exactly one follow-up.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from integration.choices import LinkKind, LinkState, OrderSyncState
+from integration.models import OrderSync, StoreLink, WebhookEvent
+from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit, unique_job_id
+
+logger = logging.getLogger("integration.webhooks")
+
+# The custom header our hooks carry: "<link id>:<secret>".
+AUTH_HEADER = "X-Pos-Webhook-Auth"
+ORDER_SCOPES = frozenset(
+    {
+        "store/order/created",
+        "store/order/updated",
+        "store/order/statusUpdated",
+        "store/order/archived",
+        "store/order/refund/created",
+    }
+)
+# Standard Webhooks signatures (single-click app installs): deliveries older than this are replays.
+SIGNATURE_TOLERANCE = timedelta(minutes=5)
+LAST_WEBHOOK_RESOLUTION = timedelta(seconds=5)
+
+
+class WebhookRejected(Exception):
+    """A delivery we refuse: `status` is the HTTP answer, `reason` a short code for the log (never a secret)."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Accepted:
+    outcome: str  # "queued", "duplicate", "ignored_scope", "absorbed" (a sync was already queued)
+    event_id: int | None = None
+    order_sync_id: int | None = None
+
+
+def order_sync_job_id(order_sync: OrderSync | int) -> str:
+    pk = order_sync if isinstance(order_sync, int) else order_sync.pk
+    return unique_job_id(f"order-sync-{pk}")
+
+
+def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
+    """Authenticate a BigCommerce delivery, store it and request the order's sync. Raises WebhookRejected."""
+    if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
+        raise WebhookRejected(413, "body_too_large")
+    link = _authenticate(body, headers)
+    payload = _parse(body)
+    scope = payload["scope"]
+    store_id = str(payload.get("store_id", "") or "")
+    if store_id and link.store_id and store_id != link.store_id:
+        raise WebhookRejected(400, "store_mismatch")
+    if scope not in ORDER_SCOPES:
+        logger.info("webhook scope %s acknowledged and ignored (link %s)", scope, link.pk)
+        return Accepted("ignored_scope")
+    order_id = _order_id(payload)
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                event = WebhookEvent.objects.create(
+                    link=link,
+                    hash=payload["hash"][:128],
+                    scope=scope,
+                    resource_id=order_id,
+                    payload=payload,
+                    delivery_id=headers.get("webhook-id", "")[:128],
+                    received_at=now,
+                )
+        except IntegrityError:
+            return Accepted("duplicate")
+        _touch_last_webhook(link, now)
+        order_sync_id, newly_queued = order_sync_request(link=link, bc_order_id=order_id, now=now)
+        if not newly_queued:
+            # A job is already waiting for this order and will fetch its latest state.
+            WebhookEvent.objects.filter(pk=event.pk).update(enqueued_at=now)
+            return Accepted("absorbed", event.pk, order_sync_id)
+        enqueue_on_commit(
+            QUEUE_WEBHOOKS,
+            "integration.jobs.order_sync_job",
+            order_sync_id,
+            job_id=order_sync_job_id(order_sync_id),
+            on_success=lambda: WebhookEvent.objects.filter(pk=event.pk).update(enqueued_at=timezone.now()),
+        )
+    return Accepted("queued", event.pk, order_sync_id)
+
+
+def order_sync_request(*, link: StoreLink, bc_order_id: int, now=None) -> tuple[int, bool]:
+    """Mark an order as needing a sync. Returns (order_sync_id, True if the caller must queue a job).
+
+    A new order gets a PENDING row; an existing one gets `queued_at` set unless a job is already queued for it.
+    Neither statement waits on a running sync for long: the sync job holds the row only while it writes.
+    """
+    now = now or timezone.now()
+    table = connection.ops.quote_name(OrderSync._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (link_id, bc_order_id, state, attempts, queued_at, last_error_code, "
+            f"last_error_message, resolution_note, created_at, updated_at) "
+            f"VALUES (%s, %s, %s, 0, %s, '', '', '', %s, %s) "
+            f"ON CONFLICT (link_id, bc_order_id) DO NOTHING RETURNING id",
+            [link.pk, bc_order_id, OrderSyncState.PENDING, now, now, now],
+        )
+        row = cursor.fetchone()
+        if row:
+            return row[0], True
+        cursor.execute(
+            f"UPDATE {table} SET queued_at = %s WHERE link_id = %s AND bc_order_id = %s AND queued_at IS NULL "
+            f"RETURNING id",
+            [now, link.pk, bc_order_id],
+        )
+        row = cursor.fetchone()
+        if row:
+            return row[0], True
+    return OrderSync.objects.filter(link=link, bc_order_id=bc_order_id).values_list("pk", flat=True).get(), False
+
+
+def _touch_last_webhook(link: StoreLink, now) -> None:
+    # At most one write per few seconds: thousands of deliveries must not queue on the link's row lock.
+    StoreLink.objects.filter(pk=link.pk, last_webhook_at__lt=now - LAST_WEBHOOK_RESOLUTION).update(last_webhook_at=now)
+    StoreLink.objects.filter(pk=link.pk, last_webhook_at__isnull=True).update(last_webhook_at=now)
+
+
+def _authenticate(body: bytes, headers: dict[str, str]) -> StoreLink:
+    if headers.get("webhook-signature"):
+        return _authenticate_signature(body, headers)
+    value = headers.get(AUTH_HEADER, "")
+    link_id, _, secret = value.partition(":")
+    if not value or not link_id.isdigit() or not secret:
+        raise WebhookRejected(401, "missing_secret")
+    link = StoreLink.objects.filter(pk=int(link_id), state=LinkState.ACTIVE).first()
+    expected = link.webhook_secret if link else "x" * len(secret)
+    # Compare even when the link is unknown, so timing does not tell which link ids exist.
+    if not hmac.compare_digest(expected.encode(), secret.encode()) or link is None or not link.webhook_secret:
+        raise WebhookRejected(401, "unknown_secret")
+    return link
+
+
+def _authenticate_signature(body: bytes, headers: dict[str, str]) -> StoreLink:
+    """Standard Webhooks (https://www.standardwebhooks.com): HMAC-SHA256 over "id.timestamp.body" keyed with the
+    app's client secret, base64-encoded as BigCommerce documents."""
+    secret = settings.BIGCOMMERCE_CLIENT_SECRET
+    msg_id, timestamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
+    if not secret or not msg_id or not timestamp.isdigit():
+        raise WebhookRejected(401, "missing_signature")
+    sent_at = int(timestamp)
+    if abs(timezone.now().timestamp() - sent_at) > SIGNATURE_TOLERANCE.total_seconds():
+        raise WebhookRejected(401, "stale_signature")
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    # The Standard Webhooks key is base64(client secret); the HMAC key is what it decodes to: the secret itself.
+    expected = base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
+    offered = [part.partition(",")[2] for part in headers["webhook-signature"].split() if part.startswith("v1,")]
+    if not any(hmac.compare_digest(expected, candidate) for candidate in offered):
+        raise WebhookRejected(401, "bad_signature")
+    store_hash = str(_parse(body).get("producer", "")).removeprefix("stores/")
+    link = StoreLink.objects.filter(store_hash=store_hash, kind=LinkKind.APP, state=LinkState.ACTIVE).first()
+    if link is None:
+        raise WebhookRejected(401, "unknown_store")
+    return link
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise WebhookRejected(400, "malformed_json") from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected(400, "malformed_json")
+    for field in ("scope", "hash"):
+        if not isinstance(payload.get(field), str) or not payload[field]:
+            raise WebhookRejected(400, f"missing_{field}")
+    if not isinstance(payload.get("data"), dict):
+        raise WebhookRejected(400, "missing_data")
+    return payload
+
+
+def _order_id(payload: dict[str, Any]) -> int:
+    raw = payload["data"].get("id")
+    try:
+        order_id = int(raw)
+    except (TypeError, ValueError):
+        raise WebhookRejected(400, "missing_order_id") from None
+    if order_id <= 0 or isinstance(raw, bool):
+        raise WebhookRejected(400, "missing_order_id")
+    return order_id

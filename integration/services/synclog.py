@@ -1,0 +1,186 @@
+"""The sync log: a readable timeline per order and per link. One place for every event's level and wording.
+
+`sync_log(...)` writes one entry. Each event code has a level and a sentence template here, so the same thing is
+always said the same way on the Sync log page, the order timeline and the Failed orders page.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from integration.choices import LogLevel, OrderSyncState
+from integration.models import OrderSync, StoreLink, SyncLogEntry
+
+logger = logging.getLogger("integration.sync")
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    code: str
+    level: str
+    template: str
+
+
+def _e(code: str, level: str, template: str) -> LogEvent:
+    return LogEvent(code, level, template)
+
+
+class Event:
+    """Every event the sync log records."""
+
+    # orders
+    ORDER_IMPORTED = _e("order_imported", LogLevel.INFO, "Order {order} imported as sale #{invoice} ({status}).")
+    ORDER_UPDATED = _e("order_updated", LogLevel.INFO, "Order {order} changed in BigCommerce; sale #{invoice} updated.")
+    ORDER_UNCHANGED = _e("order_unchanged", LogLevel.INFO, "Order {order} had no change to apply.")
+    ORDER_STALE = _e(
+        "order_stale", LogLevel.INFO, "Order {order}: ignored a copy older than the version already applied."
+    )
+    ORDER_SKIPPED = _e(
+        "order_skipped",
+        LogLevel.INFO,
+        "Order {order} not imported: its status is {status}. It is imported when the status moves on.",
+    )
+    ORDER_HISTORICAL = _e(
+        "order_historical",
+        LogLevel.INFO,
+        "Order {order} was placed before the store was linked; only a historical import brings it in.",
+    )
+    ORDER_VOIDED = _e(
+        "order_voided",
+        LogLevel.WARNING,
+        "Order {order} is {status} in BigCommerce: sale #{invoice} voided and its stock returned.",
+    )
+    ORDER_REFUNDED = _e(
+        "order_refunded", LogLevel.INFO, "Order {order}: refund of {amount} recorded on sale #{invoice}."
+    )
+    ORDER_EDITED = _e(
+        "order_edited",
+        LogLevel.INFO,
+        "Order {order} was edited in BigCommerce; sale #{invoice} lines and stock adjusted ({detail}).",
+    )
+    ORDER_FROM_POS = _e(
+        "order_from_pos", LogLevel.INFO, "Order {order} came from this POS's own channel; not imported back."
+    )
+    PRODUCT_CREATED = _e(
+        "product_created",
+        LogLevel.INFO,
+        "Order {order}: created product “{name}” ({sku}) in the POS; review it in Catalog.",
+    )
+    PLACEHOLDER_CREATED = _e(
+        "placeholder_created",
+        LogLevel.WARNING,
+        "Order {order}: line “{name}” refers to a product deleted in BigCommerce; booked on a placeholder product.",
+    )
+    SERVICE_PRODUCT_CREATED = _e(
+        "service_product_created", LogLevel.INFO, "Created the “{name}” service product for {kind} charges."
+    )
+    CUSTOMER_MATCHED = _e("customer_matched", LogLevel.INFO, "Order {order}: customer matched to {customer} ({how}).")
+    CUSTOMER_CREATED = _e("customer_created", LogLevel.INFO, "Order {order}: new customer {customer} created.")
+    PAYMENT_METHOD_UNMAPPED = _e(
+        "payment_method_unmapped",
+        LogLevel.WARNING,
+        "Order {order}: payment method “{method}” is not mapped; booked as “{payment_type}”. "
+        "Map it in Settings › BigCommerce.",
+    )
+    SYNC_RETRYING = _e(
+        "sync_retrying",
+        LogLevel.WARNING,
+        "Order {order}: {message} Attempt {attempt} of {max_attempts}; next try at {next_try}.",
+    )
+    SYNC_FAILED = _e("sync_failed", LogLevel.ERROR, "Order {order}: {message} {fix}")
+    SYNC_RETRY_REQUESTED = _e("sync_retry_requested", LogLevel.INFO, "Order {order}: retry requested by {user}.")
+    SYNC_RESOLVED = _e("sync_resolved", LogLevel.INFO, "Order {order} marked resolved by {user}: {note}")
+    # link
+    WEBHOOK_REJECTED = _e("webhook_rejected", LogLevel.WARNING, "A webhook delivery was rejected: {reason}.")
+    HOOKS_REGISTERED = _e("hooks_registered", LogLevel.INFO, "Webhooks registered at BigCommerce: {scopes}.")
+    HOOKS_REACTIVATED = _e(
+        "hooks_reactivated",
+        LogLevel.WARNING,
+        "BigCommerce had deactivated {count} webhook(s); they were re-registered.",
+    )
+    HOOKS_FAILED = _e("hooks_failed", LogLevel.ERROR, "Webhooks could not be registered: {message}")
+    RECONCILED = _e(
+        "reconciled",
+        LogLevel.INFO,
+        "Reconciliation checked {checked} order(s) modified since {since}; {missed} needed syncing.",
+    )
+    RECONCILE_MISSED = _e(
+        "reconcile_missed",
+        LogLevel.WARNING,
+        "Reconciliation found {missed} order(s) that webhooks never delivered: {orders}.",
+    )
+    RECONCILE_FAILED = _e("reconcile_failed", LogLevel.ERROR, "Reconciliation could not list orders: {message}")
+    LINKED = _e("linked", LogLevel.INFO, "Store {store} linked by {user}.")
+    UNLINKED = _e("unlinked", LogLevel.WARNING, "Store {store} unlinked by {user}; syncing stopped.")
+    STOCK_PUSHED = _e("stock_pushed", LogLevel.INFO, "Pushed {count} stock level(s) to BigCommerce.")
+    STOCK_PUSH_FAILED = _e("stock_push_failed", LogLevel.ERROR, "Stock push to BigCommerce failed: {message}")
+    PRICE_PUSHED = _e("price_pushed", LogLevel.INFO, "Pushed the price of {name} ({price}) to BigCommerce.")
+    PRICE_PUSH_FAILED = _e(
+        "price_push_failed", LogLevel.ERROR, "Price push for {name} to BigCommerce failed: {message}"
+    )
+    IMPORT_STARTED = _e("import_started", LogLevel.INFO, "Historical import started by {user}.")
+    IMPORT_FINISHED = _e(
+        "import_finished",
+        LogLevel.INFO,
+        "Historical import finished: {imported} imported, {skipped} skipped, {failed} failed.",
+    )
+    IMPORT_CANCELLED = _e("import_cancelled", LogLevel.WARNING, "Historical import cancelled by {user}.")
+    IMPORT_FAILED = _e("import_failed", LogLevel.ERROR, "Historical import stopped: {message}")
+
+    @classmethod
+    def all(cls) -> list[LogEvent]:
+        return [v for v in vars(cls).values() if isinstance(v, LogEvent)]
+
+
+class _SafeDict(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"
+
+
+def sync_log(
+    *,
+    link: StoreLink,
+    event: LogEvent,
+    order_sync: OrderSync | None = None,
+    bc_order_id: int | None = None,
+    data: dict | None = None,
+    **params,
+) -> SyncLogEntry:
+    """Write one entry of the sync log (and the same sentence to the Python log, without any secret)."""
+    order_id = bc_order_id if bc_order_id is not None else (order_sync.bc_order_id if order_sync else None)
+    message = event.template.format_map(_SafeDict(order=order_id, **params))
+    entry = SyncLogEntry.objects.create(
+        retailer_id=link.retailer_id,
+        link=link,
+        order_sync=order_sync,
+        bc_order_id=order_id,
+        level=event.level,
+        event=event.code,
+        message=message,
+        data=data or {},
+    )
+    logger.log(
+        {LogLevel.INFO: logging.INFO, LogLevel.WARNING: logging.WARNING}.get(event.level, logging.ERROR),
+        "%s link=%s order=%s %s",
+        event.code,
+        link.pk,
+        order_id,
+        message,
+    )
+    return entry
+
+
+def sync_log_expire(*, now=None) -> int:
+    """Delete info entries past the retention period. Warnings and errors stay while their order still needs
+    attention; once it is imported or resolved they expire like the rest."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.SYNC_LOG_RETENTION_DAYS)
+    old = SyncLogEntry.objects.filter(created_at__lt=cutoff)
+    still_failing = Q(order_sync__state__in=OrderSyncState.failed_states())
+    deleted, _ = old.filter(Q(level=LogLevel.INFO) | ~still_failing).delete()
+    return deleted

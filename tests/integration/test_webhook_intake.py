@@ -1,0 +1,266 @@
+"""POST /webhooks/bigcommerce/: authenticate, store, mark for sync, enqueue once, answer fast; reject clearly."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from integration.choices import LinkState, OrderSyncState
+from integration.models import OrderSync, WebhookEvent
+from integration.queueing import get_queue
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+SAMPLES = Path(settings.BASE_DIR).parent / "shared" / "bigcommerce" / "webhook-samples"
+ORDER_SAMPLES = sorted(p.name for p in SAMPLES.glob("store_order_*.json") if "message" not in p.name)
+OTHER_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.json") if p.name not in ORDER_SAMPLES)
+URL = reverse("integration:webhook")
+
+
+@pytest.fixture
+def link(db):
+    return factories.StoreLinkFactory(store_id="1025646", webhook_secret="s3cret-value-for-tests")
+
+
+def _auth(link) -> dict:
+    return {"HTTP_X_POS_WEBHOOK_AUTH": f"{link.pk}:{link.webhook_secret}"}
+
+
+@pytest.fixture
+def post(client, django_capture_on_commit_callbacks):
+    """POST a delivery. Requests run inside the test's transaction, so what they defer to commit time is run
+    right after each one, as a real commit would."""
+
+    def do_post(payload, link=None, **headers):
+        body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+        extra = {**(_auth(link) if link else {}), **headers}
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(URL, data=body, content_type="application/json", **extra)
+
+    return do_post
+
+
+def _sample(name: str, **changes) -> dict:
+    payload = json.loads((SAMPLES / name).read_text())
+    payload.update(changes)
+    return payload
+
+
+def _queued_order_sync_ids() -> list[int]:
+    jobs = get_queue("webhooks").get_jobs()
+    return [job.args[0] for job in jobs if job.func_name == "integration.jobs.order_sync_job"]
+
+
+@pytest.mark.parametrize("name", ORDER_SAMPLES)
+def test_each_order_sample_is_stored_marked_pending_and_queued(post, client, link, name):
+    response = post(_sample(name), link)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "queued"}
+    event = WebhookEvent.objects.get()
+    assert (event.link, event.resource_id, event.scope) == (link, 250, _sample(name)["scope"])
+    assert event.enqueued_at is not None
+    order_sync = OrderSync.objects.get(link=link, bc_order_id=250)
+    assert order_sync.state == OrderSyncState.PENDING
+    assert order_sync.queued_at is not None
+    assert _queued_order_sync_ids() == [order_sync.pk]
+
+
+@pytest.mark.parametrize("name", OTHER_SAMPLES)
+def test_other_scopes_are_acknowledged_and_ignored(post, client, link, name):
+    response = post(_sample(name), link)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ignored_scope"}
+    assert not WebhookEvent.objects.exists()
+    assert not OrderSync.objects.exists()
+
+
+def test_a_duplicate_delivery_is_acknowledged_and_dropped(post, client, link):
+    payload = _sample("store_order_created.json")
+    post(payload, link)
+
+    response = post(payload, link)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "duplicate"}
+    assert WebhookEvent.objects.count() == 1
+    assert len(_queued_order_sync_ids()) == 1
+
+
+def test_a_second_event_for_an_order_already_queued_is_absorbed_not_queued_twice(post, client, link):
+    post(_sample("store_order_created.json"), link)
+
+    response = post(_sample("store_order_statusUpdated.json"), link)
+
+    assert response.json() == {"status": "absorbed"}
+    assert WebhookEvent.objects.count() == 2
+    assert len(_queued_order_sync_ids()) == 1
+
+
+def test_an_event_after_the_job_started_queues_exactly_one_follow_up(post, client, link):
+    post(_sample("store_order_created.json"), link)
+    OrderSync.objects.update(queued_at=None)  # what the job does when it starts
+    get_queue("webhooks").empty()
+
+    post(_sample("store_order_updated.json"), link)
+    post(_sample("store_order_statusUpdated.json"), link)
+
+    assert len(_queued_order_sync_ids()) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "missing_secret"),
+        ({"HTTP_X_POS_WEBHOOK_AUTH": "garbage"}, "missing_secret"),
+        ({"HTTP_X_POS_WEBHOOK_AUTH": "999999:s3cret-value-for-tests"}, "unknown_secret"),
+    ],
+)
+def test_missing_or_unknown_secrets_get_401(post, client, link, headers, reason):
+    response = post(_sample("store_order_created.json"), **headers)
+
+    assert response.status_code == 401
+    assert response.json()["reason"] == reason
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_forged_secret_gets_401(post, client, link):
+    response = post(_sample("store_order_created.json"), HTTP_X_POS_WEBHOOK_AUTH=f"{link.pk}:forged")
+
+    assert response.status_code == 401
+    assert not WebhookEvent.objects.exists()
+
+
+def test_an_unlinked_store_gets_401(post, client, link):
+    link.state = LinkState.UNLINKED
+    link.save()
+
+    assert post(_sample("store_order_created.json"), link).status_code == 401
+
+
+def test_a_body_over_the_limit_gets_413_before_anything_is_read(post, client, link, settings):
+    settings.WEBHOOK_MAX_BODY_BYTES = 1024
+    payload = _sample("store_order_created.json", padding="x" * 2000)
+
+    response = post(payload, link)
+
+    assert response.status_code == 413
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("{not json", "malformed_json"),
+        ("[1, 2]", "malformed_json"),
+        (b"\xff\xfe\x00", "malformed_json"),
+        (json.dumps({"scope": "store/order/created", "data": {"type": "order", "id": 1}}), "missing_hash"),
+        (json.dumps({"hash": "abc", "data": {"id": 1}}), "missing_scope"),
+        (json.dumps({"scope": "store/order/created", "hash": "abc"}), "missing_data"),
+        (json.dumps({"scope": "store/order/created", "hash": "abc", "data": {"type": "order"}}), "missing_order_id"),
+        (json.dumps({"scope": "store/order/created", "hash": "abc", "data": {"id": "x"}}), "missing_order_id"),
+        (json.dumps({"scope": "store/order/created", "hash": "abc", "data": {"id": -4}}), "missing_order_id"),
+    ],
+)
+def test_malformed_bodies_get_400_with_the_reason(post, client, link, body, reason):
+    response = post(body, link)
+
+    assert response.status_code == 400
+    assert response.json()["reason"] == reason
+    assert not WebhookEvent.objects.exists()
+
+
+def test_a_delivery_for_another_store_id_gets_400(post, client, link):
+    response = post(_sample("store_order_created.json", store_id="42"), link)
+
+    assert response.status_code == 400
+    assert response.json()["reason"] == "store_mismatch"
+
+
+def test_only_post_is_allowed(post, client, link):
+    assert client.get(URL, **_auth(link)).status_code == 405
+
+
+def test_rejections_are_logged_with_the_reason_and_never_the_secret(post, client, link, caplog):
+    post(_sample("store_order_created.json"), HTTP_X_POS_WEBHOOK_AUTH=f"{link.pk}:forged-secret-xyz")
+
+    assert "unknown_secret" in caplog.text
+    assert "forged-secret-xyz" not in caplog.text
+    assert link.webhook_secret not in caplog.text
+
+
+def test_redis_down_the_delivery_is_still_stored_and_answered_200(post, client, link, settings):
+    queues = {name: {**cfg, "URL": "redis://127.0.0.1:1/0"} for name, cfg in settings.RQ_QUEUES.items()}
+    settings.RQ_QUEUES = queues
+
+    response = post(_sample("store_order_created.json"), link)
+
+    assert response.status_code == 200
+    event = WebhookEvent.objects.get()
+    assert event.enqueued_at is None  # left for the sweeper
+    assert OrderSync.objects.get().queued_at is not None
+
+
+def test_the_link_records_when_the_last_webhook_arrived(post, client, link):
+    post(_sample("store_order_created.json"), link)
+
+    link.refresh_from_db()
+    assert link.last_webhook_at is not None
+
+
+# ---------------------------------------------------------------- Standard Webhooks signatures (app installs)
+
+
+def _signed_headers(body: bytes, *, secret: str, timestamp: int | None = None, msg_id: str = "msg_1") -> dict:
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signature = base64.b64encode(
+        hmac.new(secret.encode(), f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    ).decode()
+    return {
+        "HTTP_WEBHOOK_ID": msg_id,
+        "HTTP_WEBHOOK_TIMESTAMP": str(timestamp),
+        "HTTP_WEBHOOK_SIGNATURE": f"v1,{signature}",
+    }
+
+
+@pytest.fixture
+def app_link(db):
+    return factories.StoreLinkFactory(kind="app", store_hash="abc123", store_id="1025646", webhook_secret="")
+
+
+def test_an_app_install_delivery_with_a_valid_signature_is_accepted(post, client, app_link, settings):
+    body = json.dumps(_sample("store_order_created.json", producer="stores/abc123")).encode()
+
+    response = client.post(
+        URL,
+        data=body,
+        content_type="application/json",
+        **_signed_headers(body, secret=settings.BIGCOMMERCE_CLIENT_SECRET),
+    )
+
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().delivery_id == "msg_1"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [({"secret": "wrong-secret"}, "bad_signature"), ({"timestamp": 1_000_000}, "stale_signature")],
+)
+def test_bad_or_replayed_signatures_get_401(post, client, app_link, settings, kwargs, reason):
+    body = json.dumps(_sample("store_order_created.json", producer="stores/abc123")).encode()
+    headers = _signed_headers(body, **{"secret": settings.BIGCOMMERCE_CLIENT_SECRET, **kwargs})
+
+    response = client.post(URL, data=body, content_type="application/json", **headers)
+
+    assert response.status_code == 401
+    assert response.json()["reason"] == reason
