@@ -200,6 +200,11 @@ class Product(models.Model):
                 condition=~Q(kind__in=ProductKind.service_kinds()) | Q(tracks_inventory=False),
                 name="product_service_kinds_never_track_stock",
             ),
+            models.UniqueConstraint(
+                fields=["retailer", "kind"],
+                condition=Q(kind__in=ProductKind.service_kinds()),
+                name="product_one_service_product_per_kind",
+            ),
         ]
         indexes = [models.Index(fields=["retailer", "kind"]), models.Index(fields=["retailer", "needs_review"])]
 
@@ -323,8 +328,11 @@ class Sale(models.Model):
     total_tax = models.DecimalField(**MONEY)
     total_inc_tax = models.DecimalField(**MONEY)
     discount_total = models.DecimalField(**MONEY)
-    amount_paid = models.DecimalField(**MONEY, help_text="Payments minus refunds.")
-    amount_refunded = models.DecimalField(**MONEY)
+    amount_paid = models.DecimalField(**MONEY, help_text="Sum of payments received (refunds not deducted).")
+    amount_refunded = models.DecimalField(**MONEY, help_text="Sum of refunds given back (a positive amount).")
+    # False for sales imported by a historical import run without "adjust stock": no edit, void or refund of such a
+    # sale ever moves stock, because its sale never did.
+    stock_moved = models.BooleanField(default=True)
     customer_note = models.TextField(blank=True)
     staff_note = models.TextField(blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
@@ -358,7 +366,7 @@ class Sale(models.Model):
         """What the customer still owes (never negative)."""
         if self.status == SaleStatus.VOIDED:
             return Decimal("0")
-        return max(self.total_inc_tax - self.amount_paid - self.amount_refunded, Decimal("0"))
+        return max(self.total_inc_tax - self.amount_paid, Decimal("0"))
 
 
 class SaleLine(models.Model):

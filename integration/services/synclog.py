@@ -36,7 +36,9 @@ class Event:
 
     # orders
     ORDER_IMPORTED = _e("order_imported", LogLevel.INFO, "Order {order} imported as sale #{invoice} ({status}).")
-    ORDER_UPDATED = _e("order_updated", LogLevel.INFO, "Order {order} changed in BigCommerce; sale #{invoice} updated.")
+    ORDER_UPDATED = _e(
+        "order_updated", LogLevel.INFO, "Order {order} changed in BigCommerce ({detail}); sale #{invoice} updated."
+    )
     ORDER_UNCHANGED = _e("order_unchanged", LogLevel.INFO, "Order {order} had no change to apply.")
     ORDER_STALE = _e(
         "order_stale", LogLevel.INFO, "Order {order}: ignored a copy older than the version already applied."
@@ -143,6 +145,43 @@ class _SafeDict(dict):
         return "{" + key + "}"
 
 
+def sync_log_build(
+    *,
+    link: StoreLink,
+    event: LogEvent,
+    order_sync: OrderSync | None = None,
+    bc_order_id: int | None = None,
+    data: dict | None = None,
+    **params,
+) -> SyncLogEntry:
+    """An unsaved entry (for callers that write many at once with `sync_log_save`)."""
+    order_id = bc_order_id if bc_order_id is not None else (order_sync.bc_order_id if order_sync else None)
+    return SyncLogEntry(
+        retailer_id=link.retailer_id,
+        link=link,
+        order_sync=order_sync,
+        bc_order_id=order_id,
+        level=event.level,
+        event=event.code,
+        message=event.template.format_map(_SafeDict(order=order_id, **params)),
+        data=data or {},
+    )
+
+
+def sync_log_save(entries: list[SyncLogEntry]) -> None:
+    """Write entries in one statement, and the same sentences to the Python log (never a secret)."""
+    SyncLogEntry.objects.bulk_create(entries)
+    for entry in entries:
+        logger.log(
+            {LogLevel.INFO: logging.INFO, LogLevel.WARNING: logging.WARNING}.get(entry.level, logging.ERROR),
+            "%s link=%s order=%s %s",
+            entry.event,
+            entry.link_id,
+            entry.bc_order_id,
+            entry.message,
+        )
+
+
 def sync_log(
     *,
     link: StoreLink,
@@ -152,27 +191,9 @@ def sync_log(
     data: dict | None = None,
     **params,
 ) -> SyncLogEntry:
-    """Write one entry of the sync log (and the same sentence to the Python log, without any secret)."""
-    order_id = bc_order_id if bc_order_id is not None else (order_sync.bc_order_id if order_sync else None)
-    message = event.template.format_map(_SafeDict(order=order_id, **params))
-    entry = SyncLogEntry.objects.create(
-        retailer_id=link.retailer_id,
-        link=link,
-        order_sync=order_sync,
-        bc_order_id=order_id,
-        level=event.level,
-        event=event.code,
-        message=message,
-        data=data or {},
-    )
-    logger.log(
-        {LogLevel.INFO: logging.INFO, LogLevel.WARNING: logging.WARNING}.get(event.level, logging.ERROR),
-        "%s link=%s order=%s %s",
-        event.code,
-        link.pk,
-        order_id,
-        message,
-    )
+    """Write one entry of the sync log."""
+    entry = sync_log_build(link=link, event=event, order_sync=order_sync, bc_order_id=bc_order_id, data=data, **params)
+    sync_log_save([entry])
     return entry
 
 

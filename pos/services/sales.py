@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import connection
 
+from pos.choices import PaymentState
 from pos.models import Retailer
 
 
@@ -27,3 +30,12 @@ def invoice_numbers_allocate(*, retailer_id: int, count: int = 1) -> range:
         raise Retailer.DoesNotExist(f"Retailer {retailer_id} does not exist")
     last = row[0]
     return range(last - count + 1, last + 1)
+
+
+def payment_state_for(*, total: Decimal, paid: Decimal, refunded: Decimal) -> str:
+    """A sale's payment state from its total, the payments received and the refunds given back."""
+    if refunded > 0:
+        return PaymentState.REFUNDED if refunded >= paid else PaymentState.PARTIALLY_REFUNDED
+    if paid <= 0:
+        return PaymentState.PAID if total <= 0 else PaymentState.UNPAID
+    return PaymentState.PAID if paid >= total else PaymentState.PARTIALLY_PAID

@@ -1,0 +1,715 @@
+"""Applying fetched BigCommerce orders to the POS: the heart of the link.
+
+`orders_apply` takes orders already fetched from BigCommerce (one for a live sync, a page of 250 for a historical
+import) and applies everything in one transaction: the OrderSync rows are locked, each order's outcome is
+decided from the status table, then customers, products, sales and lines, payments and refunds, stock moves,
+fulfilments and log entries are written in a fixed number of statements whatever the number of orders or lines.
+
+Exactly once: OrderSync rows are locked for the whole transaction (two workers on one order run one after the
+other), a fetched copy older than what was applied is ignored, every stock movement has a source key derived from
+link, order and line, and stock is moved to reach the *desired* net for each line (minus the quantity for a closed
+sale, nothing for a voided one) computed against the ledger itself. Replays, retries and duplicate deliveries
+therefore move nothing, an edited order moves only the difference, and a void gives the stock back once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from django.db import transaction
+from django.utils import timezone
+
+from integration.bc_types import Order, OrderProduct, Refund
+from integration.choices import ErrorCode, OrderSyncState, Reason
+from integration.models import OrderSync, PaymentMethodMap, StoreLink
+from integration.services.catalog_resolve import (
+    LineRef,
+    Resolution,
+    products_resolve,
+    service_products_ensure,
+)
+from integration.services.customers import CustomerMatch, CustomerRef, customers_resolve
+from integration.services.synclog import Event, sync_log_build, sync_log_save
+from integration.status_table import BcStatus, Outcome, UnknownStatusError, status_for
+from pos.choices import Channel, MovementReason, PaymentKind, ProductKind, SaleStatus
+from pos.models import InventoryMovement, PaymentType, Product, Sale, SaleLine, SalePayment
+from pos.services.fulfillment import OnlineFulfillmentSpec, fulfillments_follow_online_sales
+from pos.services.sales import invoice_numbers_allocate, payment_state_for
+from pos.services.stock import StockMove, stock_move_many
+
+logger = logging.getLogger("integration.sync")
+
+# BigCommerce payment statuses meaning the money was taken.
+PAID_PAYMENT_STATUSES = frozenset({"captured", "paid", "partially refunded", "refunded"})
+# Orders our own POS channel placed in BigCommerce (none today) carry this external_source; never import them.
+POS_EXTERNAL_SOURCE = "pos-backoffice"
+ORDER_PAYMENT_ID = "bc-order-payment"
+CHARGE_KINDS = (
+    ("shipping", ProductKind.SHIPPING),
+    ("handling", ProductKind.HANDLING),
+    ("wrapping", ProductKind.WRAPPING),
+)
+
+
+class Mode(StrEnum):
+    LIVE = "live"  # webhooks, reconciliation, retries: orders placed before the link are not imported
+    IMPORT = "import"  # a historical import run, enabled by support
+
+
+@dataclass(frozen=True)
+class FetchedOrder:
+    """An order as just fetched from BigCommerce, with its refunds when the order has any."""
+
+    order: Order
+    refunds: Sequence[Refund] | None = None  # None: not fetched, keep the refunds already recorded
+    deleted_product_ids: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    mode: Mode = Mode.LIVE
+    adjust_stock: bool = True  # historical imports may leave stock alone
+
+
+class Kind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    SKIP_STATUS = "skip_status"
+    STALE = "stale"
+    HISTORICAL = "historical"
+    FROM_POS = "from_pos"
+    ATTENTION = "attention"
+
+
+@dataclass
+class Plan:
+    fetched: FetchedOrder
+    sync: OrderSync
+    kind: Kind
+    status: BcStatus | None = None
+    sale: Sale | None = None
+    reason: Reason | None = None
+    reason_detail: str = ""
+    previous_status_id: int | None = None
+
+    @property
+    def order(self) -> Order:
+        return self.fetched.order
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    bc_order_id: int
+    kind: str
+    state: str
+    sale_id: int | None
+
+
+@dataclass
+class _Desired:
+    """A sale line as the order now describes it."""
+
+    key: str
+    product: Product
+    position: int
+    name: str
+    sku: str
+    quantity: int
+    unit_price_ex_tax: Decimal
+    unit_price_inc_tax: Decimal
+    discount: Decimal
+    total_ex_tax: Decimal
+    total_tax: Decimal
+    total_inc_tax: Decimal
+
+
+@dataclass
+class _Batch:
+    link: StoreLink
+    options: ApplyOptions
+    now: object
+    plans: list[Plan]
+    logs: list = field(default_factory=list)
+
+    def log(self, event, plan: Plan | None = None, **params) -> None:
+        self.logs.append(sync_log_build(link=self.link, event=event, order_sync=plan.sync if plan else None, **params))
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def orders_apply(*, link: StoreLink, fetched: Sequence[FetchedOrder], options: ApplyOptions) -> list[OrderOutcome]:
+    """Apply fetched orders to the POS in one transaction (see the module docstring). Returns one outcome each."""
+    now = timezone.now()
+    with transaction.atomic():
+        syncs = _lock_order_syncs(link, [f.order.id for f in fetched], now)
+        sales = {s.pk: s for s in Sale.objects.filter(pk__in=[s.sale_id for s in syncs.values() if s.sale_id])}
+        batch = _Batch(link, options, now, [])
+        for f in _latest_per_order(fetched):
+            sync = syncs[f.order.id]
+            batch.plans.append(_decide(link, sync, sales.get(sync.sale_id), f, options))
+        _apply_sales(batch)
+        _record(batch)
+    return [OrderOutcome(p.order.id, p.kind, p.sync.state, p.sync.sale_id) for p in batch.plans]
+
+
+def _latest_per_order(fetched: Sequence[FetchedOrder]) -> list[FetchedOrder]:
+    latest: dict[int, FetchedOrder] = {}
+    for f in fetched:
+        if f.order.id not in latest or f.order.date_modified >= latest[f.order.id].order.date_modified:
+            latest[f.order.id] = f
+    return list(latest.values())
+
+
+def _lock_order_syncs(link: StoreLink, order_ids: list[int], now) -> dict[int, OrderSync]:
+    """Ensure a row per order and lock them all, in id order so two batches cannot deadlock."""
+    OrderSync.objects.bulk_create(
+        [OrderSync(link=link, bc_order_id=oid, created_at=now) for oid in sorted(set(order_ids))],
+        ignore_conflicts=True,
+    )
+    rows = OrderSync.objects.select_for_update().filter(link=link, bc_order_id__in=order_ids).order_by("pk")
+    return {row.bc_order_id: row for row in rows}
+
+
+# ---------------------------------------------------------------- deciding
+
+
+def _decide(link: StoreLink, sync: OrderSync, sale: Sale | None, fetched: FetchedOrder, options: ApplyOptions) -> Plan:
+    """What to do with one order. Pure: reads the order, its sync row and its sale; writes nothing."""
+    order = fetched.order
+    plan = Plan(fetched, sync, Kind.ATTENTION, sale=sale)
+    if sync.bc_date_modified and order.date_modified < sync.bc_date_modified:
+        plan.kind = Kind.STALE
+        return plan
+    if (order.external_source or "").lower() == POS_EXTERNAL_SOURCE:
+        plan.kind = Kind.FROM_POS
+        return plan
+    try:
+        plan.status = status_for(order.status_id)
+    except UnknownStatusError as exc:
+        plan.reason, plan.reason_detail = ErrorCode.UNKNOWN_STATUS, str(exc.status_id)
+        return plan
+    if sale is None and options.mode == Mode.LIVE and order.date_created < link.linked_at:
+        plan.kind = Kind.HISTORICAL
+        return plan
+    currency = (order.currency_code or "").upper()
+    if currency and currency != link.retailer.currency.upper():
+        plan.reason, plan.reason_detail = ErrorCode.CURRENCY_MISMATCH, currency
+        return plan
+    if plan.status.outcome == Outcome.SKIP:
+        plan.kind = Kind.SKIP_STATUS
+        return plan
+    if sale is not None and sale.status == SaleStatus.VOIDED and plan.status.outcome == Outcome.CLOSED:
+        plan.reason, plan.reason_detail = ErrorCode.VOIDED_REVIVED, plan.status.label
+        return plan
+    plan.kind = Kind.UPDATE if sale is not None else Kind.CREATE
+    return plan
+
+
+# ---------------------------------------------------------------- sales, lines, payments, stock
+
+
+def _apply_sales(batch: _Batch) -> None:
+    plans = [p for p in batch.plans if p.kind in (Kind.CREATE, Kind.UPDATE)]
+    if not plans:
+        return
+    link = batch.link
+    resolution = _resolve_products(batch, plans)
+    customers = _resolve_customers(batch, [p for p in plans if p.kind == Kind.CREATE])
+    payment_types = _payment_types(link, plans)
+    desired = {id(p): _desired_lines(p, resolution) for p in plans}
+    _create_sales(batch, [p for p in plans if p.kind == Kind.CREATE], customers)
+    for plan in plans:
+        if plan.kind == Kind.UPDATE:
+            plan.previous_status_id = plan.sale.bc_status_id
+            _set_sale_fields(plan, batch.now)
+    existing_lines = _existing_lines([p.sale for p in plans if p.kind == Kind.UPDATE])
+    _write_lines(batch, plans, desired, existing_lines)
+    _write_payments(batch, plans, payment_types)
+    _move_stock(batch, plans, desired)
+    Sale.objects.bulk_update(
+        [p.sale for p in plans],
+        [
+            "status",
+            "payment_state",
+            "bc_status_id",
+            "bc_status_label",
+            "total_ex_tax",
+            "total_tax",
+            "total_inc_tax",
+            "discount_total",
+            "amount_paid",
+            "amount_refunded",
+            "customer_note",
+            "voided_at",
+            "void_reason",
+            "updated_at",
+        ],
+    )
+    _follow_fulfillments(batch, plans)
+
+
+def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
+    refs = [_line_ref(item) for p in plans for item in p.order.products]
+    deleted = set().union(*(p.fetched.deleted_product_ids for p in plans))
+    resolution = products_resolve(link=batch.link, refs=refs, deleted_product_ids=deleted)
+    for product in resolution.created:
+        batch.log(
+            Event.PRODUCT_CREATED,
+            name=product.name,
+            sku=product.sku or "no SKU",
+            bc_order_id=_first_order_with(plans, product, resolution),
+        )
+    for product in resolution.placeholders:
+        batch.log(
+            Event.PLACEHOLDER_CREATED, name=product.name, bc_order_id=_first_order_with(plans, product, resolution)
+        )
+    kinds = {kind for p in plans for attr, kind in CHARGE_KINDS if _charge(p.order, attr)[2]}
+    service, created = service_products_ensure(retailer_id=batch.link.retailer_id, kinds=kinds)
+    for product in created:
+        batch.log(Event.SERVICE_PRODUCT_CREATED, name=product.name, kind=product.get_kind_display().lower())
+    resolution.products.update({("charge", kind): product for kind, product in service.items()})
+    return resolution
+
+
+def _first_order_with(plans: list[Plan], product: Product, resolution: Resolution) -> int | None:
+    for p in plans:
+        for item in p.order.products:
+            if resolution.products.get(_line_ref(item).key) is product:
+                return p.order.id
+    return None
+
+
+def _line_ref(item: OrderProduct) -> LineRef:
+    return LineRef(
+        bc_product_id=item.product_id or 0,
+        bc_variant_id=item.variant_id or 0,
+        sku=item.sku,
+        name=_line_name(item),
+        base_price=item.base_price,
+        cost_price=item.base_cost_price,
+    )
+
+
+def _line_name(item: OrderProduct) -> str:
+    options = ", ".join(
+        f"{o.display_name}: {o.display_value}" for o in item.product_options if o.display_name and o.display_value
+    )
+    return f"{item.name} ({options})" if options else item.name
+
+
+def _charge(order: Order, attr: str) -> tuple[Decimal, Decimal, Decimal]:
+    """(ex tax, tax, inc tax) of a shipping / handling / wrapping charge."""
+    ex = getattr(order, f"{attr}_cost_ex_tax")
+    inc = getattr(order, f"{attr}_cost_inc_tax")
+    return ex, getattr(order, f"{attr}_cost_tax"), inc
+
+
+def _desired_lines(plan: Plan, resolution: Resolution) -> list[_Desired]:
+    lines = []
+    for position, item in enumerate(plan.order.products, start=1):
+        product = resolution.products[_line_ref(item).key]
+        lines.append(
+            _Desired(
+                key=str(item.id),
+                product=product,
+                position=position,
+                name=_line_name(item)[:255],
+                sku=(item.sku or "")[:255],
+                quantity=max(int(item.quantity), 0),
+                unit_price_ex_tax=item.price_ex_tax,
+                unit_price_inc_tax=item.price_inc_tax,
+                discount=item.discount_amount,
+                total_ex_tax=item.total_ex_tax,
+                total_tax=item.total_tax,
+                total_inc_tax=item.total_inc_tax,
+            )
+        )
+    position = len(lines)
+    for attr, kind in CHARGE_KINDS:
+        ex, tax, inc = _charge(plan.order, attr)
+        if not inc and not ex:
+            continue
+        position += 1
+        product = resolution.products[("charge", kind)]
+        lines.append(_Desired(attr, product, position, product.name, "", 1, ex, inc, Decimal("0"), ex, tax, inc))
+    return lines
+
+
+def _resolve_customers(batch: _Batch, plans: list[Plan]) -> dict[int, CustomerMatch | None]:
+    refs = []
+    for plan in plans:
+        billing = plan.order.billing_address
+        refs.append(
+            CustomerRef(
+                bc_customer_id=plan.order.customer_id or 0,
+                email=billing.email or "",
+                first_name=billing.first_name or "",
+                last_name=billing.last_name or "",
+                company=billing.company or "",
+                phone=billing.phone or "",
+                address=billing.as_dict(),
+            )
+        )
+    matches = customers_resolve(link=batch.link, refs=refs)
+    for plan, match in zip(plans, matches, strict=True):
+        if match is None:
+            continue
+        if match.how == "created":
+            batch.log(Event.CUSTOMER_CREATED, plan, customer=str(match.customer))
+        else:
+            how = "BigCommerce customer id" if match.how == "linked" else "same email"
+            batch.log(Event.CUSTOMER_MATCHED, plan, customer=str(match.customer), how=how)
+    return {id(p): m for p, m in zip(plans, matches, strict=True)}
+
+
+def _payment_types(link: StoreLink, plans: list[Plan]) -> dict[str, PaymentType | None]:
+    """Payment method (as BigCommerce names it) → mapped POS payment type (None: use the default). Methods seen
+    for the first time are recorded so the settings page can offer them for mapping."""
+    methods = {(p.order.payment_method or "").strip()[:100] for p in plans} - {""}
+    if not methods:
+        return {}
+    now = timezone.now()
+    PaymentMethodMap.objects.bulk_create(
+        [PaymentMethodMap(link=link, method=m, first_seen_at=now, last_seen_at=now) for m in sorted(methods)],
+        ignore_conflicts=True,
+    )
+    rows = PaymentMethodMap.objects.filter(link=link, method__in=methods).select_related("payment_type")
+    return {row.method: row.payment_type for row in rows}
+
+
+def _create_sales(batch: _Batch, plans: list[Plan], customers: dict[int, CustomerMatch | None]) -> None:
+    if not plans:
+        return
+    link = batch.link
+    numbers = iter(invoice_numbers_allocate(retailer_id=link.retailer_id, count=len(plans)))
+    for plan in plans:
+        order = plan.order
+        match = customers.get(id(plan))
+        plan.sale = Sale(
+            retailer_id=link.retailer_id,
+            outlet_id=link.outlet_id,
+            register_id=link.register_id,
+            customer=match.customer if match else None,
+            channel=Channel.BIGCOMMERCE,
+            external_order_id=str(order.id),
+            invoice_number=next(numbers),
+            sale_date=order.date_created,
+            currency=(order.currency_code or link.retailer.currency)[:3],
+            staff_note=(order.staff_notes or "")[:10000],
+            stock_moved=batch.options.adjust_stock,
+            created_at=batch.now,
+        )
+        _set_sale_fields(plan, batch.now)
+    Sale.objects.bulk_create([p.sale for p in plans])
+
+
+def _set_sale_fields(plan: Plan, now) -> None:
+    order, sale = plan.order, plan.sale
+    voided = plan.status.outcome == Outcome.VOIDED
+    if voided and sale.status != SaleStatus.VOIDED:
+        sale.voided_at = now
+        sale.void_reason = f"{plan.status.label} in BigCommerce"
+    sale.status = SaleStatus.VOIDED if voided else SaleStatus.CLOSED
+    sale.bc_status_id = plan.status.id
+    sale.bc_status_label = (order.status or plan.status.label)[:100]
+    sale.total_ex_tax = order.total_ex_tax
+    sale.total_tax = order.total_tax
+    sale.total_inc_tax = order.total_inc_tax
+    sale.discount_total = (order.discount_amount or Decimal("0")) + (order.coupon_discount or Decimal("0"))
+    sale.customer_note = order.customer_message or ""
+    sale.updated_at = now
+
+
+def _existing_lines(sales: list[Sale]) -> dict[int, dict[str, SaleLine]]:
+    by_sale: dict[int, dict[str, SaleLine]] = defaultdict(dict)
+    if sales:
+        for line in SaleLine.objects.filter(sale__in=sales):
+            by_sale[line.sale_id][line.external_line_id] = line
+    return by_sale
+
+
+LINE_FIELDS = (
+    "product_id",
+    "position",
+    "name",
+    "sku",
+    "quantity",
+    "unit_price_ex_tax",
+    "unit_price_inc_tax",
+    "discount",
+    "total_ex_tax",
+    "total_tax",
+    "total_inc_tax",
+)
+
+
+def _write_lines(batch: _Batch, plans: list[Plan], desired: dict, existing: dict[int, dict[str, SaleLine]]) -> None:
+    """New lines are added; changed lines updated; lines gone from the order are kept at quantity 0 (the sale's
+    history and any fulfilment progress stay readable)."""
+    to_create, to_update = [], []
+    for plan in plans:
+        current = existing.get(plan.sale.pk, {})
+        wanted = {d.key: d for d in desired[id(plan)]}
+        changes = []
+        for d in wanted.values():
+            values = {
+                "product_id": d.product.pk,
+                "position": d.position,
+                "name": d.name,
+                "sku": d.sku,
+                "quantity": d.quantity,
+                "unit_price_ex_tax": d.unit_price_ex_tax,
+                "unit_price_inc_tax": d.unit_price_inc_tax,
+                "discount": d.discount,
+                "total_ex_tax": d.total_ex_tax,
+                "total_tax": d.total_tax,
+                "total_inc_tax": d.total_inc_tax,
+            }
+            line = current.get(d.key)
+            if line is None:
+                to_create.append(SaleLine(sale=plan.sale, external_line_id=d.key, **values))
+                if plan.kind == Kind.UPDATE:
+                    changes.append(f"added {d.quantity} x {d.name}")
+            elif any(getattr(line, k) != v for k, v in values.items()):
+                if line.quantity != d.quantity:
+                    changes.append(f"{d.name}: {line.quantity} → {d.quantity}")
+                for k, v in values.items():
+                    setattr(line, k, v)
+                to_update.append(line)
+        for key, line in current.items():
+            if key not in wanted and line.quantity != 0:
+                changes.append(f"removed {line.name}")
+                line.quantity = 0
+                line.total_ex_tax = line.total_tax = line.total_inc_tax = line.discount = Decimal("0")
+                to_update.append(line)
+        if plan.kind == Kind.UPDATE and changes:
+            batch.log(Event.ORDER_EDITED, plan, invoice=plan.sale.invoice_number, detail="; ".join(changes))
+    SaleLine.objects.bulk_create(to_create)
+    SaleLine.objects.bulk_update(to_update, LINE_FIELDS)
+
+
+def _write_payments(batch: _Batch, plans: list[Plan], payment_types: dict[str, PaymentType | None]) -> None:
+    """The paid amount as one payment, each BigCommerce refund as a negative payment; amounts and the payment
+    state follow. Nothing is ever deleted: refunds already recorded stay when the refunds were not re-read."""
+    existing: dict[int, dict[tuple[str, str], SalePayment]] = defaultdict(dict)
+    updates = [p.sale.pk for p in plans if p.kind == Kind.UPDATE]
+    if updates:
+        for payment in SalePayment.objects.filter(sale_id__in=updates):
+            existing[payment.sale_id][(payment.kind, payment.external_id)] = payment
+    to_create, to_update = [], []
+    for plan in plans:
+        order, sale = plan.order, plan.sale
+        method = (order.payment_method or "").strip()[:100]
+        payment_type = payment_types.get(method) or batch.link.default_payment_type
+        current = existing.get(sale.pk, {})
+        wanted: list[SalePayment] = []
+        if (order.payment_status or "").lower() in PAID_PAYMENT_STATUSES and order.total_inc_tax > 0:
+            wanted.append(
+                SalePayment(
+                    sale=sale,
+                    payment_type=payment_type,
+                    kind=PaymentKind.PAYMENT,
+                    amount=order.total_inc_tax,
+                    paid_at=order.date_created,
+                    method_label=method,
+                    external_id=ORDER_PAYMENT_ID,
+                )
+            )
+        for refund in plan.fetched.refunds or ():
+            wanted.append(
+                SalePayment(
+                    sale=sale,
+                    payment_type=payment_type,
+                    kind=PaymentKind.REFUND,
+                    amount=-refund.total_amount,
+                    paid_at=refund.created or batch.now,
+                    method_label=method,
+                    external_id=f"bc-refund-{refund.id}",
+                )
+            )
+        new_refunds = Decimal("0")
+        for payment in wanted:
+            old = current.get((payment.kind, payment.external_id))
+            if old is None:
+                to_create.append(payment)
+                current[(payment.kind, payment.external_id)] = payment
+                if payment.kind == PaymentKind.REFUND:
+                    new_refunds += -payment.amount
+                elif payment_types.get(method) is None:
+                    batch.log(
+                        Event.PAYMENT_METHOD_UNMAPPED, plan, method=method or "(none)", payment_type=str(payment_type)
+                    )
+            elif old.amount != payment.amount:
+                old.amount = payment.amount
+                to_update.append(old)
+        paid = sum((p.amount for p in current.values() if p.kind == PaymentKind.PAYMENT), Decimal("0"))
+        refunded = -sum((p.amount for p in current.values() if p.kind == PaymentKind.REFUND), Decimal("0"))
+        sale.amount_paid, sale.amount_refunded = paid, refunded
+        sale.payment_state = payment_state_for(total=sale.total_inc_tax, paid=paid, refunded=refunded)
+        if new_refunds:
+            batch.log(Event.ORDER_REFUNDED, plan, amount=f"{new_refunds:.2f}", invoice=sale.invoice_number)
+    SalePayment.objects.bulk_create(to_create)
+    SalePayment.objects.bulk_update(to_update, ["amount"])
+
+
+def _move_stock(batch: _Batch, plans: list[Plan], desired: dict) -> None:
+    """Move each tracked line to its desired net (−quantity for a closed sale, 0 for a voided one), measured
+    against the ledger, so any number of replays, edits and a void each move exactly the difference once."""
+    plans = [p for p in plans if p.sale.stock_moved]
+    if not plans:
+        return
+    link = batch.link
+    ledger: dict[tuple[int, str, int], int] = defaultdict(int)
+    entries: dict[tuple[int, str], int] = defaultdict(int)
+    update_ids = [p.sale.pk for p in plans if p.kind == Kind.UPDATE]
+    if update_ids:
+        rows = InventoryMovement.objects.filter(sale_id__in=update_ids).values_list(
+            "sale_id", "source_key", "product_id", "quantity"
+        )
+        for sale_id, key, product_id, quantity in rows:
+            line_key = key.split(":")[3]
+            ledger[(sale_id, line_key, product_id)] += quantity
+            entries[(sale_id, line_key)] += 1
+    moves = []
+    for plan in plans:
+        sale = plan.sale
+        closed = sale.status == SaleStatus.CLOSED
+        want: dict[tuple[str, int], int] = defaultdict(int)
+        for d in desired[id(plan)]:
+            if d.product.tracks_inventory and closed:
+                want[(d.key, d.product.pk)] -= d.quantity
+        keys = set(want) | {(k, p) for (s, k, p) in ledger if s == sale.pk}
+        prefix = f"bc:{link.pk}:{plan.order.id}"
+        for line_key, product_id in sorted(keys, key=str):
+            delta = want.get((line_key, product_id), 0) - ledger.get((sale.pk, line_key, product_id), 0)
+            if not delta:
+                continue
+            n = entries[(sale.pk, line_key)]
+            if n == 0:
+                reason, source_key = MovementReason.SALE, f"{prefix}:{line_key}:sale:{product_id}"
+            elif not closed:
+                reason, source_key = MovementReason.VOID, f"{prefix}:{line_key}:void:{product_id}"
+            else:
+                reason, source_key = MovementReason.EDIT, f"{prefix}:{line_key}:edit:{n}:{product_id}"
+            moves.append(
+                StockMove(
+                    product_id=product_id,
+                    outlet_id=sale.outlet_id,
+                    quantity=delta,
+                    reason=reason,
+                    source_key=source_key,
+                    sale_id=sale.pk,
+                    note=f"BigCommerce order {plan.order.id}",
+                )
+            )
+    stock_move_many(retailer_id=link.retailer_id, moves=moves)
+
+
+def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
+    specs = []
+    for plan in plans:
+        order = plan.order
+        shipping = order.shipping_consignments
+        pickup = plan.status.pickup or bool(order.pickup_consignments)
+        if not shipping and not pickup:
+            continue
+        first = shipping[0] if shipping else None
+        specs.append(
+            OnlineFulfillmentSpec(
+                sale=plan.sale,
+                pickup=pickup and not shipping,
+                shipping_address=first.address_dict() if first else {},
+                external_address_id=str(first.id) if first else "",
+                shipping_method=(first.shipping_method or "")[:200] if first else "",
+                already_shipped=plan.status.id in (2, 10),
+            )
+        )
+    fulfillments_follow_online_sales(specs=specs)
+
+
+# ---------------------------------------------------------------- recording the outcome
+
+
+def _record(batch: _Batch) -> None:
+    """Update every OrderSync row and write the log entries, in a fixed number of statements."""
+    now = batch.now
+    imported = False
+    for plan in batch.plans:
+        sync, order = plan.sync, plan.order
+        if plan.kind == Kind.STALE:
+            batch.log(Event.ORDER_STALE, plan)
+            continue
+        sync.bc_status_id = order.status_id if 0 <= order.status_id < 32768 else None
+        sync.bc_date_created = order.date_created
+        if plan.kind == Kind.ATTENTION:
+            _set_attention(sync, plan.reason, plan.reason_detail, now)
+            batch.log(Event.SYNC_FAILED, plan, message=sync.last_error_message, fix=plan.reason.fix)
+            continue
+        sync.bc_date_modified = order.date_modified
+        sync.attempts, sync.next_retry_at, sync.last_error_code, sync.last_error_message = 0, None, "", ""
+        if plan.kind in (Kind.CREATE, Kind.UPDATE):
+            was_imported = sync.state == OrderSyncState.IMPORTED and sync.sale_id == plan.sale.pk
+            sync.state, sync.sale = OrderSyncState.IMPORTED, plan.sale
+            imported = True
+            if plan.kind == Kind.CREATE:
+                event = Event.ORDER_VOIDED if plan.sale.status == SaleStatus.VOIDED else Event.ORDER_IMPORTED
+                batch.log(event, plan, invoice=plan.sale.invoice_number, status=plan.status.label)
+            elif plan.sale.voided_at == now:
+                batch.log(Event.ORDER_VOIDED, plan, invoice=plan.sale.invoice_number, status=plan.status.label)
+            elif plan.previous_status_id != plan.status.id:
+                batch.log(
+                    Event.ORDER_UPDATED,
+                    plan,
+                    invoice=plan.sale.invoice_number,
+                    detail=f"status now {plan.status.label}",
+                )
+            elif was_imported and not any(e.order_sync_id == sync.pk for e in batch.logs):
+                batch.log(Event.ORDER_UNCHANGED, plan)
+        elif plan.sale is not None:  # an imported order whose status went back to Pending / Incomplete
+            Sale.objects.filter(pk=plan.sale.pk).update(bc_status_id=plan.status.id, bc_status_label=plan.status.label)
+            sync.state = OrderSyncState.IMPORTED
+            batch.log(
+                Event.ORDER_UPDATED, plan, invoice=plan.sale.invoice_number, detail=f"status now {plan.status.label}"
+            )
+        else:
+            if sync.state != OrderSyncState.SKIPPED or sync.bc_status_id != order.status_id:
+                event = {
+                    Kind.SKIP_STATUS: Event.ORDER_SKIPPED,
+                    Kind.HISTORICAL: Event.ORDER_HISTORICAL,
+                    Kind.FROM_POS: Event.ORDER_FROM_POS,
+                }[plan.kind]
+                batch.log(event, plan, status=plan.status.label if plan.status else "")
+            sync.state = OrderSyncState.SKIPPED
+        sync.updated_at = now
+    OrderSync.objects.bulk_update(
+        [p.sync for p in batch.plans if p.kind != Kind.STALE],
+        [
+            "state",
+            "sale",
+            "attempts",
+            "next_retry_at",
+            "last_error_code",
+            "last_error_message",
+            "bc_date_modified",
+            "bc_status_id",
+            "bc_date_created",
+            "updated_at",
+        ],
+    )
+    sync_log_save(batch.logs)
+    if imported:
+        StoreLink.objects.filter(pk=batch.link.pk).update(last_order_synced_at=now)
+
+
+def _set_attention(sync: OrderSync, reason: Reason, detail: str, now) -> None:
+    sync.state = OrderSyncState.NEEDS_ATTENTION
+    sync.next_retry_at = None
+    sync.last_error_code = reason.code
+    sync.last_error_message = reason.message.format(order=sync.bc_order_id, detail=detail)
+    sync.updated_at = now
