@@ -200,6 +200,13 @@ def stock_levels(
     return products
 
 
+def stock_on_hand(*, outlet: Outlet, product_ids: list[int]) -> dict[int, int]:
+    """On hand at the outlet by product id, for the products that ever moved there, in one query."""
+    return dict(
+        InventoryLevel.objects.filter(outlet=outlet, product_id__in=product_ids).values_list("product_id", "on_hand")
+    )
+
+
 def sale_for_receipt(*, retailer: Retailer, pk: int) -> Sale | None:
     """One sale with everything its receipt prints, in three queries."""
     return (
