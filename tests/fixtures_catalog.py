@@ -32,11 +32,11 @@ def receive(product: Product, outlet: Outlet, quantity: int, key: str) -> None:
 
 
 @pytest.fixture
-def shop(retailer, outlet) -> Shop:
+def shop(retailer, outlet, register) -> Shop:
     backroom = factories.OutletFactory(retailer=retailer, name="Warehouse")
     shoe = factories.ProductFactory(retailer=retailer, name="Trail Shoe", sku="TS-1", retail_price=Decimal("129.00"))
     sock = factories.ProductFactory(retailer=retailer, name="Merino Sock", sku="MS-2", retail_price=Decimal("18.00"))
-    link = factories.StoreLinkFactory(retailer=retailer, outlet=outlet)
+    link = factories.StoreLinkFactory(retailer=retailer, outlet=outlet, register=register)
     from_link = factories.ProductFactory(
         retailer=retailer, name="Trail shoe (BC)", sku="BC-TS", created_by_link=True, needs_review=True
     )
