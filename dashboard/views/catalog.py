@@ -156,7 +156,7 @@ class ProductMergeView(AdminRequiredMixin, ProductMixin, TemplateView):
         return super().get_context_data(product=self.product, query=query, candidates=candidates, **kwargs)
 
     def post(self, request, pk: int):
-        target_id = request.POST.get("target", "")
+        target_id = request.POST.get("into", "")
         if not target_id.isdigit():
             messages.error(request, "Choose the product to merge into.")
             return redirect("dashboard:product_merge", pk=self.product.pk)

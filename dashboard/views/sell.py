@@ -5,6 +5,9 @@ and works the same with htmx (the form region is swapped) and without it (the pa
 scanned into the search box is added at once; other text lists matching products to pick from. "Complete sale"
 calls `sale_create_in_store` and shows the receipt. The form carries a one-off token: submitting a completed
 sale again (a double click, a resent request) shows the first sale's receipt instead of selling twice.
+
+No control is named `action` or `remove`: such names shadow the form element's own properties, which htmx uses
+when it swaps the form.
 """
 
 from __future__ import annotations
@@ -78,7 +81,7 @@ class SellView(RetailerRequiredMixin, View):
         lines = self._cart(request.POST)
         query = request.POST.get("q", "").strip()
         context = {"register": register, "token": token, "query": query, "errors": []}
-        action = request.POST.get("action", "add")
+        action = request.POST.get("sell_action", "add")
         if action == "add" and query:
             matches = products_search(retailer=request.retailer, query=query, limit=10)
             exact = [p for p in matches if p.sku == query]
@@ -110,7 +113,7 @@ class SellView(RetailerRequiredMixin, View):
         ids = [int(x) for x in data.getlist("product") if x.isdigit()]
         quantities = [_quantity(q) for q in data.getlist("quantity")]
         picked = _int(data, "add_product")
-        removed = _int(data, "remove")
+        removed = _int(data, "remove_product")
         products = self.scoped(Product).in_bulk([*ids, picked] if picked else ids)
         lines: list[CartLine] = []
         for product_id, quantity in zip(ids, quantities, strict=False):

@@ -176,7 +176,7 @@ def test_staff_may_not_create_edit_accept_or_merge(staff_client, shop):
     assert staff_client.get(reverse("dashboard:product_create")).status_code == 403
     assert staff_client.post(reverse("dashboard:product_edit", args=[pk]), {"name": "x"}).status_code == 403
     assert staff_client.post(reverse("dashboard:product_accept", args=[pk])).status_code == 403
-    assert staff_client.post(reverse("dashboard:product_merge", args=[pk]), {"target": shop.shoe.pk}).status_code == 403
+    assert staff_client.post(reverse("dashboard:product_merge", args=[pk]), {"into": shop.shoe.pk}).status_code == 403
     shop.from_link.refresh_from_db()
     assert shop.from_link.needs_review is True and shop.from_link.merged_into is None
 
@@ -246,7 +246,7 @@ def test_the_merge_page_finds_targets_by_search_and_leaves_out_the_product_itsel
 
 
 def test_an_admin_merges_a_link_created_product(admin_client, shop):
-    response = admin_client.post(reverse("dashboard:product_merge", args=[shop.from_link.pk]), {"target": shop.shoe.pk})
+    response = admin_client.post(reverse("dashboard:product_merge", args=[shop.from_link.pk]), {"into": shop.shoe.pk})
 
     assert response.status_code == 302
     assert response["Location"] == reverse("dashboard:product_detail", args=[shop.shoe.pk])
@@ -263,7 +263,7 @@ def test_a_refused_merge_says_why(admin_client, shop):
     shop.shoe.save()
 
     response = admin_client.post(
-        reverse("dashboard:product_merge", args=[shop.from_link.pk]), {"target": shop.shoe.pk}, follow=True
+        reverse("dashboard:product_merge", args=[shop.from_link.pk]), {"into": shop.shoe.pk}, follow=True
     )
 
     assert "inactive" in response.content.decode()

@@ -44,8 +44,8 @@ def test_with_several_registers_the_cashier_picks_one_and_it_is_remembered(staff
 
 
 def test_a_scanned_sku_is_added_and_scanned_again_adds_one_more(staff_client, shop, register):
-    first = _post(staff_client, register, q="TS-1", action="add")
-    second = _post(staff_client, register, q="TS-1", action="add", product=[shop.shoe.pk], quantity=["1"])
+    first = _post(staff_client, register, q="TS-1", sell_action="add")
+    second = _post(staff_client, register, q="TS-1", sell_action="add", product=[shop.shoe.pk], quantity=["1"])
 
     assert _cart(first) == [("Trail Shoe", 1)]
     assert _cart(second) == [("Trail Shoe", 2)]
@@ -53,7 +53,7 @@ def test_a_scanned_sku_is_added_and_scanned_again_adds_one_more(staff_client, sh
 
 
 def test_a_name_search_lists_matches_to_pick_from(staff_client, shop, register):
-    listed = _post(staff_client, register, q="trail", action="add")
+    listed = _post(staff_client, register, q="trail", sell_action="add")
     picked = _post(staff_client, register, add_product=shop.shoe.pk)
 
     assert [p.name for p in listed.context["matches"]] == ["Trail Shoe", "Trail shoe (BC)"]
@@ -64,9 +64,9 @@ def test_a_name_search_lists_matches_to_pick_from(staff_client, shop, register):
 def test_quantities_update_and_lines_are_removed(staff_client, shop, register):
     cart = {"product": [shop.shoe.pk, shop.sock.pk], "quantity": ["3", "2"]}
 
-    updated = _post(staff_client, register, action="update", **cart)
-    removed = _post(staff_client, register, remove=shop.shoe.pk, **cart)
-    zeroed = _post(staff_client, register, action="update", product=[shop.shoe.pk], quantity=["0"])
+    updated = _post(staff_client, register, sell_action="update", **cart)
+    removed = _post(staff_client, register, remove_product=shop.shoe.pk, **cart)
+    zeroed = _post(staff_client, register, sell_action="update", product=[shop.shoe.pk], quantity=["0"])
 
     assert _cart(updated) == [("Trail Shoe", 3), ("Merino Sock", 2)]
     assert _cart(removed) == [("Merino Sock", 2)]
@@ -74,14 +74,14 @@ def test_quantities_update_and_lines_are_removed(staff_client, shop, register):
 
 
 def test_an_unknown_search_says_so(staff_client, shop, register):
-    response = _post(staff_client, register, q="zzz", action="add")
+    response = _post(staff_client, register, q="zzz", sell_action="add")
 
     assert response.context["errors"] == ["No active product matches “zzz”."]
 
 
 def test_htmx_gets_the_form_region_only(staff_client, shop, register):
     response = staff_client.post(
-        reverse(SELL), {"register": register.pk, "q": "TS-1", "action": "add"}, headers={"HX-Request": "true"}
+        reverse(SELL), {"register": register.pk, "q": "TS-1", "sell_action": "add"}, headers={"HX-Request": "true"}
     )
 
     html = response.content.decode()
@@ -92,7 +92,7 @@ def test_completing_a_sale_records_it_moves_stock_once_and_shows_the_receipt(sta
     response = _post(
         staff_client,
         register,
-        action="complete",
+        sell_action="complete",
         product=[shop.shoe.pk, shop.sock.pk],
         quantity=["1", "2"],
         payment_type=shop.cash.pk,
@@ -113,7 +113,7 @@ def test_completing_a_sale_records_it_moves_stock_once_and_shows_the_receipt(sta
     assert InventoryLevel.objects.get(product=shop.sock, outlet=shop.outlet).on_hand == 0
 
     # the same form posted again (a double click) shows the same receipt and sells nothing more
-    again = _post(staff_client, register, action="complete", product=[shop.shoe.pk], quantity=["1"])
+    again = _post(staff_client, register, sell_action="complete", product=[shop.shoe.pk], quantity=["1"])
     assert again["Location"] == response["Location"]
     assert Sale.objects.count() == 1
     assert InventoryMovement.objects.filter(reason=MovementReason.SALE).count() == 2
@@ -127,7 +127,7 @@ def test_a_partial_payment_leaves_a_balance_on_the_receipt(staff_client, shop, r
     response = _post(
         staff_client,
         register,
-        action="complete",
+        sell_action="complete",
         product=[shop.sock.pk],
         quantity=["1"],
         payment_type=shop.cash.pk,
@@ -144,7 +144,7 @@ def test_htmx_completion_redirects_the_browser_to_the_receipt(staff_client, shop
         reverse(SELL),
         {
             "register": register.pk,
-            "action": "complete",
+            "sell_action": "complete",
             "product": [shop.sock.pk],
             "quantity": ["1"],
             "payment_type": shop.cash.pk,
@@ -167,7 +167,7 @@ def test_refused_sales_keep_the_cart_and_say_why(staff_client, shop, register, c
     if cart:
         cart["product"] = [shop.sock.pk]
 
-    response = _post(staff_client, register, action="complete", payment_type=shop.cash.pk, amount=amount, **cart)
+    response = _post(staff_client, register, sell_action="complete", payment_type=shop.cash.pk, amount=amount, **cart)
 
     assert response.status_code == 200
     assert message in " ".join(response.context["errors"])
@@ -179,7 +179,7 @@ def test_an_inactive_product_in_the_cart_is_refused(staff_client, shop, register
     shop.sock.active = False
     shop.sock.save()
 
-    response = _post(staff_client, register, action="complete", product=[shop.sock.pk], quantity=["1"])
+    response = _post(staff_client, register, sell_action="complete", product=[shop.sock.pk], quantity=["1"])
 
     assert "is inactive and cannot be sold" in response.context["errors"][0]
     assert not Sale.objects.exists()
@@ -190,7 +190,7 @@ def test_another_retailers_register_and_products_are_refused(staff_client, shop,
     foreign_product = factories.ProductFactory(retailer=other_retailer)
 
     assert _post(staff_client, foreign_register, q="x").status_code == 404
-    response = _post(staff_client, register, action="update", product=[foreign_product.pk], quantity=["1"])
+    response = _post(staff_client, register, sell_action="update", product=[foreign_product.pk], quantity=["1"])
     assert _cart(response) == []
 
 
