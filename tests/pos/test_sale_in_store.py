@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import django_rq
 import pytest
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from integration.models import OrderSync
 from pos.choices import Channel, MovementReason, PaymentState, ProductKind, SaleStatus
 from pos.models import InventoryLevel, InventoryMovement, Sale
 from pos.services.sales import InStoreLine, InStorePayment, sale_create_in_store
@@ -198,3 +201,15 @@ def test_a_customer_of_the_retailer_is_attached(retailer, register):
     )
 
     assert sale.customer == customer
+
+
+def test_an_in_store_sale_is_never_queued_for_bigcommerce(retailer, register, django_capture_on_commit_callbacks):
+    factories.StoreLinkFactory(retailer=retailer, outlet=register.outlet, register=register)
+    product = factories.ProductFactory(retailer=retailer)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sale = sale_create_in_store(register=register, lines=[InStoreLine(product.pk, 1)], payments=[], user=None)
+
+    assert (sale.channel, sale.external_order_id) == (Channel.IN_STORE, "")
+    assert not OrderSync.objects.filter(sale=sale).exists()
+    assert all(django_rq.get_queue(name).count == 0 for name in settings.RQ_QUEUES)
