@@ -188,6 +188,9 @@ class StockCountForm(BootstrapMixin, forms.Form):
             sku, quantity = columns[0], (columns[1] if len(columns) > 1 else "") or "1"
             if number == 1 and sku.lower() == "sku":
                 continue
+            if not sku:
+                errors.append(f"Line {number}: the SKU is missing.")
+                continue
             if not quantity.isdigit():
                 errors.append(f"Line {number}: “{quantity}” is not a whole number of units (0 or more).")
                 continue

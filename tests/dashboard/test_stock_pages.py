@@ -185,12 +185,13 @@ def test_staff_record_a_count_and_the_differences_go_through_the_ledger(staff_cl
 
 
 def test_a_count_with_unknown_skus_or_bad_quantities_records_nothing_and_says_why(staff_client, shop):
-    response = _count(staff_client, shop.outlet, "TS-1,3\nNOPE,1\nMS-2,-4\nMS-2,two\n", confirm=True)
+    response = _count(staff_client, shop.outlet, "TS-1,3\nNOPE,1\nMS-2,-4\nMS-2,two\n,5\n", confirm=True)
 
     errors = response.context["form"].errors["lines"]
     assert errors == [
         "Line 3: “-4” is not a whole number of units (0 or more).",
         "Line 4: “two” is not a whole number of units (0 or more).",
+        "Line 5: the SKU is missing.",
         "No product has the SKU “NOPE”.",
     ]
     assert not InventoryMovement.objects.filter(reason=MovementReason.COUNT).exists()
