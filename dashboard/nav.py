@@ -19,11 +19,13 @@ class NavItem:
 
 NAV = [
     NavItem("Overview", "dashboard:overview", "speedometer2"),
+    NavItem("Sell", "dashboard:sell", "cart3"),
     NavItem("Sales", "dashboard:sales", "receipt"),
     NavItem("Fulfillments", "dashboard:fulfillments", "box-seam"),
     NavItem("Failed orders", "dashboard:failed_orders", "exclamation-triangle", badge="attention"),
     NavItem("Sync log", "dashboard:sync_log", "journal-text"),
     NavItem("Catalog", "dashboard:catalog", "tags"),
+    NavItem("Stock", "dashboard:stock", "boxes"),
     NavItem("Settings", "dashboard:settings", "gear"),
     NavItem("Support", "dashboard:support", "life-preserver", support_only=True),
 ]

@@ -31,8 +31,15 @@ class MovementReason(models.TextChoices):
     ADJUSTMENT = "adjustment", _("Adjustment")
     COUNT = "count", _("Stock count")
     RECEIVED = "received", _("Stock received")
+    DAMAGED = "damaged", _("Damaged")
+    LOST = "lost", _("Lost or stolen")
     IMPORT = "import", _("Historical import")
     MERGE = "merge", _("Products merged")
+
+    @classmethod
+    def adjustment_reasons(cls) -> tuple[str, ...]:
+        """Reasons a person may give for a manual adjustment (counts, sales and merges have their own paths)."""
+        return (cls.RECEIVED, cls.DAMAGED, cls.LOST, cls.ADJUSTMENT)
 
 
 class Channel(models.TextChoices):
@@ -116,3 +123,7 @@ class AuditAction(models.TextChoices):
     HISTORICAL_IMPORT_DISABLED = "historical_import_disabled", _("Historical import disabled")
     STORE_LINKED = "store_linked", _("Store linked")
     STORE_UNLINKED = "store_unlinked", _("Store unlinked")
+    PRODUCT_CREATED = "product_created", _("Product created")
+    PRODUCT_UPDATED = "product_updated", _("Product updated")
+    PRODUCT_ACCEPTED = "product_accepted", _("Link-created product accepted")
+    PRODUCT_MERGED = "product_merged", _("Products merged")

@@ -185,6 +185,10 @@ class Product(models.Model):
     tracks_inventory = models.BooleanField(default=True)
     created_by_link = models.BooleanField(default=False, help_text="Created by the BigCommerce link from an order.")
     needs_review = models.BooleanField(default=False, help_text="Created by the link and not yet reviewed.")
+    # Set when this product was merged into another (see pos.services.catalog.product_merge); it is then inactive.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="merged_from", editable=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 

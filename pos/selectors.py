@@ -7,11 +7,14 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from integration.choices import LinkState
+from integration.models import ProductLink
 from pos.choices import Channel, SaleStatus
-from pos.models import Customer, Outlet, Product, Retailer, Sale
+from pos.models import Customer, InventoryLevel, InventoryMovement, Outlet, Product, Retailer, Sale, SalePayment
 
 
 def retailer_today_bounds(retailer: Retailer) -> tuple[datetime, datetime]:
@@ -52,4 +55,164 @@ def overview_counts(*, retailer: Retailer) -> OverviewCounts:
         active_products=Product.objects.for_retailer(retailer).filter(active=True).count(),
         outlets=Outlet.objects.for_retailer(retailer).count(),
         customers=Customer.objects.for_retailer(retailer).count(),
+    )
+
+
+# ---------------------------------------------------------------- catalog
+
+CATALOG_SORTS = {
+    "name": ("name", "pk"),
+    "-name": ("-name", "-pk"),
+    "sku": ("sku", "pk"),
+    "-sku": ("-sku", "-pk"),
+    "price": ("retail_price", "pk"),
+    "-price": ("-retail_price", "-pk"),
+    "on_hand": ("on_hand_total", "pk"),
+    "-on_hand": ("-on_hand_total", "-pk"),
+    "created": ("created_at", "pk"),
+    "-created": ("-created_at", "-pk"),
+}
+
+
+def _linked(retailer: Retailer) -> Exists:
+    """True for a product with a ProductLink on the retailer's live store link (an unlinked store's don't count)."""
+    return Exists(
+        ProductLink.objects.filter(product=OuterRef("pk"), link__retailer=retailer).exclude(
+            link__state=LinkState.UNLINKED
+        )
+    )
+
+
+def _search(queryset: QuerySet[Product], query: str) -> QuerySet[Product]:
+    return queryset.filter(Q(name__icontains=query) | Q(sku__icontains=query)) if query else queryset
+
+
+def product_catalog(
+    *,
+    retailer: Retailer,
+    query: str = "",
+    kind: str = "",
+    active: bool | None = None,
+    linked: bool | None = None,
+    needs_review: bool | None = None,
+    sort: str = "name",
+) -> QuerySet[Product]:
+    """The Catalog page: products matching the search (name or SKU) and filters, with on hand over all outlets
+    (`on_hand_total`) and `is_linked`, in one query whatever the page size."""
+    products = _search(Product.objects.for_retailer(retailer), query.strip())
+    if kind:
+        products = products.filter(kind=kind)
+    if active is not None:
+        products = products.filter(active=active)
+    if needs_review is not None:
+        products = products.filter(needs_review=needs_review)
+    products = products.annotate(
+        is_linked=_linked(retailer),
+        on_hand_total=Coalesce(Sum("inventory_levels__on_hand"), Value(0), output_field=IntegerField()),
+    )
+    if linked is not None:
+        products = products.filter(is_linked=linked)
+    return products.order_by(*CATALOG_SORTS.get(sort, CATALOG_SORTS["name"]))
+
+
+def product_review_queue(*, retailer: Retailer) -> QuerySet[Product]:
+    """Products the link created that nobody has reviewed yet, oldest first, with their BigCommerce ids, the
+    units sold and the stock they hold."""
+    return (
+        Product.objects.for_retailer(retailer)
+        .filter(needs_review=True)
+        .annotate(
+            on_hand_total=Coalesce(
+                Subquery(
+                    InventoryLevel.objects.filter(product=OuterRef("pk"))
+                    .values("product")
+                    .annotate(total=Sum("on_hand"))
+                    .values("total")
+                ),
+                Value(0),
+                output_field=IntegerField(),
+            ),
+            lines_sold=Count("sale_lines"),
+        )
+        .prefetch_related(Prefetch("bc_links", queryset=ProductLink.objects.order_by("pk")))
+        .order_by("created_at", "pk")
+    )
+
+
+def product_stock_by_outlet(*, product: Product) -> QuerySet[Outlet]:
+    """Every outlet of the product's retailer with the product's `on_hand` there (0 where it never moved)."""
+    level = InventoryLevel.objects.filter(product=product, outlet=OuterRef("pk")).values("on_hand")[:1]
+    return (
+        Outlet.objects.for_retailer(product.retailer_id)
+        .annotate(on_hand=Coalesce(Subquery(level), Value(0), output_field=IntegerField()))
+        .order_by("name")
+    )
+
+
+def product_movements(*, product: Product, outlet_id: int | None = None) -> QuerySet[InventoryMovement]:
+    """The product's stock ledger, newest first, optionally at one outlet."""
+    movements = InventoryMovement.objects.filter(product=product).select_related("outlet", "user", "sale")
+    if outlet_id:
+        movements = movements.filter(outlet_id=outlet_id)
+    return movements.order_by("-created_at", "-id")
+
+
+def products_search(
+    *, retailer: Retailer, query: str, limit: int = 10, active_only: bool = True, exclude_ids: tuple[int, ...] = ()
+) -> list[Product]:
+    """Products for a picker (sell screen, merge target, adjustment): an exact SKU first, then name/SKU matches."""
+    query = query.strip()
+    if not query:
+        return []
+    products = Product.objects.for_retailer(retailer).exclude(pk__in=exclude_ids)
+    if active_only:
+        products = products.filter(active=True)
+    return list(
+        _search(products, query)
+        .annotate(exact=Exists(Product.objects.filter(pk=OuterRef("pk"), sku=query)))
+        .order_by("-exact", "name", "pk")[:limit]
+    )
+
+
+def products_by_sku(*, retailer: Retailer, skus: list[str]) -> dict[str, Product]:
+    """The retailer's products with these SKUs (exact match), by SKU, in one query."""
+    return {p.sku: p for p in Product.objects.for_retailer(retailer).filter(sku__in=skus)}
+
+
+STOCK_STATES = ("low", "negative")
+
+
+def stock_levels(
+    *, retailer: Retailer, outlet: Outlet, query: str = "", state: str = "", low_at: int = 5
+) -> QuerySet[Product]:
+    """The Stock page: active products that track stock, each with `on_hand` at the outlet (0 where it never
+    moved); `state` "low" keeps those at or below `low_at`, "negative" those below zero."""
+    level = InventoryLevel.objects.filter(product=OuterRef("pk"), outlet=outlet).values("on_hand")[:1]
+    products = (
+        _search(Product.objects.for_retailer(retailer).filter(active=True, tracks_inventory=True), query.strip())
+        .annotate(on_hand=Coalesce(Subquery(level), Value(0), output_field=IntegerField()))
+        .order_by("name", "pk")
+    )
+    if state == "low":
+        products = products.filter(on_hand__lte=low_at)
+    elif state == "negative":
+        products = products.filter(on_hand__lt=0)
+    return products
+
+
+def stock_on_hand(*, outlet: Outlet, product_ids: list[int]) -> dict[int, int]:
+    """On hand at the outlet by product id, for the products that ever moved there, in one query."""
+    return dict(
+        InventoryLevel.objects.filter(outlet=outlet, product_id__in=product_ids).values_list("product_id", "on_hand")
+    )
+
+
+def sale_for_receipt(*, retailer: Retailer, pk: int) -> Sale | None:
+    """One sale with everything its receipt prints, in three queries."""
+    return (
+        Sale.objects.for_retailer(retailer)
+        .select_related("outlet", "register", "user", "customer")
+        .prefetch_related("lines", Prefetch("payments", queryset=SalePayment.objects.select_related("payment_type")))
+        .filter(pk=pk)
+        .first()
     )

@@ -8,11 +8,14 @@ below do it for them, so another retailer's id is a 404 by construction.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import redirect
+from django.utils import timezone
 
 from pos.choices import AuditAction, Role
 from pos.models import AuditEntry, Membership, Retailer
@@ -50,7 +53,11 @@ class RetailerMiddleware:
 
     def __call__(self, request):
         request.retailer, request.role = resolve_retailer(request)
-        return self.get_response(request)
+        if request.retailer is None:
+            return self.get_response(request)
+        # Pages show the retailer's local time; storage stays UTC.
+        with timezone.override(ZoneInfo(request.retailer.time_zone)):
+            return self.get_response(request)
 
 
 def retailer_context(request: HttpRequest) -> dict:

@@ -40,6 +40,20 @@ ROUTES: dict[str, Route] = {
     "password_change": Route(Access.SIGNED_IN),
     "password_change_done": Route(Access.SIGNED_IN),
     "dashboard:overview": Route(Access.MEMBER),
+    "dashboard:catalog": Route(Access.MEMBER),
+    "dashboard:product_create": Route(Access.ADMIN),
+    "dashboard:product_review": Route(Access.MEMBER),
+    "dashboard:product_detail": Route(Access.MEMBER, kwargs_for=lambda retailer: product_kwargs(retailer)),
+    "dashboard:product_edit": Route(Access.ADMIN, kwargs_for=lambda retailer: product_kwargs(retailer)),
+    "dashboard:product_accept": Route(
+        Access.ADMIN, method="POST", kwargs_for=lambda retailer: product_kwargs(retailer, needs_review=True)
+    ),
+    "dashboard:product_merge": Route(Access.ADMIN, kwargs_for=lambda retailer: product_kwargs(retailer)),
+    "dashboard:stock": Route(Access.MEMBER),
+    "dashboard:stock_adjust": Route(Access.ADMIN),
+    "dashboard:stock_count": Route(Access.MEMBER),
+    "dashboard:sell": Route(Access.MEMBER),
+    "dashboard:sale_receipt": Route(Access.MEMBER, kwargs_for=lambda retailer: sale_kwargs(retailer)),
     "dashboard:support": Route(Access.SUPPORT),
     "dashboard:support_switch": Route(
         Access.SUPPORT, method="POST", kwargs_for=lambda retailer: {"pk": retailer.pk}, cross_retailer=True
@@ -52,3 +66,11 @@ IGNORED_NAMESPACES = {"admin", "django_rq"}
 
 def outlet_kwargs(retailer) -> dict:
     return {"pk": factories.OutletFactory(retailer=retailer).pk}
+
+
+def product_kwargs(retailer, **fields) -> dict:
+    return {"pk": factories.ProductFactory(retailer=retailer, **fields).pk}
+
+
+def sale_kwargs(retailer) -> dict:
+    return {"pk": factories.SaleLineFactory(sale__retailer=retailer).sale.pk}

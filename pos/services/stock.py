@@ -3,9 +3,10 @@
 A movement row and the level it changes are written in the same transaction. Every movement has a unique
 source key (for example `bc:<link>:<order>:<line>:sale`): a second call with the same key moves nothing and says
 so, whichever process makes it and however the two calls interleave. Both statements are single `INSERT ... ON
-CONFLICT` statements, so a move costs two queries whether it has one line or five hundred, and concurrent
-callers are serialised by PostgreSQL's row locks (levels are upserted in (product, outlet) order, so two
-transactions touching the same products cannot deadlock).
+CONFLICT` statements. On PostgreSQL the rows travel as arrays (`unnest`), so a move costs two queries whether it
+has one line or ten thousand (a stock count of a whole shop); on SQLite they go in chunks of `CHUNK` rows.
+Concurrent callers are serialised by PostgreSQL's row locks (levels are upserted in (product, outlet) order, so
+two transactions touching the same products cannot deadlock).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.utils import timezone
 from pos.models import InventoryLevel, InventoryMovement
 from pos.signals import stock_changed
 
-# Rows per INSERT: keeps every statement well under SQLite's and PostgreSQL's parameter limits.
+# Rows per INSERT on SQLite: keeps every statement well under its parameter limit. PostgreSQL passes arrays instead.
 CHUNK = 500
 
 
@@ -67,15 +68,15 @@ def stock_move_many(*, retailer_id: int, moves: Sequence[StockMove]) -> list[Sto
     # No savepoint: a failure here must roll back the caller's whole transaction anyway.
     with transaction.atomic(savepoint=False):
         rows = [m for m in unique.values() if m.quantity != 0]
-        for start in range(0, len(rows), CHUNK):
-            inserted.update(_insert_movements(retailer_id, rows[start : start + CHUNK], now))
+        for chunk in _chunks(rows):
+            inserted.update(_insert_movements(retailer_id, chunk, now))
         deltas: dict[tuple[int, int], int] = defaultdict(int)
         for key in inserted:
             move = unique[key]
             deltas[(move.product_id, move.outlet_id)] += move.quantity
         changes = sorted(k for k, v in deltas.items() if v)
-        for start in range(0, len(changes), CHUNK):
-            _upsert_levels(retailer_id, [(p, o, deltas[(p, o)]) for p, o in changes[start : start + CHUNK]], now)
+        for chunk in _chunks(changes):
+            _upsert_levels(retailer_id, [(p, o, deltas[(p, o)]) for p, o in chunk], now)
         if changes:
             transaction.on_commit(
                 partial(stock_changed.send, sender=InventoryLevel, retailer_id=retailer_id, changes=changes)
@@ -84,28 +85,53 @@ def stock_move_many(*, retailer_id: int, moves: Sequence[StockMove]) -> list[Sto
     return [StockMoveResult(m.source_key, m.source_key in inserted and unique[m.source_key] is m) for m in moves]
 
 
+def _chunks(rows: list) -> list[list]:
+    if connection.vendor == "postgresql":
+        return [rows] if rows else []
+    return [rows[start : start + CHUNK] for start in range(0, len(rows), CHUNK)]
+
+
 def _insert_movements(retailer_id: int, rows: Sequence[StockMove], now) -> list[str]:
     table = connection.ops.quote_name(InventoryMovement._meta.db_table)
     columns = "retailer_id, product_id, outlet_id, quantity, reason, source_key, sale_id, user_id, note, created_at"
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
-    params: list = []
-    for m in rows:
-        params += [
+    if connection.vendor == "postgresql":
+        sql = (
+            f"INSERT INTO {table} ({columns}) SELECT %s, p, o, q, r, k, s, u, n, %s FROM unnest("
+            f"%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[]"
+            f") AS t(p, o, q, r, k, s, u, n) ON CONFLICT (source_key) DO NOTHING RETURNING source_key"
+        )
+        params: list = [
             retailer_id,
-            m.product_id,
-            m.outlet_id,
-            m.quantity,
-            m.reason,
-            m.source_key,
-            m.sale_id,
-            m.user_id,
-            m.note[:255],
             now,
+            [m.product_id for m in rows],
+            [m.outlet_id for m in rows],
+            [m.quantity for m in rows],
+            [m.reason for m in rows],
+            [m.source_key for m in rows],
+            [m.sale_id for m in rows],
+            [m.user_id for m in rows],
+            [m.note[:255] for m in rows],
         ]
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
-        f"ON CONFLICT (source_key) DO NOTHING RETURNING source_key"
-    )
+    else:
+        placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+        params = []
+        for m in rows:
+            params += [
+                retailer_id,
+                m.product_id,
+                m.outlet_id,
+                m.quantity,
+                m.reason,
+                m.source_key,
+                m.sale_id,
+                m.user_id,
+                m.note[:255],
+                now,
+            ]
+        sql = (
+            f"INSERT INTO {table} ({columns}) VALUES {placeholders} "
+            f"ON CONFLICT (source_key) DO NOTHING RETURNING source_key"
+        )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [row[0] for row in cursor.fetchall()]
@@ -113,14 +139,22 @@ def _insert_movements(retailer_id: int, rows: Sequence[StockMove], now) -> list[
 
 def _upsert_levels(retailer_id: int, rows: Sequence[tuple[int, int, int]], now) -> None:
     table = connection.ops.quote_name(InventoryLevel._meta.db_table)
-    placeholders = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
-    params: list = []
-    for product_id, outlet_id, delta in rows:
-        params += [retailer_id, product_id, outlet_id, delta, now]
-    sql = (
-        f"INSERT INTO {table} (retailer_id, product_id, outlet_id, on_hand, updated_at) VALUES {placeholders} "
+    on_conflict = (
         f"ON CONFLICT (product_id, outlet_id) DO UPDATE SET on_hand = {table}.on_hand + EXCLUDED.on_hand, "
         f"updated_at = EXCLUDED.updated_at"
     )
+    columns = "retailer_id, product_id, outlet_id, on_hand, updated_at"
+    if connection.vendor == "postgresql":
+        # ORDER BY keeps the (product, outlet) lock order that prevents deadlocks between concurrent moves.
+        sql = (
+            f"INSERT INTO {table} ({columns}) SELECT %s, p, o, d, %s "
+            f"FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS t(p, o, d) ORDER BY p, o {on_conflict}"
+        )
+        params: list = [retailer_id, now, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]]
+    else:
+        sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(rows))} {on_conflict}"
+        params = []
+        for product_id, outlet_id, delta in rows:
+            params += [retailer_id, product_id, outlet_id, delta, now]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -1,0 +1,213 @@
+"""Dashboard forms: they read and check input; the services in `pos/services/` apply the rules and save."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from pos.choices import MovementReason, ProductKind
+from pos.models import MONEY, Outlet, Product, Retailer
+from pos.selectors import CATALOG_SORTS, STOCK_STATES, products_by_sku
+
+YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
+
+
+class BootstrapMixin:
+    """Gives every widget the Bootstrap class its type needs (templates render `{{ field }}` as is)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs.setdefault("class", css)
+
+
+def _yes_no(value: str) -> bool | None:
+    return {"yes": True, "no": False}.get(value)
+
+
+def new_request_key() -> str:
+    """A one-off key a form carries so that submitting it twice changes stock once."""
+    return uuid.uuid4().hex
+
+
+# ---------------------------------------------------------------- catalog
+
+
+class CatalogFilterForm(BootstrapMixin, forms.Form):
+    """The Catalog page's search, filters and sort (GET)."""
+
+    q = forms.CharField(label="Search name or SKU", required=False, max_length=100)
+    kind = forms.ChoiceField(label="Kind", required=False, choices=[("", "Any kind"), *ProductKind.choices])
+    active = forms.ChoiceField(label="Active", required=False, choices=YES_NO)
+    linked = forms.ChoiceField(label="Linked to BigCommerce", required=False, choices=YES_NO)
+    review = forms.ChoiceField(label="Needs review", required=False, choices=YES_NO)
+    sort = forms.ChoiceField(required=False, choices=[(k, k) for k in CATALOG_SORTS], widget=forms.HiddenInput)
+
+    def selector_kwargs(self) -> dict:
+        """The valid filters as keyword arguments of `pos.selectors.product_catalog` (invalid ones are ignored)."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return {
+            "query": data.get("q", ""),
+            "kind": data.get("kind", ""),
+            "active": _yes_no(data.get("active", "")),
+            "linked": _yes_no(data.get("linked", "")),
+            "needs_review": _yes_no(data.get("review", "")),
+            "sort": data.get("sort") or "name",
+        }
+
+
+class ProductForm(BootstrapMixin, forms.Form):
+    """A product's editable fields. Placeholder is a kind only the link gives, so it is offered only to keep it."""
+
+    name = forms.CharField(max_length=255)
+    sku = forms.CharField(
+        label="SKU", max_length=255, required=False, help_text="Unique in your catalog. Leave blank for none."
+    )
+    kind = forms.ChoiceField(
+        choices=ProductKind.choices,
+        help_text="Shipping, handling and gift wrapping are charges: they never track stock.",
+    )
+    retail_price = forms.DecimalField(
+        label="Retail price", min_value=0, max_digits=MONEY["max_digits"], decimal_places=MONEY["decimal_places"]
+    )
+    supply_price = forms.DecimalField(
+        label="Supply price", min_value=0, max_digits=MONEY["max_digits"], decimal_places=MONEY["decimal_places"]
+    )
+    active = forms.BooleanField(required=False, initial=True, help_text="Inactive products cannot be sold.")
+    tracks_inventory = forms.BooleanField(label="Tracks stock", required=False, initial=True)
+
+    def __init__(self, *args, current_kind: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if current_kind != ProductKind.PLACEHOLDER:
+            self.fields["kind"].choices = [c for c in ProductKind.choices if c[0] != ProductKind.PLACEHOLDER]
+
+
+# ---------------------------------------------------------------- stock
+
+
+class StockFilterForm(BootstrapMixin, forms.Form):
+    """The Stock page's outlet, search and state filter (GET)."""
+
+    outlet = forms.ModelChoiceField(queryset=Outlet.objects.none(), required=False, empty_label=None)
+    q = forms.CharField(label="Search name or SKU", required=False, max_length=100)
+    state = forms.ChoiceField(
+        label="Show",
+        required=False,
+        choices=[("", "All products"), ("low", "Low stock"), ("negative", "Negative stock")],
+    )
+    low_at = forms.IntegerField(label="Low at or below", required=False, min_value=0, initial=5)
+
+    def __init__(self, *args, retailer: Retailer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["outlet"].queryset = Outlet.objects.for_retailer(retailer).order_by("name")
+
+    def values(self) -> dict:
+        data = self.cleaned_data if self.is_valid() else {}
+        state = data.get("state", "")
+        return {
+            "outlet": data.get("outlet") or self.fields["outlet"].queryset.first(),
+            "query": data.get("q", ""),
+            "state": state if state in STOCK_STATES else "",
+            "low_at": 5 if data.get("low_at") is None else data["low_at"],
+        }
+
+
+class StockAdjustForm(BootstrapMixin, forms.Form):
+    """Add or take out units of one product at one outlet, with a reason and a note."""
+
+    outlet = forms.ModelChoiceField(queryset=Outlet.objects.none(), empty_label=None)
+    delta = forms.IntegerField(
+        label="Change in units", help_text="Positive adds stock (received), negative takes it out (damaged, lost)."
+    )
+    reason = forms.ChoiceField(
+        choices=[
+            (value, label) for value, label in MovementReason.choices if value in MovementReason.adjustment_reasons()
+        ]
+    )
+    note = forms.CharField(max_length=255, required=False, help_text="What happened, for whoever reads the history.")
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, retailer: Retailer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["outlet"].queryset = Outlet.objects.for_retailer(retailer).order_by("name")
+        self.fields["request_key"].initial = new_request_key()
+
+
+COUNT_SEPARATORS = re.compile(r"[,;\t]")
+COUNT_ERRORS_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class CountLine:
+    product: Product
+    counted: int
+
+
+class StockCountForm(BootstrapMixin, forms.Form):
+    """A stock count as pasted lines of `sku,quantity` (a spreadsheet's two columns or a scanner's output).
+
+    Commas, semicolons or tabs separate the columns; a header line `sku,quantity` is skipped; a line with a SKU
+    alone counts one unit (one scan); a SKU on several lines is counted once with the quantities added up
+    (shelf plus back room). Thousands of lines are fine: the SKUs are resolved in one query.
+    """
+
+    outlet = forms.ModelChoiceField(queryset=Outlet.objects.none(), empty_label=None)
+    lines = forms.CharField(
+        label="Counted stock",
+        widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="One product a line: <code>SKU,quantity</code>. Paste two columns from a spreadsheet, or scan "
+        "barcodes (a SKU alone counts 1). Products you leave out keep their stock.",
+    )
+    note = forms.CharField(max_length=255, required=False)
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, retailer: Retailer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.retailer = retailer
+        self.fields["outlet"].queryset = Outlet.objects.for_retailer(retailer).order_by("name")
+        self.fields["request_key"].initial = new_request_key()
+
+    def clean_lines(self) -> list[CountLine]:
+        parsed: dict[str, int] = {}
+        errors: list[str] = []
+        for number, raw in enumerate(self.cleaned_data["lines"].splitlines(), start=1):
+            if not raw.strip():
+                continue
+            columns = [c.strip() for c in COUNT_SEPARATORS.split(raw)]
+            sku, quantity = columns[0], (columns[1] if len(columns) > 1 else "") or "1"
+            if number == 1 and sku.lower() == "sku":
+                continue
+            if not sku:
+                errors.append(f"Line {number}: the SKU is missing.")
+                continue
+            if not quantity.isdigit():
+                errors.append(f"Line {number}: “{quantity}” is not a whole number of units (0 or more).")
+                continue
+            parsed[sku] = parsed.get(sku, 0) + int(quantity)
+        products = products_by_sku(retailer=self.retailer, skus=list(parsed))
+        unknown = [sku for sku in parsed if sku not in products]
+        errors += [f"No product has the SKU “{sku}”." for sku in unknown]
+        errors += [
+            f"“{p.name}” ({p.sku}) does not track stock: leave it out of the count."
+            for p in products.values()
+            if not p.tracks_inventory
+        ]
+        if errors:
+            shown = errors[:COUNT_ERRORS_SHOWN]
+            if len(errors) > COUNT_ERRORS_SHOWN:
+                shown.append(f"…and {len(errors) - COUNT_ERRORS_SHOWN} more problems. Nothing was counted.")
+            raise ValidationError(shown)
+        if not parsed:
+            raise ValidationError("Enter at least one SKU and quantity.")
+        return [CountLine(products[sku], quantity) for sku, quantity in parsed.items()]

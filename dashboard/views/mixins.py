@@ -1,0 +1,38 @@
+"""Small pieces the dashboard's page views share."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+
+
+class HtmxPartialMixin:
+    """For an htmx request (not a boosted link) render only the template's `partial_name` region."""
+
+    partial_name = "results"
+
+    def get_template_names(self):
+        names = super().get_template_names()
+        htmx = getattr(self.request, "htmx", None)
+        if htmx and not htmx.boosted:
+            return [f"{name}#{self.partial_name}" for name in names]
+        return names
+
+
+def paginate(request, queryset, per_page: int = 50, param: str = "page") -> Page:
+    """The requested page of `queryset` (the last page when the number is too high, the first when invalid)."""
+    return Paginator(queryset, per_page).get_page(request.GET.get(param))
+
+
+def call_service(form, service, **kwargs):
+    """Call `service` for a valid form. A ValidationError it raises goes on the form (on the field it names, when
+    the form has that field) and None is returned, so the view shows the form again."""
+    try:
+        return service(**kwargs)
+    except ValidationError as error:
+        if hasattr(error, "error_dict"):
+            for field, messages in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, messages)
+        else:
+            form.add_error(None, error.messages)
+        return None
