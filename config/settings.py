@@ -16,6 +16,7 @@ from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)  # the SQLite file, the embedded Redis socket and test artifacts live here
 
 env = environ.Env()
 if (BASE_DIR / ".env").is_file():
