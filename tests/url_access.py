@@ -32,6 +32,10 @@ class Route:
     cross_retailer: bool = False
 
 
+def fulfillment_kwargs(retailer) -> dict:
+    return {"pk": factories.FulfillmentFactory(sale__retailer=retailer).pk}
+
+
 ROUTES: dict[str, Route] = {
     "healthz": Route(Access.PUBLIC),
     "login": Route(Access.PUBLIC),
@@ -39,6 +43,12 @@ ROUTES: dict[str, Route] = {
     "password_change": Route(Access.SIGNED_IN),
     "password_change_done": Route(Access.SIGNED_IN),
     "dashboard:overview": Route(Access.MEMBER),
+    "dashboard:fulfillments": Route(Access.MEMBER),
+    "dashboard:fulfillment_detail": Route(Access.MEMBER, kwargs_for=fulfillment_kwargs),
+    **{
+        f"dashboard:fulfillment_{action}": Route(Access.MEMBER, method="POST", kwargs_for=fulfillment_kwargs)
+        for action in ("start_picking", "quantities", "fulfil_all", "tracking", "complete", "cancel", "writeback_retry")
+    },
     "dashboard:support": Route(Access.SUPPORT),
     "dashboard:support_switch": Route(
         Access.SUPPORT, method="POST", kwargs_for=lambda retailer: {"pk": retailer.pk}, cross_retailer=True
