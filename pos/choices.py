@@ -139,7 +139,6 @@ class FulfillmentAction(models.TextChoices):
     CANCEL = "cancel", _("Cancelled")
     RETRY_WRITEBACK = "retry_writeback", _("Write-back retried")
     SALE_VOIDED_AFTER_COMPLETION = "sale_voided_after_completion", _("Sale voided after completion")
-    WRITEBACK_QUEUED = "writeback_queued", _("Write-back queued")
     WRITEBACK_RETRYING = "writeback_retrying", _("Write-back will retry")
     WRITEBACK_SUCCEEDED = "writeback_succeeded", _("Sent to BigCommerce")
     WRITEBACK_FAILED = "writeback_failed", _("Write-back failed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
@@ -78,6 +80,16 @@ def test_the_queue_searches_by_invoice_order_number_and_customer(staff_client, m
     found = staff_client.get(LIST, {"q": query}).context["page_obj"]
 
     assert [f.pk for f in found] == [wanted.pk]
+
+
+def test_times_show_in_the_retailers_time_zone(staff_client, make_fulfillment, retailer):
+    retailer.time_zone = "America/New_York"
+    retailer.save()
+    fulfillment = make_fulfillment()
+    Fulfillment.objects.filter(pk=fulfillment.pk).update(created_at=datetime(2026, 1, 15, 15, 0, tzinfo=UTC))
+
+    assert "2026-01-15 10:00" in staff_client.get(LIST).content.decode()
+    assert "received 2026-01-15 10:00" in staff_client.get(_detail(fulfillment)).content.decode()
 
 
 def test_an_empty_queue_says_what_to_expect(staff_client):

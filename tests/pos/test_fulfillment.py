@@ -110,6 +110,30 @@ def test_a_voided_sale_gets_no_fulfilment(register):
     assert not Fulfillment.objects.exists()
 
 
+def _create_in_own_process(sale_id: int, hold_seconds: float) -> int:
+    """Runs in its own process: creates the sale's fulfilment and keeps the transaction open a moment."""
+    with transaction.atomic():
+        fulfillment = fulfillment_create_for_sale(sale=Sale.objects.get(pk=sale_id), type=FulfillmentType.DELIVERY)
+        time.sleep(hold_seconds)
+    return fulfillment.pk
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_processes_creating_the_same_fulfilment_get_the_same_one(register):
+    sale = factories.SaleFactory(
+        retailer=register.retailer, outlet=register.outlet, register=register, channel=Channel.BIGCOMMERCE
+    )
+    factories.SaleLineFactory(sale=sale, quantity=2)
+
+    ids = run_concurrently(_create_in_own_process, [(sale.pk, 0.5), (sale.pk, 0.0)])
+
+    fulfillment = Fulfillment.objects.get(sale=sale)
+    assert ids == [fulfillment.pk, fulfillment.pk]
+    assert fulfillment.lines.count() == 1
+    assert _actions(fulfillment) == [Action.CREATED]
+
+
 # ---------------------------------------------------------------- transitions
 
 
@@ -325,6 +349,14 @@ def test_completion_needs_every_line_fulfilled_in_full(make_fulfillment, staff_u
         fulfillment_complete(fulfillment=packed, expected_version=packed.version, acting_user=staff_user)
 
     assert _fresh(fulfillment).state == State.PACKED
+
+
+def test_a_sale_with_only_charges_has_nothing_to_complete(register, staff_user):
+    sale = factories.SaleFactory(retailer=register.retailer, outlet=register.outlet, register=register)
+    fulfillment = _set_state(fulfillment_create_for_sale(sale=sale, type=FulfillmentType.PICKUP), State.PACKED)
+
+    with pytest.raises(FulfillmentError, match="There are no goods on this sale to hand over."):
+        fulfillment_complete(fulfillment=fulfillment, expected_version=1, acting_user=staff_user)
 
 
 def test_completing_marks_the_write_back_pending_and_queues_one_job_after_commit(
