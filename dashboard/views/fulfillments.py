@@ -19,7 +19,7 @@ from dashboard.forms import (
     FulfillmentTrackingForm,
     FulfillmentVersionForm,
 )
-from pos.choices import Carrier, FulfillmentAction, FulfillmentState, FulfillmentType, WritebackState
+from pos.choices import Carrier, FulfillmentAction, FulfillmentState, FulfillmentType, SaleStatus, WritebackState
 from pos.models import Fulfillment, FulfillmentLine
 from pos.selectors import (
     FULFILLMENT_ALL_TAB,
@@ -29,6 +29,7 @@ from pos.selectors import (
     fulfillment_tab_counts,
 )
 from pos.services.fulfillment import (
+    VOIDED_MESSAGE,
     FulfillmentConflict,
     FulfillmentError,
     LineQuantities,
@@ -97,6 +98,7 @@ class FulfillmentDetailView(RetailerRequiredMixin, View):
         context |= {
             "lines": lines,
             "editable": FulfillmentAction.RECORD_QUANTITIES in context["allowed"],
+            "voided_notice": VOIDED_MESSAGE if fulfillment.sale.status == SaleStatus.VOIDED else "",
             "blockers": fulfillment_completion_blockers(fulfillment=fulfillment, lines=lines) if open_ else [],
             "events": fulfillment.events.select_related("actor").order_by("-created_at", "-id")[:HISTORY_LIMIT],
             "units_packed": sum(line.packed for line in lines),

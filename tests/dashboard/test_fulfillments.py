@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
-from pos.choices import FulfillmentState, FulfillmentType, WritebackState
-from pos.models import Fulfillment
+from pos.choices import FulfillmentState, FulfillmentType, SaleStatus, WritebackState
+from pos.models import Fulfillment, Sale
 from tests import factories
 from tests.fixtures_fulfillment import complete, fulfil_everything
 
@@ -163,6 +163,16 @@ def test_a_fulfilment_page_costs_the_same_queries_for_any_number_of_lines(
         staff_client.get(_detail(fulfillment))
 
 
+def test_a_voided_sales_fulfilment_says_why_nothing_can_change(staff_client, make_fulfillment):
+    fulfillment = make_fulfillment()
+    Sale.objects.filter(pk=fulfillment.sale_id).update(status=SaleStatus.VOIDED)
+
+    response = staff_client.get(_detail(fulfillment))
+
+    assert "The sale was voided, so this fulfilment is cancelled and can no longer change." in response.content.decode()
+    assert not response.context["editable"]
+
+
 def test_another_retailers_fulfilment_is_not_found(staff_client, other_retailer):
     theirs = factories.FulfillmentFactory(sale__retailer=other_retailer)
 
@@ -242,7 +252,7 @@ def test_completing_shows_the_write_back_pending(staff_client, make_fulfillment,
 
     assert _messages(response) == ["Fulfilment completed. BigCommerce is being updated; the result shows below."]
     html = response.content.decode()
-    assert "Sending to BigCommerce" in html and 'hx-trigger="every 2s"' in html
+    assert "Sending to BigCommerce" in html and 'hx-trigger="every 3s"' in html
 
 
 def test_completion_blocked_by_money_owing_says_so(staff_client, make_fulfillment, staff_user):
@@ -297,5 +307,5 @@ def test_the_write_back_status_polls_while_pending_and_reloads_the_page_when_don
 
     fragment = pending.content.decode()
     assert fragment.lstrip().startswith('<div class="card mb-3" id="writeback"')
-    assert 'hx-trigger="every 2s"' in fragment and "<html" not in fragment
+    assert 'hx-trigger="every 3s"' in fragment and "<html" not in fragment
     assert done.headers["HX-Refresh"] == "true"
