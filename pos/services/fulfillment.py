@@ -231,7 +231,8 @@ def fulfillment_cancel(
     if expected_version is not None:
         fresh = _claim(fulfillment=fulfillment, action=Action.CANCEL, expected_version=expected_version)
     else:
-        fresh = Fulfillment.objects.select_for_update().select_related("sale", "retailer").get(pk=fulfillment.pk)
+        locked = Fulfillment.objects.select_for_update(of=("self",)).select_related("sale", "retailer")
+        fresh = locked.get(pk=fulfillment.pk)
         if fresh.state == State.CANCELLED:
             return fresh
         if fresh.state == State.COMPLETED:
