@@ -96,6 +96,16 @@ class FulfillmentState(models.TextChoices):
         return (cls.NEW, cls.PICKING, cls.PACKED)
 
     @classmethod
+    def label_for(cls, value: str, fulfillment_type: str) -> str:
+        """The state as staff say it for this type: a packed pickup order is "Ready for pickup"."""
+        if fulfillment_type == FulfillmentType.PICKUP:
+            if value == cls.PACKED:
+                return str(_("Ready for pickup"))
+            if value == cls.COMPLETED:
+                return str(_("Collected"))
+        return str(cls(value).label)
+
+    @classmethod
     def colour(cls, value: str) -> str:
         return {
             cls.NEW: "primary",
@@ -127,3 +137,31 @@ class AuditAction(models.TextChoices):
     PRODUCT_UPDATED = "product_updated", _("Product updated")
     PRODUCT_ACCEPTED = "product_accepted", _("Link-created product accepted")
     PRODUCT_MERGED = "product_merged", _("Products merged")
+
+
+class FulfillmentAction(models.TextChoices):
+    """Everything that can happen to a fulfilment: the transition table's keys and the history's actions."""
+
+    CREATED = "created", _("Created")
+    START_PICKING = "start_picking", _("Picking started")
+    RECORD_QUANTITIES = "record_quantities", _("Quantities recorded")
+    SET_TRACKING = "set_tracking", _("Tracking updated")
+    COMPLETE = "complete", _("Completed")
+    CANCEL = "cancel", _("Cancelled")
+    RETRY_WRITEBACK = "retry_writeback", _("Write-back retried")
+    SALE_VOIDED_AFTER_COMPLETION = "sale_voided_after_completion", _("Sale voided after completion")
+    WRITEBACK_RETRYING = "writeback_retrying", _("Write-back will retry")
+    WRITEBACK_SUCCEEDED = "writeback_succeeded", _("Sent to BigCommerce")
+    WRITEBACK_FAILED = "writeback_failed", _("Write-back failed")
+
+
+class Carrier(models.TextChoices):
+    """Carriers offered as suggestions for a delivery's tracking (any other carrier code may be typed)."""
+
+    USPS = "usps", _("USPS")
+    UPS = "ups", _("UPS")
+    FEDEX = "fedex", _("FedEx")
+    DHL = "dhl", _("DHL")
+    AUSPOST = "auspost", _("Australia Post")
+    CANADAPOST = "canadapost", _("Canada Post")
+    ROYALMAIL = "royalmail", _("Royal Mail")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from pos.choices import (
     AuditAction,
     Channel,
+    FulfillmentAction,
     FulfillmentState,
     FulfillmentType,
     MovementReason,
@@ -452,6 +453,22 @@ class Fulfillment(models.Model):
     def __str__(self) -> str:
         return f"Fulfillment for {self.sale}"
 
+    @property
+    def is_pickup(self) -> bool:
+        return self.type == FulfillmentType.PICKUP
+
+    @property
+    def state_label(self) -> str:
+        return FulfillmentState.label_for(self.state, self.type)
+
+    @property
+    def state_colour(self) -> str:
+        return FulfillmentState.colour(self.state)
+
+    @property
+    def writeback_colour(self) -> str:
+        return WritebackState.colour(self.writeback_state)
+
 
 class FulfillmentLine(models.Model):
     """Per sale line progress: picked, packed and fulfilled quantities (partial allowed)."""
@@ -493,3 +510,7 @@ class FulfillmentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def action_label(self) -> str:
+        return str(FulfillmentAction(self.action).label) if self.action in FulfillmentAction else self.action

@@ -13,8 +13,18 @@ from django.utils import timezone
 
 from integration.choices import LinkState
 from integration.models import ProductLink
-from pos.choices import Channel, SaleStatus
-from pos.models import Customer, InventoryLevel, InventoryMovement, Outlet, Product, Retailer, Sale, SalePayment
+from pos.choices import Channel, FulfillmentState, SaleStatus
+from pos.models import (
+    Customer,
+    Fulfillment,
+    InventoryLevel,
+    InventoryMovement,
+    Outlet,
+    Product,
+    Retailer,
+    Sale,
+    SalePayment,
+)
 
 
 def retailer_today_bounds(retailer: Retailer) -> tuple[datetime, datetime]:
@@ -216,3 +226,60 @@ def sale_for_receipt(*, retailer: Retailer, pk: int) -> Sale | None:
         .filter(pk=pk)
         .first()
     )
+
+
+# ---------------------------------------------------------------- fulfilments
+
+FULFILLMENT_OPEN_TAB = "open"
+FULFILLMENT_ALL_TAB = "all"
+FULFILLMENT_TABS = (FULFILLMENT_OPEN_TAB, *FulfillmentState.values, FULFILLMENT_ALL_TAB)
+
+
+def _fulfillment_search(*, type: str, query: str) -> Q:
+    """Type filter and search: an invoice or order number, or words of the customer's name, email or company."""
+    condition = Q(type=type) if type else Q()
+    query = query.strip()
+    if query.isdigit():
+        return condition & (Q(sale__invoice_number=int(query)) | Q(sale__external_order_id=query))
+    for word in query.split():
+        condition &= (
+            Q(sale__customer__first_name__icontains=word)
+            | Q(sale__customer__last_name__icontains=word)
+            | Q(sale__customer__email__icontains=word)
+            | Q(sale__customer__company__icontains=word)
+        )
+    return condition
+
+
+def fulfillment_queue(*, retailer: Retailer, tab: str = FULFILLMENT_OPEN_TAB, type: str = "", query: str = ""):
+    """The Fulfillments list: one tab (open = new, picking and packed), oldest first, with item counts.
+
+    One query for any page size: the sale and customer are joined, the line totals are aggregated.
+    """
+    fulfillments = (
+        Fulfillment.objects.for_retailer(retailer)
+        .filter(_fulfillment_search(type=type, query=query))
+        .select_related("sale", "sale__customer")
+        .defer("shipping_address", "sale__customer_note", "sale__staff_note", "sale__customer__address")
+        .annotate(units=Coalesce(Sum("lines__quantity"), 0), units_fulfilled=Coalesce(Sum("lines__fulfilled"), 0))
+        .order_by("created_at", "id")
+    )
+    if tab == FULFILLMENT_OPEN_TAB:
+        return fulfillments.filter(state__in=FulfillmentState.open_states())
+    if tab in FulfillmentState.values:
+        return fulfillments.filter(state=tab)
+    return fulfillments
+
+
+def fulfillment_tab_counts(*, retailer: Retailer, type: str = "", query: str = "") -> dict[str, int]:
+    """How many fulfilments each tab holds under the same type filter and search (one query)."""
+    counts = (
+        Fulfillment.objects.for_retailer(retailer)
+        .filter(_fulfillment_search(type=type, query=query))
+        .aggregate(
+            **{state: Count("id", filter=Q(state=state)) for state in FulfillmentState.values},
+            **{FULFILLMENT_ALL_TAB: Count("id")},
+        )
+    )
+    counts[FULFILLMENT_OPEN_TAB] = sum(counts[state] for state in FulfillmentState.open_states())
+    return counts

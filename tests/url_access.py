@@ -32,6 +32,10 @@ class Route:
     cross_retailer: bool = False
 
 
+def fulfillment_kwargs(retailer) -> dict:
+    return {"pk": factories.FulfillmentFactory(sale__retailer=retailer).pk}
+
+
 ROUTES: dict[str, Route] = {
     "healthz": Route(Access.PUBLIC),
     "integration:webhook": Route(Access.PUBLIC, method="POST"),
@@ -54,6 +58,12 @@ ROUTES: dict[str, Route] = {
     "dashboard:stock_count": Route(Access.MEMBER),
     "dashboard:sell": Route(Access.MEMBER),
     "dashboard:sale_receipt": Route(Access.MEMBER, kwargs_for=lambda retailer: sale_kwargs(retailer)),
+    "dashboard:fulfillments": Route(Access.MEMBER),
+    "dashboard:fulfillment_detail": Route(Access.MEMBER, kwargs_for=fulfillment_kwargs),
+    **{
+        f"dashboard:fulfillment_{action}": Route(Access.MEMBER, method="POST", kwargs_for=fulfillment_kwargs)
+        for action in ("start_picking", "quantities", "fulfil_all", "tracking", "complete", "cancel", "writeback_retry")
+    },
     "dashboard:support": Route(Access.SUPPORT),
     "dashboard:support_switch": Route(
         Access.SUPPORT, method="POST", kwargs_for=lambda retailer: {"pk": retailer.pk}, cross_retailer=True

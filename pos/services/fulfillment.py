@@ -1,0 +1,502 @@
+"""Fulfilments: getting an online sale's goods to the customer, and the rules staff work by.
+
+The rules, each enforced here and nowhere else:
+
+- **States.** new → picking → packed → completed, or cancelled from any open state. `TRANSITIONS` is the one
+  table of which action may move a fulfilment from which state to which; `fulfillment_action_refusal` adds the
+  few guards that depend on more than the state (type, write-back state, a voided sale).
+- **Quantities.** Per line, `0 ≤ fulfilled ≤ packed ≤ picked ≤ ordered`: goods are packed from what was picked
+  and handed over (shipped or collected) from what was packed. Partial quantities are progress, recorded as often
+  as staff like. Recording anything starts picking; once every line is packed in full the fulfilment is packed
+  (a pickup is then "Ready for pickup"), and lowering a packed quantity puts it back to picking.
+- **Completion** needs every line fulfilled in full. A fulfilment is one per sale and completing it sends one
+  write-back (a shipment, or the Completed status), so "complete what is fulfilled" would leave goods the
+  customer paid for with no record of how they get them. A short shipment is handled by editing the order in
+  BigCommerce first (the sync then adjusts the sale and its lines) or by cancelling.
+- **Money.** A sale with a balance owing cannot be completed unless `retailer.allow_unpaid_fulfillment`.
+- **Voids.** A voided sale's fulfilment is cancelled and can no longer change. A fulfilment completed before the
+  void stays completed (the goods are gone) and its history says the sale was voided afterwards.
+- **Two people at once.** Every staff action carries the version the person saw. It claims the row with one
+  `UPDATE ... SET version = version + 1 WHERE id = %s AND version = %s`: whoever commits first wins, the other
+  gets `FulfillmentConflict` and fresh data. On PostgreSQL the second UPDATE waits for the first transaction's
+  row lock and then finds the version moved on, so the same version can never be used twice.
+- **History.** Every action appends a FulfillmentEvent in the same transaction.
+- **Write-back.** Completing a BigCommerce sale's fulfilment marks the write-back pending and, after commit,
+  queues `integration.jobs.fulfillment_writeback_job` (see `integration.services.fulfillment_writeback`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from pos.choices import (
+    Carrier,
+    Channel,
+    FulfillmentAction,
+    FulfillmentState,
+    FulfillmentType,
+    ProductKind,
+    SaleStatus,
+    WritebackState,
+)
+from pos.models import Fulfillment, FulfillmentEvent, FulfillmentLine, Sale, User
+
+logger = logging.getLogger(__name__)
+
+Action = FulfillmentAction
+State = FulfillmentState
+
+CONFLICT_MESSAGE = (
+    "Someone else updated this fulfilment a moment ago; the page now shows their changes. Check them and try again."
+)
+VOIDED_MESSAGE = "The sale was voided, so this fulfilment is cancelled and can no longer change."
+# A write-back still pending after this long has lost its job (Redis was down at commit, say): staff may re-queue it.
+WRITEBACK_STUCK_AFTER = timedelta(hours=1)
+FIELD_MAX_LENGTH = 100
+
+# Which action may move a fulfilment from which state to which. Anything not listed is refused.
+TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
+    Action.START_PICKING: {State.NEW: frozenset({State.PICKING})},
+    Action.RECORD_QUANTITIES: {
+        State.NEW: frozenset({State.PICKING, State.PACKED}),
+        State.PICKING: frozenset({State.PICKING, State.PACKED}),
+        State.PACKED: frozenset({State.PICKING, State.PACKED}),
+    },
+    Action.SET_TRACKING: {s: frozenset({s}) for s in (State.NEW, State.PICKING, State.PACKED, State.COMPLETED)},
+    Action.COMPLETE: {State.PACKED: frozenset({State.COMPLETED})},
+    Action.CANCEL: {s: frozenset({State.CANCELLED}) for s in State.open_states()},
+    Action.RETRY_WRITEBACK: {State.COMPLETED: frozenset({State.COMPLETED})},
+}
+STAFF_ACTIONS = tuple(TRANSITIONS)
+
+_VERBS = {
+    Action.START_PICKING: "start picking",
+    Action.RECORD_QUANTITIES: "record quantities",
+    Action.SET_TRACKING: "change the tracking",
+    Action.COMPLETE: "complete it",
+    Action.CANCEL: "cancel it",
+    Action.RETRY_WRITEBACK: "retry the write-back",
+}
+
+
+class FulfillmentError(Exception):
+    """A rule refused the action. The message is written for the person who tried it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class FulfillmentConflict(FulfillmentError):
+    """The fulfilment changed since the person loaded it (optimistic locking)."""
+
+    def __init__(self) -> None:
+        super().__init__(CONFLICT_MESSAGE)
+
+
+@dataclass(frozen=True)
+class LineQuantities:
+    """What staff record for one line: how many are picked, packed and fulfilled so far (not increments)."""
+
+    picked: int
+    packed: int
+    fulfilled: int
+
+
+# ---------------------------------------------------------------- reading the rules (also used by the pages)
+
+
+def fulfillment_action_refusal(fulfillment: Fulfillment, action: str) -> str | None:
+    """Why `action` is not possible on `fulfillment` right now, or None when it is. `fulfillment.sale` is read."""
+    if fulfillment.sale.status == SaleStatus.VOIDED and action != Action.CANCEL:
+        return VOIDED_MESSAGE
+    if fulfillment.state not in TRANSITIONS[action]:
+        return f"You cannot {_VERBS[action]}: the fulfilment is {fulfillment.state_label.lower()}."
+    if action == Action.SET_TRACKING:
+        if fulfillment.is_pickup:
+            return "A pickup has no tracking number."
+        if fulfillment.state == State.COMPLETED and fulfillment.writeback_state != WritebackState.FAILED:
+            return (
+                "The shipment has been handed to BigCommerce; change its tracking in BigCommerce's control panel. "
+                "(Tracking can be corrected here only while the write-back has failed.)"
+            )
+    if action == Action.RETRY_WRITEBACK and not _writeback_retryable(fulfillment):
+        if fulfillment.writeback_state == WritebackState.PENDING:
+            return "The write-back is still in progress; it retries by itself."
+        return f"There is nothing to retry: the write-back is “{fulfillment.get_writeback_state_display()}”."
+    return None
+
+
+def fulfillment_allowed_actions(fulfillment: Fulfillment) -> frozenset[str]:
+    """The staff actions possible now (the page shows a button for each). `fulfillment.sale` is read."""
+    return frozenset(a for a in STAFF_ACTIONS if fulfillment_action_refusal(fulfillment, a) is None)
+
+
+def fulfillment_completion_blockers(*, fulfillment: Fulfillment, lines: list[FulfillmentLine]) -> list[str]:
+    """Why the fulfilment cannot be completed yet (empty when it can): unfulfilled lines, then money owing."""
+    blockers = []
+    if not lines:
+        blockers.append("There are no goods on this sale to hand over.")
+    short = [line for line in lines if line.fulfilled < line.quantity]
+    if short:
+        listed = ", ".join(f"{line.sale_line.name} {line.fulfilled} of {line.quantity}" for line in short[:3])
+        more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+        blockers.append(f"Not everything is fulfilled yet ({listed}{more} fulfilled).")
+    balance = fulfillment.sale.balance
+    if balance > 0 and not fulfillment.retailer.allow_unpaid_fulfillment:
+        blockers.append(
+            f"The sale still has {fulfillment.sale.currency} {balance:.2f} owing. Take the payment first, or ask an "
+            f"admin to allow completing unpaid fulfilments in Settings."
+        )
+    return blockers
+
+
+# ---------------------------------------------------------------- the sync engine's entry points
+
+
+@transaction.atomic
+def fulfillment_create_for_sale(
+    *,
+    sale: Sale,
+    type: str,
+    shipping_address: Mapping[str, Any] | None = None,
+    external_address_id: str | int = "",
+    shipping_method: str = "",
+) -> Fulfillment:
+    """The fulfilment of an online sale that ships or is picked up, with one line per goods line.
+
+    Idempotent: a sale has one fulfilment, and a second call (or a concurrent one) returns it unchanged.
+    Shipping, handling and wrapping lines are charges, not goods, and get no line.
+    """
+    existing = Fulfillment.objects.filter(sale=sale).first()
+    if existing is not None:
+        return existing
+    if sale.status == SaleStatus.VOIDED:
+        raise FulfillmentError("A voided sale has nothing to fulfil.")
+    if type not in FulfillmentType.values:
+        raise FulfillmentError(f"Unknown fulfilment type {type!r}.")
+    try:
+        # A savepoint: losing a race to another process leaves the caller's transaction usable.
+        with transaction.atomic():
+            fulfillment = Fulfillment.objects.create(
+                retailer_id=sale.retailer_id,
+                sale=sale,
+                type=type,
+                shipping_address=dict(shipping_address or {}),
+                external_address_id=str(external_address_id or ""),
+                shipping_method=shipping_method[:200],
+            )
+    except IntegrityError:
+        return Fulfillment.objects.get(sale=sale)
+    goods = sale.lines.exclude(product__kind__in=ProductKind.service_kinds()).filter(quantity__gt=0)
+    lines = FulfillmentLine.objects.bulk_create(
+        FulfillmentLine(fulfillment=fulfillment, sale_line=line, quantity=line.quantity) for line in goods
+    )
+    units = sum(line.quantity for line in lines)
+    fulfillment_event_record(
+        fulfillment=fulfillment,
+        action=Action.CREATED,
+        message=f"Created for a {fulfillment.get_type_display().lower()}: {units} item{'s' if units != 1 else ''}.",
+    )
+    return fulfillment
+
+
+@transaction.atomic
+def fulfillment_cancel(
+    *,
+    fulfillment: Fulfillment,
+    reason: str,
+    expected_version: int | None = None,
+    acting_user: User | None = None,
+) -> Fulfillment:
+    """Cancel an open fulfilment. Cancelled is final.
+
+    Staff pass the version they saw (and themselves). The sync engine, voiding the sale, passes neither: the void
+    wins over whatever staff are doing, takes the row lock and bumps the version so their open pages go stale.
+    Idempotent for the sync engine: an already cancelled fulfilment is returned unchanged, and a completed one
+    stays completed with an event saying the sale was voided afterwards.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise FulfillmentError("Say why the fulfilment is cancelled.")
+    if expected_version is not None:
+        fresh = _claim(fulfillment=fulfillment, action=Action.CANCEL, expected_version=expected_version)
+    else:
+        locked = Fulfillment.objects.select_for_update(of=("self",)).select_related("sale", "retailer")
+        fresh = locked.get(pk=fulfillment.pk)
+        if fresh.state == State.CANCELLED:
+            return fresh
+        if fresh.state == State.COMPLETED:
+            if fresh.sale.status == SaleStatus.VOIDED:
+                already = fresh.events.filter(action=Action.SALE_VOIDED_AFTER_COMPLETION).exists()
+                if not already:
+                    fulfillment_event_record(
+                        fulfillment=fresh,
+                        action=Action.SALE_VOIDED_AFTER_COMPLETION,
+                        message=f"The sale was voided after this fulfilment was completed: {reason}",
+                    )
+                return fresh
+            raise FulfillmentError("A completed fulfilment cannot be cancelled.")
+        fresh.version += 1  # under the row lock: staff holding the old version now get a conflict
+    _move(fresh, Action.CANCEL, State.CANCELLED)
+    fresh.save(update_fields=["state", "version", "updated_at"])
+    fulfillment_event_record(
+        fulfillment=fresh, action=Action.CANCEL, actor=acting_user, message=f"Cancelled: {reason}"[:500]
+    )
+    return fresh
+
+
+# ---------------------------------------------------------------- staff actions
+
+
+@transaction.atomic
+def fulfillment_start_picking(*, fulfillment: Fulfillment, expected_version: int, acting_user: User) -> Fulfillment:
+    """Say someone is picking the order's goods (new → picking)."""
+    fresh = _claim(fulfillment=fulfillment, action=Action.START_PICKING, expected_version=expected_version)
+    _move(fresh, Action.START_PICKING, State.PICKING)
+    fresh.save(update_fields=["state", "updated_at"])
+    fulfillment_event_record(fulfillment=fresh, action=Action.START_PICKING, actor=acting_user, message="")
+    return fresh
+
+
+@transaction.atomic
+def fulfillment_record_quantities(
+    *,
+    fulfillment: Fulfillment,
+    quantities: Mapping[int, LineQuantities],
+    expected_version: int,
+    acting_user: User,
+) -> Fulfillment:
+    """Record picked / packed / fulfilled quantities for some lines (keyed by FulfillmentLine id).
+
+    Values are totals so far, not increments, so a repeated submit changes nothing. The state follows: picking
+    while anything is short of packed, packed once every line is packed in full.
+    """
+    fresh = _claim(fulfillment=fulfillment, action=Action.RECORD_QUANTITIES, expected_version=expected_version)
+    lines = {line.pk: line for line in fresh.lines.select_related("sale_line")}
+    unknown = sorted(set(quantities) - set(lines))
+    if unknown:
+        raise FulfillmentError(f"Line {unknown[0]} is not part of this fulfilment.")
+    errors: list[str] = []
+    changes: list[dict[str, Any]] = []
+    for line_id, wanted in quantities.items():
+        line = lines[line_id]
+        errors += _quantity_errors(line, wanted)
+        before = (line.picked, line.packed, line.fulfilled)
+        after = (wanted.picked, wanted.packed, wanted.fulfilled)
+        if before != after:
+            changes.append({"line": line_id, "name": line.sale_line.name, "before": before, "after": after})
+            line.picked, line.packed, line.fulfilled = after
+    if errors:
+        raise FulfillmentError(" ".join(errors))
+    if not changes:
+        raise FulfillmentError("Nothing changed: these are the quantities already recorded.")
+    FulfillmentLine.objects.bulk_update(
+        [lines[c["line"]] for c in changes], ["picked", "packed", "fulfilled"], batch_size=500
+    )
+    all_packed = all(line.packed == line.quantity for line in lines.values())
+    _move(fresh, Action.RECORD_QUANTITIES, State.PACKED if all_packed else State.PICKING)
+    fresh.save(update_fields=["state", "updated_at"])
+    summary = "; ".join(
+        f"{c['name']}: picked {c['after'][0]}, packed {c['after'][1]}, fulfilled {c['after'][2]} "
+        f"of {lines[c['line']].quantity}"
+        for c in changes
+    )
+    fulfillment_event_record(
+        fulfillment=fresh,
+        action=Action.RECORD_QUANTITIES,
+        actor=acting_user,
+        message=summary[:500],
+        data={"lines": changes, "state": fresh.state},
+    )
+    return fresh
+
+
+@transaction.atomic
+def fulfillment_set_tracking(
+    *,
+    fulfillment: Fulfillment,
+    tracking_number: str,
+    carrier: str,
+    expected_version: int,
+    acting_user: User,
+) -> Fulfillment:
+    """Set a delivery's tracking number and carrier (sent with the shipment when the fulfilment is completed).
+
+    A carrier typed as one of the suggested names ("FedEx") is stored as its code ("fedex").
+    """
+    fresh = _claim(fulfillment=fulfillment, action=Action.SET_TRACKING, expected_version=expected_version)
+    tracking_number, carrier = tracking_number.strip(), carrier_normalize(carrier)
+    if len(tracking_number) > FIELD_MAX_LENGTH or len(carrier) > FIELD_MAX_LENGTH:
+        raise FulfillmentError(f"Tracking number and carrier are at most {FIELD_MAX_LENGTH} characters each.")
+    before = {"tracking_number": fresh.tracking_number, "carrier": fresh.carrier}
+    after = {"tracking_number": tracking_number, "carrier": carrier}
+    if before == after:
+        raise FulfillmentError("Nothing changed: this is the tracking already recorded.")
+    fresh.tracking_number, fresh.carrier = tracking_number, carrier
+    _move(fresh, Action.SET_TRACKING, fresh.state)
+    fresh.save(update_fields=["tracking_number", "carrier", "updated_at"])
+    message = f"Tracking {tracking_number or '(none)'}" + (f" with {carrier}" if carrier else "")
+    fulfillment_event_record(
+        fulfillment=fresh,
+        action=Action.SET_TRACKING,
+        actor=acting_user,
+        message=message,
+        data={"before": before, "after": after},
+    )
+    return fresh
+
+
+@transaction.atomic
+def fulfillment_complete(*, fulfillment: Fulfillment, expected_version: int, acting_user: User) -> Fulfillment:
+    """Complete a packed fulfilment whose every line is fulfilled, and queue its write-back to BigCommerce.
+
+    Refused while money is owing unless the retailer allows it. The write-back (a shipment for a delivery, the
+    Completed status for a pickup) runs in a job after commit; an in-store sale has nothing to write back.
+    """
+    fresh = _claim(fulfillment=fulfillment, action=Action.COMPLETE, expected_version=expected_version)
+    blockers = fulfillment_completion_blockers(fulfillment=fresh, lines=list(fresh.lines.select_related("sale_line")))
+    if blockers:
+        raise FulfillmentError(" ".join(blockers))
+    _move(fresh, Action.COMPLETE, State.COMPLETED)
+    now = timezone.now()
+    fresh.completed_at = now
+    fields = ["state", "completed_at", "updated_at"]
+    balance = fresh.sale.balance
+    message = f"Completed with {fresh.sale.currency} {balance:.2f} still owing." if balance > 0 else "Completed."
+    writes_back = fresh.sale.channel == Channel.BIGCOMMERCE and bool(fresh.sale.external_order_id)
+    if writes_back:
+        _queue_writeback(fresh, now)
+        fields += ["writeback_state", "writeback_error", "writeback_at"]
+        what = "the Completed status" if fresh.is_pickup else "the shipment"
+        message += f" Sending {what} to BigCommerce."
+    fresh.save(update_fields=fields)
+    fulfillment_event_record(
+        fulfillment=fresh,
+        action=Action.COMPLETE,
+        actor=acting_user,
+        message=message,
+        data={"balance": f"{balance:.2f}", "writeback": writes_back},
+    )
+    return fresh
+
+
+@transaction.atomic
+def fulfillment_writeback_retry(*, fulfillment: Fulfillment, expected_version: int, acting_user: User) -> Fulfillment:
+    """Queue a failed (or lost) write-back again. It goes through the same job as the first attempt."""
+    fresh = _claim(fulfillment=fulfillment, action=Action.RETRY_WRITEBACK, expected_version=expected_version)
+    previous = fresh.writeback_error
+    _move(fresh, Action.RETRY_WRITEBACK, State.COMPLETED)
+    _queue_writeback(fresh, timezone.now())
+    fresh.save(update_fields=["writeback_state", "writeback_error", "writeback_at", "updated_at"])
+    fulfillment_event_record(
+        fulfillment=fresh,
+        action=Action.RETRY_WRITEBACK,
+        actor=acting_user,
+        message="Write-back queued again.",
+        data={"previous_error": previous},
+    )
+    return fresh
+
+
+# ---------------------------------------------------------------- history
+
+
+def fulfillment_event_record(
+    *,
+    fulfillment: Fulfillment,
+    action: str,
+    message: str,
+    actor: User | None = None,
+    data: dict[str, Any] | None = None,
+) -> FulfillmentEvent:
+    """Append one entry to a fulfilment's history (call it inside the transaction that made the change)."""
+    return FulfillmentEvent.objects.create(
+        fulfillment=fulfillment, actor=actor, action=action, message=message[:500], data=data or {}
+    )
+
+
+def carrier_normalize(value: str) -> str:
+    """A carrier as BigCommerce wants it: a suggested carrier's code whether its code or its name was typed."""
+    value = value.strip()
+    for code, label in Carrier.choices:
+        if value.lower() in (code, str(label).lower()):
+            return code
+    return value
+
+
+# ---------------------------------------------------------------- internals
+
+
+def _claim(*, fulfillment: Fulfillment, action: str, expected_version: int) -> Fulfillment:
+    """Take the row at the version the person saw (bumping it), reload it, and check `action` is allowed now.
+
+    Must run inside the action's transaction: a refusal raised after the claim rolls the version back.
+    """
+    claimed = Fulfillment.objects.filter(pk=fulfillment.pk, version=expected_version).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
+    if not claimed:
+        raise FulfillmentConflict()
+    fresh = Fulfillment.objects.select_related("sale", "retailer").get(pk=fulfillment.pk)
+    refusal = fulfillment_action_refusal(fresh, action)
+    if refusal:
+        raise FulfillmentError(refusal)
+    return fresh
+
+
+def _move(fulfillment: Fulfillment, action: str, target: str) -> None:
+    """Apply a state change after checking it against the transition table."""
+    if target not in TRANSITIONS[action].get(fulfillment.state, frozenset()):
+        label = FulfillmentState.label_for(target, fulfillment.type).lower()
+        raise FulfillmentError(f"A fulfilment that is {fulfillment.state_label.lower()} cannot become {label}.")
+    fulfillment.state = target
+
+
+def _quantity_errors(line: FulfillmentLine, wanted: LineQuantities) -> list[str]:
+    name = line.sale_line.name
+    if min(wanted.picked, wanted.packed, wanted.fulfilled) < 0:
+        return [f"{name}: quantities cannot be negative."]
+    errors = []
+    if wanted.picked > line.quantity:
+        errors.append(f"{name}: picked ({wanted.picked}) cannot be more than ordered ({line.quantity}).")
+    if wanted.packed > wanted.picked:
+        errors.append(f"{name}: packed ({wanted.packed}) cannot be more than picked ({wanted.picked}).")
+    if wanted.fulfilled > wanted.packed:
+        errors.append(f"{name}: fulfilled ({wanted.fulfilled}) cannot be more than packed ({wanted.packed}).")
+    return errors
+
+
+def _writeback_retryable(fulfillment: Fulfillment) -> bool:
+    if fulfillment.writeback_state == WritebackState.FAILED:
+        return True
+    stuck_since = timezone.now() - WRITEBACK_STUCK_AFTER
+    return (
+        fulfillment.writeback_state == WritebackState.PENDING
+        and fulfillment.writeback_at is not None
+        and fulfillment.writeback_at < stuck_since
+    )
+
+
+def _queue_writeback(fulfillment: Fulfillment, now) -> None:
+    """Mark the write-back pending and queue its job once the transaction commits."""
+    fulfillment.writeback_state = WritebackState.PENDING
+    fulfillment.writeback_error = ""
+    fulfillment.writeback_at = now
+    # robust: if Redis is down the commit still stands; the page offers a retry once the write-back looks stuck.
+    transaction.on_commit(partial(_enqueue_writeback, fulfillment.pk), robust=True)
+
+
+def _enqueue_writeback(fulfillment_id: int) -> None:
+    from integration.jobs import fulfillment_writeback_enqueue  # the link depends on the POS, not the reverse
+
+    fulfillment_writeback_enqueue(fulfillment_id)

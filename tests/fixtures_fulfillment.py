@@ -1,0 +1,211 @@
+"""Fixtures for fulfilment tests: online sales with their fulfilment, and a fake BigCommerce for the write-back.
+
+The write-back reaches BigCommerce through `integration.client.BigCommerceClient` and raises the errors of
+`integration.exceptions`, both written on another branch against an agreed interface. Until they are merged,
+`bigcommerce_api` puts stand-ins with exactly that interface in `sys.modules` for the duration of a test; once
+the real modules exist they are used instead, and the stand-ins below are never built.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+
+from pos.choices import Channel, FulfillmentType, ProductKind
+from pos.models import Fulfillment, User
+from pos.services.fulfillment import (
+    LineQuantities,
+    fulfillment_complete,
+    fulfillment_create_for_sale,
+    fulfillment_record_quantities,
+)
+from tests import factories
+
+SHIPPING_ADDRESS = {
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "street_1": "555 East Street",
+    "city": "Austin",
+    "state": "Texas",
+    "zip": "78108",
+    "country": "United States",
+}
+
+
+def _standin_exceptions() -> types.ModuleType:
+    module = types.ModuleType("integration.exceptions")
+
+    class ApiError(Exception):
+        def __init__(self, detail: str = "", **attrs) -> None:
+            super().__init__(detail)
+            self.detail = detail
+            for name, value in attrs.items():
+                setattr(self, name, value)
+
+    module.ApiError = ApiError
+    for name in ("ApiCredentialsRejected", "ApiNotFound", "ApiRateLimited", "ApiServerError", "ApiUnavailable"):
+        setattr(module, name, type(name, (ApiError,), {}))
+    module.ApiBadResponse = type("ApiBadResponse", (ApiError,), {})
+    return module
+
+
+def _module_or_standin(monkeypatch, name: str, build) -> types.ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        module = build()
+        monkeypatch.setitem(sys.modules, name, module)
+        return module
+
+
+@dataclass
+class ApiErrors:
+    """The BigCommerce API errors (real or stand-in) and a way to build one."""
+
+    module: types.ModuleType
+
+    def make(self, name: str, detail: str = "", **attrs) -> Exception:
+        error = getattr(self.module, name)(detail)
+        for attr, value in attrs.items():
+            setattr(error, attr, value)
+        return error
+
+
+@pytest.fixture
+def bigcommerce_api(monkeypatch) -> ApiErrors:
+    return ApiErrors(_module_or_standin(monkeypatch, "integration.exceptions", _standin_exceptions))
+
+
+@dataclass
+class FakeBigCommerce:
+    """A BigCommerce store as the write-back sees it: records shipments and status changes; raises queued errors."""
+
+    shipments: list[dict] = field(default_factory=list)
+    statuses: list[tuple[int, int]] = field(default_factory=list)
+    errors: list[Exception] = field(default_factory=list)  # raised by the next calls, one each, in order
+    links: list = field(default_factory=list)  # the store links clients were made for
+
+    def _next_error(self) -> None:
+        if self.errors:
+            raise self.errors.pop(0)
+
+    def create_shipment(
+        self,
+        order_id: int,
+        *,
+        order_address_id: int,
+        items: list[dict[str, int]],
+        tracking_number: str = "",
+        tracking_carrier: str = "",
+        shipping_provider: str = "",
+        comments: str = "",
+    ) -> dict:
+        self._next_error()
+        self.shipments.append(
+            {
+                "order_id": order_id,
+                "order_address_id": order_address_id,
+                "items": items,
+                "tracking_number": tracking_number,
+                "tracking_carrier": tracking_carrier,
+                "shipping_provider": shipping_provider,
+                "comments": comments,
+            }
+        )
+        return {"id": len(self.shipments), "order_id": order_id}
+
+    def update_order_status(self, order_id: int, status_id: int) -> dict:
+        self._next_error()
+        self.statuses.append((order_id, status_id))
+        return {"id": order_id, "status_id": status_id}
+
+
+@pytest.fixture
+def fake_bigcommerce(monkeypatch, bigcommerce_api) -> FakeBigCommerce:
+    """A fake store that `BigCommerceClient.for_link(link)` hands out, for tests that run the real job."""
+    fake = FakeBigCommerce()
+
+    def for_link(cls, link):
+        fake.links.append(link)
+        return fake
+
+    def build_client_module() -> types.ModuleType:
+        module = types.ModuleType("integration.client")
+        module.BigCommerceClient = type("BigCommerceClient", (), {"for_link": classmethod(for_link)})
+        return module
+
+    client_module = _module_or_standin(monkeypatch, "integration.client", build_client_module)
+    monkeypatch.setattr(client_module.BigCommerceClient, "for_link", classmethod(for_link))
+    return fake
+
+
+@pytest.fixture
+def make_fulfillment(register):
+    """An online sale (goods lines + a shipping charge) and its fulfilment, made by the real create service."""
+
+    def make(
+        *,
+        type: str = FulfillmentType.DELIVERY,
+        goods: tuple[tuple[str, int], ...] = (("Tent", 2), ("Stove", 1)),
+        paid: bool = True,
+        order_id: str = "250",
+    ) -> Fulfillment:
+        retailer = register.retailer
+        total = Decimal("11.0000") * (sum(q for _, q in goods) + 1)
+        sale = factories.SaleFactory(
+            retailer=retailer,
+            outlet=register.outlet,
+            register=register,
+            channel=Channel.BIGCOMMERCE,
+            external_order_id=order_id,
+            total_inc_tax=total,
+            amount_paid=total if paid else Decimal("0"),
+            customer=factories.CustomerFactory(retailer=retailer, first_name="Jane", last_name="Doe"),
+        )
+        for position, (name, quantity) in enumerate(goods):
+            factories.SaleLineFactory(
+                sale=sale,
+                position=position,
+                product=factories.ProductFactory(retailer=retailer, name=name),
+                name=name,
+                quantity=quantity,
+                external_line_id=str(6500 + position),
+            )
+        shipping = factories.ProductFactory(
+            retailer=retailer, name="Shipping", sku=None, kind=ProductKind.SHIPPING, tracks_inventory=False
+        )
+        factories.SaleLineFactory(
+            sale=sale, position=99, product=shipping, name="Shipping", external_line_id="shipping:51"
+        )
+        return fulfillment_create_for_sale(
+            sale=sale,
+            type=type,
+            shipping_address=SHIPPING_ADDRESS if type == FulfillmentType.DELIVERY else None,
+            external_address_id="51" if type == FulfillmentType.DELIVERY else "",
+            shipping_method="Flat rate",
+        )
+
+    return make
+
+
+def fulfil_everything(fulfillment: Fulfillment, user: User) -> Fulfillment:
+    """Record every line picked, packed and fulfilled in full (through the service)."""
+    return fulfillment_record_quantities(
+        fulfillment=fulfillment,
+        quantities={
+            line.pk: LineQuantities(line.quantity, line.quantity, line.quantity) for line in fulfillment.lines.all()
+        },
+        expected_version=fulfillment.version,
+        acting_user=user,
+    )
+
+
+def complete(fulfillment: Fulfillment, user: User) -> Fulfillment:
+    """Fulfil everything and complete (through the services); the write-back is then pending."""
+    fulfillment = fulfil_everything(fulfillment, user)
+    return fulfillment_complete(fulfillment=fulfillment, expected_version=fulfillment.version, acting_user=user)
