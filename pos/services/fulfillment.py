@@ -28,7 +28,7 @@ The rules, each enforced here and nowhere else:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -48,7 +48,7 @@ from pos.choices import (
     SaleStatus,
     WritebackState,
 )
-from pos.models import Fulfillment, FulfillmentEvent, FulfillmentLine, Sale, User
+from pos.models import Fulfillment, FulfillmentEvent, FulfillmentLine, Sale, SaleLine, User
 
 logger = logging.getLogger(__name__)
 
@@ -253,6 +253,155 @@ def fulfillment_cancel(
         fulfillment=fresh, action=Action.CANCEL, actor=acting_user, message=f"Cancelled: {reason}"[:500]
     )
     return fresh
+
+
+@dataclass(frozen=True)
+class OnlineFulfillmentSpec:
+    """How an online order wants to be fulfilled, as the order sync reads it."""
+
+    sale: Sale
+    pickup: bool
+    shipping_address: Mapping[str, Any]
+    external_address_id: str
+    shipping_method: str
+    # BigCommerce already shows the order shipped or completed: nothing is left for staff to do.
+    already_shipped: bool = False
+
+
+def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) -> None:
+    """Keep online sales' fulfilments in step with their orders, for a whole batch of orders at once.
+
+    A closed sale without a fulfilment gets one (already completed when BigCommerce shipped it before we saw the
+    order); an open fulfilment gains lines the order gained and follows changed quantities (progress is clamped,
+    never lost silently: the history says what changed); a voided sale's fulfilment is cancelled. A fixed number
+    of queries whatever the number of sales (voids, which are rare, go one by one through `fulfillment_cancel`).
+    """
+    if not specs:
+        return
+    existing = {f.sale_id: f for f in Fulfillment.objects.filter(sale__in=[s.sale for s in specs])}
+    for spec in specs:
+        fulfillment = existing.get(spec.sale.pk)
+        if spec.sale.status == SaleStatus.VOIDED and fulfillment is not None:
+            fulfillment_cancel(
+                fulfillment=fulfillment,
+                reason=f"the order is {spec.sale.bc_status_label} in BigCommerce and the sale was voided",
+            )
+    live = [s for s in specs if s.sale.status == SaleStatus.CLOSED]
+    if not live:
+        return
+    goods: dict[int, list[SaleLine]] = {}
+    for line in (
+        SaleLine.objects.filter(sale__in=[s.sale for s in live])
+        .exclude(product__kind__in=ProductKind.service_kinds())
+        .order_by("position", "id")
+    ):
+        goods.setdefault(line.sale_id, []).append(line)
+    _create_online([s for s in live if s.sale.pk not in existing], goods)
+    _follow_lines(
+        [
+            existing[s.sale.pk]
+            for s in live
+            if s.sale.pk in existing and existing[s.sale.pk].state in State.open_states()
+        ],
+        goods,
+    )
+
+
+def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[SaleLine]]) -> None:
+    now = timezone.now()
+    specs = [s for s in specs if any(line.quantity > 0 for line in goods.get(s.sale.pk, []))]
+    fulfillments = [
+        Fulfillment(
+            retailer_id=s.sale.retailer_id,
+            sale=s.sale,
+            type=FulfillmentType.PICKUP if s.pickup else FulfillmentType.DELIVERY,
+            state=State.COMPLETED if s.already_shipped else State.NEW,
+            completed_at=now if s.already_shipped else None,
+            shipping_address=dict(s.shipping_address),
+            external_address_id=s.external_address_id[:64],
+            shipping_method=s.shipping_method[:200],
+        )
+        for s in specs
+    ]
+    Fulfillment.objects.bulk_create(fulfillments)
+    lines, events = [], []
+    for spec, fulfillment in zip(specs, fulfillments, strict=True):
+        done = spec.already_shipped
+        units = 0
+        for sale_line in goods[spec.sale.pk]:
+            if sale_line.quantity <= 0:
+                continue
+            units += sale_line.quantity
+            q = sale_line.quantity if done else 0
+            lines.append(
+                FulfillmentLine(
+                    fulfillment=fulfillment,
+                    sale_line=sale_line,
+                    quantity=sale_line.quantity,
+                    picked=q,
+                    packed=q,
+                    fulfilled=q,
+                )
+            )
+        kind = fulfillment.get_type_display().lower()
+        events.append(
+            FulfillmentEvent(
+                fulfillment=fulfillment,
+                action=Action.CREATED,
+                message=f"Created for a {kind}: {units} item{'s' if units != 1 else ''}.",
+            )
+        )
+        if done:
+            events.append(
+                FulfillmentEvent(
+                    fulfillment=fulfillment,
+                    action=Action.SHIPPED_IN_BIGCOMMERCE,
+                    message=f"The order was already {spec.sale.bc_status_label} in BigCommerce when it was imported.",
+                )
+            )
+    FulfillmentLine.objects.bulk_create(lines)
+    FulfillmentEvent.objects.bulk_create(events)
+
+
+def _follow_lines(fulfillments: list[Fulfillment], goods: dict[int, list[SaleLine]]) -> None:
+    if not fulfillments:
+        return
+    current = {line.sale_line_id: line for line in FulfillmentLine.objects.filter(fulfillment__in=fulfillments)}
+    to_create, to_update, events, touched = [], [], [], []
+    for fulfillment in fulfillments:
+        changes = []
+        for sale_line in goods.get(fulfillment.sale_id, []):
+            line = current.get(sale_line.pk)
+            if line is None:
+                if sale_line.quantity > 0:
+                    to_create.append(
+                        FulfillmentLine(fulfillment=fulfillment, sale_line=sale_line, quantity=sale_line.quantity)
+                    )
+                    changes.append(f"added {sale_line.quantity} × {sale_line.name}")
+                continue
+            if line.quantity == sale_line.quantity:
+                continue
+            changes.append(f"{sale_line.name}: {line.quantity} → {sale_line.quantity}")
+            line.quantity = sale_line.quantity
+            line.picked = min(line.picked, line.quantity)
+            line.packed = min(line.packed, line.picked)
+            line.fulfilled = min(line.fulfilled, line.packed)
+            to_update.append(line)
+        if changes:
+            touched.append(fulfillment.pk)
+            events.append(
+                FulfillmentEvent(
+                    fulfillment=fulfillment,
+                    action=Action.ORDER_EDITED,
+                    message=("Order edited: " + "; ".join(changes))[:500],
+                )
+            )
+    FulfillmentLine.objects.bulk_create(to_create)
+    FulfillmentLine.objects.bulk_update(to_update, ["quantity", "picked", "packed", "fulfilled"])
+    FulfillmentEvent.objects.bulk_create(events)
+    # Staff pages open on the old lines are now stale; a packed fulfilment that gained goods is picking again.
+    Fulfillment.objects.filter(pk__in=touched, state=State.PACKED).update(state=State.PICKING)
+    Fulfillment.objects.filter(pk__in=touched).update(version=F("version") + 1, updated_at=timezone.now())
 
 
 # ---------------------------------------------------------------- staff actions
