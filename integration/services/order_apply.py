@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
@@ -197,7 +197,7 @@ def _decide(link: StoreLink, sync: OrderSync, sale: Sale | None, fetched: Fetche
     if sale is None and options.mode == Mode.LIVE and order.date_created < link.linked_at:
         plan.kind = Kind.HISTORICAL
         return plan
-    currency = (order.currency_code or "").upper()
+    currency = (order.default_currency_code or "").upper()
     if currency and currency != link.retailer.currency.upper():
         plan.reason, plan.reason_detail = ErrorCode.CURRENCY_MISMATCH, currency
         return plan
@@ -292,7 +292,6 @@ def _line_ref(item: OrderProduct) -> LineRef:
         sku=item.sku,
         name=_line_name(item),
         base_price=item.base_price,
-        cost_price=item.base_cost_price,
     )
 
 
@@ -324,7 +323,7 @@ def _desired_lines(plan: Plan, resolution: Resolution) -> list[_Desired]:
                 quantity=max(int(item.quantity), 0),
                 unit_price_ex_tax=item.price_ex_tax,
                 unit_price_inc_tax=item.price_inc_tax,
-                discount=item.discount_amount,
+                discount=item.discount_total,
                 total_ex_tax=item.total_ex_tax,
                 total_tax=item.total_tax,
                 total_inc_tax=item.total_inc_tax,
@@ -353,7 +352,7 @@ def _resolve_customers(batch: _Batch, plans: list[Plan]) -> dict[int, CustomerMa
                 last_name=billing.last_name or "",
                 company=billing.company or "",
                 phone=billing.phone or "",
-                address=billing.as_dict(),
+                address=asdict(billing),
             )
         )
     matches = customers_resolve(link=batch.link, refs=refs)
@@ -400,7 +399,7 @@ def _create_sales(batch: _Batch, plans: list[Plan], customers: dict[int, Custome
             external_order_id=str(order.id),
             invoice_number=next(numbers),
             sale_date=order.date_created,
-            currency=(order.currency_code or link.retailer.currency)[:3],
+            currency=(order.default_currency_code or link.retailer.currency)[:3],
             staff_note=(order.staff_notes or "")[:10000],
             stock_moved=batch.options.adjust_stock,
             created_at=batch.now,
@@ -522,17 +521,20 @@ def _write_payments(batch: _Batch, plans: list[Plan], payment_types: dict[str, P
                 )
             )
         for refund in plan.fetched.refunds or ():
-            wanted.append(
-                SalePayment(
-                    sale=sale,
-                    payment_type=payment_type,
-                    kind=PaymentKind.REFUND,
-                    amount=-refund.total_amount,
-                    paid_at=refund.created or batch.now,
-                    method_label=method,
-                    external_id=f"bc-refund-{refund.id}",
+            # What went back to the customer: payments BigCommerce declined were not refunded.
+            amount = refund.refunded_amount if refund.payments else refund.total_amount
+            if amount > 0:
+                wanted.append(
+                    SalePayment(
+                        sale=sale,
+                        payment_type=payment_type,
+                        kind=PaymentKind.REFUND,
+                        amount=-amount,
+                        paid_at=refund.created or batch.now,
+                        method_label=method,
+                        external_id=f"bc-refund-{refund.id}",
+                    )
                 )
-            )
         new_refunds = Decimal("0")
         for payment in wanted:
             old = current.get((payment.kind, payment.external_id))
@@ -615,8 +617,8 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
     specs = []
     for plan in plans:
         order = plan.order
-        shipping = order.shipping_consignments
-        pickup = plan.status.pickup or bool(order.pickup_consignments)
+        shipping = order.consignments.shipping if order.consignments else ()
+        pickup = plan.status.pickup or bool(order.consignments and order.consignments.pickups)
         if not shipping and not pickup:
             continue
         first = shipping[0] if shipping else None
@@ -624,7 +626,7 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
             OnlineFulfillmentSpec(
                 sale=plan.sale,
                 pickup=pickup and not shipping,
-                shipping_address=first.address_dict() if first else {},
+                shipping_address=asdict(first.address) if first else {},
                 external_address_id=str(first.id) if first else "",
                 shipping_method=(first.shipping_method or "")[:200] if first else "",
                 already_shipped=plan.status.id in (2, 10),
