@@ -178,6 +178,8 @@ class StoreRateLimiter:
     #: Backoff after a 429 without rate-limit headers: doubles from the base up to the cap.
     BACKOFF_BASE_MS = 1_000
     BACKOFF_CAP_MS = 60_000
+    #: After a Redis failure, calls go uncoordinated this long before Redis is tried again.
+    REDIS_RETRY_SECONDS = 30
 
     def __init__(
         self,
@@ -193,6 +195,7 @@ class StoreRateLimiter:
         self._connection = connection
         self._keys = (f"bc:ratelimit:{store_hash}:state", f"bc:ratelimit:{store_hash}:claims")
         self._scripts: dict[str, object] = {}
+        self._redis_down_until = 0.0
 
     # ------------------------------------------------------------ public
 
@@ -275,6 +278,8 @@ class StoreRateLimiter:
         return self._connection
 
     def _run(self, name: str, *args, default: int):
+        if time.monotonic() < self._redis_down_until:
+            return default
         try:
             script = self._scripts.get(name)
             if script is None:
@@ -283,9 +288,12 @@ class StoreRateLimiter:
             keys = self._keys if name != "block" else self._keys[:1]
             return int(script(keys=list(keys), args=list(args)))
         except RedisError as exc:
+            # Do not pay Redis's connect timeouts on every API call while it is down: look again later.
+            self._redis_down_until = time.monotonic() + self.REDIS_RETRY_SECONDS
             logger.warning(
-                "rate limiter: Redis unavailable (%s); BigCommerce calls for store %s go uncoordinated",
+                "rate limiter: Redis unavailable (%s); BigCommerce calls for store %s go uncoordinated for %d s",
                 exc.__class__.__name__,
                 self.store_hash,
+                self.REDIS_RETRY_SECONDS,
             )
             return default
