@@ -61,7 +61,10 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         self.store.webhooks.start()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
+        # A short poll interval: stopping (once per test) takes milliseconds instead of half a second.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="sandbox-http", daemon=True
+        )
         self._thread.start()
         return self
 
