@@ -88,18 +88,13 @@ class Fields:
         self.data = data
         self.resource = resource
 
-    def _get(self, name: str, default: Any) -> Any:
-        value = self.data.get(name, _MISSING)
-        if value is _MISSING or (value is None and default is not _MISSING):
+    def _convert(self, name: str, default: Any, convert) -> Any:
+        """The field converted; `default` when absent or null (or ApiParseError when there is no default)."""
+        value = self.data.get(name)
+        if value is None:
             if default is _MISSING:
                 raise ApiParseError(name, self.resource)
             return default
-        return value
-
-    def _convert(self, name: str, default: Any, convert) -> Any:
-        value = self._get(name, default)
-        if value is default and default is not _MISSING:
-            return value
         try:
             return convert(value)
         except (ValueError, TypeError, InvalidOperation, OverflowError):

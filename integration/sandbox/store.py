@@ -250,9 +250,6 @@ class SandboxStore:
     def order_count(self) -> int:
         return len(self._orders)
 
-    def last_order_id(self) -> int | None:
-        return self.FIRST_ORDER_ID + len(self._orders) - 1 if self._orders else None
-
     def totals(self, record: OrderRecord):
         return order_totals(record, self.settings.tax_rate_bp)
 
@@ -465,7 +462,7 @@ class SandboxStore:
             amount=value,
             tax=split_tax(value, True, rate)[2],
             items=tuple(items),
-            provider_id=method.refund_provider,
+            provider_id=method.gateway,
             offline=method.method == "offline",
         )
         self._next["refund"] += 1
