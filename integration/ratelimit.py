@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.conf import settings
 from redis.exceptions import RedisError
 
 from integration.exceptions import ApiRateLimited
@@ -169,8 +170,6 @@ return wait
 class StoreRateLimiter:
     """Shares one store's BigCommerce quota between every worker, through Redis (keys named by store hash)."""
 
-    #: Share of each window's quota that bulk traffic leaves to live traffic.
-    BULK_RESERVE = 0.25
     #: Requests allowed in flight while the store's quota is still unknown (before any response).
     PROBE_LIMIT = 4
     #: A granted request not answered after this long is assumed dead (its worker crashed).
@@ -186,11 +185,14 @@ class StoreRateLimiter:
         store_hash: str,
         *,
         connection=None,
-        max_wait: float = 30.0,
+        max_wait: float | None = None,
+        bulk_reserve: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        """`max_wait` (seconds) and `bulk_reserve` (share of the quota) default to the BIGCOMMERCE_ settings."""
         self.store_hash = store_hash
-        self.max_wait = max_wait
+        self.max_wait = settings.BIGCOMMERCE_RATE_LIMIT_MAX_WAIT if max_wait is None else max_wait
+        self.bulk_reserve = settings.BIGCOMMERCE_BULK_RESERVE if bulk_reserve is None else bulk_reserve
         self._sleep = sleep
         self._connection = connection
         self._keys = (f"bc:ratelimit:{store_hash}:state", f"bc:ratelimit:{store_hash}:claims")
@@ -205,7 +207,7 @@ class StoreRateLimiter:
         Raises `ApiRateLimited` when the wait would exceed `max_wait` seconds.
         """
         ticket = uuid.uuid4().hex
-        reserve = self.BULK_RESERVE if Priority(priority) == Priority.BULK else 0.0
+        reserve = self.bulk_reserve if Priority(priority) == Priority.BULK else 0.0
         waited = 0.0
         while True:
             wait_ms = self._run(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sys
 import threading
 import time
 import uuid
@@ -267,8 +268,6 @@ class SandboxStore:
 
     def memory_estimate(self) -> int:
         """Bytes held by the packed orders (arrays and the list holding them)."""
-        import sys
-
         return sys.getsizeof(self._orders) + sum(sys.getsizeof(a) for a in self._orders)
 
     # ------------------------------------------------------------ orders: queries
