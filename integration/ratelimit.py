@@ -1,0 +1,301 @@
+"""The per-store BigCommerce rate limiter, coordinated through Redis so N workers together stay inside the quota.
+
+BigCommerce gives each store one quota per window (e.g. 150 requests per 30 s), shared by every app and every
+worker, and reports it on each response: `X-Rate-Limit-Requests-Quota`, `-Requests-Left`, `-Time-Window-Ms`,
+`-Time-Reset-Ms`. The limiter keeps, per store hash, in Redis:
+
+- what the newest response said: quota, window, requests left and when the window resets (absolute, Redis time);
+- the requests granted but not answered yet (a sorted set of tickets, so a crashed worker's claims expire).
+
+A request may start while `left - in flight - reserve > 0`. `reserve` is 0 for live traffic (webhook syncs,
+pushes) and a fraction of the quota for bulk traffic (historical imports), so an import never starves live
+syncs. Counting in-flight requests against `left` is conservative: a request the server already counted is
+also still in flight until its response is observed; the error is at most the number in flight.
+
+On a 429, every worker stops until the reset the server announced (`X-Rate-Limit-Time-Reset-Ms`); a 429 without
+the headers (platform load) backs off exponentially, shared too. A wait longer than `max_wait` raises
+`ApiRateLimited` so the job can reschedule instead of holding a worker. If Redis fails, calls go on
+uncoordinated (BigCommerce's own 429s still protect the store) and a warning is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from integration.exceptions import ApiRateLimited
+
+logger = logging.getLogger(__name__)
+
+
+class Priority(StrEnum):
+    LIVE = "live"
+    BULK = "bulk"
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitHeaders:
+    """The four rate-limit headers of one response (None when a header is absent or unreadable)."""
+
+    requests_left: int | None
+    reset_ms: int | None
+    window_ms: int | None
+    quota: int | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitHeaders | None:
+        """None when the response carries none of them (unlimited plans, platform-load 429s, errors)."""
+        values = [_int_header(headers, f"X-Rate-Limit-{name}") for name in _HEADER_NAMES]
+        return None if all(v is None for v in values) else cls(*values)
+
+    @property
+    def complete(self) -> bool:
+        return None not in (self.requests_left, self.reset_ms, self.window_ms, self.quota)
+
+
+_HEADER_NAMES = ("Requests-Left", "Time-Reset-Ms", "Time-Window-Ms", "Requests-Quota")
+
+
+def _int_header(headers: Mapping[str, str], name: str) -> int | None:
+    try:
+        return int(float(headers[name]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+# Grant or refuse one request. Returns 0 (granted, ticket recorded) or the milliseconds to wait.
+_ACQUIRE = """
+local state, claims = KEYS[1], KEYS[2]
+local ticket, claim_ttl, reserve_fraction, probe_limit, key_ttl =
+    ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', claims, '-inf', now - claim_ttl)
+local s = redis.call('HMGET', state, 'quota', 'window', 'left', 'reset_at', 'blocked_until', 'headerless')
+local quota, window, left, reset_at = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
+local blocked_until = tonumber(s[5])
+if blocked_until and now < blocked_until then
+    return blocked_until - now
+end
+local in_flight = redis.call('ZCARD', claims)
+if not quota or not window or not left or not reset_at then
+    -- Quota not known yet: let a few requests probe; a store whose responses carry no headers is unlimited.
+    if s[6] ~= '1' and in_flight >= probe_limit then
+        return 50
+    end
+else
+    if now >= reset_at then
+        -- The window the server announced is over: a fresh quota, in windows of the announced length.
+        reset_at = reset_at + (math.floor((now - reset_at) / window) + 1) * window
+        left = quota
+        redis.call('HSET', state, 'left', left, 'reset_at', reset_at)
+    end
+    local reserve = math.ceil(quota * reserve_fraction)
+    if left - in_flight - reserve <= 0 then
+        return math.max(reset_at - now, 1)
+    end
+end
+redis.call('ZADD', claims, now, ticket)
+redis.call('PEXPIRE', claims, key_ttl)
+return 0
+"""
+
+# Record one response: frees its ticket and folds its rate-limit headers into the shared state.
+_OBSERVE = """
+local state, claims = KEYS[1], KEYS[2]
+local ticket, key_ttl = ARGV[1], tonumber(ARGV[2])
+local left_h, reset_h, window_h, quota_h = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local headerless_ok = ARGV[7]
+redis.call('ZREM', claims, ticket)
+if headerless_ok == '1' then
+    redis.call('HSET', state, 'headerless', '1')
+    redis.call('PEXPIRE', state, key_ttl)
+    return 0
+end
+if not left_h or not reset_h or not window_h or not quota_h then
+    return 0
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local new_reset = now + reset_h
+local s = redis.call('HMGET', state, 'left', 'reset_at')
+local left, reset_at = tonumber(s[1]), tonumber(s[2])
+local tolerance = window_h / 2
+if not left or not reset_at or new_reset > reset_at + tolerance then
+    -- First observation, or a response from a newer window: it replaces what we knew.
+    left, reset_at = left_h, new_reset
+elseif new_reset >= reset_at - tolerance then
+    -- Same window: responses arrive out of order, so the lowest count and the latest reset win.
+    left, reset_at = math.min(left, left_h), math.max(reset_at, new_reset)
+end
+redis.call('HSET', state, 'quota', quota_h, 'window', window_h, 'left', left, 'reset_at', reset_at)
+redis.call('HDEL', state, 'backoff', 'headerless')
+redis.call('PEXPIRE', state, key_ttl)
+return 0
+"""
+
+# A 429: nobody sends until the reset (or a shared, growing backoff when the server gave no reset).
+_BLOCK = """
+local state = KEYS[1]
+local reset_ms, base_ms, cap_ms, key_ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait
+if reset_ms then
+    wait = reset_ms
+    redis.call('HSET', state, 'left', 0, 'reset_at', now + reset_ms)
+else
+    local level = redis.call('HINCRBY', state, 'backoff', 1)
+    wait = math.min(base_ms * 2 ^ (level - 1), cap_ms)
+end
+local until_ms = now + wait
+local current = tonumber(redis.call('HGET', state, 'blocked_until'))
+if not current or current < until_ms then
+    redis.call('HSET', state, 'blocked_until', until_ms)
+end
+redis.call('PEXPIRE', state, key_ttl)
+return wait
+"""
+
+
+class StoreRateLimiter:
+    """Shares one store's BigCommerce quota between every worker, through Redis (keys named by store hash)."""
+
+    #: Requests allowed in flight while the store's quota is still unknown (before any response).
+    PROBE_LIMIT = 4
+    #: A granted request not answered after this long is assumed dead (its worker crashed).
+    CLAIM_TTL_MS = 120_000
+    #: Backoff after a 429 without rate-limit headers: doubles from the base up to the cap.
+    BACKOFF_BASE_MS = 1_000
+    BACKOFF_CAP_MS = 60_000
+    #: After a Redis failure, calls go uncoordinated this long before Redis is tried again.
+    REDIS_RETRY_SECONDS = 30
+
+    def __init__(
+        self,
+        store_hash: str,
+        *,
+        connection=None,
+        max_wait: float | None = None,
+        bulk_reserve: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        """`max_wait` (seconds) and `bulk_reserve` (share of the quota) default to the BIGCOMMERCE_ settings."""
+        self.store_hash = store_hash
+        self.max_wait = settings.BIGCOMMERCE_RATE_LIMIT_MAX_WAIT if max_wait is None else max_wait
+        self.bulk_reserve = settings.BIGCOMMERCE_BULK_RESERVE if bulk_reserve is None else bulk_reserve
+        self._sleep = sleep
+        self._connection = connection
+        self._keys = (f"bc:ratelimit:{store_hash}:state", f"bc:ratelimit:{store_hash}:claims")
+        self._scripts: dict[str, object] = {}
+        self._redis_down_until = 0.0
+
+    # ------------------------------------------------------------ public
+
+    def acquire(self, priority: Priority | str = Priority.LIVE) -> str:
+        """Wait until the store's quota allows one more request; return its ticket for `observe`.
+
+        Raises `ApiRateLimited` when the wait would exceed `max_wait` seconds.
+        """
+        ticket = uuid.uuid4().hex
+        reserve = self.bulk_reserve if Priority(priority) == Priority.BULK else 0.0
+        waited = 0.0
+        while True:
+            wait_ms = self._run(
+                "acquire",
+                ticket,
+                self.CLAIM_TTL_MS,
+                reserve,
+                self.PROBE_LIMIT,
+                self._key_ttl_ms(),
+                default=0,
+            )
+            if not wait_ms:
+                return ticket
+            wait = wait_ms / 1000.0
+            if waited + wait > self.max_wait:
+                raise ApiRateLimited(
+                    f"store quota exhausted for {wait:.1f} s more ({priority} traffic)",
+                    status=None,
+                    reset_seconds=wait,
+                )
+            # A little jitter so workers released together do not all ask at the same millisecond.
+            pause = wait + random.uniform(0, 0.02)
+            self._sleep(pause)
+            waited += pause
+
+    def observe(self, ticket: str, headers: RateLimitHeaders | None, *, status: int | None) -> None:
+        """Record a finished request (any outcome): frees its ticket and learns from its headers."""
+        values = (headers.requests_left, headers.reset_ms, headers.window_ms, headers.quota) if headers else (None,) * 4
+        headerless_ok = headers is None and status is not None and 200 <= status < 300
+        self._run(
+            "observe",
+            ticket,
+            self._key_ttl_ms(),
+            *("" if v is None else v for v in values),
+            "1" if headerless_ok else "0",
+            default=0,
+        )
+
+    def rate_limited(self, headers: RateLimitHeaders | None) -> float:
+        """Record a 429 and return the seconds every worker now waits before the next request."""
+        reset_ms = headers.reset_ms if headers else None
+        fallback = reset_ms if reset_ms is not None else self.BACKOFF_BASE_MS
+        wait_ms = self._run(
+            "block",
+            "" if reset_ms is None else max(reset_ms, 1),
+            self.BACKOFF_BASE_MS,
+            self.BACKOFF_CAP_MS,
+            self._key_ttl_ms(),
+            default=fallback,
+        )
+        return float(wait_ms) / 1000.0
+
+    def reset(self) -> None:
+        """Forget what is known about the store (tests, or after a plan change)."""
+        try:
+            self._conn().delete(*self._keys)
+        except RedisError:
+            logger.warning("rate limiter: Redis unavailable, nothing to reset for store %s", self.store_hash)
+
+    # ------------------------------------------------------------ internals
+
+    def _key_ttl_ms(self) -> int:
+        return math.ceil(max(self.max_wait, 60.0) * 1000 * 4)
+
+    def _conn(self):
+        if self._connection is None:
+            import django_rq
+
+            self._connection = django_rq.get_connection("default")
+        return self._connection
+
+    def _run(self, name: str, *args, default: int):
+        if time.monotonic() < self._redis_down_until:
+            return default
+        try:
+            script = self._scripts.get(name)
+            if script is None:
+                source = {"acquire": _ACQUIRE, "observe": _OBSERVE, "block": _BLOCK}[name]
+                script = self._scripts[name] = self._conn().register_script(source)
+            keys = self._keys if name != "block" else self._keys[:1]
+            return int(script(keys=list(keys), args=list(args)))
+        except RedisError as exc:
+            # Do not pay Redis's connect timeouts on every API call while it is down: look again later.
+            self._redis_down_until = time.monotonic() + self.REDIS_RETRY_SECONDS
+            logger.warning(
+                "rate limiter: Redis unavailable (%s); BigCommerce calls for store %s go uncoordinated for %d s",
+                exc.__class__.__name__,
+                self.store_hash,
+                self.REDIS_RETRY_SECONDS,
+            )
+            return default
