@@ -204,6 +204,11 @@ BIGCOMMERCE_TIMEOUT = (
     env.float("BIGCOMMERCE_CONNECT_TIMEOUT", default=3.05),
     env.float("BIGCOMMERCE_READ_TIMEOUT", default=30),
 )
+# Longest a worker waits for the store's quota (or a 429's reset) before the call raises ApiRateLimited and the
+# job reschedules instead; one BigCommerce window is 30 s.
+BIGCOMMERCE_RATE_LIMIT_MAX_WAIT = env.float("BIGCOMMERCE_RATE_LIMIT_MAX_WAIT", default=30.0)
+# Share of each window's quota that bulk traffic (historical imports) leaves to live order syncs.
+BIGCOMMERCE_BULK_RESERVE = env.float("BIGCOMMERCE_BULK_RESERVE", default=0.25)
 # Largest webhook body accepted (BigCommerce's are a few hundred bytes).
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=300)

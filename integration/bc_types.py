@@ -88,18 +88,13 @@ class Fields:
         self.data = data
         self.resource = resource
 
-    def _get(self, name: str, default: Any) -> Any:
-        value = self.data.get(name, _MISSING)
-        if value is _MISSING or (value is None and default is not _MISSING):
+    def _convert(self, name: str, default: Any, convert) -> Any:
+        """The field converted; `default` when absent or null (or ApiParseError when there is no default)."""
+        value = self.data.get(name)
+        if value is None:
             if default is _MISSING:
                 raise ApiParseError(name, self.resource)
             return default
-        return value
-
-    def _convert(self, name: str, default: Any, convert) -> Any:
-        value = self._get(name, default)
-        if value is default and default is not _MISSING:
-            return value
         try:
             return convert(value)
         except (ValueError, TypeError, InvalidOperation, OverflowError):
@@ -969,4 +964,45 @@ class Location:
             label=f.str("label"),
             enabled=f.bool("enabled", True),
             type_id=f.str("type_id"),
+        )
+
+
+# ---------------------------------------------------------------- webhook callbacks
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookCallback:
+    """A webhook delivery's body. `store_id` arrives as a string; `order_id` is the order it is about (an order
+    event's `data.id`, a shipment's `data.orderId`), None for other resources."""
+
+    scope: str
+    store_id: int
+    producer: str
+    hash: str
+    created_at: dt.datetime
+    data: dict
+    order_id: int | None
+    previous_status_id: int | None
+    new_status_id: int | None
+
+    @classmethod
+    def from_api(cls, data: Mapping) -> Self:
+        f = Fields(data, f"webhook {data.get('scope', '?') if isinstance(data, Mapping) else '?'}")
+        body = Fields(f.obj("data"), f"{f.resource} data")
+        order_id = None
+        if body.data.get("type") == "order":
+            order_id = body.id("id")
+        elif "orderId" in body.data or "order_id" in body.data:
+            order_id = body.id("orderId" if "orderId" in body.data else "order_id")
+        status = Fields(body.obj("status"), f"{f.resource} status")
+        return cls(
+            scope=f.str("scope", _MISSING),
+            store_id=f.id("store_id"),
+            producer=f.str("producer"),
+            hash=f.str("hash", _MISSING),
+            created_at=f.required_date("created_at"),
+            data=dict(body.data),
+            order_id=order_id,
+            previous_status_id=status.int("previous_status_id", None),
+            new_status_id=status.int("new_status_id", None),
         )

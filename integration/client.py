@@ -434,10 +434,14 @@ class BigCommerceClient:
     def _send(
         self, method: str, path: str, *, params: Mapping | None = None, body: Any = None, expect: type | None = None
     ) -> Any:
-        """One API call (with the quota and 429 handling); the decoded JSON, or None for 204 / empty."""
+        """One API call (with the quota and 429 handling); the decoded JSON, or None for a 204."""
         response = self._request(method, path, params=params, body=body)
-        if response.status_code == 204 or not response.content:
+        if response.status_code == 204:
             return None
+        if not response.content:
+            raise ApiBadResponse(
+                f"{method} {path}: empty body with HTTP {response.status_code}", status=response.status_code
+            )
         try:
             data = json.loads(response.content, parse_float=Decimal)
         except ValueError:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from django.conf import settings
 from redis.exceptions import RedisError
 
 from integration.exceptions import ApiRateLimited
@@ -169,8 +170,6 @@ return wait
 class StoreRateLimiter:
     """Shares one store's BigCommerce quota between every worker, through Redis (keys named by store hash)."""
 
-    #: Share of each window's quota that bulk traffic leaves to live traffic.
-    BULK_RESERVE = 0.25
     #: Requests allowed in flight while the store's quota is still unknown (before any response).
     PROBE_LIMIT = 4
     #: A granted request not answered after this long is assumed dead (its worker crashed).
@@ -178,21 +177,27 @@ class StoreRateLimiter:
     #: Backoff after a 429 without rate-limit headers: doubles from the base up to the cap.
     BACKOFF_BASE_MS = 1_000
     BACKOFF_CAP_MS = 60_000
+    #: After a Redis failure, calls go uncoordinated this long before Redis is tried again.
+    REDIS_RETRY_SECONDS = 30
 
     def __init__(
         self,
         store_hash: str,
         *,
         connection=None,
-        max_wait: float = 30.0,
+        max_wait: float | None = None,
+        bulk_reserve: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        """`max_wait` (seconds) and `bulk_reserve` (share of the quota) default to the BIGCOMMERCE_ settings."""
         self.store_hash = store_hash
-        self.max_wait = max_wait
+        self.max_wait = settings.BIGCOMMERCE_RATE_LIMIT_MAX_WAIT if max_wait is None else max_wait
+        self.bulk_reserve = settings.BIGCOMMERCE_BULK_RESERVE if bulk_reserve is None else bulk_reserve
         self._sleep = sleep
         self._connection = connection
         self._keys = (f"bc:ratelimit:{store_hash}:state", f"bc:ratelimit:{store_hash}:claims")
         self._scripts: dict[str, object] = {}
+        self._redis_down_until = 0.0
 
     # ------------------------------------------------------------ public
 
@@ -202,7 +207,7 @@ class StoreRateLimiter:
         Raises `ApiRateLimited` when the wait would exceed `max_wait` seconds.
         """
         ticket = uuid.uuid4().hex
-        reserve = self.BULK_RESERVE if Priority(priority) == Priority.BULK else 0.0
+        reserve = self.bulk_reserve if Priority(priority) == Priority.BULK else 0.0
         waited = 0.0
         while True:
             wait_ms = self._run(
@@ -275,6 +280,8 @@ class StoreRateLimiter:
         return self._connection
 
     def _run(self, name: str, *args, default: int):
+        if time.monotonic() < self._redis_down_until:
+            return default
         try:
             script = self._scripts.get(name)
             if script is None:
@@ -283,9 +290,12 @@ class StoreRateLimiter:
             keys = self._keys if name != "block" else self._keys[:1]
             return int(script(keys=list(keys), args=list(args)))
         except RedisError as exc:
+            # Do not pay Redis's connect timeouts on every API call while it is down: look again later.
+            self._redis_down_until = time.monotonic() + self.REDIS_RETRY_SECONDS
             logger.warning(
-                "rate limiter: Redis unavailable (%s); BigCommerce calls for store %s go uncoordinated",
+                "rate limiter: Redis unavailable (%s); BigCommerce calls for store %s go uncoordinated for %d s",
                 exc.__class__.__name__,
                 self.store_hash,
+                self.REDIS_RETRY_SECONDS,
             )
             return default

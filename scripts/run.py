@@ -1,8 +1,9 @@
 """`make run`: the whole product on one machine, in the foreground.
 
 Starts the embedded Redis (when REDIS_URL is unset) on a unix socket under var/, migrates, seeds the demo
-retailer, then runs the web server, one RQ worker with the scheduler, and every extra process the product
-needs. Ctrl-C (or SIGTERM) stops all of them and leaves no process behind.
+retailer, then runs the web server, one RQ worker with the scheduler, the sandbox BigCommerce store (port
+SANDBOX_PORT, 8100, placing an order every 20 s), and every extra process the product needs. Ctrl-C (or
+SIGTERM) stops all of them and leaves no process behind.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def main() -> int:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.setdefault("DEBUG", "1")
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
+    sandbox_port = env.get("SANDBOX_PORT", "8100")
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     procs: list[tuple[str, subprocess.Popen]] = []
     stopping = False
@@ -115,7 +117,11 @@ def main() -> int:
         if cron.exists():
             procs.append(("cron", start("cron", [*MANAGE, "rqcron", "config.cron"], env)))
         procs.append(("web", start("web", [*MANAGE, "runserver", f"{host}:{port}", "--noreload"], env)))
+        # A sandbox BigCommerce store that keeps taking orders (the demo retailer is not linked to it).
+        sandbox = [*MANAGE, "bigcommerce_sandbox", "--host", host, "--port", sandbox_port, "--place-every", "20"]
+        procs.append(("sandbox", start("sandbox", sandbox, env)))
         log(f"ready: open http://{host}:{port}/ (Ctrl-C stops everything)")
+        log(f"sandbox BigCommerce store: http://{host}:{sandbox_port}/__sandbox__/info (an order every 20 s)")
         while not stopping:
             for name, proc in procs:
                 if proc.poll() is not None:

@@ -7,9 +7,11 @@ headers and real 429s, thin webhooks with each hook's custom headers (retried, a
 reordered), fault injection, a request log, control endpoints under `/__sandbox__/`, and the login side of the
 single-click app install (`POST /oauth2/token`, `signed_payload_jwt`).
 
-Modules: `records` (compact order storage), `catalog` (seeded products, customers, addresses), `store` (the
-state and every change a test or the demo can make), `render` (BigCommerce's JSON shapes), `app` (the WSGI
-app), `webhooks` (the deliverer thread), `faults`, `requestlog`, `auth`, `server` (a threaded server on a port).
+Modules: `records` (compact order storage), `catalog` (seeded products, customers, addresses), `generator`
+(the deterministic order generator), `amounts` (an order's totals), `store` (the state and every change a test
+or the demo can make), `render` (BigCommerce's JSON shapes), `app` (the WSGI app), `control` (the
+`/__sandbox__/` endpoints), `webhooks` (the deliverer thread), `faults`, `requestlog`, `auth` (app install),
+`server` (a threaded server on a port).
 
 Nothing in the product imports this package: only tests, benchmarks and `manage.py bigcommerce_sandbox` do.
 """

@@ -40,10 +40,6 @@ class PaymentMethod:
     offline_name: str = ""  # transactions' `offline.display_name`
     custom_name: str = ""  # transactions' `custom.payment_method`
 
-    @property
-    def refund_provider(self) -> str:
-        return self.gateway
-
 
 PAYMENT_METHODS = (
     PaymentMethod("Credit Card", "braintree", "credit_card"),

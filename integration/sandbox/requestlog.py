@@ -54,11 +54,6 @@ class RequestLog:
             if (endpoint is None or r.endpoint == endpoint) and (order_id is None or r.order_id == order_id)
         ]
 
-    def count(self, endpoint: str | None = None) -> int:
-        """Requests served in total or for one endpoint (exact, even past the deque's length)."""
-        with self._lock:
-            return self._counts[endpoint] if endpoint else sum(self._counts.values())
-
     def counts(self) -> dict[str, int]:
         with self._lock:
             return dict(self._counts)

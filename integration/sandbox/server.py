@@ -61,14 +61,12 @@ class SandboxServer:
 
     def start(self) -> SandboxServer:
         self.store.webhooks.start()
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox-http", daemon=True)
+        # A short poll interval: stopping (once per test) takes milliseconds instead of half a second.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="sandbox-http", daemon=True
+        )
         self._thread.start()
         return self
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread (the management command)."""
-        self.store.webhooks.start()
-        self._server.serve_forever()
 
     def stop(self) -> None:
         self._server.shutdown()

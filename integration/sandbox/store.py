@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sys
 import threading
 import time
 import uuid
@@ -250,9 +251,6 @@ class SandboxStore:
     def order_count(self) -> int:
         return len(self._orders)
 
-    def last_order_id(self) -> int | None:
-        return self.FIRST_ORDER_ID + len(self._orders) - 1 if self._orders else None
-
     def totals(self, record: OrderRecord):
         return order_totals(record, self.settings.tax_rate_bp)
 
@@ -270,8 +268,6 @@ class SandboxStore:
 
     def memory_estimate(self) -> int:
         """Bytes held by the packed orders (arrays and the list holding them)."""
-        import sys
-
         return sys.getsizeof(self._orders) + sum(sys.getsizeof(a) for a in self._orders)
 
     # ------------------------------------------------------------ orders: queries
@@ -465,7 +461,7 @@ class SandboxStore:
             amount=value,
             tax=split_tax(value, True, rate)[2],
             items=tuple(items),
-            provider_id=method.refund_provider,
+            provider_id=method.gateway,
             offline=method.method == "offline",
         )
         self._next["refund"] += 1

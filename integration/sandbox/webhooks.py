@@ -149,10 +149,6 @@ class WebhookDeliverer:
             self._held.clear()
             self.attempts.clear()
 
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._queue) + len(self._held) + self._sending
-
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until nothing is queued, held or being sent; False on timeout."""
         deadline = time.monotonic() + timeout

@@ -151,7 +151,7 @@ def validate_exchange(response: requests.Response, *, check_response: bool = Tru
 
 
 def example_responses(name: str, path: str, method: str) -> list[tuple[str, object]]:
-    """(label, value) of every example of the 2xx JSON responses of an operation."""
+    """(label, value) of every example of the 2xx JSON responses of an operation (copies: change them freely)."""
     spec = spec_dict(name)
     operation = spec["paths"][path][method]
     found = []
@@ -165,4 +165,4 @@ def example_responses(name: str, path: str, method: str) -> list[tuple[str, obje
                 found.append((f"{code} {label}", deref(spec, example).get("value")))
             if "example" in content:
                 found.append((f"{code} example", content["example"]))
-    return found
+    return copy.deepcopy(found)

@@ -1,0 +1,57 @@
+"""`manage.py bigcommerce_sandbox`: prints what is needed to link to it, serves the API, keeps placing orders,
+and stops cleanly on SIGTERM (as `make run` stops it)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+from django.conf import settings
+
+from integration.client import BigCommerceClient
+
+
+def _read_banner(process: subprocess.Popen) -> dict[str, str]:
+    banner = {}
+    deadline = time.monotonic() + 30
+    while "control" not in banner and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if match := re.match(r"\s+(base URL|store hash|access token|control):\s+(\S+)", line):
+            banner[match.group(1)] = match.group(2)
+    return banner
+
+
+def test_the_command_prints_its_coordinates_serves_places_orders_and_stops_on_sigterm():
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    command = [sys.executable, "manage.py", "bigcommerce_sandbox", "--port", "0", "--orders", "5"]
+    process = subprocess.Popen(
+        [*command, "--place-every", "0.2", "--quota", "100"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        banner = _read_banner(process)
+        client = BigCommerceClient(
+            store_hash=banner["store hash"], access_token=banner["access token"], base_url=banner["base URL"]
+        )
+
+        assert client.get_store().id == banner["store hash"]
+        deadline = time.monotonic() + 10
+        while client.count_orders().total < 7 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client.count_orders().total >= 7
+        assert requests.Session().get(banner["control"], timeout=5).json()["store_hash"] == banner["store hash"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+
+    assert process.returncode == 0
+    assert "placed order 105" in output and "sandbox stopped" in output

@@ -1,0 +1,156 @@
+"""The Redis-coordinated rate limiter: N workers (threads or processes) together stay inside the store's quota,
+bulk traffic leaves a reserve to live traffic, a 429 stops every worker until the reset."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from integration.client import BigCommerceClient
+from integration.exceptions import ApiRateLimited
+from integration.ratelimit import Priority, RateLimitHeaders, StoreRateLimiter
+from tests.concurrency import run_concurrently
+
+
+def _client(sandbox, *, priority=Priority.LIVE, max_wait=10.0) -> BigCommerceClient:
+    return BigCommerceClient(
+        store_hash=sandbox.store_hash,
+        access_token=sandbox.access_token,
+        base_url=sandbox.url,
+        timeout=(2, 5),
+        rate_limiter=StoreRateLimiter(sandbox.store_hash, max_wait=max_wait),
+        priority=priority,
+    )
+
+
+def calls_from_a_worker_process(url: str, store_hash: str, token: str, calls: int) -> int:
+    """A worker process of its own: its own client, Session and limiter, the same Redis."""
+    client = BigCommerceClient(store_hash=store_hash, access_token=token, base_url=url, timeout=(2, 5))
+    for _ in range(calls):
+        client.get_store()
+    return calls
+
+
+def _statuses(sandbox) -> list[int]:
+    return [r.status for r in sandbox.store.request_log.records()]
+
+
+@pytest.mark.sandbox(orders=0, quota=10, window_ms=1000)
+def test_worker_threads_together_stay_inside_the_quota(sandbox):
+    # given 4 workers with their own clients and limiters, 40 calls for a quota of 10 per second
+    clients = [_client(sandbox) for _ in range(4)]
+
+    def work(client):
+        for _ in range(10):
+            client.get_store()
+
+    # when they all call at once
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(work, clients))
+    elapsed = time.monotonic() - started
+
+    # then BigCommerce never had to refuse one, because they waited for the windows instead
+    assert _statuses(sandbox) == [200] * 40
+    assert elapsed >= 3.0  # 40 calls need 4 windows of 10
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+@pytest.mark.sandbox(orders=0, quota=8, window_ms=1000)
+def test_worker_processes_together_stay_inside_the_quota(sandbox):
+    args = (sandbox.url, sandbox.store_hash, sandbox.access_token, 8)
+
+    done = run_concurrently(calls_from_a_worker_process, [args, args, args])
+
+    assert sum(done) == 24
+    assert _statuses(sandbox) == [200] * 24
+
+
+@pytest.mark.sandbox(orders=0, quota=8, window_ms=10_000)
+def test_bulk_traffic_leaves_a_quarter_of_the_quota_to_live_traffic(sandbox):
+    bulk = _client(sandbox, priority=Priority.BULK, max_wait=0)
+    live = _client(sandbox)
+
+    bulk_done = 0
+    with pytest.raises(ApiRateLimited) as stopped:
+        while bulk_done < 10:
+            bulk.get_store()
+            bulk_done += 1
+    live.get_store()
+    live.get_store()
+
+    assert bulk_done == 6  # 8 - ceil(8 * 0.25)
+    assert 0 < stopped.value.reset_seconds <= 10
+    assert _statuses(sandbox) == [200] * 8  # the refused bulk call never reached BigCommerce
+
+
+@pytest.mark.sandbox(orders=0, quota=2, window_ms=5000)
+def test_a_wait_beyond_the_bound_raises_instead_of_holding_the_worker(sandbox):
+    client = _client(sandbox, max_wait=0.2)
+    client.get_store()
+    client.get_store()
+
+    with pytest.raises(ApiRateLimited) as raised:
+        client.get_store()
+
+    assert 0 < raised.value.reset_seconds <= 5
+    assert len(_statuses(sandbox)) == 2
+
+
+def test_a_429_stops_every_worker_until_the_announced_reset():
+    one, other = StoreRateLimiter("shared-store"), StoreRateLimiter("shared-store")
+    ticket = one.acquire()
+    one.observe(ticket, RateLimitHeaders(0, 400, 30_000, 150), status=429)
+
+    waited = one.rate_limited(RateLimitHeaders(0, 400, 30_000, 150))
+    started = time.monotonic()
+    other.acquire()
+
+    assert waited == pytest.approx(0.4, abs=0.01)
+    assert time.monotonic() - started >= 0.35
+
+
+def test_stores_do_not_share_a_quota():
+    spent = StoreRateLimiter("store-a", max_wait=0)
+    ticket = spent.acquire()
+    spent.observe(ticket, RateLimitHeaders(0, 20_000, 30_000, 150), status=200)
+
+    with pytest.raises(ApiRateLimited):
+        spent.acquire()
+    StoreRateLimiter("store-b", max_wait=0).acquire()
+
+
+def test_out_of_order_responses_keep_the_lowest_count_of_the_window():
+    limiter = StoreRateLimiter("ooo-store", max_wait=0)
+    for left in (3, 9):  # the response sent later arrives first
+        limiter.observe(limiter.acquire(), RateLimitHeaders(left, 20_000, 30_000, 10), status=200)
+
+    for _ in range(3):
+        limiter.acquire()
+    with pytest.raises(ApiRateLimited):
+        limiter.acquire()
+
+
+@pytest.mark.sandbox(orders=0)
+def test_without_redis_calls_go_on_uncoordinated_and_say_so(sandbox, caplog):
+    down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    client = BigCommerceClient(
+        store_hash=sandbox.store_hash,
+        access_token=sandbox.access_token,
+        base_url=sandbox.url,
+        rate_limiter=StoreRateLimiter(sandbox.store_hash, connection=down),
+    )
+
+    with caplog.at_level(logging.WARNING, logger="integration.ratelimit"):
+        stores = [client.get_store() for _ in range(3)]
+
+    assert all(store.id == sandbox.store_hash for store in stores)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "integration.ratelimit"]
+    assert len(warnings) == 1 and "uncoordinated" in warnings[0]  # once, then Redis is left alone for a while
