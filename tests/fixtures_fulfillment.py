@@ -1,23 +1,22 @@
 """Fixtures for fulfilment tests: online sales with their fulfilment, and a fake BigCommerce for the write-back.
 
-The write-back reaches BigCommerce through `integration.client.BigCommerceClient` and raises the errors of
-`integration.exceptions`, both written on another branch against an agreed interface. Until they are merged,
-`bigcommerce_api` puts stand-ins with exactly that interface in `sys.modules` for the duration of a test; once
-the real modules exist they are used instead, and the stand-ins below are never built.
+The fake stands in for `BigCommerceClient` at the narrow boundary the write-back service uses (two calls), so
+its rules can be tested case by case; the end-to-end write-back against the sandbox store is in
+tests/integration/test_fulfillment_writeback_sandbox.py.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
 import types
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
 
+from integration import exceptions as integration_exceptions
+from integration.client import BigCommerceClient
 from pos.choices import Channel, FulfillmentType, ProductKind
-from pos.models import Fulfillment, User
+from pos.models import Fulfillment, SaleLine, User
 from pos.services.fulfillment import (
     LineQuantities,
     fulfillment_complete,
@@ -37,32 +36,6 @@ SHIPPING_ADDRESS = {
 }
 
 
-def _standin_exceptions() -> types.ModuleType:
-    module = types.ModuleType("integration.exceptions")
-
-    class ApiError(Exception):
-        def __init__(self, detail: str = "", **attrs) -> None:
-            super().__init__(detail)
-            self.detail = detail
-            for name, value in attrs.items():
-                setattr(self, name, value)
-
-    module.ApiError = ApiError
-    for name in ("ApiCredentialsRejected", "ApiNotFound", "ApiRateLimited", "ApiServerError", "ApiUnavailable"):
-        setattr(module, name, type(name, (ApiError,), {}))
-    module.ApiBadResponse = type("ApiBadResponse", (ApiError,), {})
-    return module
-
-
-def _module_or_standin(monkeypatch, name: str, build) -> types.ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError:
-        module = build()
-        monkeypatch.setitem(sys.modules, name, module)
-        return module
-
-
 @dataclass
 class ApiErrors:
     """The BigCommerce API errors (real or stand-in) and a way to build one."""
@@ -77,8 +50,8 @@ class ApiErrors:
 
 
 @pytest.fixture
-def bigcommerce_api(monkeypatch) -> ApiErrors:
-    return ApiErrors(_module_or_standin(monkeypatch, "integration.exceptions", _standin_exceptions))
+def bigcommerce_api() -> ApiErrors:
+    return ApiErrors(integration_exceptions)
 
 
 @dataclass
@@ -89,6 +62,7 @@ class FakeBigCommerce:
     statuses: list[tuple[int, int]] = field(default_factory=list)
     errors: list[Exception] = field(default_factory=list)  # raised by the next calls, one each, in order
     links: list = field(default_factory=list)  # the store links clients were made for
+    addresses: dict[int, int] = field(default_factory=dict)  # order-product id → order address id (default 51)
 
     def _next_error(self) -> None:
         if self.errors:
@@ -119,6 +93,25 @@ class FakeBigCommerce:
         )
         return {"id": len(self.shipments), "order_id": order_id}
 
+    def list_order_products(self, order_id: int) -> list[types.SimpleNamespace]:
+        """The order's lines as BigCommerce has them: the sale's lines, at address 51, minus what was shipped."""
+        self._next_error()
+        shipped: dict[int, int] = {}
+        for shipment in self.shipments:
+            if shipment["order_id"] == order_id:
+                for item in shipment["items"]:
+                    shipped[item["order_product_id"]] = shipped.get(item["order_product_id"], 0) + item["quantity"]
+        lines = SaleLine.objects.filter(sale__external_order_id=str(order_id), external_line_id__regex=r"^[0-9]+$")
+        return [
+            types.SimpleNamespace(
+                id=int(line.external_line_id),
+                order_address_id=self.addresses.get(int(line.external_line_id), 51),
+                quantity=line.quantity,
+                quantity_shipped=shipped.get(int(line.external_line_id), 0),
+            )
+            for line in lines
+        ]
+
     def update_order_status(self, order_id: int, status_id: int) -> dict:
         self._next_error()
         self.statuses.append((order_id, status_id))
@@ -134,13 +127,7 @@ def fake_bigcommerce(monkeypatch, bigcommerce_api) -> FakeBigCommerce:
         fake.links.append(link)
         return fake
 
-    def build_client_module() -> types.ModuleType:
-        module = types.ModuleType("integration.client")
-        module.BigCommerceClient = type("BigCommerceClient", (), {"for_link": classmethod(for_link)})
-        return module
-
-    client_module = _module_or_standin(monkeypatch, "integration.client", build_client_module)
-    monkeypatch.setattr(client_module.BigCommerceClient, "for_link", classmethod(for_link))
+    monkeypatch.setattr(BigCommerceClient, "for_link", classmethod(for_link))
     return fake
 
 

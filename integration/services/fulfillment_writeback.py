@@ -59,6 +59,8 @@ class WritebackClient(Protocol):
 
     def update_order_status(self, order_id: int, status_id: int) -> object: ...
 
+    def list_order_products(self, order_id: int) -> list: ...
+
 
 class _Precondition(Exception):
     """The write-back cannot be attempted; the message says what to do."""
@@ -127,39 +129,55 @@ def _check_preconditions(fulfillment: Fulfillment) -> tuple[StoreLink, int]:
 
 
 def _ship(fulfillment: Fulfillment, client: WritebackClient, order_id: int) -> str:
-    if not fulfillment.external_address_id.isdigit():
-        raise _Precondition(
-            "BigCommerce's shipping address id for this order is missing, so a shipment cannot be created. "
-            "Create the shipment in BigCommerce's control panel."
-        )
-    lines = (
+    """One shipment per BigCommerce order address, of what is fulfilled here and not yet shipped there.
+
+    Reading the order's lines first makes a retry safe: if an earlier attempt's shipment reached BigCommerce but
+    our record of it was lost (a timeout, a crash), the lines now show as shipped and nothing is sent twice.
+    """
+    lines = list(
         FulfillmentLine.objects.filter(fulfillment=fulfillment, fulfilled__gt=0)
         .exclude(sale_line__product__kind__in=ProductKind.service_kinds())
         .select_related("sale_line")
     )
-    items = []
     for line in lines:
         if not line.sale_line.external_line_id.isdigit():
             raise _Precondition(
                 f"“{line.sale_line.name}” has no BigCommerce order-product id, so it cannot be put in a shipment. "
                 f"Create the shipment in BigCommerce's control panel."
             )
-        items.append({"order_product_id": int(line.sale_line.external_line_id), "quantity": line.fulfilled})
-    if not items:
+    if not lines:
         raise _Precondition("No goods were fulfilled, so there is nothing to ship.")
+    in_bigcommerce = {item.id: item for item in client.list_order_products(order_id)}
+    by_address: dict[int, list[dict[str, int]]] = {}
+    for line in lines:
+        item = in_bigcommerce.get(int(line.sale_line.external_line_id))
+        if item is None:
+            raise _Precondition(
+                f"“{line.sale_line.name}” is no longer on BigCommerce order {order_id} (the order was edited). "
+                f"Check the order in BigCommerce's control panel."
+            )
+        remaining = min(line.fulfilled, item.quantity - item.quantity_shipped)
+        if remaining > 0:
+            by_address.setdefault(item.order_address_id, []).append(
+                {"order_product_id": item.id, "quantity": remaining}
+            )
     carrier = fulfillment.carrier
     provider = carrier if carrier in SHIPPING_PROVIDERS else ""
-    client.create_shipment(
-        order_id,
-        order_address_id=int(fulfillment.external_address_id),
-        items=items,
-        tracking_number=fulfillment.tracking_number,
-        tracking_carrier="" if provider else carrier,
-        shipping_provider=provider,
-    )
-    units = sum(item["quantity"] for item in items)
+    for address_id, items in sorted(by_address.items()):
+        client.create_shipment(
+            order_id,
+            order_address_id=address_id,
+            items=items,
+            tracking_number=fulfillment.tracking_number,
+            tracking_carrier="" if provider else carrier,
+            shipping_provider=provider,
+        )
+    units = sum(item["quantity"] for items in by_address.values() for item in items)
+    if not units:
+        return f"BigCommerce order {order_id} already shows these items shipped; nothing was sent twice."
     tracking = f", tracking {fulfillment.tracking_number}" if fulfillment.tracking_number else ""
-    return f"Shipment created in BigCommerce order {order_id}: {units} item{'s' if units != 1 else ''}{tracking}."
+    shipments = f"{len(by_address)} shipments" if len(by_address) > 1 else "Shipment"
+    return f"{shipments} created in BigCommerce order {order_id}: {units} item{'s' if units != 1 else ''}{tracking}."
 
 
 def _mark_completed(client: WritebackClient, order_id: int) -> str:

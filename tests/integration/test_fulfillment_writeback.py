@@ -1,8 +1,8 @@
 """integration.services.fulfillment_writeback and its job: a completed fulfilment written back to BigCommerce.
 
 The service is tested with a fake BigCommerce injected as `client`; the job tests run the real job in a burst
-worker, the fake handed out by `BigCommerceClient.for_link`. The end-to-end run against the sandbox store comes
-with the API client.
+worker, the fake handed out by `BigCommerceClient.for_link`. The end-to-end run against the sandbox store is
+in test_fulfillment_writeback_sandbox.py.
 """
 
 from __future__ import annotations
@@ -200,16 +200,29 @@ def test_a_sale_voided_before_the_write_back_ran_sends_nothing(make_fulfillment,
     assert bigcommerce.shipments == []
 
 
-def test_a_delivery_without_bigcommerces_address_id_cannot_become_a_shipment(
-    make_fulfillment, staff_user, link, bigcommerce
-):
+def test_lines_on_two_bigcommerce_addresses_become_one_shipment_each(make_fulfillment, staff_user, link, bigcommerce):
     fulfillment = _completed_delivery(make_fulfillment, staff_user)
-    Fulfillment.objects.filter(pk=fulfillment.pk).update(external_address_id="")
+    stove = fulfillment.lines.get(sale_line__name="Stove").sale_line
+    bigcommerce.addresses = {int(stove.external_line_id): 52}
 
     outcome = fulfillment_writeback_run(fulfillment=fulfillment, client=bigcommerce)
 
-    assert outcome == WritebackOutcome.FAILED
-    assert "shipping address id for this order is missing" in _fresh(fulfillment).writeback_error
+    assert outcome == WritebackOutcome.SUCCEEDED
+    assert sorted((s["order_address_id"], len(s["items"])) for s in bigcommerce.shipments) == [(51, 1), (52, 1)]
+
+
+def test_a_retry_after_a_shipment_that_reached_bigcommerce_sends_nothing_twice(
+    make_fulfillment, staff_user, link, bigcommerce
+):
+    fulfillment = _completed_delivery(make_fulfillment, staff_user)
+    fulfillment_writeback_run(fulfillment=fulfillment, client=bigcommerce)
+    Fulfillment.objects.filter(pk=fulfillment.pk).update(writeback_state=WritebackState.PENDING)  # record lost
+
+    outcome = fulfillment_writeback_run(fulfillment=fulfillment, client=bigcommerce)
+
+    assert outcome == WritebackOutcome.SUCCEEDED
+    assert len(bigcommerce.shipments) == 1
+    assert "nothing was sent twice" in _last_event(fulfillment).message
 
 
 def test_after_a_failure_staff_correct_the_tracking_retry_and_it_is_sent(

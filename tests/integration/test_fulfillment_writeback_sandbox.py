@@ -1,0 +1,61 @@
+"""End to end against the sandbox store: an imported order is fulfilled in the POS and BigCommerce follows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from integration.models import StoreLink
+from integration.services.intake import order_sync_request
+from integration.services.order_sync import order_sync_run
+from pos.choices import WritebackState
+from pos.models import Sale
+from tests.fixtures_fulfillment import complete
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def imported(sandbox, sandbox_link, bc_client):
+    StoreLink.objects.filter(pk=sandbox_link.pk).update(linked_at=timezone.now() - timedelta(hours=1))
+
+    def run(**order):
+        order_id = sandbox.store.place_order(**order).id
+        order_sync_run(order_sync_id=order_sync_request(link=sandbox_link, bc_order_id=order_id)[0], client=bc_client)
+        return Sale.objects.get(external_order_id=str(order_id)).fulfillment
+
+    return run
+
+
+def test_a_delivery_on_two_addresses_becomes_two_shipments_and_the_order_is_shipped(
+    imported, sandbox, staff_user, run_jobs, django_capture_on_commit_callbacks, bc_client
+):
+    fulfillment = imported(status_id=11, lines=4, two_addresses=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        complete(fulfillment, staff_user)
+    run_jobs("default")
+
+    fulfillment.refresh_from_db()
+    order_id = int(fulfillment.sale.external_order_id)
+    assert fulfillment.writeback_state == WritebackState.SUCCEEDED
+    shipments = sandbox.store.shipments[order_id]
+    assert len({s.order_address_id for s in shipments}) == 2
+    assert sum(q for s in shipments for _, _, q in s.items) == sum(line.quantity for line in fulfillment.lines.all())
+    assert bc_client.get_order(order_id).status_id == 2
+
+
+def test_a_completed_pickup_marks_the_order_completed(
+    imported, sandbox, staff_user, run_jobs, django_capture_on_commit_callbacks, bc_client
+):
+    fulfillment = imported(status_id=8, lines=1, pickup=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        complete(fulfillment, staff_user)
+    run_jobs("default")
+
+    fulfillment.refresh_from_db()
+    assert fulfillment.writeback_state == WritebackState.SUCCEEDED
+    assert bc_client.get_order(int(fulfillment.sale.external_order_id)).status_id == 10
