@@ -16,7 +16,7 @@ from rq import Retry, get_current_job
 
 from integration.choices import ErrorCode, LinkState, OrderSyncState
 from integration.models import OrderSync, StoreLink, WebhookEvent
-from integration.queueing import QUEUE_WEBHOOKS, enqueue_now
+from integration.queueing import QUEUE_DEFAULT, QUEUE_WEBHOOKS, enqueue_now
 from integration.services.fulfillment_writeback import (
     WritebackOutcome,
     fulfillment_writeback_fail,
@@ -92,6 +92,25 @@ def reconcile_link_job(link_id: int) -> None:
     link = StoreLink.objects.select_related("retailer").filter(pk=link_id, state=LinkState.ACTIVE).first()
     if link is not None:
         reconcile_run(link=link)
+
+
+def catalog_ids_refresh_job(link_id: int) -> int:
+    """Refresh the cache of the store's catalog product ids (see integration.services.catalog_ids)."""
+    from integration.client import BigCommerceClient
+    from integration.services.catalog_ids import catalog_ids_refresh
+
+    link = StoreLink.objects.filter(pk=link_id, state=LinkState.ACTIVE).first()
+    if link is None:
+        return 0
+    return catalog_ids_refresh(link=link, client=BigCommerceClient.for_link(link, priority="bulk"))
+
+
+def catalog_ids_refresh_all_job() -> int:
+    """Queue a catalog id refresh per active link (daily cron)."""
+    links = list(StoreLink.objects.filter(state=LinkState.ACTIVE).values_list("pk", flat=True))
+    for link_id in links:
+        enqueue_now(QUEUE_DEFAULT, catalog_ids_refresh_job, link_id, job_id=f"catalog-ids-{link_id}")
+    return len(links)
 
 
 def sync_log_expire_job() -> int:

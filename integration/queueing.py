@@ -32,6 +32,11 @@ def _connection(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
 
 
+def redis_connection() -> redis.Redis:
+    """This process's pooled connection to the project's Redis (the one the queues use)."""
+    return _connection(settings.RQ_QUEUES[QUEUE_DEFAULT]["URL"])
+
+
 def get_queue(name: str):
     """The named RQ queue on this process's pooled connection. It enqueues at once: `enqueue_on_commit` is how
     this project defers to the commit (and handles an unreachable Redis), not django-rq's commit mode."""

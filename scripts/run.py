@@ -110,7 +110,20 @@ def main() -> int:
         procs.append(
             (
                 "worker",
-                start("worker", [*MANAGE, "rqworker", "webhooks", "default", "imports", "--with-scheduler"], env),
+                start(
+                    "worker",
+                    [
+                        *MANAGE,
+                        "rqworker",
+                        "webhooks",
+                        "default",
+                        "imports",
+                        "--with-scheduler",
+                        "--worker-class",
+                        "integration.worker.SyncWorker",
+                    ],
+                    env,
+                ),
             )
         )
         cron = ROOT / "config" / "cron.py"

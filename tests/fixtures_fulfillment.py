@@ -16,7 +16,7 @@ import pytest
 from integration import exceptions as integration_exceptions
 from integration.client import BigCommerceClient
 from pos.choices import Channel, FulfillmentType, ProductKind
-from pos.models import Fulfillment, SaleLine, User
+from pos.models import Fulfillment, Product, SaleLine, User
 from pos.services.fulfillment import (
     LineQuantities,
     fulfillment_complete,
@@ -163,8 +163,8 @@ def make_fulfillment(register):
                 quantity=quantity,
                 external_line_id=str(6500 + position),
             )
-        shipping = factories.ProductFactory(
-            retailer=retailer, name="Shipping", sku=None, kind=ProductKind.SHIPPING, tracks_inventory=False
+        shipping, _ = Product.objects.get_or_create(
+            retailer=retailer, kind=ProductKind.SHIPPING, defaults={"name": "Shipping", "tracks_inventory": False}
         )
         factories.SaleLineFactory(
             sale=sale, position=99, product=shipping, name="Shipping", external_line_id="shipping:51"

@@ -301,6 +301,14 @@ class SandboxApp:
             for p in self.store.live_products()
             if (not ids or p.id in ids) and (not skus or (p.sku and p.sku in skus))
         ]
+        fields = set(text_list(request, "include_fields"))
+        if fields:
+            # BigCommerce returns only the listed fields (and the id) when include_fields is given.
+            return self._collection(
+                request,
+                rows,
+                lambda p: {k: v for k, v in render.product(self.store, p).items() if k in fields | {"id"}},
+            )
         return self._collection(request, rows, lambda p: render.product(self.store, p))
 
     def _update_product(self, request: Request, product_id: int):

@@ -147,7 +147,9 @@ def _touch_last_webhook(link: StoreLink, now) -> None:
 
 
 def _authenticate(body: bytes, headers: dict[str, str]) -> StoreLink:
-    if headers.get("webhook-signature"):
+    # Our own per-link secret first: every hook we register carries it. BigCommerce may also sign deliveries
+    # (Standard Webhooks), but with a client secret only app installs know, so the signature is the fallback.
+    if not headers.get(AUTH_HEADER) and headers.get("webhook-signature"):
         return _authenticate_signature(body, headers)
     value = headers.get(AUTH_HEADER, "")
     link_id, _, secret = value.partition(":")

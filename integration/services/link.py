@@ -29,6 +29,7 @@ from integration.exceptions import (
     ApiUnavailable,
 )
 from integration.models import CustomerLink, PaymentMethodMap, ProductLink, StoreLink
+from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit
 from integration.services.intake import AUTH_HEADER, ORDER_SCOPES
 from integration.services.synclog import Event, sync_log
 from pos.choices import AuditAction
@@ -64,6 +65,12 @@ def _client(store_hash: str, access_token: str):
     from integration.client import BigCommerceClient
 
     return BigCommerceClient(store_hash=store_hash, access_token=access_token)
+
+
+def _link_client(link: StoreLink):
+    from integration.client import BigCommerceClient
+
+    return BigCommerceClient.for_link(link)
 
 
 def store_credentials_check(*, store_hash: str, access_token: str, client=None) -> StoreCheck:
@@ -218,6 +225,14 @@ def store_link_create(
     )
     sync_log(link=link, event=Event.LINKED, store=link.store_name or link.store_hash, user=str(acting_user))
     transaction.on_commit(lambda: hooks_register(link=StoreLink.objects.get(pk=link.pk)))
+    # Learn the store's catalog before the first orders arrive (see integration.services.catalog_ids).
+    enqueue_on_commit(
+        QUEUE_WEBHOOKS,
+        "integration.jobs.catalog_ids_refresh_job",
+        link.pk,
+        job_id=f"catalog-ids-{link.pk}",
+        at_front=True,
+    )
     return link
 
 
@@ -261,7 +276,7 @@ def payment_methods_map(*, link: StoreLink, mapping: dict[int, PaymentType | Non
 def hooks_register(*, link: StoreLink, client=None) -> bool:
     """Create (or reactivate and update) our hooks at BigCommerce for every order scope; store their ids.
     Returns False, with the reason in the sync log, when BigCommerce refused."""
-    client = client or _client(link.store_hash, link.access_token)
+    client = client or _link_client(link)
     destination = webhook_destination()
     headers = {AUTH_HEADER: f"{link.pk}:{link.webhook_secret}"}
     try:
@@ -290,7 +305,7 @@ def hooks_register(*, link: StoreLink, client=None) -> bool:
 def hooks_check(*, link: StoreLink, client=None) -> int:
     """Re-register hooks BigCommerce deactivated (after failed deliveries or 90 days idle) or deleted.
     Returns how many needed it."""
-    client = client or _client(link.store_hash, link.access_token)
+    client = client or _link_client(link)
     destination = webhook_destination()
     try:
         live = {h.scope: h for h in client.list_hooks() if h.destination == destination}
@@ -314,7 +329,7 @@ def store_link_unlink(*, link: StoreLink, acting_user, client=None) -> None:
     if link.state == LinkState.UNLINKED:
         return
     link = StoreLink.objects.select_for_update().get(pk=link.pk)
-    client = client or _client(link.store_hash, link.access_token)
+    client = client or _link_client(link)
     for hook in link.hooks:
         try:
             client.delete_hook(hook["id"])

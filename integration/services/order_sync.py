@@ -31,6 +31,7 @@ from integration.exceptions import (
 )
 from integration.models import OrderSync, StoreLink
 from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit, get_queue
+from integration.services.catalog_ids import catalog_ids_add, catalog_ids_missing
 from integration.services.catalog_resolve import LineRef, products_unresolved
 from integration.services.intake import order_sync_job_id, order_sync_request
 from integration.services.order_apply import ApplyOptions, FetchedOrder, OrderOutcome, orders_apply
@@ -52,11 +53,15 @@ REFUNDED_STATUSES = frozenset({4, 14})
 REFUNDED_PAYMENT_STATUSES = frozenset({"refunded", "partially refunded"})
 
 
-def order_fetch(*, client, link: StoreLink, bc_order_id: int) -> FetchedOrder:
+def order_fetch(*, client, link: StoreLink, bc_order_id: int, applied_date_modified=None) -> FetchedOrder:
     """Everything the sync needs from BigCommerce about one order, in as few calls as the API allows: the order
     with its consignments and line items (one call), its refunds only when it has any, and the catalog only for
-    products the POS has never seen (to tell a deleted product from a new one)."""
+    products the POS has never seen (to tell a deleted product from a new one). A copy older than the one applied
+    (a late delivery) costs the one call only."""
     order = client.get_order(bc_order_id)
+    # Strictly older only: BigCommerce's date_modified has whole seconds, so an equal one may be a newer change.
+    if applied_date_modified is not None and order.date_modified < applied_date_modified:
+        return FetchedOrder(order=order)
     refunds = None
     if order.status_id in REFUNDED_STATUSES or (order.payment_status or "").lower() in REFUNDED_PAYMENT_STATUSES:
         refunds = client.list_refunds(bc_order_id)
@@ -72,11 +77,12 @@ def deleted_products(*, client, link: StoreLink, items: Iterable) -> frozenset[i
     unknown = products_unresolved(
         link=link, refs=[LineRef(i.product_id or 0, i.variant_id or 0, i.sku, i.name) for i in items]
     )
-    ids = sorted({r.bc_product_id for r in unknown})
-    if not ids:
+    to_ask = catalog_ids_missing(link=link, ids={r.bc_product_id for r in unknown})
+    if not to_ask:
         return frozenset()
-    existing = {p.id for p in client.get_products(ids=ids)}
-    return frozenset(set(ids) - existing)
+    existing = {p.id for p in client.get_products(ids=to_ask)}
+    catalog_ids_add(link=link, ids=existing)
+    return frozenset(set(to_ask) - existing)
 
 
 def order_sync_run(*, order_sync_id: int, client=None) -> OrderOutcome | None:
@@ -94,7 +100,9 @@ def order_sync_run(*, order_sync_id: int, client=None) -> OrderOutcome | None:
 
         client = BigCommerceClient.for_link(link)
     try:
-        fetched = order_fetch(client=client, link=link, bc_order_id=sync.bc_order_id)
+        fetched = order_fetch(
+            client=client, link=link, bc_order_id=sync.bc_order_id, applied_date_modified=sync.bc_date_modified
+        )
     except ApiNotFound:
         return _order_gone(sync)
     except ApiCredentialsRejected as exc:

@@ -22,6 +22,10 @@ from pos.services.stock import StockMove, stock_move_many
 EDITABLE_FIELDS = ("name", "sku", "kind", "retail_price", "supply_price", "active", "tracks_inventory")
 
 SKU_TAKEN = "SKU “%(sku)s” is already used by “%(other)s”. Each product needs its own SKU."
+SERVICE_KIND_TAKEN = (
+    "This retailer already has a %(kind)s product (“%(other)s”): shipping, handling and gift wrapping are one "
+    "product each. Edit that one instead."
+)
 NEGATIVE_PRICE = "Prices cannot be negative."
 SERVICE_TRACKS_STOCK = "Shipping, handling and gift-wrapping charges never track stock."
 NAME_REQUIRED = "Give the product a name."
@@ -56,6 +60,19 @@ def _clean_fields(*, retailer: Retailer, fields: dict[str, Any], product_id: int
             errors[price] = NEGATIVE_PRICE
     if fields.get("kind") in ProductKind.service_kinds() and fields.get("tracks_inventory"):
         errors["tracks_inventory"] = SERVICE_TRACKS_STOCK
+    if fields.get("kind") in ProductKind.service_kinds():
+        other = (
+            Product.objects.for_retailer(retailer)
+            .filter(kind=fields["kind"])
+            .exclude(pk=product_id)
+            .only("name")
+            .first()
+        )
+        if other is not None:
+            errors["kind"] = SERVICE_KIND_TAKEN % {
+                "kind": ProductKind(fields["kind"]).label.lower(),
+                "other": other.name,
+            }
     if fields["sku"]:
         other = (
             Product.objects.for_retailer(retailer).filter(sku=fields["sku"]).exclude(pk=product_id).only("name").first()

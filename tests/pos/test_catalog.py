@@ -238,3 +238,15 @@ def test_merge_refuses_another_retailers_product_an_inactive_target_and_goods_in
     with pytest.raises(ValidationError, match="charge"):
         product_merge(source=source, target=charge)
     assert Product.objects.filter(pk=source.pk, merged_into=None).exists()
+
+
+def test_a_second_shipping_product_is_refused_with_a_clear_message(retailer, admin_user):
+    factories.ProductFactory(
+        retailer=retailer, name="Shipping", sku=None, kind=ProductKind.SHIPPING, tracks_inventory=False
+    )
+    product = factories.ProductFactory(retailer=retailer)
+
+    with pytest.raises(ValidationError) as excinfo:
+        product_update(product=product, acting_user=admin_user, kind=ProductKind.SHIPPING, tracks_inventory=False)
+
+    assert "already has a shipping product" in str(excinfo.value.message_dict["kind"])
