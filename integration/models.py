@@ -147,6 +147,10 @@ class OrderSync(models.Model):
             models.Index(
                 fields=["next_retry_at"], condition=Q(state=OrderSyncState.RETRYING), name="ordersync_retry_idx"
             ),
+            # Syncs requested and not yet claimed (see integration.services.order_sync.order_syncs_claim).
+            models.Index(
+                fields=["link", "queued_at"], condition=Q(queued_at__isnull=False), name="ordersync_queued_idx"
+            ),
         ]
 
     def __str__(self) -> str:

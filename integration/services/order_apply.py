@@ -37,6 +37,7 @@ from integration.services.customers import CustomerMatch, CustomerRef, customers
 from integration.services.synclog import Event, sync_log_build, sync_log_save
 from integration.status_table import BcStatus, Outcome, UnknownStatusError, status_for
 from pos.choices import Channel, MovementReason, PaymentKind, ProductKind, SaleStatus
+from pos.db import bulk_update_rows
 from pos.models import InventoryMovement, PaymentType, Product, Sale, SaleLine, SalePayment
 from pos.services.fulfillment import OnlineFulfillmentSpec, fulfillments_follow_online_sales
 from pos.services.sales import invoice_numbers_allocate, payment_state_for
@@ -223,34 +224,20 @@ def _apply_sales(batch: _Batch) -> None:
     customers = _resolve_customers(batch, [p for p in plans if p.kind == Kind.CREATE])
     payment_types = _payment_types(link, plans)
     desired = {id(p): _desired_lines(p, resolution) for p in plans}
-    _create_sales(batch, [p for p in plans if p.kind == Kind.CREATE], customers)
-    for plan in plans:
-        if plan.kind == Kind.UPDATE:
-            plan.previous_status_id = plan.sale.bc_status_id
-            _set_sale_fields(plan, batch.now)
-    existing_lines = _existing_lines([p.sale for p in plans if p.kind == Kind.UPDATE])
+    created = [p for p in plans if p.kind == Kind.CREATE]
+    updated = [p for p in plans if p.kind == Kind.UPDATE]
+    _build_sales(batch, created, customers)
+    for plan in updated:
+        plan.previous_status_id = plan.sale.bc_status_id
+        _set_sale_fields(plan, batch.now)
+    new_payments, changed_payments = _reconcile_payments(batch, plans, payment_types)
+    Sale.objects.bulk_create([p.sale for p in created])
+    SalePayment.objects.bulk_create(new_payments)
+    bulk_update_rows(SalePayment, changed_payments, ["amount"])
+    existing_lines = _existing_lines([p.sale for p in updated])
     _write_lines(batch, plans, desired, existing_lines)
-    _write_payments(batch, plans, payment_types)
     _move_stock(batch, plans, desired)
-    Sale.objects.bulk_update(
-        [p.sale for p in plans],
-        [
-            "status",
-            "payment_state",
-            "bc_status_id",
-            "bc_status_label",
-            "total_ex_tax",
-            "total_tax",
-            "total_inc_tax",
-            "discount_total",
-            "amount_paid",
-            "amount_refunded",
-            "customer_note",
-            "voided_at",
-            "void_reason",
-            "updated_at",
-        ],
-    )
+    bulk_update_rows(Sale, [p.sale for p in updated], SALE_FIELDS)
     _follow_fulfillments(batch, plans)
 
 
@@ -382,7 +369,7 @@ def _payment_types(link: StoreLink, plans: list[Plan]) -> dict[str, PaymentType 
     return {row.method: row.payment_type for row in rows}
 
 
-def _create_sales(batch: _Batch, plans: list[Plan], customers: dict[int, CustomerMatch | None]) -> None:
+def _build_sales(batch: _Batch, plans: list[Plan], customers: dict[int, CustomerMatch | None]) -> None:
     if not plans:
         return
     link = batch.link
@@ -405,7 +392,6 @@ def _create_sales(batch: _Batch, plans: list[Plan], customers: dict[int, Custome
             created_at=batch.now,
         )
         _set_sale_fields(plan, batch.now)
-    Sale.objects.bulk_create([p.sale for p in plans])
 
 
 def _set_sale_fields(plan: Plan, now) -> None:
@@ -431,6 +417,24 @@ def _existing_lines(sales: list[Sale]) -> dict[int, dict[str, SaleLine]]:
         for line in SaleLine.objects.filter(sale__in=sales):
             by_sale[line.sale_id][line.external_line_id] = line
     return by_sale
+
+
+SALE_FIELDS = (
+    "status",
+    "payment_state",
+    "bc_status_id",
+    "bc_status_label",
+    "total_ex_tax",
+    "total_tax",
+    "total_inc_tax",
+    "discount_total",
+    "amount_paid",
+    "amount_refunded",
+    "customer_note",
+    "voided_at",
+    "void_reason",
+    "updated_at",
+)
 
 
 LINE_FIELDS = (
@@ -490,12 +494,15 @@ def _write_lines(batch: _Batch, plans: list[Plan], desired: dict, existing: dict
         if plan.kind == Kind.UPDATE and changes:
             batch.log(Event.ORDER_EDITED, plan, invoice=plan.sale.invoice_number, detail="; ".join(changes))
     SaleLine.objects.bulk_create(to_create)
-    SaleLine.objects.bulk_update(to_update, LINE_FIELDS)
+    bulk_update_rows(SaleLine, to_update, LINE_FIELDS)
 
 
-def _write_payments(batch: _Batch, plans: list[Plan], payment_types: dict[str, PaymentType | None]) -> None:
-    """The paid amount as one payment, each BigCommerce refund as a negative payment; amounts and the payment
-    state follow. Nothing is ever deleted: refunds already recorded stay when the refunds were not re-read."""
+def _reconcile_payments(
+    batch: _Batch, plans: list[Plan], payment_types: dict[str, PaymentType | None]
+) -> tuple[list[SalePayment], list[SalePayment]]:
+    """The paid amount as one payment, each BigCommerce refund as a negative payment; the sale's amounts and
+    payment state follow. Nothing is ever deleted: refunds already recorded stay when the refunds were not re-read.
+    Returns (payments to create, payments whose amount changed); the caller writes them."""
     existing: dict[int, dict[tuple[str, str], SalePayment]] = defaultdict(dict)
     updates = [p.sale.pk for p in plans if p.kind == Kind.UPDATE]
     if updates:
@@ -556,8 +563,7 @@ def _write_payments(batch: _Batch, plans: list[Plan], payment_types: dict[str, P
         sale.payment_state = payment_state_for(total=sale.total_inc_tax, paid=paid, refunded=refunded)
         if new_refunds:
             batch.log(Event.ORDER_REFUNDED, plan, amount=f"{new_refunds:.2f}", invoice=sale.invoice_number)
-    SalePayment.objects.bulk_create(to_create)
-    SalePayment.objects.bulk_update(to_update, ["amount"])
+    return to_create, to_update
 
 
 def _move_stock(batch: _Batch, plans: list[Plan], desired: dict) -> None:
@@ -689,7 +695,8 @@ def _record(batch: _Batch) -> None:
                 batch.log(event, plan, status=plan.status.label if plan.status else "")
             sync.state = OrderSyncState.SKIPPED
         sync.updated_at = now
-    OrderSync.objects.bulk_update(
+    bulk_update_rows(
+        OrderSync,
         [p.sync for p in batch.plans if p.kind != Kind.STALE],
         [
             "state",

@@ -13,12 +13,15 @@ status, unreadable data), it needs attention with a reason code and a sentence t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models import Case, When
 from django.utils import timezone
 
+from integration.bc_types import Order, Refund
 from integration.choices import ErrorCode, LinkState, OrderSyncState, Reason
 from integration.exceptions import (
     ApiBadResponse,
@@ -33,7 +36,7 @@ from integration.models import OrderSync, StoreLink
 from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit, get_queue
 from integration.services.catalog_ids import catalog_ids_add, catalog_ids_missing
 from integration.services.catalog_resolve import LineRef, products_unresolved
-from integration.services.intake import order_sync_job_id, order_sync_request
+from integration.services.intake import order_sync_job_id
 from integration.services.order_apply import ApplyOptions, FetchedOrder, OrderOutcome, orders_apply
 from integration.services.synclog import Event, sync_log
 from integration.status_table import STATUS_TABLE
@@ -50,33 +53,101 @@ BACKOFF = (
     timedelta(hours=1),
 )
 REFUNDED_STATUSES = frozenset({4, 14})
+# Orders synced together in one transaction, and BigCommerce calls in flight at once while fetching them.
+BATCH_SIZE = 50
+FETCH_CONCURRENCY = 8
 REFUNDED_PAYMENT_STATUSES = frozenset({"refunded", "partially refunded"})
 
 
-def order_fetch(*, client, link: StoreLink, bc_order_id: int, applied_date_modified=None) -> FetchedOrder:
-    """Everything the sync needs from BigCommerce about one order, in as few calls as the API allows: the order
-    with its consignments and line items (one call), its refunds only when it has any, and the catalog only for
-    products the POS has never seen (to tell a deleted product from a new one). A copy older than the one applied
-    (a late delivery) costs the one call only."""
-    order = client.get_order(bc_order_id)
+def orders_fetch(
+    *, client, link: StoreLink, syncs: Sequence[OrderSync]
+) -> tuple[list[tuple[OrderSync, FetchedOrder]], list[tuple[OrderSync, ApiError]]]:
+    """Everything the sync needs from BigCommerce about these orders, in as few calls as the API allows: each
+    order with its consignments and line items (one call each, made concurrently), its refunds only when it has
+    any, and one catalog call for all products the POS has never seen and the catalog cache does not know (to
+    tell a deleted product from a new one). A copy older than the one applied (a late delivery) costs the one
+    call only. Returns (fetched, failed) pairs."""
+    failed: list[tuple[OrderSync, ApiError]] = []
+    orders: dict[int, Order] = {}
+    for sync, result in zip(syncs, _concurrently(lambda s: client.get_order(s.bc_order_id), syncs), strict=True):
+        if isinstance(result, ApiError):
+            failed.append((sync, result))
+        else:
+            orders[sync.pk] = result
+    fresh = [s for s in syncs if s.pk in orders and not _older(orders[s.pk], s)]
+    wanting_refunds = [s for s in fresh if _has_refunds(orders[s.pk])]
+    refunds: dict[int, list[Refund]] = {}
+    for sync, result in zip(
+        wanting_refunds, _concurrently(lambda s: client.list_refunds(s.bc_order_id), wanting_refunds), strict=True
+    ):
+        if isinstance(result, ApiError):
+            failed.append((sync, result))
+            orders.pop(sync.pk)
+        else:
+            refunds[sync.pk] = result
+    fresh = [s for s in fresh if s.pk in orders]
+    try:
+        deleted = deleted_products(client=client, link=link, items=[i for s in fresh for i in orders[s.pk].products])
+    except ApiError as exc:
+        # Without knowing which products still exist, orders with unknown products wait for a retry.
+        unknown = {
+            r.bc_product_id
+            for r in products_unresolved(link=link, refs=[_line_ref(i) for s in fresh for i in orders[s.pk].products])
+        }
+        waiting = [s for s in fresh if any(i.product_id in unknown for i in orders[s.pk].products)]
+        failed += [(s, exc) for s in waiting]
+        for s in waiting:
+            orders.pop(s.pk)
+        deleted = frozenset()
+    fetched = [
+        (s, FetchedOrder(order=orders[s.pk], refunds=refunds.get(s.pk), deleted_product_ids=deleted))
+        for s in syncs
+        if s.pk in orders
+    ]
+    return fetched, failed
+
+
+def order_fetch(*, client, link: StoreLink, bc_order_id: int) -> FetchedOrder:
+    """One order, as `orders_fetch` gets it; raises the API error."""
+    sync = OrderSync(link=link, bc_order_id=bc_order_id)
+    fetched, failed = orders_fetch(client=client, link=link, syncs=[sync])
+    if failed:
+        raise failed[0][1]
+    return fetched[0][1]
+
+
+def _older(order: Order, sync: OrderSync) -> bool:
     # Strictly older only: BigCommerce's date_modified has whole seconds, so an equal one may be a newer change.
-    if applied_date_modified is not None and order.date_modified < applied_date_modified:
-        return FetchedOrder(order=order)
-    refunds = None
-    if order.status_id in REFUNDED_STATUSES or (order.payment_status or "").lower() in REFUNDED_PAYMENT_STATUSES:
-        refunds = client.list_refunds(bc_order_id)
-    return FetchedOrder(
-        order=order,
-        refunds=refunds,
-        deleted_product_ids=deleted_products(client=client, link=link, items=order.products),
-    )
+    return sync.bc_date_modified is not None and order.date_modified < sync.bc_date_modified
+
+
+def _has_refunds(order: Order) -> bool:
+    return order.status_id in REFUNDED_STATUSES or (order.payment_status or "").lower() in REFUNDED_PAYMENT_STATUSES
+
+
+def _line_ref(item) -> LineRef:
+    return LineRef(item.product_id or 0, item.variant_id or 0, item.sku, item.name)
+
+
+def _concurrently(call: Callable, items: Sequence) -> list:
+    """`call(item)` for each item, a few at a time (the client's rate limiter keeps the store's quota); API errors
+    are returned in place of results."""
+
+    def safe(item):
+        try:
+            return call(item)
+        except ApiError as exc:
+            return exc
+
+    if len(items) <= 1:
+        return [safe(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(items))) as pool:
+        return list(pool.map(safe, items))
 
 
 def deleted_products(*, client, link: StoreLink, items: Iterable) -> frozenset[int]:
     """Ids of products on these lines that the POS does not know and BigCommerce no longer has."""
-    unknown = products_unresolved(
-        link=link, refs=[LineRef(i.product_id or 0, i.variant_id or 0, i.sku, i.name) for i in items]
-    )
+    unknown = products_unresolved(link=link, refs=[_line_ref(i) for i in items])
     to_ask = catalog_ids_missing(link=link, ids={r.bc_product_id for r in unknown})
     if not to_ask:
         return frozenset()
@@ -85,44 +156,102 @@ def deleted_products(*, client, link: StoreLink, items: Iterable) -> frozenset[i
     return frozenset(set(to_ask) - existing)
 
 
-def order_sync_run(*, order_sync_id: int, client=None) -> OrderOutcome | None:
-    """Sync one order now (the body of the sync job). Returns the outcome, or None if nothing was applied."""
+def order_syncs_claim(*, order_sync_id: int, limit: int = BATCH_SIZE) -> list[OrderSync]:
+    """Take this order, if a sync of it is requested and due, and up to `limit` - 1 more of its store for one
+    batch. Clearing `queued_at` is the claim: a webhook arriving from now on requests a follow-up sync, and the
+    jobs of the orders claimed here find nothing left to do (one cheap query each). Rows another worker is
+    claiming at the same moment are skipped, not waited for."""
     now = timezone.now()
-    if not OrderSync.objects.filter(pk=order_sync_id).update(queued_at=None, last_attempt_at=now):
+    link_id = (
+        OrderSync.objects.filter(pk=order_sync_id, queued_at__isnull=False, queued_at__lte=now)
+        .values_list("link_id", flat=True)
+        .first()
+    )
+    if link_id is None:
+        return []
+    with transaction.atomic():
+        ids = list(
+            OrderSync.objects.select_for_update(skip_locked=True)
+            .filter(link_id=link_id, queued_at__isnull=False, queued_at__lte=now)
+            .order_by(Case(When(pk=order_sync_id, then=0), default=1), "queued_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        claimed = OrderSync.objects.filter(pk__in=ids, queued_at__isnull=False).update(
+            queued_at=None, last_attempt_at=now
+        )
+    if not claimed:
+        return []
+    return list(
+        OrderSync.objects.filter(pk__in=ids, last_attempt_at=now)
+        .select_related("link__retailer", "link__default_payment_type", "sale")
+        .order_by("pk")
+    )
+
+
+def order_sync_run(*, order_sync_id: int, client=None) -> OrderOutcome | None:
+    """The body of the sync job: sync this order, with whatever else of its store is waiting, as one batch.
+    Returns this order's outcome (None when another batch already took it, or nothing was applied)."""
+    syncs = order_syncs_claim(order_sync_id=order_sync_id)
+    if not syncs:
         return None
-    sync = OrderSync.objects.select_related("link__retailer", "link__default_payment_type").get(pk=order_sync_id)
-    link = sync.link
+    link = syncs[0].link
     if link.state != LinkState.ACTIVE:
-        logger.info("order %s not synced: link %s is %s", sync.bc_order_id, link.pk, link.state)
+        logger.info("%s order(s) not synced: link %s is %s", len(syncs), link.pk, link.state)
         return None
     if client is None:
         from integration.client import BigCommerceClient
 
         client = BigCommerceClient.for_link(link)
+    fetched, failed = orders_fetch(client=client, link=link, syncs=syncs)
+    for sync, exc in failed:
+        _fail_for(sync, exc)
+    outcomes = _apply(link, fetched)
+    return outcomes.get(order_sync_id)
+
+
+def _apply(link: StoreLink, fetched: list[tuple[OrderSync, FetchedOrder]]) -> dict[int, OrderOutcome]:
+    """Apply the batch in one transaction; if that fails, order by order so one bad order cannot hold up the rest."""
+    if not fetched:
+        return {}
     try:
-        fetched = order_fetch(
-            client=client, link=link, bc_order_id=sync.bc_order_id, applied_date_modified=sync.bc_date_modified
-        )
-    except ApiNotFound:
-        return _order_gone(sync)
-    except ApiCredentialsRejected as exc:
-        return order_sync_fail(order_sync=sync, reason=ErrorCode.CREDENTIALS_REJECTED, detail=exc.detail)
-    except ApiRateLimited as exc:
-        return order_sync_fail(
+        outcomes = orders_apply(link=link, fetched=[f for _, f in fetched], options=ApplyOptions())
+    except Exception:  # noqa: BLE001 - isolated below, then recorded per order
+        if len(fetched) == 1:
+            raise
+        logger.exception("a batch of %s orders failed to apply; applying them one by one", len(fetched))
+        result = {}
+        for sync, one in fetched:
+            try:
+                result.update(_apply(link, [(sync, one)]))
+            except Exception as exc:  # noqa: BLE001 - an error on our side must not lose the order
+                logger.exception("order %s failed to apply", sync.bc_order_id)
+                order_sync_fail(order_sync=sync, reason=ErrorCode.INTERNAL, detail=exc.__class__.__name__)
+        return result
+    by_order = {s.bc_order_id: s.pk for s, _ in fetched}
+    return {by_order[o.bc_order_id]: o for o in outcomes}
+
+
+def _fail_for(sync: OrderSync, exc: ApiError) -> None:
+    """Record an API failure of one order with its reason."""
+    if isinstance(exc, ApiNotFound):
+        _order_gone(sync)
+    elif isinstance(exc, ApiCredentialsRejected):
+        order_sync_fail(order_sync=sync, reason=ErrorCode.CREDENTIALS_REJECTED, detail=exc.detail)
+    elif isinstance(exc, ApiRateLimited):
+        order_sync_fail(
             order_sync=sync,
             reason=ErrorCode.RATE_LIMITED,
             detail=exc.detail,
             retry_after=timedelta(seconds=exc.reset_seconds or 0),
         )
-    except ApiServerError as exc:
-        return order_sync_fail(order_sync=sync, reason=ErrorCode.BIGCOMMERCE_ERROR, detail=exc.detail)
-    except ApiUnavailable as exc:
-        return order_sync_fail(order_sync=sync, reason=ErrorCode.UNREACHABLE, detail=exc.detail)
-    except ApiBadResponse as exc:
-        return order_sync_fail(order_sync=sync, reason=ErrorCode.UNPARSEABLE, detail=exc.detail)
-    except ApiError as exc:
-        return order_sync_fail(order_sync=sync, reason=ErrorCode.BIGCOMMERCE_ERROR, detail=exc.detail)
-    return orders_apply(link=link, fetched=[fetched], options=ApplyOptions())[0]
+    elif isinstance(exc, ApiServerError):
+        order_sync_fail(order_sync=sync, reason=ErrorCode.BIGCOMMERCE_ERROR, detail=exc.detail)
+    elif isinstance(exc, ApiUnavailable):
+        order_sync_fail(order_sync=sync, reason=ErrorCode.UNREACHABLE, detail=exc.detail)
+    elif isinstance(exc, ApiBadResponse):
+        order_sync_fail(order_sync=sync, reason=ErrorCode.UNPARSEABLE, detail=exc.detail)
+    else:
+        order_sync_fail(order_sync=sync, reason=ErrorCode.BIGCOMMERCE_ERROR, detail=exc.detail)
 
 
 def _order_gone(sync: OrderSync) -> None:
@@ -135,8 +264,8 @@ def _order_gone(sync: OrderSync) -> None:
             invoice=sync.sale.invoice_number,
             detail="archived or deleted in BigCommerce; the sale is kept",
         )
-        return None
-    return order_sync_fail(order_sync=sync, reason=ErrorCode.ORDER_NOT_FOUND, detail="")
+        return
+    order_sync_fail(order_sync=sync, reason=ErrorCode.ORDER_NOT_FOUND, detail="")
 
 
 @transaction.atomic
@@ -150,8 +279,17 @@ def order_sync_fail(*, order_sync: OrderSync, reason: Reason, detail: str, retry
     if reason.retryable and sync.attempts < MAX_ATTEMPTS:
         delay = max(BACKOFF[min(sync.attempts - 1, len(BACKOFF) - 1)], retry_after or timedelta(0))
         sync.state, sync.next_retry_at = OrderSyncState.RETRYING, now + delay
+        sync.queued_at = sync.next_retry_at  # requested, due then: the scheduled job (or the sweeper) claims it
         sync.save(
-            update_fields=["attempts", "last_error_code", "last_error_message", "state", "next_retry_at", "updated_at"]
+            update_fields=[
+                "attempts",
+                "last_error_code",
+                "last_error_message",
+                "state",
+                "next_retry_at",
+                "queued_at",
+                "updated_at",
+            ]
         )
         sync_log(
             link=sync.link,
@@ -188,19 +326,19 @@ def _schedule_retry(order_sync_id: int, delay: timedelta) -> None:
 
 
 def order_syncs_retry(*, order_syncs: Iterable[OrderSync], acting_user) -> int:
-    """Staff asked to retry: each order is re-fetched by a new job (same path as a webhook). Returns how many."""
+    """Staff asked to retry: each order is re-fetched now by a new job (the webhook path), whatever retry was
+    scheduled. Returns how many."""
     count = 0
     for sync in order_syncs:
         with transaction.atomic():
+            now = timezone.now()
             OrderSync.objects.filter(pk=sync.pk).update(
-                state=OrderSyncState.PENDING, next_retry_at=None, attempts=0, updated_at=timezone.now()
+                state=OrderSyncState.PENDING, next_retry_at=None, attempts=0, queued_at=now, updated_at=now
             )
-            sync_id, newly_queued = order_sync_request(link=sync.link, bc_order_id=sync.bc_order_id)
             sync_log(link=sync.link, event=Event.SYNC_RETRY_REQUESTED, order_sync=sync, user=str(acting_user))
-            if newly_queued:
-                enqueue_on_commit(
-                    QUEUE_WEBHOOKS, "integration.jobs.order_sync_job", sync_id, job_id=order_sync_job_id(sync_id)
-                )
+            enqueue_on_commit(
+                QUEUE_WEBHOOKS, "integration.jobs.order_sync_job", sync.pk, job_id=order_sync_job_id(sync.pk)
+            )
         count += 1
     return count
 

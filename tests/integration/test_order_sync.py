@@ -515,7 +515,10 @@ def test_a_5xx_is_retried_with_backoff_then_needs_attention_after_the_last_attem
     assert order_sync.attempts == 1
     assert order_sync.last_error_code == ErrorCode.BIGCOMMERCE_ERROR.code
     assert order_sync.next_retry_at > timezone.now() + timedelta(seconds=20)
+    assert order_sync.queued_at == order_sync.next_retry_at  # requested again, due at the retry time
+    assert sync(order_id).attempts == 1  # not due yet: nothing happens before the retry time
     for _ in range(MAX_ATTEMPTS - 1):
+        OrderSync.objects.filter(pk=order_sync.pk).update(queued_at=timezone.now())  # the retry time has come
         order_sync = sync(order_id)
     assert order_sync.state == OrderSyncState.NEEDS_ATTENTION
     assert order_sync.attempts == MAX_ATTEMPTS

@@ -15,7 +15,8 @@ from integration.queueing import get_queue
 from integration.services.catalog_ids import catalog_ids_refresh
 from integration.services.intake import order_sync_request
 from integration.services.link import hooks_register
-from integration.services.order_sync import order_sync_run
+from integration.services.order_apply import ApplyOptions, orders_apply
+from integration.services.order_sync import order_fetch, order_sync_run
 from integration.services.reconcile import reconcile_run
 from integration.status_table import Outcome, status_for
 from pos.choices import Channel, ProductKind, SaleStatus
@@ -32,21 +33,39 @@ def link(sandbox_link):
     return sandbox_link
 
 
-def _sync_in_this_process(order_sync_id: int) -> str:
+def _claim_and_sync(order_sync_id: int) -> str:
     outcome = order_sync_run(order_sync_id=order_sync_id)
     return outcome.kind if outcome else "none"
 
 
-def test_two_worker_processes_syncing_the_same_order_at_once_make_one_sale_and_move_stock_once(sandbox, link):
-    order_id = sandbox.store.place_order(status_id=11, lines=3).id
-    sync_id, _ = order_sync_request(link=link, bc_order_id=order_id)
+def _fetch_and_apply(link_id: int, order_id: int) -> str:
+    """What a worker does once it holds an order, without the claim: fetch it, apply it."""
+    from integration.client import BigCommerceClient
 
-    kinds = run_concurrently(_sync_in_this_process, [(sync_id,), (sync_id,)])
+    link = StoreLink.objects.select_related("retailer", "default_payment_type").get(pk=link_id)
+    fetched = order_fetch(client=BigCommerceClient.for_link(link), link=link, bc_order_id=order_id)
+    return orders_apply(link=link, fetched=[fetched], options=ApplyOptions())[0].kind
+
+
+def test_two_processes_applying_the_same_order_at_once_make_one_sale_and_move_stock_once(sandbox, link):
+    order_id = sandbox.store.place_order(status_id=11, lines=3).id
+
+    kinds = run_concurrently(_fetch_and_apply, [(link.pk, order_id), (link.pk, order_id)])
 
     sale = Sale.objects.get()
     units = sum(line.quantity for line in sandbox.store.order(order_id).lines)
     assert sorted(kinds) in (["create", "update"], ["create", "stale"])
     assert -InventoryMovement.objects.filter(sale=sale).aggregate(n=Sum("quantity"))["n"] == units
+
+
+def test_two_workers_woken_for_the_same_order_sync_it_once(sandbox, link):
+    order_id = sandbox.store.place_order(status_id=11, lines=1).id
+    sync_id, _ = order_sync_request(link=link, bc_order_id=order_id)
+
+    kinds = run_concurrently(_claim_and_sync, [(sync_id,), (sync_id,)])
+
+    assert sorted(kinds) == ["create", "none"]
+    assert sandbox.store.request_log.counts()["get_order"] == 1
 
 
 def _assert_pos_matches_the_store(sandbox, link, order_ids) -> None:

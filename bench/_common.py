@@ -1,0 +1,202 @@
+"""Shared set-up for the benchmarks: a fresh PostgreSQL database, a sandbox store process, a linked retailer.
+
+Every benchmark runs against PostgreSQL (`BENCH_DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/pos_bench,
+dropped and recreated each run) and a real Redis (`BENCH_REDIS_URL`, default redis://127.0.0.1:6379/13, flushed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/pos_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def bench_env() -> dict[str, str]:
+    """The environment of every process of a benchmark (this one, workers, the sandbox)."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DEBUG": "1",
+        "DATABASE_URL": DATABASE_URL,
+        "REDIS_URL": REDIS_URL,
+        "LOG_LEVEL": "WARNING",
+        "CONN_MAX_AGE": "600",
+    }
+
+
+def setup_django(*, fresh: bool = True) -> None:
+    """Point this process at the benchmark database (recreated and migrated when `fresh`) and set Django up."""
+    os.environ.update(bench_env())
+    if fresh:
+        _recreate_database()
+    import django
+
+    django.setup()
+    if fresh:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        import redis
+
+        redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def _recreate_database() -> None:
+    import psycopg
+
+    parts = urlsplit(DATABASE_URL)
+    name = parts.path.lstrip("/")
+    admin = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Sandbox:
+    """A `manage.py bigcommerce_sandbox` process and its control endpoints."""
+
+    def __init__(self, *, orders: int = 0, quota: int = 1_000_000, extra: tuple[str, ...] = ()):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "bigcommerce_sandbox",
+                "--port",
+                str(self.port),
+                "--orders",
+                str(orders),
+                "--quota",
+                str(quota),
+                *extra,
+            ],
+            cwd=ROOT,
+            env=bench_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                self.info = self.get("/__sandbox__/info")
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the sandbox did not start") from None
+                time.sleep(0.2)
+
+    def get(self, path: str):
+        with urllib.request.urlopen(self.url + path, timeout=60) as response:
+            return json.loads(response.read() or b"null")
+
+    def send(self, method: str, path: str, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=300) as response:
+            return json.loads(response.read() or b"null")
+
+    def request_counts(self) -> dict[str, int]:
+        return self.get("/__sandbox__/requests?endpoint=-")["counts"]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+@contextmanager
+def sandbox(**kwargs):
+    box = Sandbox(**kwargs)
+    try:
+        yield box
+    finally:
+        box.stop()
+
+
+def linked_retailer(box: Sandbox):
+    """The demo retailer linked to the sandbox store (link made directly: no webhooks in benchmarks)."""
+    from django.utils import timezone
+
+    from integration.models import StoreLink
+    from pos.models import PaymentType, Register
+    from pos.services.demo import demo_retailer_ensure
+
+    retailer = demo_retailer_ensure().retailer
+    register = Register.objects.filter(retailer=retailer, name="Online").select_related("outlet").get()
+    return StoreLink.objects.create(
+        retailer=retailer,
+        store_hash=box.info["store_hash"],
+        store_id=str(box.info["store_id"]),
+        store_name="Benchmark store",
+        store_currency="USD",
+        access_token=box.info["access_token"],
+        api_base_url=box.url,
+        outlet=register.outlet,
+        register=register,
+        default_payment_type=PaymentType.objects.get(retailer=retailer, name="BigCommerce"),
+        webhook_secret="bench",
+        linked_at=timezone.now() - timedelta(days=1),
+    )
+
+
+def run_workers(count: int = 1, queues: tuple[str, ...] = ("webhooks",), *, burst: bool = True) -> float:
+    """Run worker processes (burst: until the queues are empty); returns the wall time in seconds."""
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "rqworker",
+                *queues,
+                *(["--burst"] if burst else []),
+                "--worker-class",
+                "integration.worker.SyncWorker",
+            ],
+            cwd=ROOT,
+            env=bench_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(count)
+    ]
+    for proc in procs:
+        _, err = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"worker failed: {err.decode()[-2000:]}")
+    return time.perf_counter() - started
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
