@@ -8,11 +8,14 @@ below do it for them, so another retailer's id is a 404 by construction.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from django.shortcuts import redirect
+from django.utils import timezone
 
 from pos.choices import AuditAction, Role
 from pos.models import AuditEntry, Membership, Retailer
@@ -43,14 +46,20 @@ def resolve_retailer(request: HttpRequest) -> tuple[Retailer | None, str | None]
 
 
 class RetailerMiddleware:
-    """Sets `request.retailer` and `request.role` for signed-in users (None otherwise)."""
+    """Sets `request.retailer` and `request.role` for signed-in users (None otherwise), and makes the retailer's
+    time zone current, so pages and forms show and read local times (storage stays UTC)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         request.retailer, request.role = resolve_retailer(request)
-        return self.get_response(request)
+        if request.retailer is not None:
+            timezone.activate(ZoneInfo(request.retailer.time_zone))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 def retailer_context(request: HttpRequest) -> dict:
