@@ -13,6 +13,7 @@ from integration.choices import ErrorCode, LinkState, OrderSyncState
 from integration.models import OrderSync, StoreLink, WebhookEvent
 from integration.queueing import QUEUE_WEBHOOKS, enqueue_now
 from integration.services.intake import order_sync_job_id
+from pos.models import Retailer
 
 logger = logging.getLogger("integration.jobs")
 
@@ -87,3 +88,22 @@ def sync_log_expire_job() -> int:
     from integration.services.synclog import sync_log_expire
 
     return sync_log_expire()
+
+
+def attention_digest_job() -> int:
+    """Send each retailer with orders needing attention its daily digest (cron). Returns how many were sent."""
+    from integration.services.alerts import attention_digest_send
+
+    retailer_ids = (
+        OrderSync.objects.filter(state=OrderSyncState.NEEDS_ATTENTION)
+        .order_by()
+        .values_list("link__retailer_id", flat=True)
+        .distinct()
+    )
+    sent = 0
+    for retailer in Retailer.objects.filter(pk__in=retailer_ids).order_by("pk"):
+        try:
+            sent += bool(attention_digest_send(retailer=retailer))
+        except Exception:  # noqa: BLE001 - one retailer's mail failure must not cost the others their digest
+            logger.exception("attention digest of retailer %s failed", retailer.pk)
+    return sent
