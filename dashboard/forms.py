@@ -139,7 +139,7 @@ class SaleFilterForm(DateRangeMixin, FilterForm):
 class FailedOrderFilterForm(DateRangeMixin, FilterForm):
     state = forms.ChoiceField(
         required=False,
-        choices=[("", "Failing or being retried")]
+        choices=[("", "All")]
         + [(s, OrderSyncState(s).label) for s in OrderSyncState.failed_states()]
         + [(OrderSyncState.PENDING, "Being retried")],
         widget=_select(),

@@ -8,7 +8,9 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import BooleanField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -71,7 +73,7 @@ NO_FULFILLMENT = "none"
 # The capped count: "1,000+ sales" costs reading at most this many index entries, never the whole set.
 SALES_COUNT_CAP = 1000
 # A customer search matching at most this many customers filters sales by their ids (see _sale_search).
-SEARCH_CUSTOMER_IDS = 2000
+SEARCH_CUSTOMER_IDS = 10_000
 # bigint holds 18 digits safely; a longer number can only be a BigCommerce order number.
 _MAX_INVOICE_DIGITS = 18
 
@@ -130,10 +132,10 @@ def customers_matching(*, retailer: Retailer, q: str) -> QuerySet[Customer]:
 def _sale_search(retailer: Retailer, q: str) -> Q:
     """An invoice number or BigCommerce order number (exact, on indexed columns), else a customer.
 
-    Matching customers are looked up first. A few of them become a literal id list, so the database reads just
-    their sales (by the customer index) instead of walking the whole history hoping to meet them, which is what
-    it does with a subquery it cannot size; many of them stay a subquery, because walking the history by date
-    then finds a page of matches at once."""
+    Matching customers are looked up first and passed as literal ids: the database then knows how many sales
+    to expect and picks its plan (read those customers' sales, or walk the history by date when matches are
+    common), where a subquery it cannot size makes it walk the whole history for a rare name. Beyond
+    SEARCH_CUSTOMER_IDS customers (a one- or two-letter search) a subquery is fine: matches are everywhere."""
     q = q.strip().removeprefix("#").strip()
     if q.isdigit():
         by_order = Q(channel=Channel.BIGCOMMERCE, external_order_id=q)
@@ -142,6 +144,11 @@ def _sale_search(retailer: Retailer, q: str) -> Q:
     ids = list(customers.values_list("pk", flat=True)[: SEARCH_CUSTOMER_IDS + 1])
     if len(ids) > SEARCH_CUSTOMER_IDS:
         return Q(customer_id__in=customers.values("pk"))
+    if connection.vendor == "postgresql" and len(ids) > 1:
+        # `customer_id = ANY(<one array parameter>)` plans exactly like `IN (<every id>)`, without the cost of
+        # writing, quoting and parsing a statement with two thousand placeholders (twice: page and count).
+        column = f"{connection.ops.quote_name(Sale._meta.db_table)}.{connection.ops.quote_name('customer_id')}"
+        return Q(RawSQL(f"{column} = ANY(%s::bigint[])", (ids,), output_field=BooleanField()))
     return Q(customer_id__in=ids)
 
 

@@ -63,7 +63,12 @@ def online_sale(shop: Shop, *, order_id: int, customer: Customer | None, when, *
     factories.SaleLineFactory(sale=sale, name="Trail Runner Shoe", sku="TRS-001")
     if sale.payment_state != PaymentState.UNPAID:
         factories.SalePaymentFactory(
-            sale=sale, amount=sale.total_inc_tax, paid_at=when, method_label="Credit Card", external_id=f"tx{order_id}"
+            sale=sale,
+            payment_type=shop.link.default_payment_type,
+            amount=sale.total_inc_tax,
+            paid_at=when,
+            method_label="Credit Card",
+            external_id=f"tx{order_id}",
         )
         Sale.objects.filter(pk=sale.pk).update(amount_paid=sale.total_inc_tax)
         sale.amount_paid = sale.total_inc_tax
@@ -88,7 +93,19 @@ def failing_sync(shop: Shop, *, order_id: int, reason, state=OrderSyncState.NEED
         next_retry_at=when + timedelta(minutes=10) if state == OrderSyncState.RETRYING else None,
     )
     event = Event.SYNC_RETRYING if state == OrderSyncState.RETRYING else Event.SYNC_FAILED
-    log(shop, event, order_id, when, sync=sync, message=message, fix=reason.fix, attempt=attempts, max_attempts=6)
+    next_try = f"{when + timedelta(minutes=10):%H:%M:%S} UTC"
+    log(
+        shop,
+        event,
+        order_id,
+        when,
+        sync=sync,
+        message=message,
+        fix=reason.fix,
+        attempt=attempts,
+        max_attempts=6,
+        next_try=next_try,
+    )
     OrderSync.objects.filter(pk=sync.pk).update(updated_at=when)
     return sync
 
@@ -138,7 +155,17 @@ def build_shop(retailer: Retailer) -> Shop:
         when=now - timedelta(minutes=9),
         total_inc_tax=Decimal("129.00"),
     )
-    factories.FulfillmentFactory(sale=shop.sales["ada"], retailer=retailer, state=FulfillmentState.PICKING)
+    fulfillment = factories.FulfillmentFactory(
+        sale=shop.sales["ada"],
+        retailer=retailer,
+        state=FulfillmentState.PICKING,
+        shipping_method="Ground (3-5 days)",
+        shipping_address={"street_1": "12 Analytical Way", "city": "London", "zip": "N1 9GU", "country": "UK"},
+    )
+    factories.FulfillmentLineFactory(
+        fulfillment=fulfillment, sale_line=shop.sales["ada"].lines.get(), quantity=1, picked=1
+    )
+    factories.FulfillmentEventFactory(fulfillment=fulfillment, action="picking started", message="1 of 1 picked")
     shop.sales["grace"] = online_sale(
         shop,
         order_id=5002,
@@ -151,7 +178,11 @@ def build_shop(retailer: Retailer) -> Shop:
         amount_refunded=Decimal("18.00"),
     )
     factories.SalePaymentFactory(
-        sale=shop.sales["grace"], kind=PaymentKind.REFUND, amount=Decimal("-18.00"), method_label="Credit Card"
+        sale=shop.sales["grace"],
+        payment_type=link.default_payment_type,
+        kind=PaymentKind.REFUND,
+        amount=Decimal("-18.00"),
+        method_label="Credit Card",
     )
     shop.sales["alan"] = online_sale(
         shop,

@@ -58,6 +58,16 @@ def badge(value: str, kind: str, label: str = "", testid: str = "") -> str:
     )
 
 
+ADDRESS_PARTS = ("street_1", "street_2", "city", "state", "zip", "country")
+
+
+@register.filter
+def address_line(address: dict | None) -> str:
+    """A BigCommerce-style address dict on one line, in postal order: "12 High St, London, N1 9GU, UK"."""
+    address = address or {}
+    return ", ".join(str(address[part]) for part in ADDRESS_PARTS if address.get(part))
+
+
 @register.filter
 def code_label(code: str) -> str:
     """`{{ sync.last_error_code|code_label }}` -> "Order not found"."""

@@ -77,19 +77,22 @@ class FailedOrdersRetryView(RetailerRequiredMixin, View):
 
     def post(self, request):
         if request.POST.get("scope") == "all":
-            form = FailedOrderFilterForm(request.POST)
-            matching = order_syncs_retryable(retailer=request.retailer, filters=form.filters())
-            syncs = list(matching[:RETRY_ALL_LIMIT])
-        else:
-            form = RetrySelectedForm(request.POST, retailer=request.retailer)
-            if not form.is_valid():
-                for error in form.errors.get("ids", []):
-                    messages.error(request, error)
-                return _back(request)
-            syncs = list(form.cleaned_data["ids"])
-        count = order_syncs_retry(order_syncs=syncs, acting_user=request.user)
-        _retried_message(request, count, len(syncs))
-        if request.POST.get("scope") == "all" and (left := matching.count()):
+            return self.retry_all(request)
+        form = RetrySelectedForm(request.POST, retailer=request.retailer)
+        if not form.is_valid():
+            for error in form.errors.get("ids", []):
+                messages.error(request, error)
+            return _back(request)
+        syncs = list(form.cleaned_data["ids"])
+        _retried_message(request, order_syncs_retry(order_syncs=syncs, acting_user=request.user), len(syncs))
+        return _back(request)
+
+    def retry_all(self, request):
+        form = FailedOrderFilterForm(request.POST)
+        matching = order_syncs_retryable(retailer=request.retailer, filters=form.filters())
+        syncs = list(matching[:RETRY_ALL_LIMIT])
+        _retried_message(request, order_syncs_retry(order_syncs=syncs, acting_user=request.user), len(syncs))
+        if left := matching.count():
             messages.info(
                 request, f"{left} more matching order{'s' if left != 1 else ''} to retry: use Retry all again."
             )
