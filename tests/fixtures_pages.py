@@ -45,7 +45,7 @@ class Shop:
     syncs: dict[str, OrderSync] = field(default_factory=dict)
 
 
-def online_sale(shop: Shop, *, order_id: int, customer: Customer | None, when, **fields) -> Sale:
+def online_sale(shop: Shop, *, order_id: int, invoice: int, customer: Customer | None, when, **fields) -> Sale:
     """An imported BigCommerce order: sale, a line, its payment, its sync row and the log line that imported it."""
     sale = factories.SaleFactory(
         retailer=shop.retailer,
@@ -54,6 +54,7 @@ def online_sale(shop: Shop, *, order_id: int, customer: Customer | None, when, *
         customer=customer,
         channel=Channel.BIGCOMMERCE,
         external_order_id=str(order_id),
+        invoice_number=invoice,
         sale_date=when,
         bc_status_id=fields.pop("bc_status_id", 11),
         bc_status_label=fields.pop("bc_status_label", "Awaiting Fulfillment"),
@@ -151,6 +152,7 @@ def build_shop(retailer: Retailer) -> Shop:
     shop.sales["ada"] = online_sale(
         shop,
         order_id=5001,
+        invoice=1049,
         customer=shop.customers["ada"],
         when=now - timedelta(minutes=9),
         total_inc_tax=Decimal("129.00"),
@@ -169,6 +171,7 @@ def build_shop(retailer: Retailer) -> Shop:
     shop.sales["grace"] = online_sale(
         shop,
         order_id=5002,
+        invoice=1048,
         customer=shop.customers["grace"],
         when=now - timedelta(days=1, hours=1),
         total_inc_tax=Decimal("64.50"),
@@ -187,6 +190,7 @@ def build_shop(retailer: Retailer) -> Shop:
     shop.sales["alan"] = online_sale(
         shop,
         order_id=5003,
+        invoice=1047,
         customer=shop.customers["alan"],
         when=now - timedelta(days=2),
         status=SaleStatus.VOIDED,
@@ -195,11 +199,14 @@ def build_shop(retailer: Retailer) -> Shop:
         payment_state=PaymentState.UNPAID,
     )
     for day in range(3, 12):
-        online_sale(shop, order_id=5000 + 10 * day, customer=None, when=now - timedelta(days=day, hours=3))
+        online_sale(
+            shop, order_id=5000 + 10 * day, invoice=1049 - day, customer=None, when=now - timedelta(days=day, hours=3)
+        )
     shop.sales["till"] = factories.SaleFactory(
         retailer=retailer,
         outlet=outlet,
         register=till,
+        invoice_number=1050,
         customer=shop.customers["katherine"],
         sale_date=now - timedelta(minutes=5),
         payment_state=PaymentState.PAID,
