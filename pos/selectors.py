@@ -223,6 +223,15 @@ def _plain(amount: Decimal) -> str:
     return f"{whole}.{decimals.ljust(2, '0')}"
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """Text for a spreadsheet cell: a value that a spreadsheet would run as a formula (a customer named
+    "=HYPERLINK(...)" arrives from the storefront) is prefixed with a quote, so it stays text."""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
 SALES_CSV_HEADER = [
     "Invoice",
     "Date",
@@ -248,8 +257,8 @@ SALES_CSV_HEADER = [
 
 
 def sales_csv_rows(*, retailer: Retailer, filters: SaleFilters, chunk_size: int = 2000) -> Iterator[list[str]]:
-    """The filtered Sales history as spreadsheet rows (header first): local times, plain decimals. Streams from
-    a server-side cursor in chunks, so a million rows never sit in memory."""
+    """The filtered Sales history as spreadsheet rows (header first): local times, plain decimals, text that
+    cannot run as a formula. Streams from a server-side cursor in chunks, so a million rows never sit in memory."""
     tz = ZoneInfo(retailer.time_zone)
     yield SALES_CSV_HEADER
     for sale in sales_history(retailer=retailer, filters=filters).iterator(chunk_size=chunk_size):
@@ -259,14 +268,14 @@ def sales_csv_rows(*, retailer: Retailer, filters: SaleFilters, chunk_size: int 
             str(sale.invoice_number),
             sale.sale_date.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
             sale.get_channel_display(),
-            sale.external_order_id,
-            sale.outlet.name,
-            sale.register.name,
-            customer.full_name if customer else "",
-            customer.email if customer else "",
+            _cell(sale.external_order_id),
+            _cell(sale.outlet.name),
+            _cell(sale.register.name),
+            _cell(customer.full_name) if customer else "",
+            _cell(customer.email) if customer else "",
             sale.get_status_display(),
             sale.get_payment_state_display(),
-            sale.bc_status_label,
+            _cell(sale.bc_status_label),
             fulfillment.get_state_display() if fulfillment else "",
             sale.currency,
             *(

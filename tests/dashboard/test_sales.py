@@ -290,6 +290,15 @@ class TestSalesExport:
         assert row["Customer"] == "Ada Lovelace"
         assert (row["Total"], row["Paid"], row["Balance"]) == ("1234.50", "1000.125", "234.375")
 
+    def test_text_that_a_spreadsheet_would_run_as_a_formula_stays_text(self, admin_client, retailer, places):
+        evil = factories.CustomerFactory(retailer=retailer, first_name="=HYPERLINK(1)", last_name="", email="@x.com")
+        sale(retailer, places["till"], 1, customer=evil)
+
+        response = admin_client.get(reverse("dashboard:sales_export"))
+
+        row = next(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+        assert (row["Customer"], row["Customer email"]) == ("'=HYPERLINK(1)", "'@x.com")
+
 
 class TestSaleDetail:
     def test_shows_lines_payments_refunds_customer_both_statuses_fulfilment_and_the_order_links(

@@ -119,3 +119,15 @@ class TestOrderTimeline:
         assert timeline in staff_client.get(reverse("dashboard:failed_orders")).content.decode()
         sale_page = staff_client.get(reverse("dashboard:sale_detail", args=[shop.sales["ada"].pk]))
         assert sale_timeline in sale_page.content.decode()
+
+    def test_query_count_does_not_grow_with_the_timeline(self, staff_client, link, django_assert_max_num_queries):
+        url = reverse("dashboard:order_timeline", args=[link.pk, 7])
+        factories.OrderSyncFactory(link=link, bc_order_id=7)
+        with django_assert_max_num_queries(9) as few:
+            staff_client.get(url)
+        for minute in range(30):
+            entry(link, "order_updated", 7, when=datetime(2026, 4, 1, tzinfo=UTC) + timedelta(minutes=minute))
+            factories.WebhookEventFactory(link=link, resource_id=7)
+
+        with django_assert_max_num_queries(len(few.captured_queries)):
+            staff_client.get(url)
