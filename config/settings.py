@@ -98,6 +98,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "pos.tenancy.retailer_context",
                 "dashboard.context_processors.navigation",
+                "dashboard.context_processors.attention",
             ],
         },
     },

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from django.utils.functional import SimpleLazyObject
+
 from dashboard.nav import nav_items
+from integration.selectors import attention_count
 
 
 def navigation(request) -> dict:
@@ -14,3 +17,12 @@ def navigation(request) -> dict:
             has_retailer=getattr(request, "retailer", None) is not None,
         )
     }
+
+
+def attention(request) -> dict:
+    """`attention_count` for the navigation badge: signed-in members only, and lazy, so the one count query runs
+    only when a template shows the badge (never for htmx fragments)."""
+    retailer = getattr(request, "retailer", None)
+    if retailer is None:
+        return {}
+    return {"attention_count": SimpleLazyObject(lambda: attention_count(retailer=retailer))}

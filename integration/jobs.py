@@ -23,7 +23,7 @@ from integration.services.fulfillment_writeback import (
     fulfillment_writeback_run,
 )
 from integration.services.intake import order_sync_job_id
-from pos.models import Fulfillment
+from pos.models import Fulfillment, Retailer
 
 logger = logging.getLogger("integration.jobs")
 
@@ -174,3 +174,22 @@ def fulfillment_writeback_job(fulfillment_id: int) -> str:
     if outcome == WritebackOutcome.RETRYING:
         raise WritebackRetryLater(f"fulfilment {fulfillment_id}: transient BigCommerce failure, retrying")
     return str(outcome)
+
+
+def attention_digest_job() -> int:
+    """Send each retailer with orders needing attention its daily digest (cron). Returns how many were sent."""
+    from integration.services.alerts import attention_digest_send
+
+    retailer_ids = (
+        OrderSync.objects.filter(state=OrderSyncState.NEEDS_ATTENTION)
+        .order_by()
+        .values_list("link__retailer_id", flat=True)
+        .distinct()
+    )
+    sent = 0
+    for retailer in Retailer.objects.filter(pk__in=retailer_ids).order_by("pk"):
+        try:
+            sent += bool(attention_digest_send(retailer=retailer))
+        except Exception:  # noqa: BLE001 - one retailer's mail failure must not cost the others their digest
+            logger.exception("attention digest of retailer %s failed", retailer.pk)
+    return sent

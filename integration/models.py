@@ -86,6 +86,10 @@ class StoreLink(models.Model):
     def control_panel_url(self) -> str:
         return f"https://store-{self.store_hash}.mybigcommerce.com/manage"
 
+    def control_panel_order_url(self, order_id: int | str) -> str:
+        """The order's page in the store's BigCommerce control panel."""
+        return f"{self.control_panel_url}/orders/{order_id}"
+
 
 class WebhookEvent(models.Model):
     """One accepted webhook delivery, stored before the 200 is returned. Unique on BigCommerce's `hash`."""
@@ -110,9 +114,20 @@ class WebhookEvent(models.Model):
         return f"{self.scope} #{self.resource_id} ({self.hash[:8]})"
 
 
+# What the Failed orders page lists: orders failing now, and those staff sent back for a retry that has not
+# finished yet (pending with the last error still on them; a successful sync clears it). One definition, shared
+# by the query and the partial index that serves it, so PostgreSQL can prove the index applies.
+ON_FAILED_LIST = Q(state__in=OrderSyncState.failed_states()) | (
+    Q(state=OrderSyncState.PENDING) & ~Q(last_error_code="")
+)
+
+
 class OrderSyncQuerySet(LinkScopedQuerySet):
     def needing_attention(self):
         return self.filter(state__in=OrderSyncState.failed_states())
+
+    def on_failed_list(self):
+        return self.filter(ON_FAILED_LIST)
 
 
 class OrderSync(models.Model):
@@ -151,6 +166,7 @@ class OrderSync(models.Model):
             models.Index(
                 fields=["link", "queued_at"], condition=Q(queued_at__isnull=False), name="ordersync_queued_idx"
             ),
+            models.Index(fields=["link", "-updated_at", "-id"], condition=ON_FAILED_LIST, name="ordersync_failed_idx"),
         ]
 
     def __str__(self) -> str:
@@ -181,6 +197,7 @@ class SyncLogEntry(models.Model):
             models.Index(fields=["retailer", "-created_at"], name="synclog_retailer_idx"),
             models.Index(fields=["retailer", "bc_order_id", "-created_at"], name="synclog_order_idx"),
             models.Index(fields=["retailer", "level", "-created_at"], name="synclog_level_idx"),
+            models.Index(fields=["retailer", "event", "-created_at"], name="synclog_event_idx"),
         ]
 
     def __str__(self) -> str:

@@ -357,10 +357,17 @@ class Sale(models.Model):
                 name="sale_unique_external_order",
             ),
         ]
+        # Sales history reads one page along (sort key, id); each filter that can be selective has an index
+        # ending in the date order, so a rare value is found without walking the whole history.
         indexes = [
             models.Index(fields=["retailer", "-sale_date", "-id"], name="sale_history_idx"),
             models.Index(fields=["retailer", "status", "-sale_date"], name="sale_status_idx"),
             models.Index(fields=["retailer", "channel", "-sale_date"], name="sale_channel_idx"),
+            models.Index(fields=["retailer", "payment_state", "-sale_date", "-id"], name="sale_payment_idx"),
+            models.Index(fields=["retailer", "bc_status_id", "-sale_date", "-id"], name="sale_bc_status_idx"),
+            models.Index(fields=["outlet", "-sale_date", "-id"], name="sale_outlet_idx"),
+            models.Index(fields=["register", "-sale_date", "-id"], name="sale_register_idx"),
+            models.Index(fields=["retailer", "total_inc_tax", "id"], name="sale_total_idx"),
         ]
 
     def __str__(self) -> str:

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
 from integration.choices import LinkState
 from integration.models import ProductLink
 from pos.choices import Channel, FulfillmentState, SaleStatus
+from pos.keyset import KeysetPage, keyset_page
 from pos.models import (
     Customer,
     Fulfillment,
+    FulfillmentEvent,
+    FulfillmentLine,
     InventoryLevel,
     InventoryMovement,
     Outlet,
@@ -29,10 +47,8 @@ from pos.models import (
 
 def retailer_today_bounds(retailer: Retailer) -> tuple[datetime, datetime]:
     """Start and end (UTC-aware) of "today" in the retailer's time zone."""
-    tz = ZoneInfo(retailer.time_zone)
-    today = timezone.now().astimezone(tz).date()
-    start = datetime.combine(today, time.min, tzinfo=tz)
-    return start, start + timedelta(days=1)
+    today = timezone.now().astimezone(ZoneInfo(retailer.time_zone)).date()
+    return local_day_bounds(retailer, today, today)
 
 
 @dataclass(frozen=True)
@@ -283,3 +299,238 @@ def fulfillment_tab_counts(*, retailer: Retailer, type: str = "", query: str = "
     )
     counts[FULFILLMENT_OPEN_TAB] = sum(counts[state] for state in FulfillmentState.open_states())
     return counts
+
+
+# ---------------------------------------------------------------- sales history
+
+# Sort choices of the Sales history: name -> (field, descending). Each has an index that starts with the retailer.
+SALE_SORTS: dict[str, tuple[str, bool]] = {
+    "-date": ("sale_date", True),
+    "date": ("sale_date", False),
+    "-total": ("total_inc_tax", True),
+    "total": ("total_inc_tax", False),
+    "-invoice": ("invoice_number", True),
+    "invoice": ("invoice_number", False),
+}
+NO_FULFILLMENT = "none"
+# The capped count: "1,000+ sales" costs reading at most this many index entries, never the whole set.
+SALES_COUNT_CAP = 1000
+# A customer search matching at most this many customers filters sales by their ids (see _sale_search).
+SEARCH_CUSTOMER_IDS = 10_000
+# bigint holds 18 digits safely; a longer number can only be a BigCommerce order number.
+_MAX_INVOICE_DIGITS = 18
+
+
+@dataclass(frozen=True)
+class SaleFilters:
+    """What the Sales history shows: every field optional ("" / None = any)."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    status: str = ""
+    channel: str = ""
+    outlet_id: int | None = None
+    register_id: int | None = None
+    payment_state: str = ""
+    fulfillment_state: str = ""  # a FulfillmentState, or NO_FULFILLMENT
+    bc_status_id: int | None = None
+    q: str = ""
+    sort: str = "-date"
+
+
+def local_day_bounds(retailer: Retailer, day_from: date | None, day_to: date | None) -> tuple:
+    """UTC-aware [start, end) instants of an inclusive range of the retailer's local days (None: open end)."""
+    tz = ZoneInfo(retailer.time_zone)
+    start = datetime.combine(day_from, time.min, tzinfo=tz) if day_from else None
+    end = datetime.combine(day_to + timedelta(days=1), time.min, tzinfo=tz) if day_to else None
+    return start, end
+
+
+def within_local_days(queryset: QuerySet, field: str, retailer: Retailer, day_from, day_to) -> QuerySet:
+    """`queryset` narrowed to rows whose `field` falls in an inclusive range of the retailer's local days."""
+    start, end = local_day_bounds(retailer, day_from, day_to)
+    if start:
+        queryset = queryset.filter(**{f"{field}__gte": start})
+    if end:
+        queryset = queryset.filter(**{f"{field}__lt": end})
+    return queryset
+
+
+def customers_matching(*, retailer: Retailer, q: str) -> QuerySet[Customer]:
+    """Customers whose email, or whose first or last name, starts with what was typed (case-insensitive; every
+    word must match). Prefix search, so PostgreSQL answers it from pattern indexes (pos migration 0003); on
+    SQLite it scans the retailer's customers, which is fine at the sizes SQLite is used for."""
+    customers = Customer.objects.for_retailer(retailer)
+    q = q.strip().lower()
+    if "@" in q:
+        return customers.filter(email_normalized__startswith=q)
+    customers = customers.annotate(first_lower=Lower("first_name"), last_lower=Lower("last_name"))
+    for word in q.split():
+        customers = customers.filter(
+            Q(first_lower__startswith=word) | Q(last_lower__startswith=word) | Q(email_normalized__startswith=word)
+        )
+    return customers
+
+
+def _sale_search(retailer: Retailer, q: str) -> Q:
+    """An invoice number or BigCommerce order number (exact, on indexed columns), else a customer.
+
+    Matching customers are looked up first and passed as literal ids: the database then knows how many sales
+    to expect and picks its plan (read those customers' sales, or walk the history by date when matches are
+    common), where a subquery it cannot size makes it walk the whole history for a rare name. Beyond
+    SEARCH_CUSTOMER_IDS customers (a one- or two-letter search) a subquery is fine: matches are everywhere."""
+    q = q.strip().removeprefix("#").strip()
+    if q.isdigit():
+        by_order = Q(channel=Channel.BIGCOMMERCE, external_order_id=q)
+        return by_order | Q(invoice_number=int(q)) if len(q) <= _MAX_INVOICE_DIGITS else by_order
+    customers = customers_matching(retailer=retailer, q=q).order_by()
+    ids = list(customers.values_list("pk", flat=True)[: SEARCH_CUSTOMER_IDS + 1])
+    if len(ids) > SEARCH_CUSTOMER_IDS:
+        return Q(customer_id__in=customers.values("pk"))
+    if connection.vendor == "postgresql" and len(ids) > 1:
+        # `customer_id = ANY(<one array parameter>)` plans exactly like `IN (<every id>)`, without the cost of
+        # writing, quoting and parsing a statement with two thousand placeholders (twice: page and count).
+        column = f"{connection.ops.quote_name(Sale._meta.db_table)}.{connection.ops.quote_name('customer_id')}"
+        return Q(RawSQL(f"{column} = ANY(%s::bigint[])", (ids,), output_field=BooleanField()))
+    return Q(customer_id__in=ids)
+
+
+def sales_history(*, retailer: Retailer, filters: SaleFilters) -> QuerySet[Sale]:
+    """Every sale of the retailer, in store and online, that matches the filters, in the chosen order, with what
+    a list row shows joined in (one query per page whatever its size)."""
+    sales = within_local_days(
+        Sale.objects.for_retailer(retailer), "sale_date", retailer, filters.date_from, filters.date_to
+    )
+    exact = {
+        "status": filters.status,
+        "channel": filters.channel,
+        "outlet_id": filters.outlet_id,
+        "register_id": filters.register_id,
+        "payment_state": filters.payment_state,
+        "bc_status_id": filters.bc_status_id,
+    }
+    sales = sales.filter(**{name: value for name, value in exact.items() if value not in ("", None)})
+    if filters.fulfillment_state == NO_FULFILLMENT:
+        # NOT EXISTS, not a LEFT JOIN ... IS NULL: the join is shared with select_related and hides the anti-join.
+        sales = sales.filter(~Exists(Fulfillment.objects.filter(sale=OuterRef("pk"))))
+    elif filters.fulfillment_state:
+        sales = sales.filter(fulfillment__state=filters.fulfillment_state)
+    if filters.q.strip():
+        sales = sales.filter(_sale_search(retailer, filters.q))
+    key, descending = SALE_SORTS.get(filters.sort, SALE_SORTS["-date"])
+    return (
+        sales.select_related("customer", "outlet", "register", "fulfillment")
+        .defer("customer__address", "customer_note", "staff_note", "fulfillment__shipping_address")
+        .order_by(f"-{key}" if descending else key, "-pk" if descending else "pk")
+    )
+
+
+@dataclass(frozen=True)
+class SalesPage:
+    page: KeysetPage
+    # How many sales match, counted up to SALES_COUNT_CAP; `count_capped` says there are more.
+    count: int
+    count_capped: bool
+
+
+def sales_history_page(
+    *, retailer: Retailer, filters: SaleFilters, after: str | None = None, before: str | None = None, per_page: int
+) -> SalesPage:
+    """One page of the Sales history (keyset pagination on the sort key and id) and a capped count."""
+    sales = sales_history(retailer=retailer, filters=filters)
+    key, descending = SALE_SORTS.get(filters.sort, SALE_SORTS["-date"])
+    page = keyset_page(sales, key=key, descending=descending, after=after, before=before, per_page=per_page)
+    count = sales.order_by()[: SALES_COUNT_CAP + 1].count()
+    return SalesPage(page=page, count=min(count, SALES_COUNT_CAP), count_capped=count > SALES_COUNT_CAP)
+
+
+def sale_for_detail(*, retailer: Retailer) -> QuerySet[Sale]:
+    """The retailer's sales with everything the sale page shows: lines, payments and refunds, customer,
+    fulfilment with its lines and events, and the BigCommerce order's sync row and link."""
+    return (
+        Sale.objects.for_retailer(retailer)
+        .select_related("customer", "outlet", "register", "user", "fulfillment", "order_sync__link")
+        .prefetch_related(
+            "lines",
+            "payments__payment_type",
+            Prefetch("fulfillment__lines", queryset=FulfillmentLine.objects.select_related("sale_line")),
+            Prefetch("fulfillment__events", queryset=FulfillmentEvent.objects.select_related("actor")),
+        )
+    )
+
+
+def _plain(amount: Decimal) -> str:
+    """Money for a spreadsheet: no separators or symbol, at least 2 decimals, never rounded."""
+    text = f"{amount.normalize():f}"
+    whole, _, decimals = text.partition(".")
+    return f"{whole}.{decimals.ljust(2, '0')}"
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """Text for a spreadsheet cell: a value that a spreadsheet would run as a formula (a customer named
+    "=HYPERLINK(...)" arrives from the storefront) is prefixed with a quote, so it stays text."""
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+SALES_CSV_HEADER = [
+    "Invoice",
+    "Date",
+    "Channel",
+    "BigCommerce order",
+    "Outlet",
+    "Register",
+    "Customer",
+    "Customer email",
+    "Status",
+    "Payment",
+    "BigCommerce status",
+    "Fulfilment",
+    "Currency",
+    "Total ex tax",
+    "Tax",
+    "Discount",
+    "Total",
+    "Paid",
+    "Refunded",
+    "Balance",
+]
+
+
+def sales_csv_rows(*, retailer: Retailer, filters: SaleFilters, chunk_size: int = 2000) -> Iterator[list[str]]:
+    """The filtered Sales history as spreadsheet rows (header first): local times, plain decimals, text that
+    cannot run as a formula. Streams from a server-side cursor in chunks, so a million rows never sit in memory."""
+    tz = ZoneInfo(retailer.time_zone)
+    yield SALES_CSV_HEADER
+    for sale in sales_history(retailer=retailer, filters=filters).iterator(chunk_size=chunk_size):
+        customer = sale.customer
+        fulfillment = getattr(sale, "fulfillment", None)
+        yield [
+            str(sale.invoice_number),
+            sale.sale_date.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+            sale.get_channel_display(),
+            _cell(sale.external_order_id),
+            _cell(sale.outlet.name),
+            _cell(sale.register.name),
+            _cell(customer.full_name) if customer else "",
+            _cell(customer.email) if customer else "",
+            sale.get_status_display(),
+            sale.get_payment_state_display(),
+            _cell(sale.bc_status_label),
+            fulfillment.get_state_display() if fulfillment else "",
+            sale.currency,
+            *(
+                _plain(v)
+                for v in (
+                    sale.total_ex_tax,
+                    sale.total_tax,
+                    sale.discount_total,
+                    sale.total_inc_tax,
+                    sale.amount_paid,
+                    sale.amount_refunded,
+                    sale.balance,
+                )
+            ),
+        ]

@@ -46,7 +46,8 @@ def resolve_retailer(request: HttpRequest) -> tuple[Retailer | None, str | None]
 
 
 class RetailerMiddleware:
-    """Sets `request.retailer` and `request.role` for signed-in users (None otherwise)."""
+    """Sets `request.retailer` and `request.role` for signed-in users (None otherwise), and makes the retailer's
+    time zone current, so pages and forms show and read local times (storage stays UTC)."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from integration.choices import OrderSyncState
 from tests import factories
 
 
@@ -34,6 +35,20 @@ class Route:
 
 def fulfillment_kwargs(retailer) -> dict:
     return {"pk": factories.FulfillmentFactory(sale__retailer=retailer).pk}
+
+
+def sale_kwargs(retailer) -> dict:
+    return {"pk": factories.SaleFactory(retailer=retailer).pk}
+
+
+def failed_sync_kwargs(retailer) -> dict:
+    link = factories.StoreLinkFactory(retailer=retailer)
+    sync = factories.OrderSyncFactory(link=link, state=OrderSyncState.NEEDS_ATTENTION, last_error_code="unknown_status")
+    return {"pk": sync.pk}
+
+
+def timeline_kwargs(retailer) -> dict:
+    return {"link_id": factories.StoreLinkFactory(retailer=retailer).pk, "order_id": 4242}
 
 
 ROUTES: dict[str, Route] = {
@@ -64,6 +79,16 @@ ROUTES: dict[str, Route] = {
         f"dashboard:fulfillment_{action}": Route(Access.MEMBER, method="POST", kwargs_for=fulfillment_kwargs)
         for action in ("start_picking", "quantities", "fulfil_all", "tracking", "complete", "cancel", "writeback_retry")
     },
+    "dashboard:sales": Route(Access.MEMBER),
+    "dashboard:sales_export": Route(Access.MEMBER),
+    "dashboard:sale_detail": Route(Access.MEMBER, kwargs_for=sale_kwargs),
+    "dashboard:failed_orders": Route(Access.MEMBER),
+    "dashboard:failed_orders_retry": Route(Access.MEMBER, method="POST"),
+    "dashboard:failed_order_row": Route(Access.MEMBER, kwargs_for=failed_sync_kwargs),
+    "dashboard:failed_order_retry": Route(Access.MEMBER, method="POST", kwargs_for=failed_sync_kwargs),
+    "dashboard:failed_order_resolve": Route(Access.MEMBER, method="POST", kwargs_for=failed_sync_kwargs),
+    "dashboard:sync_log": Route(Access.MEMBER),
+    "dashboard:order_timeline": Route(Access.MEMBER, kwargs_for=timeline_kwargs),
     "dashboard:support": Route(Access.SUPPORT),
     "dashboard:support_switch": Route(
         Access.SUPPORT, method="POST", kwargs_for=lambda retailer: {"pk": retailer.pk}, cross_retailer=True

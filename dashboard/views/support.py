@@ -1,4 +1,5 @@
-"""The support console: every retailer, and switching to one (audited)."""
+"""The support console: every retailer with its link health, failing orders and historical-import switch, the
+audit trail of support actions, and switching to a retailer (audited)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views import View
 from django.views.generic import TemplateView
 
-from pos.models import AuditEntry, Retailer
+from integration.selectors import support_audit_trail, support_retailers_page
+from pos.models import Retailer
 from pos.tenancy import SupportRequiredMixin, support_switch_retailer
+
+AUDIT_PER_PAGE = 25
 
 
 class SupportConsoleView(SupportRequiredMixin, TemplateView):
@@ -18,12 +22,9 @@ class SupportConsoleView(SupportRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         query = self.request.GET.get("q", "").strip()
-        retailers = Retailer.objects.order_by("name")
-        if query:
-            retailers = retailers.filter(name__icontains=query)
-        page = Paginator(retailers, self.paginate_by).get_page(self.request.GET.get("page"))
-        audit = AuditEntry.objects.select_related("retailer", "actor")[:20]
-        return super().get_context_data(page_obj=page, query=query, audit_entries=audit, **kwargs)
+        page = support_retailers_page(query=query, page_number=self.request.GET.get("page"), per_page=self.paginate_by)
+        audit = Paginator(support_audit_trail(), AUDIT_PER_PAGE).get_page(self.request.GET.get("audit_page"))
+        return super().get_context_data(page_obj=page, query=query, audit_page=audit, **kwargs)
 
 
 class SupportSwitchView(SupportRequiredMixin, View):

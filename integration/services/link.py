@@ -30,6 +30,7 @@ from integration.exceptions import (
 )
 from integration.models import CustomerLink, PaymentMethodMap, ProductLink, StoreLink
 from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit
+from integration.selectors import active_link  # noqa: F401 - re-exported: a read, it lives with the selectors
 from integration.services.intake import AUTH_HEADER, ORDER_SCOPES
 from integration.services.synclog import Event, sync_log
 from pos.choices import AuditAction
@@ -346,13 +347,3 @@ def store_link_unlink(*, link: StoreLink, acting_user, client=None) -> None:
         detail={"store_hash": link.store_hash},
     )
     sync_log(link=link, event=Event.UNLINKED, store=link.store_name or link.store_hash, user=str(acting_user))
-
-
-def active_link(retailer: Retailer) -> StoreLink | None:
-    """The retailer's live link (active or paused), if any."""
-    return (
-        StoreLink.objects.for_retailer(retailer)
-        .exclude(state=LinkState.UNLINKED)
-        .select_related("outlet", "register", "default_payment_type")
-        .first()
-    )

@@ -33,13 +33,17 @@ from integration.exceptions import (
     ApiUnavailable,
 )
 from integration.models import OrderSync, StoreLink
-from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit, get_queue
+from integration.queueing import QUEUE_WEBHOOKS, get_queue
 from integration.services.catalog_ids import catalog_ids_add, catalog_ids_missing
 from integration.services.catalog_resolve import LineRef, products_unresolved
 from integration.services.intake import order_sync_job_id
 from integration.services.order_apply import ApplyOptions, FetchedOrder, OrderOutcome, orders_apply
+from integration.services.order_sync_actions import (  # noqa: F401 - re-exported: staff actions live there
+    order_sync_resolve,
+    order_syncs_retry,
+    status_label,
+)
 from integration.services.synclog import Event, sync_log
-from integration.status_table import STATUS_TABLE
 
 logger = logging.getLogger("integration.sync")
 
@@ -323,44 +327,3 @@ def _schedule_retry(order_sync_id: int, delay: timedelta) -> None:
         )
     except Exception:  # noqa: BLE001 - the sweeper re-queues retries whose time has passed
         logger.warning("could not schedule the retry of order sync %s; the sweeper will", order_sync_id)
-
-
-def order_syncs_retry(*, order_syncs: Iterable[OrderSync], acting_user) -> int:
-    """Staff asked to retry: each order is re-fetched now by a new job (the webhook path), whatever retry was
-    scheduled. Returns how many."""
-    count = 0
-    for sync in order_syncs:
-        with transaction.atomic():
-            now = timezone.now()
-            OrderSync.objects.filter(pk=sync.pk).update(
-                state=OrderSyncState.PENDING, next_retry_at=None, attempts=0, queued_at=now, updated_at=now
-            )
-            sync_log(link=sync.link, event=Event.SYNC_RETRY_REQUESTED, order_sync=sync, user=str(acting_user))
-            enqueue_on_commit(
-                QUEUE_WEBHOOKS, "integration.jobs.order_sync_job", sync.pk, job_id=order_sync_job_id(sync.pk)
-            )
-        count += 1
-    return count
-
-
-@transaction.atomic
-def order_sync_resolve(*, order_sync: OrderSync, acting_user, note: str) -> None:
-    """Staff dealt with an order by hand: it leaves the Failed orders list, with their note on its timeline."""
-    note = note.strip()
-    if not note:
-        raise ValueError("A note saying how it was resolved is required.")
-    OrderSync.objects.filter(pk=order_sync.pk).update(
-        state=OrderSyncState.RESOLVED,
-        resolved_at=timezone.now(),
-        resolved_by=acting_user,
-        resolution_note=note,
-        next_retry_at=None,
-        updated_at=timezone.now(),
-    )
-    sync_log(link=order_sync.link, event=Event.SYNC_RESOLVED, order_sync=order_sync, user=str(acting_user), note=note)
-
-
-def status_label(status_id: int | None) -> str:
-    """BigCommerce's name for a status id (for pages), or the id itself when unknown."""
-    row = STATUS_TABLE.get(status_id) if status_id is not None else None
-    return row.label if row else f"Unknown status {status_id}"

@@ -86,7 +86,7 @@ def test_the_catalog_query_count_does_not_grow_with_the_page(admin_client, retai
 
     add(2)
     admin_client.get(reverse("dashboard:catalog"))  # warm the session and caches
-    with django_assert_num_queries(6) as few:
+    with django_assert_num_queries(7) as few:
         admin_client.get(reverse("dashboard:catalog"))
     add(40)
     with django_assert_num_queries(len(few)):
@@ -200,7 +200,7 @@ def test_the_product_page_shows_stock_per_outlet_and_the_history_of_one_outlet(s
 def test_the_history_is_paginated_with_constant_queries(staff_client, shop, django_assert_num_queries):
     url = reverse("dashboard:product_detail", args=[shop.shoe.pk])
     staff_client.get(url)
-    with django_assert_num_queries(9) as few:
+    with django_assert_num_queries(10) as few:
         staff_client.get(url)
     for i in range(60):
         receive(shop.shoe, shop.outlet, 1, f"many:{i}")

@@ -106,7 +106,7 @@ def test_the_queue_costs_the_same_queries_for_any_page_size(
         make_fulfillment(order_id=str(600 + n))
 
     # session, user, membership, tab counts, page count, page rows
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         response = staff_client.get(LIST)
 
     assert len(response.context["page_obj"]) == size
@@ -159,7 +159,7 @@ def test_a_fulfilment_page_costs_the_same_queries_for_any_number_of_lines(
     fulfil_everything(fulfillment, staff_user)
 
     # session, user, membership, fulfilment (+ sale, customer, outlet, retailer), lines, history
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         staff_client.get(_detail(fulfillment))
 
 

@@ -1,0 +1,93 @@
+"""The daily digest of orders needing attention, and the cron module that schedules it with the other jobs."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+from integration.choices import ErrorCode, OrderSyncState
+from integration.jobs import attention_digest_job
+from integration.services.alerts import attention_digest_send
+from pos.choices import Role
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def needs_attention(link, order_id: int, reason=ErrorCode.ORDER_NOT_FOUND):
+    return factories.OrderSyncFactory(
+        link=link,
+        bc_order_id=order_id,
+        state=OrderSyncState.NEEDS_ATTENTION,
+        last_error_code=reason.code,
+        last_error_message=reason.message.format(order=order_id, detail="7"),
+    )
+
+
+@pytest.fixture
+def link(retailer, admin_user, staff_user):
+    return factories.StoreLinkFactory(retailer=retailer)
+
+
+class TestAttentionDigest:
+    def test_one_email_to_the_admins_listing_orders_reasons_fixes_and_links(self, retailer, link, admin_user):
+        second_admin = factories.UserFactory(username="bob", email="bob@example.com")
+        factories.MembershipFactory(user=second_admin, retailer=retailer, role=Role.ADMIN)
+        needs_attention(link, 4101)
+        needs_attention(link, 4102, ErrorCode.UNKNOWN_STATUS)
+        factories.OrderSyncFactory(link=link, bc_order_id=4103, state=OrderSyncState.RETRYING)
+
+        reported = attention_digest_send(retailer=retailer)
+
+        assert reported == 2
+        assert len(mail.outbox) == 1
+        message = mail.outbox[0]
+        assert sorted(message.to) == ["alice@example.com", "bob@example.com"]  # admins only, not staff
+        assert message.subject == "2 BigCommerce orders need attention · Acme Outdoor"
+        assert "Order 4101 — Order not found" in message.body
+        assert "Order 4102 — Unknown status" in message.body and ErrorCode.UNKNOWN_STATUS.fix in message.body
+        assert "4103" not in message.body
+        assert f"https://pos.example.test/orders/{link.pk}/4101/" in message.body
+        assert "https://pos.example.test/failed-orders/?state=needs_attention" in message.body
+
+    def test_nothing_sent_when_no_order_needs_attention(self, retailer, link):
+        factories.OrderSyncFactory(link=link, state=OrderSyncState.RETRYING)
+
+        assert attention_digest_send(retailer=retailer) == 0
+        assert mail.outbox == []
+
+    def test_at_most_one_digest_a_day(self, retailer, link):
+        needs_attention(link, 4201)
+
+        attention_digest_send(retailer=retailer)
+        again = attention_digest_send(retailer=retailer)
+
+        assert again == 0 and len(mail.outbox) == 1
+
+    def test_the_job_sends_each_retailer_its_own_digest(self, retailer, link, other_retailer):
+        other_admin = factories.UserFactory(username="olga", email="olga@example.com")
+        factories.MembershipFactory(user=other_admin, retailer=other_retailer, role=Role.ADMIN)
+        needs_attention(link, 4301)
+        needs_attention(factories.StoreLinkFactory(retailer=other_retailer), 4302)
+        factories.RetailerFactory()  # nothing to report
+
+        sent = attention_digest_job()
+
+        assert sent == 2
+        by_recipient = {m.to[0]: m.body for m in mail.outbox}
+        assert "4301" in by_recipient["alice@example.com"] and "4302" not in by_recipient["alice@example.com"]
+        assert "4302" in by_recipient["olga@example.com"]
+
+
+def test_cron_schedules_the_sweeper_reconciliation_log_expiry_and_the_digest(settings):
+    from django_rq.cron import DjangoCronScheduler
+
+    scheduler = DjangoCronScheduler()
+    scheduler.load_config_from_file("config.cron")
+
+    jobs = {job.func.__name__: job for job in scheduler.get_jobs()}
+    assert set(jobs) == {"intake_sweep_job", "reconcile_all_job", "sync_log_expire_job", "attention_digest_job"}
+    assert jobs["intake_sweep_job"].interval == 60
+    assert jobs["reconcile_all_job"].interval == settings.RECONCILE_INTERVAL_SECONDS
+    assert jobs["sync_log_expire_job"].cron and jobs["attention_digest_job"].cron
+    assert jobs["intake_sweep_job"].queue_name == "webhooks"
