@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboard.views import catalog, fulfillments, overview, sell, stock, support
+from dashboard.views import catalog, fulfillments, overview, sell, settings, stock, support
 
 app_name = "dashboard"
 
@@ -51,6 +51,24 @@ urlpatterns = [
         fulfillments.FulfillmentWritebackRetryView.as_view(),
         name="fulfillment_writeback_retry",
     ),
+    path("settings/", settings.SettingsView.as_view(), name="settings"),
+    path("settings/fulfilment/", settings.FulfillmentSettingsView.as_view(), name="settings_fulfillment"),
+    path("settings/bigcommerce/", settings.BigCommerceSettingsView.as_view(), name="settings_bigcommerce"),
+    path("settings/bigcommerce/link/", settings.BigCommerceLinkView.as_view(), name="settings_bigcommerce_link"),
+    path("settings/bigcommerce/sales/", settings.BigCommerceUpdateView.as_view(), name="settings_bigcommerce_update"),
+    path(
+        "settings/bigcommerce/payment-methods/",
+        settings.BigCommercePaymentMethodsView.as_view(),
+        name="settings_bigcommerce_payment_methods",
+    ),
+    path(
+        "settings/bigcommerce/locations/",
+        settings.BigCommerceLocationsView.as_view(),
+        name="settings_bigcommerce_locations",
+    ),
+    path("settings/bigcommerce/webhooks/", settings.BigCommerceHooksView.as_view(), name="settings_bigcommerce_hooks"),
+    path("settings/bigcommerce/unlink/", settings.BigCommerceUnlinkView.as_view(), name="settings_bigcommerce_unlink"),
+    path("settings/bigcommerce/claim/", settings.AppInstallClaimView.as_view(), name="settings_bigcommerce_claim"),
     path("support/", support.SupportConsoleView.as_view(), name="support"),
     path("support/retailers/<int:pk>/switch/", support.SupportSwitchView.as_view(), name="support_switch"),
 ]

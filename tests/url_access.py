@@ -39,6 +39,9 @@ def fulfillment_kwargs(retailer) -> dict:
 ROUTES: dict[str, Route] = {
     "healthz": Route(Access.PUBLIC),
     "integration:webhook": Route(Access.PUBLIC, method="POST"),
+    "integration:app_auth": Route(Access.PUBLIC),
+    "integration:app_load": Route(Access.PUBLIC),
+    "integration:app_uninstall": Route(Access.PUBLIC),
     "login": Route(Access.PUBLIC),
     "logout": Route(Access.SIGNED_IN, method="POST"),
     "password_change": Route(Access.SIGNED_IN),
@@ -63,6 +66,15 @@ ROUTES: dict[str, Route] = {
     **{
         f"dashboard:fulfillment_{action}": Route(Access.MEMBER, method="POST", kwargs_for=fulfillment_kwargs)
         for action in ("start_picking", "quantities", "fulfil_all", "tracking", "complete", "cancel", "writeback_retry")
+    },
+    "dashboard:settings": Route(Access.MEMBER),
+    "dashboard:settings_fulfillment": Route(Access.ADMIN, method="POST"),
+    "dashboard:settings_bigcommerce": Route(Access.MEMBER),
+    "dashboard:settings_bigcommerce_unlink": Route(Access.ADMIN),
+    "dashboard:settings_bigcommerce_claim": Route(Access.ADMIN),
+    **{
+        f"dashboard:settings_bigcommerce_{action}": Route(Access.ADMIN, method="POST")
+        for action in ("link", "update", "payment_methods", "locations", "hooks")
     },
     "dashboard:support": Route(Access.SUPPORT),
     "dashboard:support_switch": Route(
