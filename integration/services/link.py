@@ -259,7 +259,9 @@ def store_link_create(
         )
     link = StoreLink.objects.select_for_update().filter(retailer=retailer, store_hash=check.store_hash).first()
     relinked = link is not None
-    link = link or StoreLink(retailer=retailer, store_hash=check.store_hash, linked_at=timezone.now())
+    # BigCommerce dates have whole seconds: an order placed in the second the link was made is not historical.
+    since = timezone.now().replace(microsecond=0)
+    link = link or StoreLink(retailer=retailer, store_hash=check.store_hash, linked_at=since)
     link.kind, link.scopes = kind, scopes
     link.state, link.unlinked_at = LinkState.ACTIVE, None
     link.store_id, link.store_name, link.store_domain = check.store_id, check.name, check.domain

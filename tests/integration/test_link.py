@@ -15,7 +15,7 @@ from integration.choices import LinkKind, LinkState
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink, SyncLogEntry
 from integration.queueing import get_queue
 from integration.sandbox.faults import Fault
-from integration.services.intake import AUTH_HEADER
+from integration.services.intake import AUTH_HEADER, order_sync_request
 from integration.services.link import (
     HOOK_SCOPES,
     LinkError,
@@ -30,8 +30,9 @@ from integration.services.link import (
     store_link_unlink,
     store_link_update_settings,
 )
+from integration.services.order_sync import order_sync_run
 from pos.choices import AuditAction
-from pos.models import AuditEntry, PaymentType
+from pos.models import AuditEntry, PaymentType, Sale
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -481,3 +482,13 @@ def test_archived_links_count_what_they_map(retailer):
     (archived,) = links_archived(retailer=retailer)
 
     assert (archived, archived.product_count, archived.customer_count) == (old, 3, 1)
+
+
+def test_an_order_placed_in_the_second_of_linking_is_not_historical(link_sandbox, sandbox, bc_client):
+    link = link_sandbox()
+    order = sandbox.store.place_order(status_id=11, created=int(link.linked_at.timestamp()))
+
+    sync_id, _ = order_sync_request(link=link, bc_order_id=order.id)
+    order_sync_run(order_sync_id=sync_id, client=bc_client)
+
+    assert Sale.objects.filter(external_order_id=str(order.id)).exists()
