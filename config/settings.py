@@ -196,6 +196,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="POS back office <nor
 # ---------------------------------------------------------------- BIGCOMMERCE
 # Where BigCommerce sends webhooks: this deployment's public HTTPS origin (BigCommerce only delivers to :443).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Linking refuses a PUBLIC_BASE_URL that is not https on port 443 (on by default in production; the demo and the
+# tests receive the sandbox's webhooks over plain http).
+BIGCOMMERCE_WEBHOOKS_REQUIRE_HTTPS = env.bool("BIGCOMMERCE_WEBHOOKS_REQUIRE_HTTPS", default=not DEBUG)
 BIGCOMMERCE_API_URL = env.str("BIGCOMMERCE_API_URL", default="https://api.bigcommerce.com")
 BIGCOMMERCE_LOGIN_URL = env.str("BIGCOMMERCE_LOGIN_URL", default="https://login.bigcommerce.com")
 BIGCOMMERCE_CLIENT_ID = env.str("BIGCOMMERCE_CLIENT_ID", default="")

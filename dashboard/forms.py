@@ -12,12 +12,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from integration.choices import ErrorCode, LogLevel, OrderSyncState
-from integration.models import OrderSync
+from integration.models import OrderSync, PaymentMethodMap, StoreLink
 from integration.selectors import FailedOrderFilters, SyncLogFilters, code_label
+from integration.services.link import DEFAULT_PAYMENT_TYPE_NAME
 from integration.services.synclog import Event
 from integration.status_table import STATUS_TABLE
 from pos.choices import Channel, FulfillmentState, MovementReason, PaymentState, ProductKind, SaleStatus
-from pos.models import MONEY, FulfillmentLine, Outlet, Product, Register, Retailer
+from pos.models import MONEY, FulfillmentLine, Outlet, PaymentType, Product, Register, Retailer
 from pos.selectors import CATALOG_SORTS, NO_FULFILLMENT, SALE_SORTS, STOCK_STATES, SaleFilters, products_by_sku
 from pos.services.fulfillment import FIELD_MAX_LENGTH, LineQuantities
 
@@ -454,3 +455,147 @@ class ResolveForm(forms.Form):
         ),
         error_messages={"required": "Say how it was resolved: the note goes on the order's timeline."},
     )
+
+
+# ---------------------------------------------------------------- settings
+
+
+class FulfillmentSettingsForm(BootstrapMixin, forms.Form):
+    allow_unpaid_fulfillment = forms.BooleanField(
+        label="Allow completing a fulfilment while the sale still has a balance owing",
+        required=False,
+        help_text="Off: staff must take the payment before they can complete or mark as collected.",
+    )
+
+
+class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
+    """Where online sales are booked: an outlet, a register of that outlet, and the default payment type."""
+
+    outlet = forms.ModelChoiceField(
+        queryset=Outlet.objects.none(),
+        help_text="Online sales take their stock from this outlet.",
+        empty_label=None,
+    )
+    register = forms.ModelChoiceField(
+        queryset=Register.objects.none(),
+        help_text="A register of that outlet; online sales show on it in Sales history.",
+        empty_label=None,
+    )
+    default_payment_type = forms.ModelChoiceField(
+        label="Default payment type",
+        queryset=PaymentType.objects.none(),
+        help_text="Payments whose BigCommerce method is not mapped below are booked as this.",
+    )
+
+    def __init__(self, *args, retailer: Retailer, link: StoreLink | None = None, **kwargs):
+        if link is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    "outlet": link.outlet_id,
+                    "register": link.register_id,
+                    "default_payment_type": link.default_payment_type_id,
+                },
+            )
+        super().__init__(*args, **kwargs)
+        self.fields["outlet"].queryset = Outlet.objects.for_retailer(retailer).order_by("name")
+        self.fields["register"].queryset = (
+            Register.objects.for_retailer(retailer).select_related("outlet").order_by("outlet__name", "name")
+        )
+        payment_types = PaymentType.objects.for_retailer(retailer).filter(active=True).order_by("name")
+        field = self.fields["default_payment_type"]
+        field.queryset = payment_types
+        if link is None and not any(p.name == DEFAULT_PAYMENT_TYPE_NAME for p in payment_types):
+            # No "BigCommerce" payment type yet: the link creates it when this is left as is.
+            field.required = False
+            field.empty_label = f"{DEFAULT_PAYMENT_TYPE_NAME} (a new payment type)"
+        else:
+            field.empty_label = None
+            if link is None:
+                field.initial = next(p.pk for p in payment_types if p.name == DEFAULT_PAYMENT_TYPE_NAME)
+
+    def places(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "outlet": data["outlet"],
+            "register": data["register"],
+            "default_payment_type": data.get("default_payment_type"),
+        }
+
+
+CONFIRM_DIFFERENT_STORE_LABEL = (
+    "I understand: link this different store. Its orders create new products and customers in the POS, and the "
+    "previous store's mappings are archived (never reused)."
+)
+
+
+class StoreLinkForm(StoreLinkPlacesForm):
+    """Link a store with its hash and a store-level API account's token (checked live by the service)."""
+
+    store_hash = forms.CharField(
+        label="Store hash",
+        max_length=300,
+        help_text="Shown with your API account as the API path …/stores/<strong>abc123de</strong>/v3/ "
+        "(pasting the whole path works too).",
+    )
+    access_token = forms.CharField(
+        label="Access token",
+        max_length=300,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
+        help_text="The store-level API account's access token (scopes: Orders and Products modify, "
+        "Information &amp; settings read-only). It is stored encrypted and never shown again.",
+    )
+    confirm_different_store = forms.BooleanField(required=False, label=CONFIRM_DIFFERENT_STORE_LABEL)
+
+    field_order = ["store_hash", "access_token", "outlet", "register", "default_payment_type"]
+
+
+class AppInstallClaimForm(StoreLinkPlacesForm):
+    """Claim a single-click app install for this retailer: where its online sales are booked."""
+
+    token = forms.CharField(widget=forms.HiddenInput, max_length=2000)
+    confirm_different_store = forms.BooleanField(required=False, label=CONFIRM_DIFFERENT_STORE_LABEL)
+
+
+def _optional_id_choice(label: str, choices: list[tuple[str, str]], initial: int | None) -> forms.TypedChoiceField:
+    """A select of ids (first choice blank) that cleans to an int, or None for the blank choice."""
+    return forms.TypedChoiceField(
+        label=label, choices=choices, coerce=int, empty_value=None, required=False, initial=initial or ""
+    )
+
+
+class PaymentMethodsForm(BootstrapMixin, forms.Form):
+    """One select per BigCommerce payment method seen so far (`method_<map id>`); blank is the default type.
+    The payment types are read once for every select."""
+
+    def __init__(self, *args, link: StoreLink, rows: list[PaymentMethodMap], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        self.payment_types = {
+            p.pk: p for p in PaymentType.objects.for_retailer(link.retailer_id).filter(active=True).order_by("name")
+        }
+        default = link.default_payment_type.name if link.default_payment_type else "the default"
+        choices = [("", f"Default ({default})")] + [(str(pk), p.name) for pk, p in self.payment_types.items()]
+        for row in rows:
+            self.fields[f"method_{row.pk}"] = _optional_id_choice(row.method, choices, row.payment_type_id)
+
+    def mapping(self) -> dict[int, PaymentType | None]:
+        chosen = {row.pk: self.cleaned_data[f"method_{row.pk}"] for row in self.rows}
+        return {pk: self.payment_types[value] if value else None for pk, value in chosen.items()}
+
+
+class OutletLocationsForm(BootstrapMixin, forms.Form):
+    """One select per outlet (`outlet_<id>`): the BigCommerce location that follows its stock, or none."""
+
+    def __init__(self, *args, outlets: list[Outlet], locations: list, current: dict[int, int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.outlets = outlets
+        choices = [("", "None (stock not sent to BigCommerce)")] + [
+            (str(location.id), f"{location.label or location.code} (location {location.id})") for location in locations
+        ]
+        for outlet in outlets:
+            self.fields[f"outlet_{outlet.pk}"] = _optional_id_choice(outlet.name, choices, current.get(outlet.pk))
+
+    def mapping(self) -> dict[int, int | None]:
+        return {outlet.pk: self.cleaned_data[f"outlet_{outlet.pk}"] for outlet in self.outlets}

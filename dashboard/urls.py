@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from django.urls import path
 
-from dashboard.views import catalog, failed_orders, fulfillments, overview, sales, sell, stock, support, sync_log
+from dashboard.views import (
+    catalog,
+    failed_orders,
+    fulfillments,
+    overview,
+    sales,
+    sell,
+    settings,
+    stock,
+    support,
+    sync_log,
+)
 
 app_name = "dashboard"
 
@@ -63,6 +74,24 @@ urlpatterns = [
     ),
     path("sync-log/", sync_log.SyncLogView.as_view(), name="sync_log"),
     path("orders/<int:link_id>/<int:order_id>/", sync_log.OrderTimelineView.as_view(), name="order_timeline"),
+    path("settings/", settings.SettingsView.as_view(), name="settings"),
+    path("settings/fulfilment/", settings.FulfillmentSettingsView.as_view(), name="settings_fulfillment"),
+    path("settings/bigcommerce/", settings.BigCommerceSettingsView.as_view(), name="settings_bigcommerce"),
+    path("settings/bigcommerce/link/", settings.BigCommerceLinkView.as_view(), name="settings_bigcommerce_link"),
+    path("settings/bigcommerce/sales/", settings.BigCommerceUpdateView.as_view(), name="settings_bigcommerce_update"),
+    path(
+        "settings/bigcommerce/payment-methods/",
+        settings.BigCommercePaymentMethodsView.as_view(),
+        name="settings_bigcommerce_payment_methods",
+    ),
+    path(
+        "settings/bigcommerce/locations/",
+        settings.BigCommerceLocationsView.as_view(),
+        name="settings_bigcommerce_locations",
+    ),
+    path("settings/bigcommerce/webhooks/", settings.BigCommerceHooksView.as_view(), name="settings_bigcommerce_hooks"),
+    path("settings/bigcommerce/unlink/", settings.BigCommerceUnlinkView.as_view(), name="settings_bigcommerce_unlink"),
+    path("settings/bigcommerce/claim/", settings.AppInstallClaimView.as_view(), name="settings_bigcommerce_claim"),
     path("support/", support.SupportConsoleView.as_view(), name="support"),
     path("support/retailers/<int:pk>/switch/", support.SupportSwitchView.as_view(), name="support_switch"),
 ]

@@ -66,3 +66,11 @@ class PaymentMethodMapAdmin(admin.ModelAdmin):
 @admin.register(models.OutletLocation)
 class OutletLocationAdmin(admin.ModelAdmin):
     list_display = ("outlet", "location_id", "location_label", "link")
+
+
+@admin.register(models.AppInstall)
+class AppInstallAdmin(admin.ModelAdmin):
+    list_display = ("store_hash", "installer_email", "installed_at", "uninstalled_at", "link", "claimed_at")
+    search_fields = ("store_hash", "installer_email")
+    exclude = ("access_token",)
+    readonly_fields = ("store_hash", "scopes", "installed_at", "uninstalled_at", "link", "claimed_at", "claimed_by")

@@ -178,6 +178,37 @@ class StoreInfo:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class AppToken:
+    """The login host's answer to a single-click app's code exchange (`POST /oauth2/token`)."""
+
+    access_token: str = field(repr=False)
+    scope: str
+    store_hash: str
+    user_id: int | None
+    user_email: str
+    owner_email: str
+
+    @classmethod
+    def from_api(cls, data: Mapping) -> Self:
+        f = Fields(data, "oauth token")
+        context = f.str("context", _MISSING)
+        if not context.startswith("stores/") or not context.removeprefix("stores/").isalnum():
+            raise ApiParseError("context", "oauth token", f"unreadable ({context[:40]!r})")
+        user, owner = Fields(f.obj("user"), "oauth token user"), Fields(f.obj("owner"), "oauth token owner")
+        access_token = f.str("access_token", _MISSING)
+        if not access_token:
+            raise ApiParseError("access_token", "oauth token", "empty")
+        return cls(
+            access_token=access_token,
+            scope=f.str("scope"),
+            store_hash=context.removeprefix("stores/"),
+            user_id=user.id("id", None),
+            user_email=user.str("email"),
+            owner_email=owner.str("email"),
+        )
+
+
 # ---------------------------------------------------------------- orders
 
 

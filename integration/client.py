@@ -33,6 +33,7 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 
 from integration.bc_types import (
+    AppToken,
     CatalogProduct,
     Consignments,
     Customer,
@@ -512,10 +513,7 @@ class BigCommerceClient:
 
     def _scrubbed(self, exc: ApiError) -> ApiError:
         """The exception with the access token masked, in case a server or library echoed it."""
-        if self._token in exc.detail or any(self._token in str(a) for a in exc.args):
-            exc.detail = exc.detail.replace(self._token, "***")
-            exc.args = tuple(str(a).replace(self._token, "***") for a in exc.args)
-        return exc
+        return _masked(exc, self._token)
 
     def _parse(self, cls, data: Any, **kwargs):
         try:
@@ -533,7 +531,72 @@ class BigCommerceClient:
         return body["data"]
 
 
+# ---------------------------------------------------------------- the login host (single-click app install)
+
+
+def oauth_token_exchange(*, code: str, scope: str, context: str, redirect_uri: str) -> AppToken:
+    """Exchange an app install's auth code for the store's token (`POST {BIGCOMMERCE_LOGIN_URL}/oauth2/token`).
+
+    One call, form-encoded (as BigCommerce's own Python client sends it), with the client id and secret from
+    settings. Failures raise the typed `ApiError`s; the code, the secret and the token are never logged and are
+    masked in anything raised.
+    """
+    url = settings.BIGCOMMERCE_LOGIN_URL.rstrip("/") + "/oauth2/token"
+    secret = settings.BIGCOMMERCE_CLIENT_SECRET
+    form = {
+        "client_id": settings.BIGCOMMERCE_CLIENT_ID,
+        "client_secret": secret,
+        "code": code,
+        "scope": scope,
+        "context": context,
+        "grant_type": "authorization_code",
+        "redirect_uri": redirect_uri,
+    }
+    started = time.monotonic()
+    status = None
+    try:
+        with requests.Session() as session:
+            response = session.post(
+                url,
+                data=form,
+                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                timeout=tuple(settings.BIGCOMMERCE_TIMEOUT),
+                allow_redirects=False,
+            )
+        status = response.status_code
+    except requests.RequestException as exc:
+        raise ApiUnavailable(f"POST /oauth2/token: {_describe_failure(exc)}") from None
+    finally:
+        logger.info(
+            "bigcommerce login POST /oauth2/token %s %d ms",
+            status if status is not None else "failed",
+            round((time.monotonic() - started) * 1000),
+        )
+    if status >= 400:
+        raise _masked(ApiError.from_response(response), code, secret)
+    if status != 200:
+        raise ApiBadResponse(f"POST /oauth2/token: unexpected HTTP {status}", status=status)
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        raise ApiBadResponse("POST /oauth2/token: response is not JSON", status=status) from None
+    try:
+        return AppToken.from_api(data)
+    except ApiError as exc:
+        raise _masked(exc, code, secret) from None
+
+
 # ---------------------------------------------------------------- helpers
+
+
+def _masked(exc: ApiError, *secrets: str) -> ApiError:
+    """`exc` with each secret masked, in case a server or library echoed it."""
+    for secret in filter(None, secrets):
+        if secret in exc.detail or any(secret in str(a) for a in exc.args):
+            exc.detail = exc.detail.replace(secret, "***")
+            exc.args = tuple(str(a).replace(secret, "***") for a in exc.args)
+    return exc
+
 
 _CLIENT_CACHE: OrderedDict[tuple, BigCommerceClient] = OrderedDict()
 _CLIENT_CACHE_SIZE = 256

@@ -322,3 +322,38 @@ class OutletLocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.outlet} → location {self.location_id}"
+
+
+class AppInstall(models.Model):
+    """A single-click app install: BigCommerce's token for one store, until a merchant admin claims it.
+
+    The auth callback records it (one row per store; a reinstall or a re-authorisation replaces the token). A
+    signed-in merchant admin claims it for their retailer, which links the store with the install's token; the
+    uninstall callback unlinks it. The token is encrypted at rest like a link's.
+    """
+
+    store_hash = models.CharField(max_length=64, unique=True)
+    access_token = EncryptedTextField()
+    scopes = models.TextField(blank=True)
+    installer_email = models.EmailField(blank=True)
+    installer_bc_user_id = models.BigIntegerField(null=True, blank=True)
+    owner_email = models.EmailField(blank=True)
+    installed_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    uninstalled_at = models.DateTimeField(null=True, blank=True)
+    # The link that claimed it last (kept after an unlink, for the record).
+    link = models.ForeignKey(StoreLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="app_installs")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+
+    def __str__(self) -> str:
+        return f"App install for store {self.store_hash}"
+
+    @property
+    def is_installed(self) -> bool:
+        return self.uninstalled_at is None
+
+    @property
+    def claimed_link(self) -> StoreLink | None:
+        """The live link using this install, if any."""
+        return self.link if self.link is not None and self.link.state != LinkState.UNLINKED else None

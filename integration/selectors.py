@@ -84,7 +84,8 @@ class LinkHealth:
         return "Needs a look" if self.problems else "Healthy"
 
 
-def _queue_depth() -> int | None:
+def webhooks_queue_depth() -> int | None:
+    """Order syncs waiting in the webhooks queue; None when Redis cannot say."""
     try:
         return get_queue(QUEUE_WEBHOOKS).count
     except RedisError as exc:
@@ -131,7 +132,7 @@ def overview_link_health(*, retailer: Retailer) -> LinkHealth:
         orders_waiting=counts["waiting"],
         retrying=counts["retrying"],
         needs_attention=counts["attention"],
-        queue_depth=_queue_depth(),
+        queue_depth=webhooks_queue_depth(),
         problems=problems,
     )
 

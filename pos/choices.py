@@ -137,6 +137,7 @@ class AuditAction(models.TextChoices):
     PRODUCT_UPDATED = "product_updated", _("Product updated")
     PRODUCT_ACCEPTED = "product_accepted", _("Link-created product accepted")
     PRODUCT_MERGED = "product_merged", _("Products merged")
+    SETTINGS_CHANGED = "settings_changed", _("Settings changed")
 
 
 class FulfillmentAction(models.TextChoices):

@@ -4,15 +4,20 @@ Starts the embedded Redis (when REDIS_URL is unset) on a unix socket under var/,
 retailer, then runs the web server, one RQ worker with the scheduler, the sandbox BigCommerce store (port
 SANDBOX_PORT, 8100, placing an order every 20 s), and every extra process the product needs. Ctrl-C (or
 SIGTERM) stops all of them and leaves no process behind.
+
+Once the sandbox answers, the demo retailer is linked to it (`manage.py demo_link`, idempotent), with webhooks
+to this web server, so the orders the sandbox places arrive as sales.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +91,24 @@ def embedded_redis(env: dict) -> subprocess.Popen:
     raise SystemExit(f"embedded Redis did not start; see {VAR / 'redis.log'}")
 
 
+def sandbox_info(url: str, proc: subprocess.Popen, timeout: float = 60) -> dict:
+    """The sandbox's coordinates (store hash, token) from its control endpoint, once it answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/__sandbox__/info", timeout=2) as response:  # the sandbox, on loopback
+                return json.load(response)
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("the sandbox BigCommerce store did not start; see its output above")
+
+
+def link_demo_to_sandbox(url: str, proc: subprocess.Popen, env: dict) -> None:
+    info = sandbox_info(url, proc)
+    command = ["demo_link", "--api-url", url, "--store-hash", info["store_hash"], "--token", info["access_token"]]
+    subprocess.run([*MANAGE, *command], cwd=ROOT, env=env, check=True)
+
+
 def main() -> int:
     VAR.mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -130,9 +153,10 @@ def main() -> int:
         if cron.exists():
             procs.append(("cron", start("cron", [*MANAGE, "rqcron", "config.cron"], env)))
         procs.append(("web", start("web", [*MANAGE, "runserver", f"{host}:{port}", "--noreload"], env)))
-        # A sandbox BigCommerce store that keeps taking orders (the demo retailer is not linked to it).
+        # A sandbox BigCommerce store that keeps taking orders; the demo retailer is linked to it.
         sandbox = [*MANAGE, "bigcommerce_sandbox", "--host", host, "--port", sandbox_port, "--place-every", "20"]
         procs.append(("sandbox", start("sandbox", sandbox, env)))
+        link_demo_to_sandbox(f"http://{host}:{sandbox_port}", procs[-1][1], env)
         log(f"ready: open http://{host}:{port}/ (Ctrl-C stops everything)")
         log(f"sandbox BigCommerce store: http://{host}:{sandbox_port}/__sandbox__/info (an order every 20 s)")
         while not stopping:

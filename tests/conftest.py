@@ -18,6 +18,7 @@ from tests import factories
 pytest_plugins = [
     "tests.fixtures_catalog",
     "tests.fixtures_fulfillment",
+    "tests.fixtures_link",
     "tests.fixtures_pages",
     "tests.fixtures_sandbox",
     "tests.fixtures_workers",

@@ -54,6 +54,9 @@ def timeline_kwargs(retailer) -> dict:
 ROUTES: dict[str, Route] = {
     "healthz": Route(Access.PUBLIC),
     "integration:webhook": Route(Access.PUBLIC, method="POST"),
+    "integration:app_auth": Route(Access.PUBLIC),
+    "integration:app_load": Route(Access.PUBLIC),
+    "integration:app_uninstall": Route(Access.PUBLIC),
     "login": Route(Access.PUBLIC),
     "logout": Route(Access.SIGNED_IN, method="POST"),
     "password_change": Route(Access.SIGNED_IN),
@@ -89,6 +92,15 @@ ROUTES: dict[str, Route] = {
     "dashboard:failed_order_resolve": Route(Access.MEMBER, method="POST", kwargs_for=failed_sync_kwargs),
     "dashboard:sync_log": Route(Access.MEMBER),
     "dashboard:order_timeline": Route(Access.MEMBER, kwargs_for=timeline_kwargs),
+    "dashboard:settings": Route(Access.MEMBER),
+    "dashboard:settings_fulfillment": Route(Access.ADMIN, method="POST"),
+    "dashboard:settings_bigcommerce": Route(Access.MEMBER),
+    "dashboard:settings_bigcommerce_unlink": Route(Access.ADMIN),
+    "dashboard:settings_bigcommerce_claim": Route(Access.ADMIN),
+    **{
+        f"dashboard:settings_bigcommerce_{action}": Route(Access.ADMIN, method="POST")
+        for action in ("link", "update", "payment_methods", "locations", "hooks")
+    },
     "dashboard:support": Route(Access.SUPPORT),
     "dashboard:support_switch": Route(
         Access.SUPPORT, method="POST", kwargs_for=lambda retailer: {"pk": retailer.pk}, cross_retailer=True

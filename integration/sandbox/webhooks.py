@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
@@ -87,6 +88,9 @@ class WebhookDeliverer:
         self._held_since = 0.0
         self._sending = 0
         self._seq = itertools.count()
+        # Event hashes are unique across restarts too, as BigCommerce's are: a receiver that remembers the hashes
+        # of a previous run (the demo's database) must not take a new event for a duplicate.
+        self._salt = uuid.uuid4().hex
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -100,7 +104,9 @@ class WebhookDeliverer:
         if not hooks:
             return
         created_at = int(time.time())
-        digest = hashlib.sha1(f"{scope}|{json.dumps(data, sort_keys=True)}|{next(self._seq)}".encode()).hexdigest()
+        digest = hashlib.sha1(
+            f"{scope}|{json.dumps(data, sort_keys=True)}|{self._salt}|{next(self._seq)}".encode()
+        ).hexdigest()
         payload = {
             "scope": scope,
             "store_id": str(self.store.settings.store_id),

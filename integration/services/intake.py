@@ -147,11 +147,12 @@ def _touch_last_webhook(link: StoreLink, now) -> None:
 
 
 def _authenticate(body: bytes, headers: dict[str, str]) -> StoreLink:
-    # Our own per-link secret first: every hook we register carries it. BigCommerce may also sign deliveries
-    # (Standard Webhooks), but with a client secret only app installs know, so the signature is the fallback.
-    if not headers.get(AUTH_HEADER) and headers.get("webhook-signature"):
-        return _authenticate_signature(body, headers)
+    # Our own header first: every hook we register carries it, and BigCommerce also signs deliveries of
+    # store-level API accounts with that account's client secret, which the merchant never gives us. A delivery
+    # without it (a hook an app install registered elsewhere) must carry a valid Standard Webhooks signature.
     value = headers.get(AUTH_HEADER, "")
+    if not value and headers.get("webhook-signature"):
+        return _authenticate_signature(body, headers)
     link_id, _, secret = value.partition(":")
     if not value or not link_id.isdigit() or not secret:
         raise WebhookRejected(401, "missing_secret")

@@ -3,24 +3,36 @@
 Linking checks the credentials live and says exactly what is wrong, registers our webhooks with a per-link secret
 sent back in a custom header, and records everything in the audit and sync logs. Relinking the same store
 reactivates the same StoreLink row, so its product, customer and payment-method mappings (and the stock source
-keys built on its id) are reused and nothing is duplicated. Linking a different store while mappings exist needs
-an explicit confirmation: the old row and its mappings are kept as an archive, never reused.
+keys built on its id) are reused and nothing is duplicated; the first reconciliation after a relink picks up
+the orders placed while the store was unlinked. Linking a different store while mappings exist needs an explicit
+confirmation: the old row and its mappings are kept as an archive, never reused.
+
+Also here: where online sales are booked (outlet, register, default payment type), the payment-method mapping,
+and which BigCommerce inventory location follows which outlet's stock.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from integration.bc_types import Location
 from integration.choices import LinkKind, LinkState
 from integration.exceptions import (
+    ApiBadResponse,
     ApiCredentialsRejected,
     ApiError,
     ApiNotFound,
@@ -28,9 +40,12 @@ from integration.exceptions import (
     ApiServerError,
     ApiUnavailable,
 )
-from integration.models import CustomerLink, PaymentMethodMap, ProductLink, StoreLink
-from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit
-from integration.selectors import active_link  # noqa: F401 - re-exported: a read, it lives with the selectors
+from integration.models import CustomerLink, OutletLocation, PaymentMethodMap, ProductLink, StoreLink
+from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit, unique_job_id
+from integration.selectors import (
+    active_link,  # noqa: F401 - re-exported: a read, it lives with the selectors
+    webhooks_queue_depth,
+)
 from integration.services.intake import AUTH_HEADER, ORDER_SCOPES
 from integration.services.synclog import Event, sync_log
 from pos.choices import AuditAction
@@ -39,6 +54,12 @@ from pos.models import AuditEntry, Outlet, PaymentType, Register, Retailer
 logger = logging.getLogger("integration.link")
 
 HOOK_SCOPES = tuple(sorted(ORDER_SCOPES))
+# The payment type online sales are booked as when the admin does not pick one.
+DEFAULT_PAYMENT_TYPE_NAME = "BigCommerce"
+# The live check answers a person waiting on a form: never wait long for the store's quota.
+CHECK_MAX_WAIT_SECONDS = 5.0
+# A store hash, or the API path BigCommerce shows beside the token (https://api.bigcommerce.com/stores/<hash>/v3/).
+_API_PATH = re.compile(r"/stores/([A-Za-z0-9]+)(?:/|$)")
 
 
 class LinkError(Exception):
@@ -60,12 +81,8 @@ class StoreCheck:
     name: str
     domain: str
     currency: str
-
-
-def _client(store_hash: str, access_token: str):
-    from integration.client import BigCommerceClient
-
-    return BigCommerceClient(store_hash=store_hash, access_token=access_token)
+    # The API base URL the check used; blank means BIGCOMMERCE_API_URL.
+    api_url: str = ""
 
 
 def _link_client(link: StoreLink):
@@ -74,22 +91,48 @@ def _link_client(link: StoreLink):
     return BigCommerceClient.for_link(link)
 
 
-def store_credentials_check(*, store_hash: str, access_token: str, client=None) -> StoreCheck:
-    """Check a store hash and token live: the store exists, the token is accepted, and it may read orders and
-    products. Raises LinkError with the exact problem."""
-    store_hash = store_hash.strip()
-    if not store_hash or not store_hash.isalnum():
+def _check_client(store_hash: str, access_token: str, api_url: str):
+    from integration.client import BigCommerceClient
+    from integration.ratelimit import StoreRateLimiter
+
+    return BigCommerceClient(
+        store_hash=store_hash,
+        access_token=access_token,
+        base_url=api_url or None,
+        rate_limiter=StoreRateLimiter(store_hash, max_wait=CHECK_MAX_WAIT_SECONDS),
+    )
+
+
+def store_hash_parse(value: str) -> str:
+    """The store hash in what a merchant pasted: the hash itself, or the API path shown with the token."""
+    value = value.strip()
+    if match := _API_PATH.search(value):
+        value = match.group(1)
+    if not value or not value.isascii() or not value.isalnum() or len(value) > 64:
         raise LinkError(
-            "A store hash is letters and digits only, like “abc123de” in https://store-abc123de.mybigcommerce.com.",
+            "A store hash is letters and digits only, like “abc123de” in the API path "
+            "https://api.bigcommerce.com/stores/abc123de/v3/ shown with your API account.",
             field="store_hash",
             code="hash_format",
         )
-    client = client or _client(store_hash, access_token.strip())
+    return value
+
+
+def store_credentials_check(*, store_hash: str, access_token: str, api_url: str = "", client=None) -> StoreCheck:
+    """Check a store hash and token live: the store exists, the token is accepted, and it may read orders and
+    products. Raises LinkError with the exact problem. Calls: 3 (`GET /v2/store`, one order, one product)."""
+    store_hash = store_hash_parse(store_hash)
+    access_token = access_token.strip()
+    if not access_token:
+        raise LinkError(
+            "Paste the access token of the store-level API account.", field="access_token", code="token_missing"
+        )
+    client = client or _check_client(store_hash, access_token, api_url)
     try:
         info = client.get_store()
     except ApiNotFound:
         raise LinkError(
-            f"BigCommerce has no store with the hash “{store_hash}”. Copy it from your store's API "
+            f"BigCommerce has no store with the hash “{store_hash}”. Copy it from your API account's API "
             "path (…/stores/<hash>/v3/).",
             field="store_hash",
             code="hash_unknown",
@@ -133,6 +176,7 @@ def store_credentials_check(*, store_hash: str, access_token: str, client=None) 
         name=info.name,
         domain=info.domain,
         currency=info.currency,
+        api_url=api_url,
     )
 
 
@@ -141,7 +185,7 @@ def _unreachable(exc: ApiError) -> LinkError:
         return LinkError(
             "BigCommerce is rate-limiting this store's API right now. Wait a minute and try again.", code="rate_limited"
         )
-    if isinstance(exc, ApiServerError | ApiUnavailable):
+    if isinstance(exc, ApiServerError | ApiUnavailable | ApiBadResponse):
         return LinkError(
             f"BigCommerce could not be reached ({exc.detail or 'no answer'}). Try again in a few "
             "minutes; if it persists, check status.bigcommerce.com.",
@@ -155,8 +199,11 @@ def webhook_destination() -> str:
 
 
 def public_url_problem() -> str | None:
-    """Why BigCommerce could not deliver webhooks to PUBLIC_BASE_URL, or None. Enforced in production only."""
-    if settings.DEBUG:
+    """Why BigCommerce could not deliver webhooks to PUBLIC_BASE_URL, or None.
+
+    Enforced when BIGCOMMERCE_WEBHOOKS_REQUIRE_HTTPS is on (production's default); the demo and the tests
+    receive the sandbox's webhooks over http."""
+    if not settings.BIGCOMMERCE_WEBHOOKS_REQUIRE_HTTPS:
         return None
     parts = urlsplit(settings.PUBLIC_BASE_URL)
     if parts.scheme != "https" or (parts.port not in (None, 443)):
@@ -181,17 +228,26 @@ def store_link_create(
     access_token: str,
     outlet: Outlet,
     register: Register,
-    default_payment_type: PaymentType,
+    default_payment_type: PaymentType | None,
     acting_user,
     confirm_different_store: bool = False,
     kind: str = LinkKind.API_ACCOUNT,
     scopes: str = "",
 ) -> StoreLink:
-    """Link (or relink) the retailer to a checked store. Hooks are registered after the commit."""
+    """Link (or relink) the retailer to a checked store.
+
+    No `default_payment_type` books online payments as a “BigCommerce” payment type (created if missing). After
+    the commit: hooks are registered, the linked outlet follows the store's only inventory location, and a
+    relink reconciles the orders placed while the store was unlinked.
+    """
     if problem := public_url_problem():
         raise LinkError(problem, code="public_url")
+    # One link change at a time per retailer: two admins linking at once must not both pass the checks below.
+    retailer = Retailer.objects.select_for_update().get(pk=retailer.pk)
+    if default_payment_type is None:
+        default_payment_type, _ = PaymentType.objects.get_or_create(retailer=retailer, name=DEFAULT_PAYMENT_TYPE_NAME)
     _check_places(retailer, outlet, register, default_payment_type)
-    live = StoreLink.objects.select_for_update().filter(retailer=retailer).exclude(state=LinkState.UNLINKED).first()
+    live = StoreLink.objects.filter(retailer=retailer).exclude(state=LinkState.UNLINKED).first()
     if live is not None:
         raise LinkError(
             f"This retailer is already linked to {live.store_name or live.store_hash}. Unlink it first.",
@@ -201,31 +257,33 @@ def store_link_create(
         raise LinkError(
             "This is a different store from the one linked before. Confirm to link it: its orders "
             "will create new products and customers, and the previous store's mappings are archived.",
+            field="confirm_different_store",
             code="confirm_different_store",
         )
     link = StoreLink.objects.select_for_update().filter(retailer=retailer, store_hash=check.store_hash).first()
     relinked = link is not None
-    link = link or StoreLink(retailer=retailer, store_hash=check.store_hash)
+    # BigCommerce dates have whole seconds: an order placed in the second the link was made is not historical.
+    since = timezone.now().replace(microsecond=0)
+    link = link or StoreLink(retailer=retailer, store_hash=check.store_hash, linked_at=since)
     link.kind, link.scopes = kind, scopes
     link.state, link.unlinked_at = LinkState.ACTIVE, None
     link.store_id, link.store_name, link.store_domain = check.store_id, check.name, check.domain
     link.store_currency = check.currency
+    link.api_base_url = check.api_url
     link.access_token = access_token.strip()
     link.outlet, link.register, link.default_payment_type = outlet, register, default_payment_type
     link.webhook_secret = secrets.token_urlsafe(32)
     link.linked_by = acting_user
-    if not relinked:
-        link.linked_at = timezone.now()
     link.full_clean(exclude=["access_token", "webhook_secret"])
     link.save()
     AuditEntry.objects.create(
         retailer=retailer,
         actor=acting_user,
         action=AuditAction.STORE_LINKED,
-        detail={"store_hash": link.store_hash, "relinked": relinked},
+        detail={"store_hash": link.store_hash, "relinked": relinked, "kind": kind},
     )
     sync_log(link=link, event=Event.LINKED, store=link.store_name or link.store_hash, user=str(acting_user))
-    transaction.on_commit(lambda: hooks_register(link=StoreLink.objects.get(pk=link.pk)))
+    transaction.on_commit(partial(_after_link, link.pk))
     # Learn the store's catalog before the first orders arrive (see integration.services.catalog_ids).
     enqueue_on_commit(
         QUEUE_WEBHOOKS,
@@ -234,7 +292,21 @@ def store_link_create(
         job_id=f"catalog-ids-{link.pk}",
         at_front=True,
     )
+    if relinked:
+        enqueue_on_commit(
+            QUEUE_WEBHOOKS,
+            "integration.jobs.reconcile_link_job",
+            link.pk,
+            job_id=unique_job_id(f"reconcile-{link.pk}"),
+        )
     return link
+
+
+def _after_link(link_id: int) -> None:
+    link = StoreLink.objects.select_related("retailer").get(pk=link_id)
+    client = _link_client(link)
+    hooks_register(link=link, client=client)
+    outlet_location_default(link=link, client=client)
 
 
 def _check_places(retailer: Retailer, outlet: Outlet, register: Register, payment_type: PaymentType) -> None:
@@ -246,10 +318,18 @@ def _check_places(retailer: Retailer, outlet: Outlet, register: Register, paymen
         raise LinkError("Choose an outlet, register and payment type of this retailer.", code="foreign_choice")
     if register.outlet_id != outlet.pk:
         raise LinkError(
-            f"The register “{register.name}” is not in the outlet “{outlet.name}”.",
+            f"The register “{register.name}” is not in the outlet “{outlet.name}”. Choose a register of that outlet.",
             field="register",
             code="register_outlet",
         )
+
+
+def _live_link(link: StoreLink) -> StoreLink:
+    """The link, locked, or LinkError when it was unlinked meanwhile."""
+    link = StoreLink.objects.select_for_update(of=("self",)).select_related("retailer").get(pk=link.pk)
+    if link.state == LinkState.UNLINKED:
+        raise LinkError("This store is no longer linked. Reload the page.", code="unlinked")
+    return link
 
 
 @transaction.atomic
@@ -257,25 +337,146 @@ def store_link_update_settings(
     *, link: StoreLink, outlet: Outlet, register: Register, default_payment_type: PaymentType, acting_user
 ) -> StoreLink:
     """Change where online sales are booked (applies to orders imported from now on)."""
+    link = _live_link(link)
     _check_places(link.retailer, outlet, register, default_payment_type)
     link.outlet, link.register, link.default_payment_type = outlet, register, default_payment_type
     link.save(update_fields=["outlet", "register", "default_payment_type", "updated_at"])
+    AuditEntry.objects.create(
+        retailer=link.retailer,
+        actor=acting_user,
+        action=AuditAction.SETTINGS_CHANGED,
+        detail={
+            "setting": "bigcommerce_link",
+            "outlet": outlet.pk,
+            "register": register.pk,
+            "default_payment_type": default_payment_type.pk,
+        },
+    )
+    sync_log(
+        link=link,
+        event=Event.LINK_SETTINGS_CHANGED,
+        user=str(acting_user),
+        outlet=outlet.name,
+        register=register.name,
+        payment_type=default_payment_type.name,
+    )
     return link
 
 
 @transaction.atomic
-def payment_methods_map(*, link: StoreLink, mapping: dict[int, PaymentType | None]) -> None:
-    """Map BigCommerce payment methods (by PaymentMethodMap id) to POS payment types (None: the default)."""
-    for row in PaymentMethodMap.objects.filter(link=link, pk__in=mapping):
+def payment_methods_map(*, link: StoreLink, mapping: Mapping[int, PaymentType | None], acting_user) -> int:
+    """Map BigCommerce payment methods (by PaymentMethodMap id) to POS payment types (None: the link's default).
+    Applies to payments imported from now on. Returns how many mappings changed."""
+    link = _live_link(link)
+    changed = []
+    for row in PaymentMethodMap.objects.filter(link=link, pk__in=list(mapping)).select_related("payment_type"):
         payment_type = mapping[row.pk]
         if payment_type is not None and payment_type.retailer_id != link.retailer_id:
             raise LinkError("Choose a payment type of this retailer.", code="foreign_choice")
-        row.payment_type = payment_type
-        row.save(update_fields=["payment_type"])
+        if row.payment_type_id != (payment_type.pk if payment_type else None):
+            row.payment_type = payment_type
+            changed.append(row)
+    PaymentMethodMap.objects.bulk_update(changed, ["payment_type"])
+    if changed:
+        detail = "; ".join(f"{row.method} → {row.payment_type or 'the default payment type'}" for row in changed)
+        sync_log(link=link, event=Event.PAYMENT_METHODS_MAPPED, user=str(acting_user), detail=detail)
+    return len(changed)
+
+
+# ---------------------------------------------------------------- outlets and BigCommerce inventory locations
+
+
+def store_locations(*, link: StoreLink, client=None) -> list[Location]:
+    """The store's inventory locations, read live (1 call). Raises LinkError when BigCommerce cannot say."""
+    client = client or _link_client(link)
+    try:
+        return sorted(client.list_locations(), key=lambda location: location.id)
+    except ApiCredentialsRejected:
+        raise LinkError(
+            "The token cannot read the store's inventory locations. Give the API account the "
+            "“Information & settings” or “Inventory” scope (read-only is enough).",
+            code="scope_inventory",
+        ) from None
+    except ApiError as exc:
+        raise _unreachable(exc) from None
+
+
+@transaction.atomic
+def outlet_locations_map(
+    *, link: StoreLink, mapping: Mapping[int, int | None], locations: Sequence[Location], acting_user
+) -> list[OutletLocation]:
+    """Say which BigCommerce location follows which outlet's stock: `mapping` is outlet id → location id (None:
+    the outlet's stock is not pushed). Each outlet and each location appears at most once; `locations` are the
+    store's (from `store_locations`), so a location BigCommerce does not have cannot be chosen. Replaces the
+    link's whole mapping."""
+    link = _live_link(link)
+    by_id = {location.id: location for location in locations}
+    outlets = {o.pk: o for o in Outlet.objects.for_retailer(link.retailer).filter(pk__in=list(mapping))}
+    if set(mapping) - set(outlets):
+        raise LinkError("Choose outlets of this retailer.", code="foreign_choice")
+    chosen: dict[int, Outlet] = {}
+    for outlet_id, location_id in mapping.items():
+        if location_id is None:
+            continue
+        if location_id not in by_id:
+            raise LinkError(
+                f"BigCommerce has no location {location_id} in this store. Reload the page to see its locations.",
+                code="location_unknown",
+            )
+        if location_id in chosen:
+            raise LinkError(
+                f"“{by_id[location_id].label}” is chosen for both {chosen[location_id].name} and "
+                f"{outlets[outlet_id].name}. A BigCommerce location can follow one outlet only.",
+                code="location_twice",
+            )
+        chosen[location_id] = outlets[outlet_id]
+    before = {(row.outlet_id, row.location_id) for row in OutletLocation.objects.filter(link=link)}
+    after = {(outlet.pk, location_id) for location_id, outlet in chosen.items()}
+    if before == after:
+        return list(OutletLocation.objects.filter(link=link))
+    OutletLocation.objects.filter(link=link).delete()
+    rows = OutletLocation.objects.bulk_create(
+        [
+            OutletLocation(link=link, outlet=outlet, location_id=location_id, location_label=by_id[location_id].label)
+            for location_id, outlet in sorted(chosen.items())
+        ]
+    )
+    detail = "; ".join(f"{r.outlet.name} → {r.location_label or r.location_id}" for r in rows) or "none"
+    sync_log(link=link, event=Event.LOCATIONS_MAPPED, user=str(acting_user), detail=detail)
+    return rows
+
+
+def outlet_location_default(*, link: StoreLink, client=None) -> OutletLocation | None:
+    """When nothing is mapped yet and the store has a single inventory location, the linked outlet follows it.
+    Called after linking; a store with several locations waits for the admin to choose."""
+    if link.outlet_id is None or OutletLocation.objects.filter(link=link).exists():
+        return None
+    try:
+        locations = store_locations(link=link, client=client)
+    except LinkError as error:
+        logger.warning("link %s: locations not read (%s); the outlet mapping waits for the admin", link.pk, error)
+        return None
+    if len(locations) != 1:
+        return None
+    (location,) = locations
+    row, _ = OutletLocation.objects.get_or_create(
+        link=link, outlet_id=link.outlet_id, defaults={"location_id": location.id, "location_label": location.label}
+    )
+    sync_log(
+        link=link,
+        event=Event.LOCATIONS_MAPPED,
+        user="The link",
+        detail=f"{link.outlet.name} → {location.label or location.id} (the store's only location)",
+    )
+    return row
+
+
+# ---------------------------------------------------------------- webhooks
 
 
 def hooks_register(*, link: StoreLink, client=None) -> bool:
-    """Create (or reactivate and update) our hooks at BigCommerce for every order scope; store their ids.
+    """Create (or reactivate and update) our hooks at BigCommerce for every order scope; store their ids, and
+    delete hooks this link registered earlier for another destination (PUBLIC_BASE_URL changed).
     Returns False, with the reason in the sync log, when BigCommerce refused."""
     client = client or _link_client(link)
     destination = webhook_destination()
@@ -299,8 +500,22 @@ def hooks_register(*, link: StoreLink, client=None) -> bool:
         )
         return False
     StoreLink.objects.filter(pk=link.pk).update(hooks=hooks, hooks_checked_at=timezone.now())
+    current = {hook["id"] for hook in hooks}
+    live_ids = {h.id for h in existing.values()}
+    _hooks_delete(link, client, [h["id"] for h in link.hooks if h["id"] not in current and h["id"] in live_ids])
     sync_log(link=link, event=Event.HOOKS_REGISTERED, scopes=", ".join(HOOK_SCOPES))
     return True
+
+
+def _hooks_delete(link: StoreLink, client, hook_ids: Sequence[int]) -> None:
+    """Delete hooks at BigCommerce, best effort (a hook left behind is refused by the intake and deactivated)."""
+    for hook_id in hook_ids:
+        try:
+            client.delete_hook(hook_id)
+        except ApiNotFound:
+            pass
+        except ApiError as exc:
+            logger.warning("could not delete hook %s of link %s: %s", hook_id, link.pk, exc.detail)
 
 
 def hooks_check(*, link: StoreLink, client=None) -> int:
@@ -324,26 +539,73 @@ def hooks_check(*, link: StoreLink, client=None) -> int:
     return len(broken)
 
 
+# ---------------------------------------------------------------- unlinking
+
+
 @transaction.atomic
-def store_link_unlink(*, link: StoreLink, acting_user, client=None) -> None:
-    """Stop syncing: delete our hooks at BigCommerce (best effort), keep every sale, mapping and log."""
+def store_link_unlink(*, link: StoreLink, acting_user, delete_hooks: bool = True) -> bool:
+    """Stop syncing: delete our hooks at BigCommerce (after the commit, best effort) and keep every sale,
+    mapping and log. An app uninstall passes `delete_hooks=False`: BigCommerce deletes an app's hooks itself.
+    Returns False when the link was already unlinked."""
+    link = StoreLink.objects.select_for_update(of=("self",)).select_related("retailer").get(pk=link.pk)
     if link.state == LinkState.UNLINKED:
-        return
-    link = StoreLink.objects.select_for_update().get(pk=link.pk)
-    client = client or _link_client(link)
-    for hook in link.hooks:
-        try:
-            client.delete_hook(hook["id"])
-        except ApiNotFound:
-            pass
-        except ApiError as exc:
-            logger.warning("could not delete hook %s of link %s: %s", hook.get("id"), link.pk, exc.detail)
+        return False
+    hook_ids = [hook["id"] for hook in link.hooks]
     link.state, link.unlinked_at, link.hooks = LinkState.UNLINKED, timezone.now(), []
     link.save(update_fields=["state", "unlinked_at", "hooks", "updated_at"])
     AuditEntry.objects.create(
         retailer=link.retailer,
         actor=acting_user,
         action=AuditAction.STORE_UNLINKED,
-        detail={"store_hash": link.store_hash},
+        detail={"store_hash": link.store_hash, "hooks_deleted": delete_hooks},
     )
-    sync_log(link=link, event=Event.UNLINKED, store=link.store_name or link.store_hash, user=str(acting_user))
+    who = str(acting_user) if acting_user else "BigCommerce (the app was uninstalled)"
+    sync_log(link=link, event=Event.UNLINKED, store=link.store_name or link.store_hash, user=who)
+    if delete_hooks and hook_ids:
+        transaction.on_commit(lambda: _hooks_delete(link, _link_client(link), hook_ids))
+    return True
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """What the settings page's status panel shows about a live link."""
+
+    hooks_active: int
+    hooks_expected: int
+    hooks_checked_at: datetime | None
+    last_webhook_at: datetime | None
+    last_order_synced_at: datetime | None
+    # Order syncs waiting in the webhooks queue; None when Redis cannot say.
+    queue_depth: int | None
+
+    @property
+    def hooks_ok(self) -> bool:
+        return self.hooks_active == self.hooks_expected
+
+
+def link_status(link: StoreLink) -> LinkStatus:
+    """The link's health as stored (no BigCommerce call), plus the webhooks queue's depth from Redis."""
+    return LinkStatus(
+        hooks_active=sum(1 for hook in link.hooks if hook.get("is_active")),
+        hooks_expected=len(HOOK_SCOPES),
+        hooks_checked_at=link.hooks_checked_at,
+        last_webhook_at=link.last_webhook_at,
+        last_order_synced_at=link.last_order_synced_at,
+        queue_depth=webhooks_queue_depth(),
+    )
+
+
+def links_archived(*, retailer: Retailer) -> list[StoreLink]:
+    """The retailer's unlinked stores, newest first, with how many products (`product_count`) and customers
+    (`customer_count`) each one maps: what relinking reuses, or what linking another store archives."""
+
+    def count(model):
+        rows = model.objects.filter(link=OuterRef("pk")).order_by().values("link").annotate(n=Count("pk"))
+        return Coalesce(Subquery(rows.values("n")), 0)
+
+    return list(
+        StoreLink.objects.for_retailer(retailer)
+        .filter(state=LinkState.UNLINKED)
+        .annotate(product_count=count(ProductLink), customer_count=count(CustomerLink))
+        .order_by("-unlinked_at", "-pk")
+    )

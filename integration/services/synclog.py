@@ -120,6 +120,16 @@ class Event:
     RECONCILE_FAILED = _e("reconcile_failed", LogLevel.ERROR, "Reconciliation could not list orders: {message}")
     LINKED = _e("linked", LogLevel.INFO, "Store {store} linked by {user}.")
     UNLINKED = _e("unlinked", LogLevel.WARNING, "Store {store} unlinked by {user}; syncing stopped.")
+    LINK_SETTINGS_CHANGED = _e(
+        "link_settings_changed",
+        LogLevel.INFO,
+        "{user} changed the link settings: online sales go to {outlet}, register {register}, paid by default as "
+        "“{payment_type}”.",
+    )
+    PAYMENT_METHODS_MAPPED = _e("payment_methods_mapped", LogLevel.INFO, "{user} mapped payment methods: {detail}.")
+    LOCATIONS_MAPPED = _e(
+        "locations_mapped", LogLevel.INFO, "{user} mapped outlets to BigCommerce locations: {detail}."
+    )
     STOCK_PUSHED = _e("stock_pushed", LogLevel.INFO, "Pushed {count} stock level(s) to BigCommerce.")
     STOCK_PUSH_FAILED = _e("stock_push_failed", LogLevel.ERROR, "Stock push to BigCommerce failed: {message}")
     PRICE_PUSHED = _e("price_pushed", LogLevel.INFO, "Pushed the price of {name} ({price}) to BigCommerce.")

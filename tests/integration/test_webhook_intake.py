@@ -264,3 +264,25 @@ def test_bad_or_replayed_signatures_get_401(post, client, app_link, settings, kw
 
     assert response.status_code == 401
     assert response.json()["reason"] == reason
+
+
+def test_our_header_authenticates_a_delivery_bigcommerce_also_signed_with_a_key_we_do_not_have(post, link):
+    # BigCommerce signs store-level API accounts' deliveries with that account's client secret, which the
+    # merchant never gives us: the link's own header is what proves the delivery.
+    body = json.dumps(_sample("store_order_created.json")).encode()
+    signed = _signed_headers(body, secret="the-api-accounts-own-client-secret")
+
+    response = post(body, link, **signed)
+
+    assert response.status_code == 200
+    assert WebhookEvent.objects.get().link == link
+
+
+def test_a_wrong_header_is_refused_even_with_a_valid_signature(post, client, app_link, settings):
+    body = json.dumps(_sample("store_order_created.json", producer="stores/abc123")).encode()
+    signed = _signed_headers(body, secret=settings.BIGCOMMERCE_CLIENT_SECRET)
+
+    response = post(body, **signed, HTTP_X_POS_WEBHOOK_AUTH=f"{app_link.pk}:not-the-secret")
+
+    assert response.status_code == 401
+    assert not WebhookEvent.objects.exists()

@@ -1,0 +1,352 @@
+"""Settings: the overview (BigCommerce and Fulfilment sections), Settings › BigCommerce (link a store, its status,
+where online sales are booked, payment-method and location mappings, webhooks, unlink) and claiming a single-click
+app install.
+
+Every member sees the settings; only admins change them: each change is its own admin-only POST view (staff get
+403), which makes one service call, adds a message and redirects. A LinkError goes on the form it came from and
+the page is shown again.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views import View
+from django.views.generic import TemplateView
+
+from dashboard.forms import (
+    AppInstallClaimForm,
+    FulfillmentSettingsForm,
+    OutletLocationsForm,
+    PaymentMethodsForm,
+    StoreLinkForm,
+    StoreLinkPlacesForm,
+)
+from integration.models import OutletLocation, PaymentMethodMap, StoreLink
+from integration.services.app_install import AppAuthError, app_claim_install, app_install_claim
+from integration.services.link import (
+    LinkError,
+    active_link,
+    hooks_register,
+    link_status,
+    links_archived,
+    outlet_locations_map,
+    payment_methods_map,
+    public_url_problem,
+    store_credentials_check,
+    store_link_create,
+    store_link_unlink,
+    store_link_update_settings,
+    store_locations,
+)
+from pos.models import Outlet, Register
+from pos.services.retailer import retailer_unpaid_fulfillment_set
+from pos.tenancy import AdminRequiredMixin, RetailerRequiredMixin, is_admin
+
+BIGCOMMERCE_TEMPLATE = "dashboard/settings_bigcommerce.html"
+
+
+def _read_only(*forms) -> None:
+    for form in forms:
+        for field in form.fields.values():
+            field.disabled = True
+
+
+def _archived_mappings(retailer=None, *, archived=None) -> bool:
+    """Whether stores linked before left product or customer mappings (linking another store archives them)."""
+    archived = archived if archived is not None else links_archived(retailer=retailer)
+    return any(a.product_count or a.customer_count for a in archived)
+
+
+def _form_error(form, error: LinkError) -> None:
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+class SettingsView(RetailerRequiredMixin, TemplateView):
+    template_name = "dashboard/settings.html"
+
+    def get_context_data(self, **kwargs):
+        retailer = self.request.retailer
+        form = FulfillmentSettingsForm(initial={"allow_unpaid_fulfillment": retailer.allow_unpaid_fulfillment})
+        if not is_admin(self.request):
+            _read_only(form)
+        return super().get_context_data(link=active_link(retailer), fulfillment_form=form, **kwargs)
+
+
+class FulfillmentSettingsView(AdminRequiredMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request):
+        form = FulfillmentSettingsForm(request.POST)
+        form.is_valid()  # a checkbox is always valid: unticked is False
+        allowed = form.cleaned_data["allow_unpaid_fulfillment"]
+        if retailer_unpaid_fulfillment_set(retailer=request.retailer, allowed=allowed, acting_user=request.user):
+            messages.success(
+                request,
+                "Fulfilments can now be completed while a balance is owing."
+                if allowed
+                else "Fulfilments now need the sale paid before they can be completed.",
+            )
+        else:
+            messages.info(request, "Nothing changed.")
+        return redirect("dashboard:settings")
+
+
+# ---------------------------------------------------------------- Settings › BigCommerce
+
+
+def bigcommerce_page(request, *, status: int = 200, **forms):
+    """The whole Settings › BigCommerce page; bound forms with errors replace the fresh ones."""
+    retailer = request.retailer
+    link = active_link(retailer)
+    context: dict = {"link": link, "can_change": is_admin(request)}
+    if link is None:
+        archived = links_archived(retailer=retailer)
+        context |= {
+            "link_form": forms.get("link_form") or StoreLinkForm(retailer=retailer),
+            "archived": archived,
+            "archived_mappings": _archived_mappings(archived=archived),
+            "public_url_problem": public_url_problem(),
+            "has_register": Register.objects.for_retailer(retailer).exists(),
+        }
+        shown = [context["link_form"]]
+    else:
+        context |= _linked_context(request, link, forms)
+        shown = [context["settings_form"], context["payment_form"], context["locations_form"]]
+    if not context["can_change"]:
+        _read_only(*shown)
+    return render(request, BIGCOMMERCE_TEMPLATE, context, status=status)
+
+
+def _linked_context(request, link: StoreLink, forms: dict) -> dict:
+    retailer = request.retailer
+    rows = list(PaymentMethodMap.objects.filter(link=link).select_related("payment_type"))
+    outlets = list(Outlet.objects.for_retailer(retailer).order_by("name"))
+    mapped = list(OutletLocation.objects.filter(link=link).select_related("outlet").order_by("outlet__name"))
+    try:
+        locations, locations_error = store_locations(link=link), ""
+    except LinkError as error:
+        locations, locations_error = [], error.message
+    locations_form = forms.get("locations_form") or OutletLocationsForm(
+        outlets=outlets, locations=locations, current={row.outlet_id: row.location_id for row in mapped}
+    )
+    return {
+        "status": link_status(link),
+        "settings_form": forms.get("settings_form") or StoreLinkPlacesForm(retailer=retailer, link=link),
+        "payment_form": forms.get("payment_form") or PaymentMethodsForm(link=link, rows=rows),
+        "locations_form": locations_form,
+        "locations": locations,
+        "locations_error": locations_error,
+        "mapped_locations": mapped,
+    }
+
+
+class BigCommerceSettingsView(RetailerRequiredMixin, View):
+    """GET: the page; an htmx request gets the status panel alone (it refreshes itself)."""
+
+    def get(self, request):
+        if request.htmx and not request.htmx.boosted:
+            link = active_link(request.retailer)
+            context = {"link": link, "status": link_status(link) if link else None, "can_change": is_admin(request)}
+            return render(request, f"{BIGCOMMERCE_TEMPLATE}#status", context)
+        return bigcommerce_page(request)
+
+
+def _live_link_or_404(request) -> StoreLink:
+    link = active_link(request.retailer)
+    if link is None:
+        raise Http404("This retailer has no linked store.")
+    return link
+
+
+class LinkedStoreFormView(AdminRequiredMixin, View):
+    """An admin POST of one of the linked page's forms: valid, one service call, a message and back to the page;
+    invalid or refused (LinkError), the page again with the form's errors. 404 once the store is unlinked."""
+
+    http_method_names = ["post"]
+    form_key = ""  # the page's context name for this form
+
+    def get_form(self, link: StoreLink):
+        raise NotImplementedError
+
+    def perform(self, link: StoreLink, form) -> str:
+        """Call the service; return the success message."""
+        raise NotImplementedError
+
+    def post(self, request):
+        link = _live_link_or_404(request)
+        form = self.get_form(link)
+        if form.is_valid():
+            try:
+                message = self.perform(link, form)
+            except LinkError as error:
+                _form_error(form, error)
+            else:
+                messages.success(request, message)
+                return redirect("dashboard:settings_bigcommerce")
+        return bigcommerce_page(request, **{self.form_key: form})
+
+
+class BigCommerceLinkView(AdminRequiredMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request):
+        retailer = request.retailer
+        form = StoreLinkForm(request.POST, retailer=retailer)
+        if active_link(retailer) is not None:
+            messages.info(request, "A store is already linked.")
+            return redirect("dashboard:settings_bigcommerce")
+        if not form.is_valid():
+            return bigcommerce_page(request, link_form=form)
+        data = form.cleaned_data
+        try:
+            check = store_credentials_check(store_hash=data["store_hash"], access_token=data["access_token"])
+            link = store_link_create(
+                retailer=retailer,
+                check=check,
+                access_token=data["access_token"],
+                acting_user=request.user,
+                confirm_different_store=data["confirm_different_store"],
+                **form.places(),
+            )
+        except LinkError as error:
+            _form_error(form, error)
+            return bigcommerce_page(request, link_form=form)
+        _linked_messages(request, link)
+        return redirect("dashboard:settings_bigcommerce")
+
+
+def _linked_messages(request, link: StoreLink) -> None:
+    link.refresh_from_db(fields=["hooks"])
+    messages.success(request, f"Linked to {link.store_name or link.store_hash}. New orders now become sales.")
+    if not link.hooks:
+        messages.warning(
+            request,
+            "BigCommerce did not accept our webhooks (the sync log says why), so orders arrive only through "
+            "reconciliation every few minutes. Use “Re-register webhooks” once it is fixed.",
+        )
+    if link.store_currency and link.store_currency.upper() != request.retailer.currency.upper():
+        messages.warning(
+            request,
+            f"The store sells in {link.store_currency}, but this retailer's sales are in {request.retailer.currency}. "
+            "Orders are never converted: they will wait in Failed orders. Contact support before going on.",
+        )
+
+
+class BigCommerceUpdateView(LinkedStoreFormView):
+    form_key = "settings_form"
+
+    def get_form(self, link):
+        return StoreLinkPlacesForm(self.request.POST, retailer=self.request.retailer, link=link)
+
+    def perform(self, link, form):
+        store_link_update_settings(link=link, acting_user=self.request.user, **form.places())
+        return "Saved. Orders imported from now on are booked there."
+
+
+class BigCommercePaymentMethodsView(LinkedStoreFormView):
+    form_key = "payment_form"
+
+    def get_form(self, link):
+        rows = list(PaymentMethodMap.objects.filter(link=link).select_related("payment_type"))
+        return PaymentMethodsForm(self.request.POST, link=link, rows=rows)
+
+    def perform(self, link, form):
+        changed = payment_methods_map(link=link, mapping=form.mapping(), acting_user=self.request.user)
+        return f"Saved {changed} payment method mapping(s)." if changed else "Nothing changed."
+
+
+class BigCommerceLocationsView(LinkedStoreFormView):
+    form_key = "locations_form"
+
+    def get_form(self, link):
+        try:
+            self.locations = store_locations(link=link)
+        except LinkError:
+            self.locations = []  # no location can be chosen; the page says why BigCommerce did not list them
+        outlets = list(Outlet.objects.for_retailer(self.request.retailer).order_by("name"))
+        return OutletLocationsForm(self.request.POST, outlets=outlets, locations=self.locations, current={})
+
+    def perform(self, link, form):
+        outlet_locations_map(link=link, mapping=form.mapping(), locations=self.locations, acting_user=self.request.user)
+        return "Saved which BigCommerce location follows each outlet's stock."
+
+
+class BigCommerceHooksView(AdminRequiredMixin, View):
+    http_method_names = ["post"]
+
+    def post(self, request):
+        if hooks_register(link=_live_link_or_404(request)):
+            messages.success(request, "Webhooks registered again at BigCommerce.")
+        else:
+            messages.error(request, "BigCommerce refused the webhooks; the sync log says why.")
+        return redirect("dashboard:settings_bigcommerce")
+
+
+class BigCommerceUnlinkView(AdminRequiredMixin, View):
+    """GET: what unlinking and relinking do, in plain words, with the button. POST: unlink."""
+
+    template_name = "dashboard/settings_bigcommerce_unlink.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"link": active_link(request.retailer)})
+
+    def post(self, request):
+        link = active_link(request.retailer)
+        if link is None or not store_link_unlink(link=link, acting_user=request.user):
+            messages.info(request, "No store was linked.")
+        else:
+            messages.success(
+                request,
+                f"Unlinked {link.store_name or link.store_hash}. Syncing stopped; every sale, mapping and log is kept.",
+            )
+        return redirect("dashboard:settings_bigcommerce")
+
+
+class AppInstallClaimView(AdminRequiredMixin, View):
+    """Claim a single-click app install (the button in the BigCommerce control panel opens this page)."""
+
+    template_name = "dashboard/settings_bigcommerce_claim.html"
+
+    def get(self, request):
+        token = request.GET.get("token", "")
+        if not token:
+            return render(request, self.template_name, {})
+        return self._page(request, AppInstallClaimForm(retailer=request.retailer, initial={"token": token}), token)
+
+    def post(self, request):
+        form = AppInstallClaimForm(request.POST, retailer=request.retailer)
+        token = request.POST.get("token", "")
+        if not form.is_valid():
+            return self._page(request, form, token)
+        try:
+            install = app_claim_install(token=token)
+            link = app_install_claim(
+                install=install,
+                retailer=request.retailer,
+                acting_user=request.user,
+                confirm_different_store=form.cleaned_data["confirm_different_store"],
+                **form.places(),
+            )
+        except AppAuthError as error:
+            return render(request, self.template_name, {"error": error.message}, status=error.status)
+        except LinkError as error:
+            _form_error(form, error)
+            return self._page(request, form, token)
+        _linked_messages(request, link)
+        return redirect("dashboard:settings_bigcommerce")
+
+    def _page(self, request, form, token: str):
+        try:
+            install = app_claim_install(token=token)
+        except AppAuthError as error:
+            return render(request, self.template_name, {"error": error.message}, status=error.status)
+        context = {
+            "install": install,
+            "form": form,
+            "link": active_link(request.retailer),
+            "archived_mappings": _archived_mappings(request.retailer),
+            "public_url_problem": public_url_problem(),
+        }
+        return render(request, self.template_name, context)

@@ -1,0 +1,118 @@
+"""Browser: link the sandbox store from Settings › BigCommerce (a wrong token first), see the hooks registered in
+the sandbox and an order arrive as a sale through them; unlink, relink the same store, and nothing is duplicated."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect
+
+from integration.choices import LinkState
+from integration.models import CustomerLink, ProductLink, StoreLink
+from integration.services.link import HOOK_SCOPES
+from pos.choices import Channel
+from pos.models import Customer, Product, Sale
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def browser_problems(page):
+    """CSP violations, script errors and failed requests the page met (the browser's favicon probe aside)."""
+    problems: list[str] = []
+    page.on(
+        "console", lambda m: m.type == "error" and "Failed to load resource" not in m.text and problems.append(m.text)
+    )
+    page.on("response", lambda r: r.status >= 400 and "favicon" not in r.url and problems.append(f"{r.status} {r.url}"))
+    return problems
+
+
+@pytest.fixture
+def public_live_server(live_server, bc_settings):
+    """The sandbox delivers webhooks to the live server."""
+    bc_settings.PUBLIC_BASE_URL = live_server.url
+    return live_server
+
+
+def _fill_link_form(page, sandbox, token: str) -> None:
+    page.get_by_label("Store hash").fill(sandbox.store_hash)
+    page.get_by_label("Access token").fill(token)
+    page.get_by_role("button", name="Check and link").click()
+
+
+def _sync_deliveries(sandbox, run_jobs) -> None:
+    """Wait for the sandbox's webhooks to reach the live server, then let the worker run the syncs."""
+    assert sandbox.store.webhooks.wait_idle(timeout=15)
+    run_jobs("webhooks")
+
+
+def _order_sale(order_id: int) -> Sale:
+    return Sale.objects.get(channel=Channel.BIGCOMMERCE, external_order_id=str(order_id))
+
+
+def test_link_the_sandbox_store_from_the_settings_page(
+    page, public_live_server, login, admin_user, places, sandbox, run_jobs, browser_problems
+):
+    login(admin_user)
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Link a store").click()
+
+    # A wrong token: the page says exactly that, and nothing is linked.
+    _fill_link_form(page, sandbox, "not-the-token")
+    expect(page.get_by_text("BigCommerce rejected this access token")).to_be_visible()
+    expect(page.get_by_test_id("token-again")).to_be_visible()
+    page.screenshot(path=str(settings.ARTIFACTS_DIR / "settings-bigcommerce-wrong-token.png"), full_page=True)
+    assert not StoreLink.objects.exists()
+
+    _fill_link_form(page, sandbox, sandbox.access_token)
+    expect(page.get_by_role("alert")).to_contain_text("Linked to Sandbox Outdoor Store.")
+    expect(page.get_by_test_id("hooks")).to_contain_text("5 of 5 active")
+    page.screenshot(path=str(settings.ARTIFACTS_DIR / "settings-bigcommerce-linked.png"), full_page=True)
+
+    hooks = list(sandbox.store.hooks.values())
+    assert sorted(h.scope for h in hooks) == sorted(HOOK_SCOPES)
+    assert {h.destination for h in hooks} == {f"{public_live_server.url}/webhooks/bigcommerce/"}
+
+    # An order placed now travels through those hooks and becomes a sale.
+    order = sandbox.store.place_order(status_id=11)
+    _sync_deliveries(sandbox, run_jobs)
+    assert _order_sale(order.id).outlet == places["outlet"]
+    page.reload()
+    expect(page.get_by_test_id("last-webhook")).not_to_have_text("none yet")
+    expect(page.get_by_test_id("last-order")).not_to_have_text("none yet")
+    assert browser_problems == []
+
+
+def test_unlink_then_relink_the_same_store_without_duplicates(
+    page, public_live_server, login, admin_user, link_sandbox, sandbox, run_jobs, browser_problems
+):
+    link = link_sandbox()
+    order = sandbox.store.place_order(status_id=11)
+    _sync_deliveries(sandbox, run_jobs)
+    counts = (Product.objects.count(), Customer.objects.count(), ProductLink.objects.count())
+    assert CustomerLink.objects.count() <= 1 and _order_sale(order.id)
+    login(admin_user)
+
+    page.goto(f"{public_live_server.url}/settings/bigcommerce/")
+    page.get_by_role("link", name="Unlink…").click()
+    expect(page.get_by_test_id("unlink-explained")).to_contain_text("no product, customer or sale is created twice")
+    page.screenshot(path=str(settings.ARTIFACTS_DIR / "settings-bigcommerce-unlink.png"), full_page=True)
+    page.get_by_role("button", name="Unlink the store").click()
+    expect(page.get_by_role("alert")).to_contain_text("Syncing stopped")
+    expect(page.get_by_test_id("archived-links")).to_contain_text("Relinking this store reuses them")
+    assert sandbox.store.hooks == {}
+    assert StoreLink.objects.get().state == LinkState.UNLINKED
+
+    _fill_link_form(page, sandbox, sandbox.access_token)
+    expect(page.get_by_role("alert")).to_contain_text("Linked to Sandbox Outdoor Store.")
+    expect(page.get_by_test_id("hooks")).to_contain_text("5 of 5 active")
+    assert StoreLink.objects.get().pk == link.pk
+    assert len(sandbox.store.hooks) == len(HOOK_SCOPES)
+
+    # The same order changes after the relink: its sale is updated, nothing is created twice.
+    sandbox.store.set_status(order.id, 2)
+    _sync_deliveries(sandbox, run_jobs)
+    assert Sale.objects.filter(external_order_id=str(order.id)).count() == 1
+    assert _order_sale(order.id).bc_status_id == 2
+    assert (Product.objects.count(), Customer.objects.count(), ProductLink.objects.count()) == counts
+    assert browser_problems == []
