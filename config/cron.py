@@ -10,7 +10,13 @@ from __future__ import annotations
 from django.conf import settings
 from rq import cron
 
-from integration.jobs import attention_digest_job, intake_sweep_job, reconcile_all_job, sync_log_expire_job
+from integration.jobs import (
+    attention_digest_job,
+    catalog_ids_refresh_all_job,
+    intake_sweep_job,
+    reconcile_all_job,
+    sync_log_expire_job,
+)
 
 # Webhook deliveries Redis missed or lost, and retries whose time has passed: queued again within a minute.
 cron.register(intake_sweep_job, queue_name="webhooks", interval=60, result_ttl=0)
@@ -20,3 +26,5 @@ cron.register(reconcile_all_job, queue_name="webhooks", interval=settings.RECONC
 cron.register(sync_log_expire_job, queue_name="default", cron="17 3 * * *", result_ttl=0)
 # The daily email of orders needing attention to each retailer's admins.
 cron.register(attention_digest_job, queue_name="default", cron="0 7 * * *", result_ttl=0)
+# The list of each store's catalog product ids (tells a deleted product from a new one without an API call).
+cron.register(catalog_ids_refresh_all_job, queue_name="default", cron="41 2 * * *", result_ttl=0)

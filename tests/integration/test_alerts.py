@@ -86,8 +86,15 @@ def test_cron_schedules_the_sweeper_reconciliation_log_expiry_and_the_digest(set
     scheduler.load_config_from_file("config.cron")
 
     jobs = {job.func.__name__: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"intake_sweep_job", "reconcile_all_job", "sync_log_expire_job", "attention_digest_job"}
+    assert set(jobs) == {
+        "intake_sweep_job",
+        "reconcile_all_job",
+        "sync_log_expire_job",
+        "attention_digest_job",
+        "catalog_ids_refresh_all_job",
+    }
     assert jobs["intake_sweep_job"].interval == 60
     assert jobs["reconcile_all_job"].interval == settings.RECONCILE_INTERVAL_SECONDS
     assert jobs["sync_log_expire_job"].cron and jobs["attention_digest_job"].cron
+    assert jobs["catalog_ids_refresh_all_job"].cron
     assert jobs["intake_sweep_job"].queue_name == "webhooks"
