@@ -21,18 +21,18 @@ from _common import linked_retailer, run_workers, sandbox, setup_django, table
 
 
 def request_syncs(link, order_ids) -> None:
+    """Request the syncs the way webhook intake does: mark each order requested, queue its job after commit."""
     from django.db import transaction
+    from django.utils import timezone
 
-    from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit
-    from integration.services.intake import order_sync_job_id, order_sync_request
+    from integration.services.intake import order_sync_request, order_sync_wake
 
     with transaction.atomic():
         for order_id in order_ids:
-            sync_id, queued = order_sync_request(link=link, bc_order_id=order_id)
+            now = timezone.now()
+            sync_id, queued = order_sync_request(link=link, bc_order_id=order_id, now=now)
             if queued:
-                enqueue_on_commit(
-                    QUEUE_WEBHOOKS, "integration.jobs.order_sync_job", sync_id, job_id=order_sync_job_id(sync_id)
-                )
+                order_sync_wake(order_sync_id=sync_id, queued_at=now)
 
 
 def queries_per_sync(link, box, sample: int) -> list[int]:

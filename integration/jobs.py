@@ -64,8 +64,9 @@ def intake_sweep_job() -> int:
     queued = 0
     for sync_id, link_id, order_id in due.values_list("pk", "link_id", "bc_order_id")[:SWEEP_BATCH]:
         # Requested first, then woken: a job that starts at once must find the request.
-        OrderSync.objects.filter(pk=sync_id).update(queued_at=timezone.now())
-        if not enqueue_now(QUEUE_WEBHOOKS, order_sync_job, sync_id, job_id=order_sync_job_id(sync_id)):
+        requested = timezone.now()
+        OrderSync.objects.filter(pk=sync_id).update(queued_at=requested)
+        if not enqueue_now(QUEUE_WEBHOOKS, order_sync_job, sync_id, job_id=order_sync_job_id(sync_id, requested)):
             break  # Redis still unreachable: the next sweep tries again
         WebhookEvent.objects.filter(link_id=link_id, resource_id=order_id, enqueued_at__isnull=True).update(
             enqueued_at=timezone.now()

@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -60,9 +60,24 @@ class Accepted:
     order_sync_id: int | None = None
 
 
-def order_sync_job_id(order_sync: OrderSync | int) -> str:
-    pk = order_sync if isinstance(order_sync, int) else order_sync.pk
-    return unique_job_id(f"order-sync-{pk}")
+def order_sync_job_id(order_sync_id: int, queued_at: datetime | None = None) -> str:
+    """The job id of a requested sync. Given the request's `queued_at`, it is derived from the request itself, so
+    the worker that takes the order into a batch can withdraw the job it made redundant (see
+    `integration.services.order_sync.order_syncs_claim`); without it, a unique id."""
+    if queued_at is None:
+        return unique_job_id(f"order-sync-{order_sync_id}")
+    return f"order-sync-{order_sync_id}-{int(queued_at.timestamp() * 1_000_000)}"
+
+
+def order_sync_wake(*, order_sync_id: int, queued_at: datetime, on_success=None) -> None:
+    """Queue the job of a sync requested at `queued_at`, once the current transaction commits."""
+    enqueue_on_commit(
+        QUEUE_WEBHOOKS,
+        "integration.jobs.order_sync_job",
+        order_sync_id,
+        job_id=order_sync_job_id(order_sync_id, queued_at),
+        on_success=on_success,
+    )
 
 
 def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
@@ -100,11 +115,9 @@ def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
             # A job is already waiting for this order and will fetch its latest state.
             WebhookEvent.objects.filter(pk=event.pk).update(enqueued_at=now)
             return Accepted("absorbed", event.pk, order_sync_id)
-        enqueue_on_commit(
-            QUEUE_WEBHOOKS,
-            "integration.jobs.order_sync_job",
-            order_sync_id,
-            job_id=order_sync_job_id(order_sync_id),
+        order_sync_wake(
+            order_sync_id=order_sync_id,
+            queued_at=now,
             on_success=lambda: WebhookEvent.objects.filter(pk=event.pk).update(enqueued_at=timezone.now()),
         )
     return Accepted("queued", event.pk, order_sync_id)

@@ -20,6 +20,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.db.models import Case, When
 from django.utils import timezone
+from redis.exceptions import RedisError
+from rq.job import Job
 
 from integration.bc_types import Order, Refund
 from integration.choices import ErrorCode, LinkState, OrderSyncState, Reason
@@ -162,9 +164,9 @@ def deleted_products(*, client, link: StoreLink, items: Iterable) -> frozenset[i
 
 def order_syncs_claim(*, order_sync_id: int, limit: int = BATCH_SIZE) -> list[OrderSync]:
     """Take this order, if a sync of it is requested and due, and up to `limit` - 1 more of its store for one
-    batch. Clearing `queued_at` is the claim: a webhook arriving from now on requests a follow-up sync, and the
-    jobs of the orders claimed here find nothing left to do (one cheap query each). Rows another worker is
-    claiming at the same moment are skipped, not waited for."""
+    batch. Clearing `queued_at` is the claim: a webhook arriving from now on requests a follow-up sync. The jobs
+    of the other orders taken are withdrawn from the queue (a job left behind finds nothing to claim and ends at
+    once). Rows another worker is claiming at the same moment are skipped, not waited for."""
     now = timezone.now()
     link_id = (
         OrderSync.objects.filter(pk=order_sync_id, queued_at__isnull=False, queued_at__lte=now)
@@ -174,22 +176,40 @@ def order_syncs_claim(*, order_sync_id: int, limit: int = BATCH_SIZE) -> list[Or
     if link_id is None:
         return []
     with transaction.atomic():
-        ids = list(
+        rows = list(
             OrderSync.objects.select_for_update(skip_locked=True)
             .filter(link_id=link_id, queued_at__isnull=False, queued_at__lte=now)
             .order_by(Case(When(pk=order_sync_id, then=0), default=1), "queued_at")
-            .values_list("pk", flat=True)[:limit]
+            .values_list("pk", "queued_at")[:limit]
         )
+        ids = [pk for pk, _ in rows]
         claimed = OrderSync.objects.filter(pk__in=ids, queued_at__isnull=False).update(
             queued_at=None, last_attempt_at=now
         )
     if not claimed:
         return []
+    _withdraw_jobs([(pk, queued_at) for pk, queued_at in rows if pk != order_sync_id])
     return list(
         OrderSync.objects.filter(pk__in=ids, last_attempt_at=now)
         .select_related("link__retailer", "link__default_payment_type", "sale")
         .order_by("pk")
     )
+
+
+def _withdraw_jobs(requests: list[tuple[int, object]]) -> None:
+    """Remove the queued jobs of requests this batch took over (their ids derive from the request)."""
+    if not requests:
+        return
+    queue = get_queue(QUEUE_WEBHOOKS)
+    try:
+        pipe = queue.connection.pipeline(transaction=False)
+        for pk, queued_at in requests:
+            job_id = order_sync_job_id(pk, queued_at)
+            queue.remove(job_id, pipeline=pipe)
+            pipe.delete(Job.key_for(job_id))
+        pipe.execute()
+    except RedisError as exc:
+        logger.warning("could not withdraw %s redundant sync job(s): %s", len(requests), exc)
 
 
 def order_sync_run(*, order_sync_id: int, client=None) -> OrderOutcome | None:
@@ -304,7 +324,7 @@ def order_sync_fail(*, order_sync: OrderSync, reason: Reason, detail: str, retry
             max_attempts=MAX_ATTEMPTS,
             next_try=f"{sync.next_retry_at:%H:%M:%S} UTC",
         )
-        transaction.on_commit(lambda: _schedule_retry(sync.pk, delay))
+        transaction.on_commit(lambda: _schedule_retry(sync.pk, delay, sync.queued_at))
     else:
         sync.state, sync.next_retry_at = OrderSyncState.NEEDS_ATTENTION, None
         sync.save(
@@ -316,13 +336,13 @@ def order_sync_fail(*, order_sync: OrderSync, reason: Reason, detail: str, retry
     return
 
 
-def _schedule_retry(order_sync_id: int, delay: timedelta) -> None:
+def _schedule_retry(order_sync_id: int, delay: timedelta, queued_at) -> None:
     try:
         get_queue(QUEUE_WEBHOOKS).enqueue_in(
             delay,
             "integration.jobs.order_sync_job",
             order_sync_id,
-            job_id=order_sync_job_id(order_sync_id),
+            job_id=order_sync_job_id(order_sync_id, queued_at),
             result_ttl=0,
         )
     except Exception:  # noqa: BLE001 - the sweeper re-queues retries whose time has passed

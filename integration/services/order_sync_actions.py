@@ -15,8 +15,7 @@ from django.utils import timezone
 
 from integration.choices import OrderSyncState
 from integration.models import OrderSync
-from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit
-from integration.services.intake import order_sync_job_id
+from integration.services.intake import order_sync_wake
 from integration.services.synclog import Event, sync_log, sync_log_build, sync_log_save
 from integration.status_table import STATUS_TABLE
 
@@ -62,9 +61,7 @@ def order_syncs_retry(*, order_syncs: Iterable[OrderSync], acting_user) -> int:
         )
         for sync in syncs:
             if sync.queued_at is None or sync.queued_at > now:  # no job due to run for it yet
-                enqueue_on_commit(
-                    QUEUE_WEBHOOKS, "integration.jobs.order_sync_job", sync.pk, job_id=order_sync_job_id(sync.pk)
-                )
+                order_sync_wake(order_sync_id=sync.pk, queued_at=now)
     return len(syncs)
 
 

@@ -14,8 +14,7 @@ from django.utils import timezone
 
 from integration.exceptions import ApiError
 from integration.models import OrderSync, StoreLink
-from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit
-from integration.services.intake import order_sync_job_id, order_sync_request
+from integration.services.intake import order_sync_request, order_sync_wake
 from integration.services.synclog import Event, sync_log
 
 logger = logging.getLogger("integration.reconcile")
@@ -96,9 +95,8 @@ def _request_page(link: StoreLink, page: list, report: ReconcileReport) -> None:
                 continue
             if order.id not in known:
                 report.missed.append(order.id)
-            sync_id, newly_queued = order_sync_request(link=link, bc_order_id=order.id)
+            now = timezone.now()
+            sync_id, newly_queued = order_sync_request(link=link, bc_order_id=order.id, now=now)
             report.requested += 1
             if newly_queued:
-                enqueue_on_commit(
-                    QUEUE_WEBHOOKS, "integration.jobs.order_sync_job", sync_id, job_id=order_sync_job_id(sync_id)
-                )
+                order_sync_wake(order_sync_id=sync_id, queued_at=now)

@@ -615,3 +615,27 @@ def test_the_webhook_path_costs_one_api_call_per_order_once_products_are_known(s
 
     calls = sum(sandbox.store.request_log.counts().values())
     assert calls / len(orders[1:]) <= 1.1 + 1  # first-seen products add one catalog call per new order at most
+
+
+def test_a_batch_takes_the_other_requested_orders_of_the_store_and_withdraws_their_jobs(
+    sandbox, link, bc_client, django_capture_on_commit_callbacks
+):
+    from integration.queueing import get_queue
+    from integration.services.intake import order_sync_wake
+
+    order_ids = sandbox.store.place_orders(3, status_id=11, lines=1)
+    sync_ids = []
+    for order_id in order_ids:
+        now = timezone.now()
+        with django_capture_on_commit_callbacks(execute=True):
+            sync_id, _ = order_sync_request(link=link, bc_order_id=order_id, now=now)
+            order_sync_wake(order_sync_id=sync_id, queued_at=now)
+        sync_ids.append(sync_id)
+    assert len(get_queue("webhooks")) == 3
+
+    order_sync_run(order_sync_id=sync_ids[0], client=bc_client)
+
+    assert {s.state for s in OrderSync.objects.filter(pk__in=sync_ids)} == {OrderSyncState.IMPORTED}
+    syncs_queued = [j.args[0] for j in get_queue("webhooks").get_jobs() if j.func_name.endswith("order_sync_job")]
+    assert syncs_queued == [sync_ids[0]]  # only the job that ran (a test runs it directly): the others withdrawn
+    assert order_sync_run(order_sync_id=sync_ids[1], client=bc_client) is None  # a job left behind: nothing to do
