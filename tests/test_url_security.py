@@ -13,71 +13,34 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.urls import resolve, reverse
 
 from integration.models import AppInstall, StoreLink, WebhookEvent
 from pos.choices import Role
 from pos.tenancy import SESSION_KEY
 from tests import factories
-from tests.url_access import PUBLIC_ROUTES, ROUTES, STAFF_ONLY_NAMESPACES, Access
+from tests.url_access import (
+    PUBLIC_ROUTES,
+    ROUTES,
+    STAFF_ONLY_NAMESPACES,
+    Access,
+    Pattern,
+    callbacks,
+    ours,
+    patterns,
+    route_methods,
+    view_methods,
+)
 
 pytestmark = pytest.mark.django_db
 
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 # Views that take unsafe requests without a CSRF token, with the reason. Anything else must refuse them.
 CSRF_EXEMPT = {"integration:webhook": "BigCommerce posts it; a secret header or a signature authenticates it"}
-
-
-@dataclass(frozen=True)
-class Pattern:
-    name: str | None  # namespaced ("dashboard:sales"); None for an unnamed pattern
-    route: str  # the whole route, prefixes of included URLconfs included
-    namespace: str  # the outermost namespace ("" for the root URLconf)
-    callback: object
-
-
-def _walk(resolver: URLResolver | None = None, prefix: str = "", names: str = "", top: str = "") -> Iterator[Pattern]:
-    for pattern in (resolver or get_resolver()).url_patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            ns = pattern.namespace
-            yield from _walk(pattern, route, f"{names}{ns}:" if ns else names, top or ns or "")
-        elif isinstance(pattern, URLPattern):
-            name = f"{names}{pattern.name}" if pattern.name else None
-            yield Pattern(name, route, top, pattern.callback)
-
-
-PATTERNS = list(_walk())
-OURS = [p for p in PATTERNS if p.namespace not in STAFF_ONLY_NAMESPACES]
-CALLBACKS = {p.name: p.callback for p in OURS if p.name}
-
-
-def view_methods(name: str) -> list[str]:
-    """The HTTP methods a route answers: what its class implements, or (function views) what the registry says."""
-    view_class = getattr(CALLBACKS[name], "view_class", None)
-    if view_class is None:
-        return [ROUTES[name].method]
-    return [
-        method.upper()
-        for method in view_class.http_method_names
-        if method not in ("head", "options", "trace") and hasattr(view_class, method)
-    ]
-
-
-def route_methods(predicate=lambda name, route, method: True) -> list[tuple[str, str]]:
-    """(route name, method) for every registered route and every method it answers."""
-    return [
-        (name, method)
-        for name, route in sorted(ROUTES.items())
-        if name in CALLBACKS
-        for method in view_methods(name)
-        if predicate(name, route, method)
-    ]
 
 
 @dataclass(frozen=True)
@@ -105,13 +68,13 @@ def _call(client: Client, request: Request):
 
 
 def test_every_route_of_ours_has_a_name():
-    unnamed = [p.route for p in OURS if p.name is None]
+    unnamed = [p.route for p in ours() if p.name is None]
 
     assert not unnamed, f"name these routes and register them in tests/url_access.py: {unnamed}"
 
 
 def test_every_named_route_says_who_may_use_it():
-    names = {p.name for p in OURS if p.name}
+    names = {p.name for p in ours() if p.name}
 
     assert not names - set(ROUTES), f"add these routes to tests/url_access.py: {sorted(names - set(ROUTES))}"
     assert not set(ROUTES) - names, f"these routes no longer exist: {sorted(set(ROUTES) - names)}"
@@ -130,7 +93,7 @@ def test_the_public_routes_are_exactly_the_intended_ones():
 
 
 def test_only_the_webhook_takes_requests_without_a_csrf_token():
-    exempt = {name for name, callback in CALLBACKS.items() if getattr(callback, "csrf_exempt", False)}
+    exempt = {name for name, callback in callbacks().items() if getattr(callback, "csrf_exempt", False)}
 
     assert exempt == set(CSRF_EXEMPT)
 
@@ -301,7 +264,7 @@ def test_public_routes_do_nothing_without_their_credentials(client, retailer, na
     assert StoreLink.objects.get().is_active
 
 
-@pytest.mark.parametrize("name", sorted(n for n in PUBLIC_ROUTES if not hasattr(CALLBACKS[n], "view_class")))
+@pytest.mark.parametrize("name", sorted(n for n in PUBLIC_ROUTES if not hasattr(callbacks()[n], "view_class")))
 def test_public_function_views_refuse_other_methods(client, name):
     other = "GET" if ROUTES[name].method == "POST" else "POST"
 
@@ -310,7 +273,7 @@ def test_public_function_views_refuse_other_methods(client, name):
 
 # ---------------------------------------------------------------- the Django admin and django-rq
 
-STAFF_ONLY = [p for p in PATTERNS if p.namespace in STAFF_ONLY_NAMESPACES]
+STAFF_ONLY = [p for p in patterns() if p.namespace in STAFF_ONLY_NAMESPACES]
 # The admin's own sign-in page is public by design (it refuses non-staff credentials).
 STAFF_ONLY_PUBLIC = {"admin:login"}
 SAMPLE_BY_CONVERTER = {"int": "1", "str": "sample", "path": "1", "slug": "sample", "uuid": "0" * 32}

@@ -8,9 +8,12 @@ sweep checks that another retailer's id is a 404), and what else the page needs 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
+
+from django.urls import URLPattern, URLResolver, get_resolver
 
 from integration.choices import OrderSyncState
 from tests import factories
@@ -143,3 +146,63 @@ ROUTES: dict[str, Route] = {
         Access.SUPPORT, method="POST", kwargs_for=lambda retailer: {"pk": retailer.pk}, cross_retailer=True
     ),
 }
+
+
+# ---------------------------------------------------------------- the URLconf as the sweep sees it
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str | None  # namespaced ("dashboard:sales"); None for an unnamed pattern
+    route: str  # the whole route, prefixes of included URLconfs included
+    namespace: str  # the outermost namespace ("" for the root URLconf)
+    callback: Callable
+
+
+def _walk(resolver: URLResolver, prefix: str = "", names: str = "", top: str = "") -> Iterator[Pattern]:
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            ns = pattern.namespace
+            yield from _walk(pattern, route, f"{names}{ns}:" if ns else names, top or ns or "")
+        elif isinstance(pattern, URLPattern):
+            yield Pattern(f"{names}{pattern.name}" if pattern.name else None, route, top, pattern.callback)
+
+
+@cache
+def patterns() -> tuple[Pattern, ...]:
+    """Every pattern of the URLconf, in every included URLconf, named or not."""
+    return tuple(_walk(get_resolver()))
+
+
+def ours() -> list[Pattern]:
+    """The patterns outside the staff-only namespaces: the ones ROUTES must describe."""
+    return [p for p in patterns() if p.namespace not in STAFF_ONLY_NAMESPACES]
+
+
+@cache
+def callbacks() -> dict[str, Callable]:
+    return {p.name: p.callback for p in ours() if p.name}
+
+
+def view_methods(name: str) -> list[str]:
+    """The HTTP methods a route answers: what its class implements, or (function views) what ROUTES says."""
+    view_class = getattr(callbacks()[name], "view_class", None)
+    if view_class is None:
+        return [ROUTES[name].method]
+    return [
+        method.upper()
+        for method in view_class.http_method_names
+        if method not in ("head", "options", "trace") and hasattr(view_class, method)
+    ]
+
+
+def route_methods(predicate: Callable = lambda name, route, method: True) -> list[tuple[str, str]]:
+    """(route name, method) for every registered route of the URLconf and every method its view answers."""
+    return [
+        (name, method)
+        for name, route in sorted(ROUTES.items())
+        if name in callbacks()
+        for method in view_methods(name)
+        if predicate(name, route, method)
+    ]
