@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -135,8 +136,9 @@ def sandbox(**kwargs):
         box.stop()
 
 
-def linked_retailer(box: Sandbox):
-    """The demo retailer linked to the sandbox store (link made directly: no webhooks in benchmarks)."""
+def linked_retailer(box: Sandbox | None):
+    """The demo retailer linked to the sandbox store (made directly: no webhooks registered), or, without a
+    sandbox, to a store no call can reach (for the webhook intake, which never calls BigCommerce)."""
     from django.utils import timezone
 
     from integration.models import StoreLink
@@ -147,16 +149,16 @@ def linked_retailer(box: Sandbox):
     register = Register.objects.filter(retailer=retailer, name="Online").select_related("outlet").get()
     return StoreLink.objects.create(
         retailer=retailer,
-        store_hash=box.info["store_hash"],
-        store_id=str(box.info["store_id"]),
+        store_hash=box.info["store_hash"] if box else "bench1",
+        store_id=str(box.info["store_id"]) if box else "1000001",
         store_name="Benchmark store",
         store_currency="USD",
-        access_token=box.info["access_token"],
-        api_base_url=box.url,
+        access_token=box.info["access_token"] if box else secrets.token_urlsafe(32),
+        api_base_url=box.url if box else "http://127.0.0.1:9",
         outlet=register.outlet,
         register=register,
         default_payment_type=PaymentType.objects.get(retailer=retailer, name="BigCommerce"),
-        webhook_secret="bench",
+        webhook_secret=secrets.token_urlsafe(32),
         linked_at=timezone.now() - timedelta(days=1),
     )
 
