@@ -4,9 +4,10 @@ The routes come from the URLconf itself (every included URLconf, named or not), 
 (every method a class-based view implements), and who may use them from tests/url_access.py. From that, for every
 route, method and kind of user: anonymous users go to login; people without a membership, staff on admin-only
 routes and merchants on support routes get 403; support users who have not picked a retailer are sent to the
-support console; another retailer's ids are 404; every unsafe request without a CSRF token is refused; the
-public routes are exactly the intended ones and do nothing without their credentials; and the Django admin
-(with django-rq's pages) refuses anyone who is not platform staff.
+support console; another retailer's ids are 404; every unsafe request without a CSRF token is refused; no
+route redirects to another site whatever `next` says; the public routes are exactly the intended ones and do
+nothing without their credentials; and the Django admin (with django-rq's pages) refuses anyone who is not
+platform staff.
 """
 
 from __future__ import annotations
@@ -222,6 +223,24 @@ def test_unsafe_requests_without_a_csrf_token_are_refused(retailer, name, method
 
     assert response.status_code == 403
     assert b"CSRF verification failed" in response.content
+
+
+@pytest.mark.parametrize(("name", "method"), route_methods())
+def test_no_route_redirects_off_site_whatever_next_says(client, retailer, name, method):
+    # Sign-in, the forms that go back to their list, anything reading `next`: never to another site.
+    request = request_for(name, method, retailer)
+    evil = "https://evil.example/phish"
+    if method == "GET":
+        request = Request(method, f"{request.url}?next={evil}", request.data)
+    else:
+        request = Request(method, f"{request.url}?next={evil}", {**request.data, "next": evil})
+    access = ROUTES[name].access
+    if access is not Access.PUBLIC:
+        sign_in(client, "support" if access is Access.SUPPORT else "admin", retailer)
+
+    response = _call(client, request)
+
+    assert "evil.example" not in response.get("Location", "")
 
 
 # ---------------------------------------------------------------- the public routes
