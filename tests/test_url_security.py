@@ -51,13 +51,15 @@ class Request:
     data: dict
 
 
-def request_for(name: str, method: str, retailer) -> Request:
-    """The request of `method` on route `name` with the ids (in the URL and the body) of `retailer`'s rows."""
+def request_for(name: str, method: str, retailer, body_retailer=None) -> Request:
+    """The request of `method` on route `name` with the ids of `retailer`'s rows in the URL, and in the body
+    those of `body_retailer`'s (by default the same retailer's)."""
     route = ROUTES[name]
     if route.prepare:
         route.prepare(retailer)
     url = reverse(name, kwargs=route.kwargs_for(retailer) if route.kwargs_for else None)
-    data = route.data_for(retailer) if route.data_for and method in UNSAFE else {}
+    # Only POST bodies are form data to Django (it does not parse PUT or PATCH bodies).
+    data = route.data_for(body_retailer or retailer) if route.data_for and method == "POST" else {}
     return Request(method, url, data)
 
 
@@ -184,7 +186,7 @@ def test_role_matrix(client, retailer, name, method, role):
 
 
 def _has_ids(route, method: str) -> bool:
-    return not route.cross_retailer and (route.kwargs_for is not None or (route.data_for and method in UNSAFE))
+    return not route.cross_retailer and (route.kwargs_for is not None or (route.data_for and method == "POST"))
 
 
 @pytest.mark.parametrize(
@@ -200,6 +202,18 @@ def test_another_retailers_ids_are_404(client, retailer, other_retailer, name, m
     request = request_for(name, method, other_retailer)
 
     response = _call(sign_in(client, role, retailer), request)
+
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "method"), route_methods(lambda name, route, method: route.data_for is not None and method == "POST")
+)
+def test_another_retailers_ids_in_a_form_are_404(client, retailer, other_retailer, name, method):
+    # The page is the admin's own; only the ids the form sends belong to another retailer.
+    request = request_for(name, method, retailer, body_retailer=other_retailer)
+
+    response = _call(sign_in(client, "admin", retailer), request)
 
     assert response.status_code == 404
 

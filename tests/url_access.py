@@ -37,7 +37,7 @@ class Route:
     # Given a retailer, create what the view needs to do its work (a linked store...), so that an allowed role
     # gets the page and not a "nothing here" 404.
     prepare: Callable | None = None
-    # Given a retailer, the body of an unsafe request that gets to the work (ids of that retailer's rows).
+    # Given a retailer, the body of a POST that gets to the work (ids of that retailer's rows).
     data_for: Callable | None = None
     # The route looks objects up across retailers on purpose (support switching): skip the 404 check.
     cross_retailer: bool = False
@@ -109,9 +109,13 @@ ROUTES: dict[str, Route] = {
     "dashboard:product_accept": Route(
         Access.ADMIN, method="POST", kwargs_for=lambda retailer: product_kwargs(retailer, needs_review=True)
     ),
-    "dashboard:product_merge": Route(Access.ADMIN, kwargs_for=product_kwargs),
+    "dashboard:product_merge": Route(
+        Access.ADMIN, kwargs_for=product_kwargs, data_for=lambda retailer: {"into": product_kwargs(retailer)["pk"]}
+    ),
     "dashboard:stock": Route(Access.MEMBER),
-    "dashboard:stock_adjust": Route(Access.ADMIN),
+    "dashboard:stock_adjust": Route(
+        Access.ADMIN, data_for=lambda retailer: {"product": product_kwargs(retailer)["pk"]}
+    ),
     "dashboard:stock_count": Route(Access.MEMBER),
     "dashboard:sell": Route(Access.MEMBER, data_for=lambda retailer: {"register": register_id(retailer)}),
     "dashboard:sale_receipt": Route(Access.MEMBER, kwargs_for=sale_kwargs),
