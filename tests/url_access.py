@@ -30,7 +30,8 @@ class Access(Enum):
 @dataclass(frozen=True)
 class Route:
     access: Access
-    # The method of a function view (class-based views: every method the class implements is swept).
+    # The method the route is used with. A function view is swept with it alone; a class-based view with every
+    # method its class implements (and this one must be among them).
     method: str = "GET"
     # Given a retailer, create what the URL needs and return its kwargs. None: the URL takes no kwargs.
     kwargs_for: Callable | None = None
