@@ -2,12 +2,15 @@
 
 Every benchmark runs against PostgreSQL (`BENCH_DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/pos_bench,
 dropped and recreated each run) and a real Redis (`BENCH_REDIS_URL`, default redis://127.0.0.1:6379/13, flushed).
+bench/dashboard.py keeps its generated data (a million sales take a minute to build) in a database of its own
+beside it, `<name>_dashboard`, which the other benchmarks never drop.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -25,45 +28,54 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
-def bench_env() -> dict[str, str]:
+def sibling_database(suffix: str) -> str:
+    """BENCH_DATABASE_URL with `_<suffix>` added to the database name."""
+    parts = urlsplit(DATABASE_URL)
+    return parts._replace(path=f"{parts.path}_{suffix}").geturl()
+
+
+def bench_env(database_url: str = DATABASE_URL) -> dict[str, str]:
     """The environment of every process of a benchmark (this one, workers, the sandbox)."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DEBUG": "1",
-        "DATABASE_URL": DATABASE_URL,
+        "DATABASE_URL": database_url,
         "REDIS_URL": REDIS_URL,
         "LOG_LEVEL": "WARNING",
         "CONN_MAX_AGE": "600",
     }
 
 
-def setup_django(*, fresh: bool = True) -> None:
-    """Point this process at the benchmark database (recreated and migrated when `fresh`) and set Django up."""
-    os.environ.update(bench_env())
-    if fresh:
-        _recreate_database()
+def setup_django(*, fresh: bool = True, database_url: str = DATABASE_URL) -> None:
+    """Point this process at a benchmark database and set Django up. `fresh`: the database is dropped and
+    recreated and Redis flushed; otherwise the database is created if missing and its data kept. Either way it
+    is migrated."""
+    os.environ.update(bench_env(database_url))
+    _create_database(database_url, drop=fresh)
     import django
 
     django.setup()
-    if fresh:
-        from django.core.management import call_command
+    from django.core.management import call_command
 
-        call_command("migrate", verbosity=0)
+    call_command("migrate", verbosity=0)
+    if fresh:
         import redis
 
         redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def _recreate_database() -> None:
+def _create_database(url: str, *, drop: bool) -> None:
     import psycopg
 
-    parts = urlsplit(DATABASE_URL)
+    parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    admin = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    admin = parts._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        if drop:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def free_port() -> int:
@@ -135,8 +147,9 @@ def sandbox(**kwargs):
         box.stop()
 
 
-def linked_retailer(box: Sandbox):
-    """The demo retailer linked to the sandbox store (link made directly: no webhooks in benchmarks)."""
+def linked_retailer(box: Sandbox | None):
+    """The demo retailer linked to the sandbox store (made directly: no webhooks registered), or, without a
+    sandbox, to a store no call can reach (for the webhook intake, which never calls BigCommerce)."""
     from django.utils import timezone
 
     from integration.models import StoreLink
@@ -147,16 +160,16 @@ def linked_retailer(box: Sandbox):
     register = Register.objects.filter(retailer=retailer, name="Online").select_related("outlet").get()
     return StoreLink.objects.create(
         retailer=retailer,
-        store_hash=box.info["store_hash"],
-        store_id=str(box.info["store_id"]),
+        store_hash=box.info["store_hash"] if box else "bench1",
+        store_id=str(box.info["store_id"]) if box else "1000001",
         store_name="Benchmark store",
         store_currency="USD",
-        access_token=box.info["access_token"],
-        api_base_url=box.url,
+        access_token=box.info["access_token"] if box else secrets.token_urlsafe(32),
+        api_base_url=box.url if box else "http://127.0.0.1:9",
         outlet=register.outlet,
         register=register,
         default_payment_type=PaymentType.objects.get(retailer=retailer, name="BigCommerce"),
-        webhook_secret="bench",
+        webhook_secret=secrets.token_urlsafe(32),
         linked_at=timezone.now() - timedelta(days=1),
     )
 

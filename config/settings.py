@@ -129,6 +129,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # Failed logins allowed per username and per client address within the window before the form refuses.
 LOGIN_THROTTLE_ATTEMPTS = env.int("LOGIN_THROTTLE_ATTEMPTS", default=5)
 LOGIN_THROTTLE_WINDOW_SECONDS = env.int("LOGIN_THROTTLE_WINDOW_SECONDS", default=900)
+# How many reverse proxies (load balancer, ingress) stand in front of the app and append the address they saw to
+# X-Forwarded-For. 0: REMOTE_ADDR is the client (the header is then ignored: anyone can send it). Behind one
+# proxy REMOTE_ADDR is the proxy's, and throttling by it would lock every merchant out at once.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 
 # ---------------------------------------------------------------- I18N
 LANGUAGE_CODE = "en-us"

@@ -7,6 +7,9 @@ from django.urls import include, path
 
 from dashboard.views import accounts, health
 
+# The admin's sign-in form is throttled like ours.
+admin.site.login_form = accounts.ThrottledAdminAuthenticationForm
+
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("accounts/login/", accounts.ThrottledLoginView.as_view(), name="login"),

@@ -101,7 +101,8 @@ class WebhookEvent(models.Model):
     payload = models.JSONField()
     delivery_id = models.CharField(max_length=128, blank=True, help_text="Standard Webhooks `webhook-id`")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # NULL until the order's sync job is in the queue: the sweeper enqueues whatever Redis missed.
+    # Set as the event is stored when its order's sync job is queued right after the commit; NULL when Redis
+    # refused that job (or never got it): the sweeper enqueues whatever Redis missed.
     enqueued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -44,11 +44,14 @@ def get_queue(name: str):
 
 
 def enqueue_now(queue: str, func: Callable | str, *args, job_id: str | None = None, **options) -> bool:
-    """Enqueue immediately; False (and a warning in the log) when Redis cannot take it."""
+    """Enqueue immediately (one Redis round trip); False (and a warning in the log) when Redis cannot take it."""
+    rq_queue = get_queue(queue)
     try:
-        get_queue(queue).enqueue_call(
-            func, args=args, job_id=job_id, result_ttl=options.pop("result_ttl", 0), **options
-        )
+        with rq_queue.connection.pipeline() as pipe:
+            rq_queue.enqueue_call(
+                func, args=args, job_id=job_id, result_ttl=options.pop("result_ttl", 0), pipeline=pipe, **options
+            )
+            pipe.execute()
     except RedisError as exc:
         logger.warning("could not enqueue %s on %s (%s); the sweeper will retry", job_id or func, queue, exc)
         return False
@@ -61,13 +64,16 @@ def enqueue_on_commit(
     *args,
     job_id: str | None = None,
     on_success: Callable[[], None] | None = None,
+    on_failure: Callable[[], None] | None = None,
     **options,
 ) -> None:
-    """Enqueue once the current transaction commits; `on_success` runs only if Redis accepted the job."""
+    """Enqueue once the current transaction commits; then `on_success` runs if Redis accepted the job,
+    `on_failure` if it did not."""
 
     def _enqueue() -> None:
-        if enqueue_now(queue, func, *args, job_id=job_id, **options) and on_success is not None:
-            on_success()
+        callback = on_success if enqueue_now(queue, func, *args, job_id=job_id, **options) else on_failure
+        if callback is not None:
+            callback()
 
     transaction.on_commit(_enqueue)
 

@@ -19,9 +19,11 @@ pytest_plugins = [
     "tests.fixtures_catalog",
     "tests.fixtures_fulfillment",
     "tests.fixtures_link",
+    "tests.fixtures_logsafety",
     "tests.fixtures_pages",
     "tests.fixtures_sandbox",
     "tests.fixtures_workers",
+    "pytester",
 ]
 
 # Playwright's sync API runs an event loop in the test thread; the ORM must still be usable in browser tests.

@@ -291,3 +291,12 @@ class OutletLocationFactory(DjangoModelFactory):
     link = factory.SubFactory(StoreLinkFactory)
     outlet = factory.SelfAttribute("link.outlet")
     location_id = 1
+
+
+class AppInstallFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.AppInstall
+
+    store_hash = factory.Sequence(lambda n: f"app{n:04d}")
+    access_token = factory.Sequence(lambda n: f"app-token-{n:032d}")
+    scopes = "store_v2_orders store_v2_products_read_only"

@@ -14,7 +14,7 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from dashboard.forms import CatalogFilterForm, ProductForm
-from dashboard.views.mixins import HtmxPartialMixin, call_service, paginate
+from dashboard.views.mixins import HtmxPartialMixin, call_service, paginate, redirect_back
 from integration.models import ProductLink
 from pos.models import Outlet, Product
 from pos.selectors import (
@@ -140,7 +140,7 @@ class ProductAcceptView(AdminRequiredMixin, ProductMixin, View):
     def post(self, request, pk: int):
         product_accept(product=self.product, acting_user=request.user)
         messages.success(request, f"“{self.product.name}” is accepted and stays in the catalog as it is.")
-        return redirect(request.POST.get("next") or reverse("dashboard:product_review"))
+        return redirect_back(request, reverse("dashboard:product_review"))
 
 
 class ProductMergeView(AdminRequiredMixin, ProductMixin, TemplateView):

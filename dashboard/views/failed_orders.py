@@ -9,12 +9,12 @@ from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
 from dashboard.forms import FailedOrderFilterForm, ResolveForm, RetrySelectedForm
 from dashboard.views.htmx import PartialTemplateMixin, is_partial
+from dashboard.views.mixins import redirect_back
 from integration.models import OrderSync
 from integration.selectors import order_syncs_failed, order_syncs_retryable
 from integration.services.order_sync_actions import RETRY_ALL_LIMIT, order_sync_resolve, order_syncs_retry
@@ -25,10 +25,7 @@ ROW_TEMPLATE = "dashboard/failed_orders.html#row"
 
 def _back(request) -> HttpResponseRedirect:
     """To the list the action came from (its filters and page), or the plain list."""
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=False):
-        target = reverse("dashboard:failed_orders")
-    return HttpResponseRedirect(target)
+    return redirect_back(request, reverse("dashboard:failed_orders"))
 
 
 def _retried_message(request, count: int, asked: int) -> None:

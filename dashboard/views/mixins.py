@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
+from django.http import HttpResponseRedirect
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 class HtmxPartialMixin:
@@ -36,3 +38,13 @@ def call_service(form, service, **kwargs):
         else:
             form.add_error(None, error.messages)
         return None
+
+
+def redirect_back(request, default: str) -> HttpResponseRedirect:
+    """To the page the form came from (its `next` field) when that is on this site, else to `default`: a `next`
+    pointing elsewhere would make the site an open redirect."""
+    target = request.POST.get("next", "")
+    hosts = {request.get_host()}
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts=hosts, require_https=request.is_secure()):
+        target = default
+    return HttpResponseRedirect(target)

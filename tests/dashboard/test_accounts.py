@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.urls import reverse
+
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +71,93 @@ def test_password_change(admin_client, admin_user):
     assert response.status_code == 302
     admin_user.refresh_from_db()
     assert admin_user.check_password("a-new-long-passphrase")
+
+
+def _fail(client, username: str, **extra) -> None:
+    client.post(reverse("login"), {"username": username, "password": "wrong"}, **extra)
+
+
+def test_many_usernames_from_one_address_lock_that_address(client, admin_user, settings):
+    # Guessing across accounts (credential stuffing) is capped per address, at four times the per-user allowance.
+    settings.LOGIN_THROTTLE_ATTEMPTS = 2
+    for n in range(8):
+        _fail(client, f"someone{n}")
+
+    response = client.post(reverse("login"), {"username": "alice", "password": "pw-correct-horse"})
+
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    elsewhere = client.post(
+        reverse("login"), {"username": "alice", "password": "pw-correct-horse"}, REMOTE_ADDR="10.0.0.9"
+    )
+    assert elsewhere.status_code == 302
+
+
+def test_a_username_is_counted_whatever_its_case_and_spaces(client, admin_user, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS = 3
+    for username in ("ALICE", " alice", "Alice "):
+        _fail(client, username, REMOTE_ADDR=f"10.0.1.{len(username)}")
+
+    response = client.post(reverse("login"), {"username": "alice", "password": "pw-correct-horse"})
+
+    assert "Too many failed sign-in attempts" in response.content.decode()
+
+
+def test_the_lock_ends_with_the_window(client, admin_user, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS, settings.LOGIN_THROTTLE_WINDOW_SECONDS = 1, 1
+    _fail(client, "alice")
+    locked = client.post(reverse("login"), {"username": "alice", "password": "pw-correct-horse"})
+    time.sleep(1.2)
+
+    response = client.post(reverse("login"), {"username": "alice", "password": "pw-correct-horse"})
+
+    assert "Too many failed sign-in attempts" in locked.content.decode()
+    assert response.status_code == 302
+
+
+def test_the_django_admin_sign_in_is_throttled_too(client, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS = 3
+    factories.UserFactory(username="root", is_staff=True, is_superuser=True)
+    for _ in range(3):
+        client.post(reverse("admin:login"), {"username": "root", "password": "wrong"})
+
+    response = client.post(reverse("admin:login"), {"username": "root", "password": "pw-correct-horse"})
+
+    assert response.status_code == 200
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_behind_a_proxy_failures_count_per_client_not_per_proxy(client, admin_user, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS, settings.TRUSTED_PROXIES = 1, 1
+    proxy = {"REMOTE_ADDR": "10.9.9.9"}
+    for n in range(4):
+        _fail(client, f"someone{n}", HTTP_X_FORWARDED_FOR="203.0.113.7", **proxy)
+
+    blocked = client.post(
+        reverse("login"),
+        {"username": "alice", "password": "pw-correct-horse"},
+        HTTP_X_FORWARDED_FOR="203.0.113.7",
+        **proxy,
+    )
+    other_client = client.post(
+        reverse("login"),
+        {"username": "alice", "password": "pw-correct-horse"},
+        HTTP_X_FORWARDED_FOR="198.51.100.1",
+        **proxy,
+    )
+
+    assert "Too many failed sign-in attempts" in blocked.content.decode()
+    assert other_client.status_code == 302
+
+
+def test_a_forged_forwarded_for_does_not_dodge_the_address_limit(client, admin_user, settings):
+    # Without a trusted proxy the header is the client's own word: ignored.
+    settings.LOGIN_THROTTLE_ATTEMPTS = 1
+    for n in range(4):
+        _fail(client, f"someone{n}", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
+
+    response = client.post(
+        reverse("login"), {"username": "alice", "password": "pw-correct-horse"}, HTTP_X_FORWARDED_FOR="192.0.2.99"
+    )
+
+    assert "Too many failed sign-in attempts" in response.content.decode()

@@ -7,13 +7,17 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from integration.choices import LinkState, OrderSyncState
+from integration.jobs import LOST_AFTER, intake_sweep_job
 from integration.models import OrderSync, WebhookEvent
 from integration.queueing import get_queue
 from tests import factories
@@ -209,6 +213,36 @@ def test_redis_down_the_delivery_is_still_stored_and_answered_200(post, client, 
     event = WebhookEvent.objects.get()
     assert event.enqueued_at is None  # left for the sweeper
     assert OrderSync.objects.get().queued_at is not None
+
+
+def test_what_redis_refused_is_queued_by_the_sweeper_half_a_minute_later(post, link, settings, redis_conn):
+    real_queues = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {name: {**cfg, "URL": "redis://127.0.0.1:1/0"} for name, cfg in real_queues.items()}
+    post(_sample("store_order_created.json"), link)
+    settings.RQ_QUEUES = real_queues
+    order_sync = OrderSync.objects.get()
+
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        queued = intake_sweep_job()
+
+    assert queued == 1
+    assert _queued_order_sync_ids() == [order_sync.pk]
+    assert WebhookEvent.objects.get().enqueued_at is not None
+
+
+def test_a_job_lost_after_the_commit_is_queued_again_by_the_sweeper(post, link, redis_conn):
+    # The process died (or Redis lost its data) after the delivery was stored as enqueued: the order's sync
+    # request is still there, and that is what the sweeper goes by.
+    post(_sample("store_order_created.json"), link)
+    redis_conn.flushdb()
+    order_sync = OrderSync.objects.get()
+
+    soon = intake_sweep_job()
+    with time_machine.travel(timezone.now() + LOST_AFTER + timedelta(seconds=1)):
+        later = intake_sweep_job()
+
+    assert (soon, later) == (0, 1)
+    assert _queued_order_sync_ids() == [order_sync.pk]
 
 
 def test_the_link_records_when_the_last_webhook_arrived(post, client, link):
