@@ -58,7 +58,9 @@ def test_worker_threads_together_stay_inside_the_quota(sandbox):
 
     # then BigCommerce never had to refuse one, because they waited for the windows instead
     assert _statuses(sandbox) == [200] * 40
-    assert elapsed >= 3.0  # 40 calls need 4 windows of 10
+    # 40 calls need 4 windows of 10: at least 3 window boundaries crossed. The first window opened when the
+    # sandbox started, a moment before the calls began, hence the small allowance.
+    assert elapsed >= 2.8
 
 
 @pytest.mark.slow
