@@ -15,7 +15,12 @@ from django.db import connection
 from pos.choices import Role
 from tests import factories
 
-pytest_plugins = ["tests.fixtures_catalog", "tests.fixtures_fulfillment", "tests.fixtures_sandbox"]
+pytest_plugins = [
+    "tests.fixtures_catalog",
+    "tests.fixtures_fulfillment",
+    "tests.fixtures_push",
+    "tests.fixtures_sandbox",
+]
 
 # Playwright's sync API runs an event loop in the test thread; the ORM must still be usable in browser tests.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -291,3 +291,20 @@ class OutletLocationFactory(DjangoModelFactory):
     link = factory.SubFactory(StoreLinkFactory)
     outlet = factory.SelfAttribute("link.outlet")
     location_id = 1
+
+
+class StockPushStateFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.StockPushState
+
+    product_link = factory.SubFactory(ProductLinkFactory)
+    link = factory.SelfAttribute("product_link.link")
+    outlet = factory.SelfAttribute("link.outlet")
+
+
+class PricePushStateFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.PricePushState
+
+    product_link = factory.SubFactory(ProductLinkFactory)
+    link = factory.SelfAttribute("product_link.link")
