@@ -213,22 +213,22 @@ def _mark_stock(link_id: int, pairs: Sequence[tuple[int, int]], now: datetime) -
     """One upsert for these (product, outlet) pairs, in (item, outlet) order (the order the push job locks in)."""
     stock, _, links, products = _tables()
     if connection.vendor == "postgresql":
-        changes = "SELECT * FROM unnest(%s::bigint[], %s::bigint[])"
+        changes = "unnest(%s::bigint[], %s::bigint[]) AS c(p, o)"
         params: list = [[p for p, _ in pairs], [o for _, o in pairs]]
-    else:
-        changes = "VALUES " + ", ".join(["(%s, %s)"] * len(pairs))
+    else:  # SQLite names VALUES columns column1, column2 (and counts rows only for a statement starting INSERT)
+        values = ", ".join(["(%s, %s)"] * len(pairs))
+        changes = f"(SELECT column1 AS p, column2 AS o FROM (VALUES {values})) AS c"
         params = [value for pair in pairs for value in pair]
     sql = (
-        f"WITH c(p, o) AS ({changes}) "
         f"INSERT INTO {stock} (link_id, product_link_id, outlet_id, version, pushed_version, dirty_since, "
         f"attempts, last_error) "
-        f"SELECT pl.link_id, pl.id, c.o, 1, 0, %s, 0, '' FROM c, {links} pl, {products} p "
+        f"SELECT pl.link_id, pl.id, c.o, 1, 0, %s, 0, '' FROM {changes}, {links} pl, {products} p "
         f"WHERE pl.link_id = %s AND pl.product_id = c.p AND p.id = pl.product_id AND p.kind = %s "
         f"AND p.tracks_inventory ORDER BY pl.id, c.o "
         f"ON CONFLICT (product_link_id, outlet_id) {_ON_CONFLICT.format(table=stock)}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, now, link_id, ProductKind.STANDARD])
+        cursor.execute(sql, [now, *params, link_id, ProductKind.STANDARD])
         return cursor.rowcount
 
 
