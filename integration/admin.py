@@ -66,3 +66,17 @@ class PaymentMethodMapAdmin(admin.ModelAdmin):
 @admin.register(models.OutletLocation)
 class OutletLocationAdmin(admin.ModelAdmin):
     list_display = ("outlet", "location_id", "location_label", "link")
+
+
+@admin.register(models.StockPushState)
+class StockPushStateAdmin(admin.ModelAdmin):
+    list_display = ("product_link", "outlet", "last_pushed_level", "last_location_id", "dirty_since", "pushed_at")
+    list_filter = ("link",)
+    raw_id_fields = ("product_link",)
+
+
+@admin.register(models.PricePushState)
+class PricePushStateAdmin(admin.ModelAdmin):
+    list_display = ("product_link", "last_pushed_price", "dirty_since", "pushed_at", "last_error")
+    list_filter = ("link",)
+    raw_id_fields = ("product_link",)

@@ -11,12 +11,14 @@ import time_machine
 from django.utils import timezone
 
 from integration.choices import BcItemKind, LinkState
+from integration.jobs import stock_push_sweep_job
 from integration.models import PricePushState, ProductLink, StockPushState, StoreLink, SyncLogEntry
 from integration.queueing import QUEUE_DEFAULT, get_queue
 from integration.sandbox.records import to_units
 from integration.services.intake import order_sync_request
+from integration.services.link import HOOK_SCOPES
 from integration.services.order_sync import order_sync_run
-from integration.services.push import push_run
+from integration.services.push import push_lock, push_run
 from integration.services.push_state import SWEEP_AFTER, push_request_all, push_sweep, stock_push_mark
 from pos.choices import MovementReason, ProductKind
 from pos.models import InventoryLevel, Product
@@ -474,10 +476,10 @@ def test_a_change_is_kept_when_redis_is_down_and_the_sweeper_pushes_it(
 
     settings.RQ_QUEUES = {**settings.RQ_QUEUES, QUEUE_DEFAULT: {"URL": working}}
     assert not _scheduled_push_ids()
-    assert push_sweep() == 0  # not lost yet: the push may just be late
-    later = timezone.now() + SWEEP_AFTER + timedelta(seconds=1)
-    assert push_sweep(now=later) == 1
-    run_pushes(until=later + timedelta(seconds=10))
+    assert stock_push_sweep_job() == 0  # not lost yet: the push may just be late
+    with time_machine.travel(timezone.now() + SWEEP_AFTER + timedelta(seconds=1)):
+        assert stock_push_sweep_job() == 1
+        run_pushes()
     assert _bc_level(sandbox, pl) == 3
 
 
@@ -533,3 +535,77 @@ def test_an_unchanged_price_is_not_sent_again(
 
     assert sandbox.store.request_log.count("update_product") == 1
     assert PricePushState.objects.get(product_link=pl).dirty_since is None
+
+
+def test_an_error_on_our_side_holds_the_changes_logs_it_and_is_raised(
+    sandbox, push_link, link_item, bc_client, django_capture_on_commit_callbacks
+):
+    pl = link_item(HEADLAMP)
+    _receive(pl.product, push_link.outlet, 5, "in", django_capture_on_commit_callbacks)
+
+    def broken(items, *, reason):
+        raise KeyError("location_id")
+
+    bc_client.set_inventory_absolute = broken
+    with pytest.raises(KeyError):
+        push_run(link_id=push_link.pk, client=bc_client)
+
+    row = StockPushState.objects.get(product_link=pl)
+    assert row.dirty_since is not None and row.attempts == 1 and row.next_attempt_at > timezone.now()
+    failed = _events("stock_push_failed")
+    assert len(failed) == 1 and "an error on our side (KeyError)" in failed[0].message
+
+
+def test_a_second_run_of_the_same_link_steps_aside_while_one_is_pushing(
+    sandbox, push_link, link_item, bc_client, django_capture_on_commit_callbacks
+):
+    pl = link_item(HEADLAMP)
+    _receive(pl.product, push_link.outlet, 5, "in", django_capture_on_commit_callbacks)
+    lock = push_lock(push_link.pk)
+    assert lock.acquire(blocking=False)
+
+    report = push_run(link_id=push_link.pk, client=bc_client)
+
+    assert report.busy and sandbox.store.request_log.count() == 0
+    lock.release()
+    assert push_run(link_id=push_link.pk, client=bc_client).stock_pushed == 1
+    assert _bc_level(sandbox, pl) == 5
+
+
+def test_a_price_for_an_item_deleted_in_bigcommerce_says_so_and_stops(
+    sandbox, push_link, link_item, admin_user, run_pushes, django_capture_on_commit_callbacks
+):
+    pl = link_item(BEANIE)
+    ProductLink.objects.filter(pk=pl.pk).update(bc_item_kind=BcItemKind.PRODUCT)  # known from an earlier push
+    sandbox.store.delete_product(BEANIE)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        product_update(product=pl.product, acting_user=admin_user, retail_price=Decimal("9.00"))
+    run_pushes()
+
+    pl.refresh_from_db()
+    assert pl.bc_item_kind == BcItemKind.GONE
+    assert len(_events("push_item_gone")) == 1
+    assert PricePushState.objects.get(product_link=pl).dirty_since is None
+
+
+def test_the_link_subscribes_to_no_webhook_that_a_push_could_trigger():
+    # Pushes set inventory and prices; only order events come back, so a push can never echo as a change.
+    assert HOOK_SCOPES and all(scope.startswith("store/order/") for scope in HOOK_SCOPES)
+
+
+def test_a_refused_price_is_logged_with_what_to_do(
+    sandbox, push_link, link_item, admin_user, run_pushes, django_capture_on_commit_callbacks
+):
+    pl = link_item(FLEECE, variant_index=0)
+    sandbox.store.faults.add(kind="error", endpoint="update_variant", status=422, times=1)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        product_update(product=pl.product, acting_user=admin_user, retail_price=Decimal("0.50"))
+    run_pushes()
+
+    failed = _events("price_push_failed")
+    assert len(failed) == 1 and failed[0].level == "error"
+    assert failed[0].message.endswith("Check the item in BigCommerce; the price is sent again at its next change.")
+    row = PricePushState.objects.get(product_link=pl)
+    assert row.dirty_since is None and row.last_pushed_price is None and row.last_error
