@@ -214,15 +214,13 @@ class _LinkPush:
             self.open[model].pop(row.pk, None)
         ids = [row.pk for row in rows]
         with transaction.atomic():
-            # Lock in the order the marking statement takes rows in (item, then outlet), so the two cannot deadlock.
-            order = ("product_link_id", "outlet_id") if model is StockPushState else ("product_link_id",)
-            list(model.objects.select_for_update().filter(pk__in=ids).order_by(*order).values_list("pk"))
+            _lock_rows(model, ids)
             model.objects.bulk_update(rows, ["pushed_version", *row_fields, *fields])
             model.objects.filter(pk__in=ids, version=F("pushed_version")).update(dirty_since=None)
 
     def _retry_soon(self, model: type[PushState], rows: Sequence[PushState], message: str) -> None:
         """Leave rows dirty for the next run (BigCommerce changed how it tracks the item: it is looked up again)."""
-        model.objects.filter(pk__in=[r.pk for r in rows]).update(attempts=1, next_attempt_at=None, last_error=message)
+        _update_rows(model, [r.pk for r in rows], attempts=1, next_attempt_at=None, last_error=message[:1000])
         for row in rows:
             self.open[model].pop(row.pk, None)
         self.report.held += len(rows)
@@ -235,8 +233,12 @@ class _LinkPush:
             if not rows:
                 continue
             attempt = max(attempt, max(r.attempts for r in rows.values()) + 1)
-            model.objects.filter(pk__in=list(rows)).update(
-                attempts=F("attempts") + 1, next_attempt_at=self.now + delay, last_error=message[:1000]
+            _update_rows(
+                model,
+                list(rows),
+                attempts=F("attempts") + 1,
+                next_attempt_at=self.now + delay,
+                last_error=message[:1000],
             )
             self.report.held += len(rows)
             rows.clear()
@@ -334,12 +336,14 @@ class _LinkPush:
                 product_id__in={r.product_link.product_id for r in rows}, outlet_id__in={r.outlet_id for r in rows}
             ).values_list("product_id", "outlet_id", "on_hand")
         }
-        skipped, unchanged, items, seen = [], [], defaultdict(list), set()
+        unmapped, skipped, unchanged, items, seen = [], [], [], defaultdict(list), set()
         for row in rows:
             product, location = row.product_link.product, locations.get(row.outlet_id)
+            if location is None:
+                unmapped.append(row)
+                continue
             if (
-                location is None
-                or product.kind != ProductKind.STANDARD
+                product.kind != ProductKind.STANDARD
                 or not product.tracks_inventory
                 or row.product_link.bc_item_kind == BcItemKind.GONE
             ):
@@ -355,6 +359,7 @@ class _LinkPush:
                 continue
             seen.add((location, item.identity))
             items[location].append(item)
+        self._finish(StockPushState, unmapped, last_error="The outlet is not mapped to a BigCommerce location.")
         self._finish(StockPushState, skipped)
         self._finish(StockPushState, unchanged)
         self.report.stock_unchanged += len(unchanged)
@@ -526,6 +531,19 @@ class _LinkPush:
                 price=_money(price),
                 data={"product_id": product.pk, "bc_product_id": pl.bc_product_id, "bc_variant_id": pl.bc_variant_id},
             )
+
+
+def _lock_rows(model: type[PushState], ids: list[int]) -> None:
+    """Lock rows in the order the marking statement takes them in (item, then outlet), so the two never deadlock.
+    Call inside a transaction."""
+    order = ("product_link_id", "outlet_id") if model is StockPushState else ("product_link_id",)
+    list(model.objects.select_for_update().filter(pk__in=ids).order_by(*order).values_list("pk"))
+
+
+@transaction.atomic
+def _update_rows(model: type[PushState], ids: list[int], **values) -> None:
+    _lock_rows(model, ids)
+    model.objects.filter(pk__in=ids).update(**values)
 
 
 def _describe(exc: ApiError) -> str:
