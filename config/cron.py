@@ -15,6 +15,7 @@ from integration.jobs import (
     catalog_ids_refresh_all_job,
     intake_sweep_job,
     reconcile_all_job,
+    stock_push_sweep_job,
     sync_log_expire_job,
 )
 
@@ -28,3 +29,5 @@ cron.register(sync_log_expire_job, queue_name="default", cron="17 3 * * *", resu
 cron.register(attention_digest_job, queue_name="default", cron="0 7 * * *", result_ttl=0)
 # The list of each store's catalog product ids (tells a deleted product from a new one without an API call).
 cron.register(catalog_ids_refresh_all_job, queue_name="default", cron="41 2 * * *", result_ttl=0)
+# Stock and price pushes whose job Redis lost or never got.
+cron.register(stock_push_sweep_job, queue_name="default", interval=60, result_ttl=0)

@@ -221,6 +221,8 @@ BIGCOMMERCE_BULK_RESERVE = env.float("BIGCOMMERCE_BULK_RESERVE", default=0.25)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=300)
 SYNC_LOG_RETENTION_DAYS = env.int("SYNC_LOG_RETENTION_DAYS", default=30)
+# Stock and price pushes wait this long after a change, so a burst of changes goes in one batched push.
+STOCK_PUSH_DEBOUNCE_SECONDS = env.int("STOCK_PUSH_DEBOUNCE_SECONDS", default=5)
 
 # ---------------------------------------------------------------- SECURITY
 SESSION_COOKIE_HTTPONLY = True

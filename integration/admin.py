@@ -74,3 +74,17 @@ class AppInstallAdmin(admin.ModelAdmin):
     search_fields = ("store_hash", "installer_email")
     exclude = ("access_token",)
     readonly_fields = ("store_hash", "scopes", "installed_at", "uninstalled_at", "link", "claimed_at", "claimed_by")
+
+
+@admin.register(models.StockPushState)
+class StockPushStateAdmin(admin.ModelAdmin):
+    list_display = ("product_link", "outlet", "last_pushed_level", "last_location_id", "dirty_since", "pushed_at")
+    list_filter = ("link",)
+    raw_id_fields = ("product_link",)
+
+
+@admin.register(models.PricePushState)
+class PricePushStateAdmin(admin.ModelAdmin):
+    list_display = ("product_link", "last_pushed_price", "dirty_since", "pushed_at", "last_error")
+    list_filter = ("link",)
+    raw_id_fields = ("product_link",)

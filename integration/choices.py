@@ -55,6 +55,20 @@ class LogLevel(models.TextChoices):
         return {cls.INFO: "secondary", cls.WARNING: "warning", cls.ERROR: "danger"}.get(value, "light")
 
 
+class BcItemKind(models.TextChoices):
+    """How BigCommerce addresses a linked item's stock and price, learnt once from its catalog.
+
+    A product without options is one item tracked by product (its base variant cannot be adjusted by variant id);
+    a product with options is tracked per variant. `GONE`: BigCommerce no longer has the product, or the link
+    names a product with options but no variant, so there is nothing to send to.
+    """
+
+    UNKNOWN = "", _("Not checked yet")
+    PRODUCT = "product", _("Product without options")
+    VARIANT = "variant", _("Variant")
+    GONE = "gone", _("Not in BigCommerce")
+
+
 class ImportState(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")

@@ -1,7 +1,7 @@
 """RQ jobs of the BigCommerce link. Thin: take ids, call one service. State lives in the database rows the
-services write (OrderSync, WebhookEvent, Fulfillment, HistoricalImport), so a lost job is found again by the
-sweeper or retried from its page. Each job's enqueue function declares its queue, job id, timeout and retry
-policy, so every caller (the first attempt and a staff retry alike) queues it the same way.
+services write (OrderSync, WebhookEvent, Fulfillment, HistoricalImport, Stock/PricePushState), so a lost job is
+found again by a sweeper or retried from its page. Each job's enqueue function declares its queue, job id,
+timeout and retry policy, so every caller (the first attempt and a staff retry alike) queues it the same way.
 """
 
 from __future__ import annotations
@@ -194,3 +194,25 @@ def attention_digest_job() -> int:
         except Exception:  # noqa: BLE001 - one retailer's mail failure must not cost the others their digest
             logger.exception("attention digest of retailer %s failed", retailer.pk)
     return sent
+
+
+# ---------------------------------------------------------------- stock and price pushes
+
+
+def bigcommerce_push_job(link_id: int) -> str:
+    """Push a link's changed stock levels and prices to BigCommerce (scheduled by `push_schedule`, debounced).
+
+    Failures talking to BigCommerce are handled by the service (rows held back and rescheduled, the sync log
+    says so). An unexpected error is recorded there too, then re-raised so RQ keeps its traceback.
+    """
+    from integration.services.push import push_run
+
+    return str(push_run(link_id=link_id))
+
+
+def stock_push_sweep_job() -> int:
+    """Schedule the push of every active link whose stock or price changes have waited longer than they should
+    (Redis lost or never got the push job). Register it with the cron every minute."""
+    from integration.services.push_state import push_sweep
+
+    return push_sweep()

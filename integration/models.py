@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.choices import ImportState, LinkKind, LinkState, LogLevel, OrderSyncState
+from integration.choices import BcItemKind, ImportState, LinkKind, LinkState, LogLevel, OrderSyncState
 from integration.fields import EncryptedTextField
 from pos.models import Customer, Outlet, PaymentType, Product, Register, Retailer, Sale, TenantManager, TenantQuerySet
 
@@ -252,6 +252,8 @@ class ProductLink(models.Model):
     # 0 when the line had no variant id (BigCommerce products without variants still have a base variant).
     bc_variant_id = models.BigIntegerField(default=0)
     bc_sku = models.CharField(max_length=255, blank=True)
+    # Read from BigCommerce's catalog by the first push (stock and price go to the product or to the variant).
+    bc_item_kind = models.CharField(max_length=8, choices=BcItemKind.choices, blank=True, default=BcItemKind.UNKNOWN)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = models.Manager.from_queryset(LinkScopedQuerySet)()
@@ -358,3 +360,67 @@ class AppInstall(models.Model):
     def claimed_link(self) -> StoreLink | None:
         """The live link using this install, if any."""
         return self.link if self.link is not None and self.link.state != LinkState.UNLINKED else None
+
+
+class PushState(models.Model):
+    """What BigCommerce was last told about one linked item, and whether it must be told again.
+
+    A change marks the row dirty (`dirty_since`, `version` + 1) in one statement; the push job reads dirty rows,
+    sends what differs from what was last pushed, then stores `pushed_version` = the version it read and clears
+    `dirty_since` only where `version` still equals it. So a change that lands while a push is in flight keeps
+    its row dirty for the next push, and nothing is lost or sent twice. `next_attempt_at` holds a row back after
+    a failure (backoff); `last_error` says why the last attempt failed.
+    """
+
+    link = models.ForeignKey(StoreLink, on_delete=models.CASCADE, related_name="+")
+    product_link = models.ForeignKey(ProductLink, on_delete=models.CASCADE, related_name="+")
+    version = models.PositiveIntegerField(default=1)
+    pushed_version = models.PositiveIntegerField(default=0)
+    dirty_since = models.DateTimeField(null=True, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    objects = models.Manager.from_queryset(LinkScopedQuerySet)()
+
+    class Meta:
+        abstract = True
+
+
+class StockPushState(PushState):
+    """One linked item's stock at one outlet: the level last pushed to the BigCommerce location of that outlet."""
+
+    outlet = models.ForeignKey(Outlet, on_delete=models.CASCADE, related_name="+")
+    last_pushed_level = models.IntegerField(null=True, blank=True)
+    last_location_id = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product_link", "outlet"], name="stockpushstate_unique_item_outlet")
+        ]
+        indexes = [
+            models.Index(
+                fields=["link", "dirty_since"], condition=Q(dirty_since__isnull=False), name="stockpush_dirty_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Stock of {self.product_link_id} at outlet {self.outlet_id} (last pushed {self.last_pushed_level})"
+
+
+class PricePushState(PushState):
+    """One linked item's price: the retail price last pushed to its BigCommerce product or variant."""
+
+    last_pushed_price = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["product_link"], name="pricepushstate_unique_item")]
+        indexes = [
+            models.Index(
+                fields=["link", "dirty_since"], condition=Q(dirty_since__isnull=False), name="pricepush_dirty_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Price of {self.product_link_id} (last pushed {self.last_pushed_price})"

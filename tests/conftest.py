@@ -21,6 +21,7 @@ pytest_plugins = [
     "tests.fixtures_link",
     "tests.fixtures_logsafety",
     "tests.fixtures_pages",
+    "tests.fixtures_push",
     "tests.fixtures_sandbox",
     "tests.fixtures_workers",
     "pytester",

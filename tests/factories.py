@@ -300,3 +300,20 @@ class AppInstallFactory(DjangoModelFactory):
     store_hash = factory.Sequence(lambda n: f"app{n:04d}")
     access_token = factory.Sequence(lambda n: f"app-token-{n:032d}")
     scopes = "store_v2_orders store_v2_products_read_only"
+
+
+class StockPushStateFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.StockPushState
+
+    product_link = factory.SubFactory(ProductLinkFactory)
+    link = factory.SelfAttribute("product_link.link")
+    outlet = factory.SelfAttribute("link.outlet")
+
+
+class PricePushStateFactory(DjangoModelFactory):
+    class Meta:
+        model = integration_models.PricePushState
+
+    product_link = factory.SubFactory(ProductLinkFactory)
+    link = factory.SelfAttribute("product_link.link")

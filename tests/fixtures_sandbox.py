@@ -3,7 +3,7 @@
 - `sandbox`: a running `SandboxServer`; `sandbox.store` is the Python handle to arrange data
   (`place_order`, `refund_order`, `faults.add(...)`, `quota.configure(...)`) and read what happened
   (`request_log`, `webhooks.attempts`). Options per test with a marker:
-  `@pytest.mark.sandbox(orders=40, seed=1, quota=10_000, window_ms=30_000, tax_inclusive=False)`.
+  `@pytest.mark.sandbox(orders=40, seed=1, quota=10_000, window_ms=30_000, tax_inclusive=False, locations=2)`.
 - `bc_client`: a `BigCommerceClient` pointed at it (short timeouts, its own rate limiter on the test Redis).
 - `sandbox_link`: a `StoreLink` of `retailer` pointed at it (for code that builds clients with `for_link`).
 """
@@ -17,7 +17,16 @@ from integration.sandbox.server import SandboxServer
 from integration.sandbox.store import SandboxStore, StoreSettings
 
 SANDBOX_DEFAULT_ORDERS = 40
-SETTINGS_OPTIONS = {"seed", "quota", "window_ms", "tax_inclusive", "tax_rate_bp", "currency", "customers"}
+SETTINGS_OPTIONS = {
+    "seed",
+    "quota",
+    "window_ms",
+    "tax_inclusive",
+    "tax_rate_bp",
+    "currency",
+    "customers",
+    "locations",
+}
 
 
 @pytest.fixture

@@ -583,11 +583,7 @@ def hook(store: SandboxStore, row) -> dict:
 def product(store: SandboxStore, row) -> dict:
     base = row.variants[0]
     tracking = "variant" if row.has_options else "product"
-    inventory = sum(
-        q
-        for (location, vid), q in store.inventory.items()
-        if location == 1 and store.variants[vid].product_id == row.id
-    )
+    inventory = sum(store.inventory.get((1, v.id), 0) for v in row.variants)
     return {
         "id": row.id,
         "name": row.name,

@@ -58,6 +58,11 @@ class RequestLog:
         with self._lock:
             return dict(self._counts)
 
+    def total(self) -> int:
+        """How many requests were served."""
+        with self._lock:
+            return sum(self._counts.values())
+
     def clear(self) -> None:
         with self._lock:
             self._records.clear()

@@ -44,8 +44,10 @@ from integration.sandbox.records import (
     HookRecord,
     LineRecord,
     OrderRecord,
+    ProductRecord,
     RefundRecord,
     ShipmentRecord,
+    VariantRecord,
     split_tax,
     to_units,
 )
@@ -85,6 +87,7 @@ class StoreSettings:
     window_ms: int = 30_000
     customers: int = 200
     plan_name: str = "Standard"
+    locations: int = 2  # inventory locations (1 to 2): location 1 is the default
 
     def __post_init__(self):
         digest = hashlib.sha256(f"bigcommerce-sandbox:{self.seed}".encode()).hexdigest()
@@ -163,7 +166,7 @@ class SandboxStore:
         self.products = {p.id: p for p in build_catalog(catalog_created)}
         self.variants = {v.id: v for p in self.products.values() for v in p.variants}
         self.customers = {c.id: c for c in build_customers(rng, self.settings.customers, now)}
-        self.locations = LOCATIONS
+        self.locations = LOCATIONS[: self.settings.locations]
         self.inventory = {(1, v.id): rng.randint(0, 60) for v in self.variants.values()}
         self.texts: list[str] = [""]
         self._text_index = {"": 0}
@@ -570,6 +573,34 @@ class SandboxStore:
 
     def live_products(self) -> list:
         return [p for p in self.products.values() if not p.deleted]
+
+    def add_products(self, count: int, *, price: str = "10.00") -> list:
+        """Add `count` products without options (SKU `BULK-<id>`, no stock), as a large catalog; later orders may
+        sell them too."""
+        with self.lock:
+            next_product = max(self.products) + 1
+            next_variant = max(self.variants) + 1
+            now = int(self.clock())
+            added = []
+            for k in range(count):
+                product = ProductRecord(
+                    id=next_product + k,
+                    name=f"Bulk item {next_product + k}",
+                    sku=f"BULK-{next_product + k}",
+                    price=to_units(price),
+                    cost_price=to_units(price) // 2,
+                    brand="Local",
+                    created=now,
+                    modified=now,
+                )
+                product.variants.append(VariantRecord(next_variant + k, product.id, product.sku, None))
+                self.products[product.id] = product
+                self.variants[next_variant + k] = product.variants[0]
+                self.inventory[(1, next_variant + k)] = 0
+                added.append(product)
+            self._generator_now = self._generator(set())
+            self.version += 1
+            return added
 
     def update_product(self, product_id: int, fields: dict):
         with self.lock:

@@ -293,6 +293,9 @@ def store_link_create(
         at_front=True,
     )
     if relinked:
+        # BigCommerce's stock and prices drifted while unlinked: send every linked item's again (unchanged ones
+        # cost nothing), and catch up on the orders placed meanwhile.
+        transaction.on_commit(partial(_push_everything, link.pk))
         enqueue_on_commit(
             QUEUE_WEBHOOKS,
             "integration.jobs.reconcile_link_job",
@@ -300,6 +303,12 @@ def store_link_create(
             job_id=unique_job_id(f"reconcile-{link.pk}"),
         )
     return link
+
+
+def _push_everything(link_id: int) -> None:
+    from integration.services.push_state import push_request_all
+
+    push_request_all(link=StoreLink.objects.get(pk=link_id))
 
 
 def _after_link(link_id: int) -> None:
@@ -443,7 +452,16 @@ def outlet_locations_map(
     )
     detail = "; ".join(f"{r.outlet.name} → {r.location_label or r.location_id}" for r in rows) or "none"
     sync_log(link=link, event=Event.LOCATIONS_MAPPED, user=str(acting_user), detail=detail)
+    # An outlet newly following a location (or following another one) has never had its levels sent there.
+    _push_levels(link, {outlet_id for outlet_id, _ in after - before})
     return rows
+
+
+def _push_levels(link: StoreLink, outlet_ids: set[int]) -> None:
+    from integration.services.push_state import push_request_all
+
+    if outlet_ids:
+        transaction.on_commit(partial(push_request_all, link=link, outlet_ids=sorted(outlet_ids), prices=False))
 
 
 def outlet_location_default(*, link: StoreLink, client=None) -> OutletLocation | None:
@@ -459,9 +477,11 @@ def outlet_location_default(*, link: StoreLink, client=None) -> OutletLocation |
     if len(locations) != 1:
         return None
     (location,) = locations
-    row, _ = OutletLocation.objects.get_or_create(
+    row, created = OutletLocation.objects.get_or_create(
         link=link, outlet_id=link.outlet_id, defaults={"location_id": location.id, "location_label": location.label}
     )
+    if created:
+        _push_levels(link, {link.outlet_id})
     sync_log(
         link=link,
         event=Event.LOCATIONS_MAPPED,

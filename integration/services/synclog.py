@@ -132,9 +132,32 @@ class Event:
     )
     STOCK_PUSHED = _e("stock_pushed", LogLevel.INFO, "Pushed {count} stock level(s) to BigCommerce.")
     STOCK_PUSH_FAILED = _e("stock_push_failed", LogLevel.ERROR, "Stock push to BigCommerce failed: {message}")
+    STOCK_PUSH_REJECTED = _e(
+        "stock_push_rejected",
+        LogLevel.ERROR,
+        "BigCommerce refused the stock level of {name} ({sku}) at location {location}: {message} {fix}",
+    )
+    STOCK_PUSH_UNMAPPED = _e(
+        "stock_push_unmapped",
+        LogLevel.WARNING,
+        "Stock of outlet {outlet} is not pushed: the store has {count} inventory locations and none is mapped to "
+        "this outlet. Map one in Settings › BigCommerce.",
+    )
     PRICE_PUSHED = _e("price_pushed", LogLevel.INFO, "Pushed the price of {name} ({price}) to BigCommerce.")
     PRICE_PUSH_FAILED = _e(
         "price_push_failed", LogLevel.ERROR, "Price push for {name} to BigCommerce failed: {message}"
+    )
+    PUSH_RETRYING = _e(
+        "push_retrying",
+        LogLevel.WARNING,
+        "Push to BigCommerce failed: {message} {count} change(s) wait; attempt {attempt}, next try at {next_try}.",
+    )
+    PUSH_ITEM_GONE = _e(
+        "push_item_gone",
+        LogLevel.WARNING,
+        "{name} ({sku}) is linked to BigCommerce product {bc_product}, which {reason}: its stock and price are "
+        "not pushed. Nothing to do if that is intended; if the item was replaced in BigCommerce, the next online "
+        "order of the new one links it.",
     )
     IMPORT_STARTED = _e("import_started", LogLevel.INFO, "Historical import started by {user}.")
     IMPORT_FINISHED = _e(

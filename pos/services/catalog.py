@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -18,6 +19,7 @@ from integration.models import ProductLink
 from pos.choices import AuditAction, MovementReason, ProductKind
 from pos.models import AuditEntry, InventoryLevel, InventoryMovement, Product, Retailer, SaleLine, User
 from pos.services.stock import StockMove, stock_move_many
+from pos.signals import product_changed
 
 EDITABLE_FIELDS = ("name", "sku", "kind", "retail_price", "supply_price", "active", "tracks_inventory")
 
@@ -105,6 +107,19 @@ def _audit(*, product: Product, action: str, acting_user: User | None, detail: d
     )
 
 
+def _announce(product: Product, fields: list[str]) -> None:
+    """Send `product_changed` for these fields once the transaction commits."""
+    transaction.on_commit(
+        partial(
+            product_changed.send,
+            sender=Product,
+            retailer_id=product.retailer_id,
+            product_id=product.pk,
+            fields=tuple(fields),
+        )
+    )
+
+
 def _jsonable(value: Any) -> Any:
     return str(value) if isinstance(value, Decimal) else value
 
@@ -152,7 +167,8 @@ def product_update(*, product: Product, acting_user: User | None = None, **chang
     """Change a product's editable fields (`EDITABLE_FIELDS`); returns the names of the fields that changed.
 
     Every price, SKU and stock-tracking change of a product passes here, with the same rules as `product_create`;
-    the audit row keeps each changed field's value before and after.
+    the audit row keeps each changed field's value before and after. Once the change commits,
+    `pos.signals.product_changed` names the changed fields (the BigCommerce link pushes a new price from it).
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -174,6 +190,7 @@ def product_update(*, product: Product, acting_user: User | None = None, **chang
         acting_user=acting_user,
         detail={"changes": {f: [_jsonable(current[f]), _jsonable(fields[f])] for f in changed}},
     )
+    _announce(locked, changed)
     return changed
 
 
@@ -192,7 +209,8 @@ def product_merge(*, source: Product, target: Product, acting_user: User | None 
     """Fold `source` (typically a product the link created) into `target`, losing nothing and counting nothing twice.
 
     - Its BigCommerce product links move to the target, so future orders for that BigCommerce product sell the
-      target and stock pushes follow the target.
+      target and stock and price pushes follow the target (`product_changed` with `"links"` says so after
+      commit).
     - Its sale lines move to the target (each line keeps the name and SKU it was sold under), so sales history,
       voids and order edits act on the target from now on.
     - Whatever stock it holds at each outlet moves to the target through the ledger (reason `merge`, one pair of
@@ -248,6 +266,8 @@ def product_merge(*, source: Product, target: Product, acting_user: User | None 
         "sale_lines_moved": sale_lines_moved,
         "stock_moved": {str(k): v for k, v in stock.items()},
     }
+    if links_moved:
+        _announce(target, ["links"])
     source_deleted = not InventoryMovement.objects.filter(product=source).exists()
     if source_deleted:
         source.delete()

@@ -92,6 +92,7 @@ def test_cron_schedules_the_sweeper_reconciliation_log_expiry_and_the_digest(set
         "sync_log_expire_job",
         "attention_digest_job",
         "catalog_ids_refresh_all_job",
+        "stock_push_sweep_job",
     }
     assert jobs["intake_sweep_job"].interval == 60
     assert jobs["reconcile_all_job"].interval == settings.RECONCILE_INTERVAL_SECONDS
