@@ -25,4 +25,6 @@ if [ "${CI:-}" = "true" ] && [ -z "${DATABASE_URL:-}" ]; then
   echo "CI needs PostgreSQL: none on 127.0.0.1:5432 and DATABASE_URL unset" >&2; exit 1
 fi
 mkdir -p var
-exec .venv/bin/pytest --create-db "$@"
+# Two test processes (pytest-xdist): most tests wait on PostgreSQL, Redis, HTTP or a browser, so two share the
+# machine well. TEST_WORKERS=0 runs everything in this one process.
+exec .venv/bin/pytest --create-db -n "${TEST_WORKERS:-2}" "$@"
