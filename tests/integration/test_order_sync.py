@@ -639,3 +639,30 @@ def test_a_batch_takes_the_other_requested_orders_of_the_store_and_withdraws_the
     syncs_queued = [j.args[0] for j in get_queue("webhooks").get_jobs() if j.func_name.endswith("order_sync_job")]
     assert syncs_queued == [sync_ids[0]]  # only the job that ran (a test runs it directly): the others withdrawn
     assert order_sync_run(order_sync_id=sync_ids[1], client=bc_client) is None  # a job left behind: nothing to do
+
+
+def test_an_order_our_own_pos_channel_placed_in_bigcommerce_is_not_imported_back(sandbox, link, bc_client):
+    from integration.services.order_apply import POS_EXTERNAL_SOURCE
+
+    order = bc_client.get_order(sandbox.store.place_order(status_id=11, lines=1).id)
+    ours = dataclasses.replace(order, external_source=POS_EXTERNAL_SOURCE)
+
+    [outcome] = orders_apply(link=link, fetched=[FetchedOrder(ours)], options=ApplyOptions())
+
+    assert outcome.state == OrderSyncState.SKIPPED
+    assert not Sale.objects.exists()
+    assert SyncLogEntry.objects.filter(bc_order_id=order.id, event="order_from_pos").exists()
+
+
+def test_reconciliation_brings_back_webhooks_bigcommerce_deactivated(sandbox, link, bc_client, settings):
+    from integration.services.link import hooks_register
+    from integration.services.reconcile import reconcile_run
+
+    assert hooks_register(link=link, client=bc_client)
+    link.refresh_from_db()
+    sandbox.store.deactivate_hook(link.hooks[0]["id"])
+
+    reconcile_run(link=link, client=bc_client)
+
+    assert all(hook.is_active for hook in sandbox.store.hooks.values())
+    assert SyncLogEntry.objects.filter(link=link, event="hooks_reactivated").exists()
