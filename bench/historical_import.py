@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import subprocess
 import sys
-import threading
 import time
 
-from _common import ROOT, bench_env, linked_retailer, sandbox, setup_django, table
+from _common import linked_retailer, run_workers, sandbox, setup_django, table
 
 # Every table the import writes to.
 TABLES = (
@@ -39,53 +37,6 @@ TABLES = (
     "integration_synclogentry",
     "pos_inventorymovement",
 )
-
-
-def rss_mb(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def run_worker() -> tuple[float, list[float]]:
-    """One `rqworker imports --burst`; returns (wall seconds, RSS samples in MB)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "rqworker",
-            "imports",
-            "--burst",
-            "--worker-class",
-            "integration.worker.SyncWorker",
-        ],
-        cwd=ROOT,
-        env=bench_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    samples: list[float] = []
-
-    def sample():
-        while proc.poll() is None:
-            value = rss_mb(proc.pid)
-            if value:
-                samples.append(value)
-            time.sleep(0.5)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    _, err = proc.communicate()
-    thread.join()
-    if proc.returncode:
-        raise RuntimeError(f"worker failed: {err.decode()[-3000:]}")
-    return time.perf_counter() - started, samples
 
 
 def copy_seconds() -> tuple[float, int]:
@@ -138,7 +89,8 @@ def main() -> int:
         user = User.objects.create_user("bench-admin")
         before = box.request_counts()
         run = historical_import_start(link=link, options=import_options(link=link), acting_user=user)
-        elapsed, samples = run_worker()
+        samples: list[float] = []
+        elapsed = run_workers(1, ("imports",), rss_samples=samples)
         calls = sum(box.request_counts().values()) - sum(before.values())
     run = HistoricalImport.objects.get(pk=run.pk)
     copy_s, copy_rows = copy_seconds()

@@ -63,10 +63,13 @@ def _options(request, link, form):
     )
 
 
-class HistoricalImportPreviewView(AdminRequiredMixin, View):
-    """The dry run: figures only, nothing written."""
+class _OptionsPostView(AdminRequiredMixin, View):
+    """An admin POST of the options form: valid, one service call; invalid or refused, the page with the error."""
 
     http_method_names = ["post"]
+
+    def perform(self, request, link, options, form):
+        raise NotImplementedError
 
     def post(self, request):
         link = _link_or_404(request)
@@ -74,28 +77,23 @@ class HistoricalImportPreviewView(AdminRequiredMixin, View):
         if not form.is_valid():
             return import_page(request, form=form, status=400)
         try:
-            preview = historical_import_preview(link=link, options=_options(request, link, form))
+            return self.perform(request, link, _options(request, link, form), form)
         except ImportRefused as refused:
             return import_page(request, form=form, error=refused.message, status=409)
         except ApiError as exc:
             return import_page(request, form=form, error=f"BigCommerce could not be read: {exc.detail}", status=502)
-        return import_page(request, form=form, preview=preview)
 
 
-class HistoricalImportStartView(AdminRequiredMixin, View):
-    http_method_names = ["post"]
+class HistoricalImportPreviewView(_OptionsPostView):
+    """The dry run: figures only, nothing written."""
 
-    def post(self, request):
-        link = _link_or_404(request)
-        form = HistoricalImportForm(request.POST)
-        if not form.is_valid():
-            return import_page(request, form=form, status=400)
-        try:
-            historical_import_start(
-                link=link, options=_options(request, link, form), acting_user=request.user, preview={}
-            )
-        except ImportRefused as refused:
-            return import_page(request, form=form, error=refused.message, status=409)
+    def perform(self, request, link, options, form):
+        return import_page(request, form=form, preview=historical_import_preview(link=link, options=options))
+
+
+class HistoricalImportStartView(_OptionsPostView):
+    def perform(self, request, link, options, form):
+        historical_import_start(link=link, options=options, acting_user=request.user)
         messages.success(request, "Import started. You can leave this page: it goes on in the background.")
         return redirect("dashboard:historical_import")
 
