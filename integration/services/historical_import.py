@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.utils import timezone
 
 from integration.bc_types import Order
@@ -372,6 +372,7 @@ def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportO
         if state is not None:
             return state
         cursor = {"min_id": page[-1].id + 1}
+        reset_queries()  # with DEBUG on, Django keeps every statement of a long job in memory
     if last:
         return _finish(run, ImportState.COMPLETED)
     return None
