@@ -5,7 +5,7 @@
 - The preview reads only: it pages through the range, resolves lines against existing links and SKUs in memory
   and counts; it writes nothing (no sale, no product, no OrderSync row, no invoice number).
 - The run is a job on the `imports` queue. It walks the range in id order (keyset on `min_id`, so new orders or
-  a restart never shift a page), fetches FETCH_WINDOW orders at a time (250 a page, line items inlined) and the
+  a restart never shift a page), fetches 8 pages at a time (250 a page, line items inlined) and the
   refunds of the refunded ones in one call, then applies each page with `orders_apply` (Mode.IMPORT), the same
   path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation.
 - Progress is the HistoricalImport row. Each page's apply, its counters and the cursor commit in ONE
@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import reset_queries, transaction
 from django.utils import timezone
@@ -41,9 +42,7 @@ from pos.models import AuditEntry, Retailer, User
 
 logger = logging.getLogger("integration.import")
 
-PAGE_SIZE = 250
-# Orders fetched before their refunds are asked for in one call: fewer calls per 1,000 orders.
-FETCH_WINDOW_PAGES = 8
+PAGE_SIZE = 250  # the preview's page; the run's is settings.HISTORICAL_IMPORT_PAGE_SIZE (250 too)
 # The preview reads at most this many orders' lines for its product and stock figures (the counts are exact).
 PREVIEW_SCAN_LIMIT = 5_000
 PREVIEW_TOP_PRODUCTS = 20
@@ -300,9 +299,10 @@ def _client(link: StoreLink):
     return BigCommerceClient.for_link(link, priority=Priority.BULK)
 
 
-def historical_import_run(*, import_id: int, client=None, page_size: int = PAGE_SIZE) -> str:
+def historical_import_run(*, import_id: int, client=None, page_size: int | None = None) -> str:
     """The body of the import job: resume from the cursor and go on until done, cancelled or failed. Returns the
     state it left the run in."""
+    page_size = page_size or settings.HISTORICAL_IMPORT_PAGE_SIZE
     run = HistoricalImport.objects.select_related("link__retailer", "link__default_payment_type").get(pk=import_id)
     if run.state not in ImportState.active_states():
         return run.state
@@ -342,13 +342,14 @@ def historical_import_run(*, import_id: int, client=None, page_size: int = PAGE_
 
 
 def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int):
-    """Fetch up to FETCH_WINDOW_PAGES pages from the cursor, their refunds in one go, then apply page by page.
+    """Fetch up to HISTORICAL_IMPORT_WINDOW_PAGES pages from the cursor and their refunds in one go, then apply
+    page by page.
     Returns the final state when the run ended, None to go on."""
     cursor = dict(run.cursor)
     min_id = int(cursor.get("min_id", 0))
     pages: list[list[Order]] = []
     last = False
-    for _ in range(FETCH_WINDOW_PAGES):
+    for _ in range(settings.HISTORICAL_IMPORT_WINDOW_PAGES):
         page = client.list_orders(
             page=1, limit=page_size, include_line_items=True, sort="id:asc", min_id=min_id or None, **options.filters()
         )

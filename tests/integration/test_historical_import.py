@@ -182,3 +182,63 @@ def test_cancel_stops_after_the_current_page(sandbox, link, admin_user):
     run.refresh_from_db()
     assert run.state == ImportState.CANCELLED and run.seen == 0
     assert SyncLogEntry.objects.filter(event="import_cancelled").exists()
+
+
+@pytest.mark.sandbox(orders=120)
+def test_a_worker_killed_mid_run_resumes_and_finishes_with_the_right_totals(sandbox, link, admin_user, rq_workers):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from integration.sandbox.faults import Fault
+    from tests.fixtures_workers import ROOT, worker_env
+
+    # Slow pages of 10, applied one by one, so the worker can be killed between two of them.
+    sandbox.store.faults.add(Fault("latency", endpoint="list_orders", latency_ms=300))
+    env = {**worker_env(), "HISTORICAL_IMPORT_PAGE_SIZE": "10", "HISTORICAL_IMPORT_WINDOW_PAGES": "1"}
+    run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "rqworker",
+            "imports",
+            "--burst",
+            "--worker-class",
+            "integration.worker.SyncWorker",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while HistoricalImport.objects.get(pk=run.pk).seen < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, mid-run
+        worker.wait()
+    run.refresh_from_db()
+    assert run.state == ImportState.RUNNING and 30 <= run.seen < 120
+    sandbox.store.faults.clear()
+
+    HistoricalImport.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    assert historical_imports_sweep() == 1
+    rq_workers(1, queues=("imports",))
+
+    run.refresh_from_db()
+    imported, skipped = _expected(sandbox)
+    assert (run.state, run.seen, run.imported, run.skipped, run.already_imported, run.failed) == (
+        ImportState.COMPLETED,
+        120,
+        imported,
+        skipped,
+        0,
+        0,
+    )
+    external = list(Sale.objects.values_list("external_order_id", flat=True))
+    assert len(external) == imported == len(set(external))
