@@ -14,6 +14,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -174,8 +175,11 @@ def linked_retailer(box: Sandbox | None):
     )
 
 
-def run_workers(count: int = 1, queues: tuple[str, ...] = ("webhooks",), *, burst: bool = True) -> float:
-    """Run worker processes (burst: until the queues are empty); returns the wall time in seconds."""
+def run_workers(
+    count: int = 1, queues: tuple[str, ...] = ("webhooks",), *, burst: bool = True, rss_samples: list | None = None
+) -> float:
+    """Run worker processes (burst: until the queues are empty); returns the wall time in seconds. With
+    `rss_samples`, the first worker's resident set (MB) is appended to it every half second."""
     started = time.perf_counter()
     procs = [
         subprocess.Popen(
@@ -195,11 +199,27 @@ def run_workers(count: int = 1, queues: tuple[str, ...] = ("webhooks",), *, burs
         )
         for _ in range(count)
     ]
+    sampler = None
+    if rss_samples is not None:
+        sampler = threading.Thread(target=_sample_rss, args=(procs[0], rss_samples), daemon=True)
+        sampler.start()
     for proc in procs:
         _, err = proc.communicate()
         if proc.returncode:
             raise RuntimeError(f"worker failed: {err.decode()[-2000:]}")
+    if sampler is not None:
+        sampler.join()
     return time.perf_counter() - started
+
+
+def _sample_rss(proc: subprocess.Popen, samples: list) -> None:
+    while proc.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as status:
+                samples.extend(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+        except OSError:
+            return
+        time.sleep(0.5)
 
 
 def percentile(values: list[float], p: float) -> float:

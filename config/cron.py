@@ -13,6 +13,7 @@ from rq import cron
 from integration.jobs import (
     attention_digest_job,
     catalog_ids_refresh_all_job,
+    historical_import_sweep_job,
     intake_sweep_job,
     reconcile_all_job,
     stock_push_sweep_job,
@@ -31,3 +32,5 @@ cron.register(attention_digest_job, queue_name="default", cron="0 7 * * *", resu
 cron.register(catalog_ids_refresh_all_job, queue_name="default", cron="41 2 * * *", result_ttl=0)
 # Stock and price pushes whose job Redis lost or never got.
 cron.register(stock_push_sweep_job, queue_name="default", interval=60, result_ttl=0)
+# Historical imports whose worker died or whose job Redis lost: queued again, they resume from their cursor.
+cron.register(historical_import_sweep_job, queue_name="imports", interval=60, result_ttl=0)

@@ -599,3 +599,55 @@ class OutletLocationsForm(BootstrapMixin, forms.Form):
 
     def mapping(self) -> dict[int, int | None]:
         return {outlet.pk: self.cleaned_data[f"outlet_{outlet.pk}"] for outlet in self.outlets}
+
+
+class HistoricalImportSwitchForm(BootstrapMixin, forms.Form):
+    """Support turns "Import all orders" on or off for a retailer; the reason goes to the audit log."""
+
+    enabled = forms.BooleanField(required=False)
+    reason = forms.CharField(
+        max_length=1000,
+        strip=True,
+        error_messages={"required": "Say why: the reason is recorded in the audit log."},
+    )
+
+
+class HistoricalImportForm(BootstrapMixin, forms.Form):
+    """The options of a historical import: a date range (default: everything before the link) and whether the
+    imported sales move stock (default: no)."""
+
+    date_from = forms.DateField(
+        required=False, label="Orders placed from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False,
+        label="Orders placed until",
+        help_text="Empty: everything placed before the store was linked.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    adjust_stock = forms.BooleanField(
+        required=False,
+        label="Adjust stock",
+        help_text="Off (recommended): imported sales are history only and your stock levels stay as they are. "
+        "On: every imported sale takes its items out of the linked outlet's stock, as if sold today, which "
+        "usually makes today's counts wrong because those items already left long ago.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ValidationError("The start date is after the end date.")
+        return data
+
+    def moments(self) -> tuple:
+        """(from, to) as aware datetimes in the current time zone: the start of the first day, the end of the last."""
+        import datetime as dt
+
+        from django.utils import timezone
+
+        tz = timezone.get_current_timezone()
+        start, end = self.cleaned_data.get("date_from"), self.cleaned_data.get("date_to")
+        return (
+            dt.datetime.combine(start, dt.time.min, tzinfo=tz) if start else None,
+            dt.datetime.combine(end, dt.time.max.replace(microsecond=0), tzinfo=tz) if end else None,
+        )

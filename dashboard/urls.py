@@ -8,6 +8,7 @@ from dashboard.views import (
     catalog,
     failed_orders,
     fulfillments,
+    historical_import,
     overview,
     sales,
     sell,
@@ -92,6 +93,32 @@ urlpatterns = [
     path("settings/bigcommerce/webhooks/", settings.BigCommerceHooksView.as_view(), name="settings_bigcommerce_hooks"),
     path("settings/bigcommerce/unlink/", settings.BigCommerceUnlinkView.as_view(), name="settings_bigcommerce_unlink"),
     path("settings/bigcommerce/claim/", settings.AppInstallClaimView.as_view(), name="settings_bigcommerce_claim"),
+    path("settings/bigcommerce/import/", historical_import.HistoricalImportView.as_view(), name="historical_import"),
+    path(
+        "settings/bigcommerce/import/preview/",
+        historical_import.HistoricalImportPreviewView.as_view(),
+        name="historical_import_preview",
+    ),
+    path(
+        "settings/bigcommerce/import/start/",
+        historical_import.HistoricalImportStartView.as_view(),
+        name="historical_import_start",
+    ),
+    path(
+        "settings/bigcommerce/import/<int:pk>/cancel/",
+        historical_import.HistoricalImportCancelView.as_view(),
+        name="historical_import_cancel",
+    ),
+    path(
+        "settings/bigcommerce/import/<int:pk>/progress/",
+        historical_import.HistoricalImportProgressView.as_view(),
+        name="historical_import_progress",
+    ),
     path("support/", support.SupportConsoleView.as_view(), name="support"),
+    path(
+        "support/retailers/<int:pk>/historical-import/",
+        support.SupportHistoricalImportView.as_view(),
+        name="support_historical_import",
+    ),
     path("support/retailers/<int:pk>/switch/", support.SupportSwitchView.as_view(), name="support_switch"),
 ]

@@ -216,3 +216,20 @@ def stock_push_sweep_job() -> int:
     from integration.services.push_state import push_sweep
 
     return push_sweep()
+
+
+# ---------------------------------------------------------------- historical import
+
+
+def historical_import_job(import_id: int) -> str:
+    """Run (or resume from its cursor) a historical import on the `imports` queue."""
+    from integration.services.historical_import import historical_import_run
+
+    return str(historical_import_run(import_id=import_id))
+
+
+def historical_import_sweep_job() -> int:
+    """Queue again every historical import whose heartbeat stopped (cron, every minute): it resumes."""
+    from integration.services.historical_import import historical_imports_sweep
+
+    return historical_imports_sweep()

@@ -82,6 +82,11 @@ def timeline_kwargs(retailer) -> dict:
     return {"link_id": factories.StoreLinkFactory(retailer=retailer).pk, "order_id": 4242}
 
 
+def import_kwargs(retailer) -> dict:
+    link = retailer.store_links.first() or factories.StoreLinkFactory(retailer=retailer)
+    return {"pk": factories.HistoricalImportFactory(link=link).pk}
+
+
 def register_id(retailer) -> int:
     return factories.RegisterFactory(outlet__retailer=retailer).pk
 
@@ -146,7 +151,18 @@ ROUTES: dict[str, Route] = {
         f"dashboard:settings_bigcommerce_{action}": Route(Access.ADMIN, method="POST", prepare=linked_store)
         for action in ("update", "payment_methods", "locations", "hooks")
     },
+    "dashboard:historical_import": Route(Access.MEMBER),
+    "dashboard:historical_import_preview": Route(Access.ADMIN, method="POST", prepare=linked_store),
+    "dashboard:historical_import_start": Route(Access.ADMIN, method="POST", prepare=linked_store),
+    "dashboard:historical_import_cancel": Route(Access.ADMIN, method="POST", kwargs_for=import_kwargs),
+    "dashboard:historical_import_progress": Route(Access.MEMBER, kwargs_for=import_kwargs),
     "dashboard:support": Route(Access.SUPPORT),
+    "dashboard:support_historical_import": Route(
+        Access.SUPPORT,
+        method="POST",
+        kwargs_for=lambda retailer: {"pk": retailer.pk},
+        cross_retailer=True,
+    ),
     "dashboard:support_switch": Route(
         Access.SUPPORT, method="POST", kwargs_for=lambda retailer: {"pk": retailer.pk}, cross_retailer=True
     ),

@@ -49,6 +49,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     (f"{_STORE}/v2/orders/<int:order_id>/shipments", "create_shipment", "POST"),
     (f"{_STORE}/v3/orders/<int:order_id>/transactions", "list_transactions", "GET"),
     (f"{_STORE}/v3/orders/<int:order_id>/payment_actions/refunds", "list_refunds", "GET"),
+    (f"{_STORE}/v3/orders/payment_actions/refunds", "list_all_refunds", "GET"),
     (f"{_STORE}/v3/customers", "list_customers", "GET"),
     (f"{_STORE}/v3/hooks", "list_hooks", "GET"),
     (f"{_STORE}/v3/hooks", "create_hook", "POST"),
@@ -250,6 +251,11 @@ class SandboxApp:
     def _list_refunds(self, request: Request, order_id: int):
         self._order(order_id)
         return 200, {"data": [render.refund(r) for r in self.store.refunds.get(order_id, ())], "meta": {}}
+
+    def _list_all_refunds(self, request: Request):
+        wanted = id_list(request, "order_id:in")
+        rows = [r for order_id in sorted(set(wanted)) for r in self.store.refunds.get(order_id, ())]
+        return self._collection(request, rows, render.refund)
 
     def _list_customers(self, request: Request):
         wanted = set(id_list(request, "id:in"))

@@ -88,13 +88,23 @@ def _by_sku(link: StoreLink, refs: Sequence[LineRef]) -> dict[str, Product]:
     return {p.sku: p for p in Product.objects.filter(retailer_id=link.retailer_id, sku__in=skus)}
 
 
+def products_known(*, link: StoreLink, refs: Iterable[LineRef]) -> dict[tuple[int, int], Product]:
+    """Line key → the POS product a catalog line already resolves to (by link, then unique SKU); read-only."""
+    refs = [r for r in refs if r.bc_product_id]
+    known = _linked(link, refs)
+    skus = _by_sku(link, [r for r in refs if r.key not in known])
+    for ref in refs:
+        if ref.key not in known and (sku := _clean_sku(ref.sku)) in skus:
+            known[ref.key] = skus[sku]
+    return known
+
+
 def products_unresolved(*, link: StoreLink, refs: Iterable[LineRef]) -> list[LineRef]:
     """Catalog lines the POS does not know yet (read-only). The caller asks BigCommerce, outside any
     transaction, which of their products still exist, then calls `products_resolve`."""
     refs = [r for r in refs if r.bc_product_id]
-    linked = _linked(link, refs)
-    skus = _by_sku(link, [r for r in refs if r.key not in linked])
-    return [r for r in refs if r.key not in linked and _clean_sku(r.sku) not in skus]
+    known = products_known(link=link, refs=refs)
+    return [r for r in refs if r.key not in known]
 
 
 def products_resolve(*, link: StoreLink, refs: Sequence[LineRef], deleted_product_ids: set[int]) -> Resolution:

@@ -163,10 +163,17 @@ class Event:
     IMPORT_FINISHED = _e(
         "import_finished",
         LogLevel.INFO,
-        "Historical import finished: {imported} imported, {skipped} skipped, {failed} failed.",
+        "Historical import finished: {imported} imported, {skipped} skipped, {already} already imported, "
+        "{failed} failed.",
     )
-    IMPORT_CANCELLED = _e("import_cancelled", LogLevel.WARNING, "Historical import cancelled by {user}.")
+    IMPORT_CANCELLED = _e("import_cancelled", LogLevel.WARNING, "Historical import stopped before the end: {detail}.")
     IMPORT_FAILED = _e("import_failed", LogLevel.ERROR, "Historical import stopped: {message}")
+    IMPORT_ORDER_FAILED = _e(
+        "import_order_failed",
+        LogLevel.ERROR,
+        "Order {order} could not be imported by the historical import: {message}. Retry it from Failed orders or "
+        "contact support.",
+    )
 
     @classmethod
     def all(cls) -> list[LogEvent]:

@@ -93,7 +93,10 @@ def test_cron_schedules_the_sweeper_reconciliation_log_expiry_and_the_digest(set
         "attention_digest_job",
         "catalog_ids_refresh_all_job",
         "stock_push_sweep_job",
+        "historical_import_sweep_job",
     }
+    assert jobs["historical_import_sweep_job"].interval == 60
+    assert jobs["historical_import_sweep_job"].queue_name == "imports"
     assert jobs["intake_sweep_job"].interval == 60
     assert jobs["reconcile_all_job"].interval == settings.RECONCILE_INTERVAL_SECONDS
     assert jobs["sync_log_expire_job"].cron and jobs["attention_digest_job"].cron

@@ -1,0 +1,123 @@
+"""Historical import: N orders (about 3 lines each) from a zero-latency sandbox into PostgreSQL, by ONE worker
+process on the `imports` queue, the way production runs it.
+
+Printed: wall time (worker start-up included), orders per second, API calls per 1,000 orders (from the sandbox's
+request log), the worker's resident set sampled every 0.5 s (peak and how it grew from the first quarter of the
+run to the end: "flat" means it does not grow with the number of orders), and the time a raw PostgreSQL `COPY`
+of the same rows (every row the import wrote, into copies of the same tables with the same indexes) takes in the
+same run, with the ratio. Goals (issue #7, 100,000 orders): <= 90 s wall, <= 5 API calls per 1,000 orders, peak
+RSS flat and <= 300 MB, within 3x of the COPY.
+
+    .venv/bin/python bench/historical_import.py            # 5,000 orders
+    .venv/bin/python bench/historical_import.py --full     # 100,000 orders
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+
+from _common import linked_retailer, run_workers, sandbox, setup_django, table
+
+# Every table the import writes to.
+TABLES = (
+    "integration_ordersync",
+    "pos_sale",
+    "pos_saleline",
+    "pos_salepayment",
+    "pos_fulfillment",
+    "pos_fulfillmentline",
+    "pos_fulfillmentevent",
+    "pos_customer",
+    "integration_customerlink",
+    "pos_product",
+    "integration_productlink",
+    "integration_synclogentry",
+    "pos_inventorymovement",
+)
+
+
+def copy_seconds() -> tuple[float, int]:
+    """Raw COPY of every row the import wrote into same-shaped tables (indexes included); (seconds, rows)."""
+    from django.db import connection
+
+    buffers = {}
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        for name in TABLES:
+            data = io.BytesIO()
+            with raw.cursor().copy(f"COPY {name} TO STDOUT") as copy:
+                for chunk in copy:
+                    data.write(chunk)
+            buffers[name] = data.getvalue()
+            cursor.execute(f"DROP TABLE IF EXISTS copy_{name}")
+            cursor.execute(f"CREATE TABLE copy_{name} (LIKE {name} INCLUDING ALL)")
+        rows = sum(b.count(b"\n") for b in buffers.values())
+        started = time.perf_counter()
+        with raw.transaction():
+            for name, data in buffers.items():
+                with raw.cursor().copy(f"COPY copy_{name} FROM STDIN") as copy:
+                    copy.write(data)
+        elapsed = time.perf_counter() - started
+        for name in TABLES:
+            cursor.execute(f"DROP TABLE copy_{name}")
+    return elapsed, rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="100,000 orders")
+    parser.add_argument("--orders", type=int, help="number of orders")
+    args = parser.parse_args()
+    n = args.orders or (100_000 if args.full else 5_000)
+
+    setup_django()
+    from django.utils import timezone
+
+    from integration.choices import ImportState
+    from integration.models import HistoricalImport, StoreLink
+    from integration.services.historical_import import historical_import_start, import_options
+    from pos.models import Retailer, Sale, SaleLine, User
+
+    with sandbox(orders=n, quota=10**9) as box:
+        link = linked_retailer(box)
+        StoreLink.objects.filter(pk=link.pk).update(linked_at=timezone.now())
+        Retailer.objects.filter(pk=link.retailer_id).update(historical_import_enabled=True)
+        link = StoreLink.objects.select_related("retailer").get(pk=link.pk)
+        user = User.objects.create_user("bench-admin")
+        before = box.request_counts()
+        run = historical_import_start(link=link, options=import_options(link=link), acting_user=user)
+        samples: list[float] = []
+        elapsed = run_workers(1, ("imports",), rss_samples=samples)
+        calls = sum(box.request_counts().values()) - sum(before.values())
+    run = HistoricalImport.objects.get(pk=run.pk)
+    copy_s, copy_rows = copy_seconds()
+    lines = SaleLine.objects.count()
+    quarter = samples[len(samples) // 4] if samples else 0
+    peak = max(samples, default=0)
+    ok = run.state == ImportState.COMPLETED and run.seen == n and run.failed == 0
+    rows = [
+        ("orders (sales / lines written)", f"{n:,} ({Sale.objects.count():,} / {lines:,})"),
+        (
+            "imported / skipped / already / failed",
+            f"{run.imported:,} / {run.skipped:,} / {run.already_imported:,} / {run.failed:,}",
+        ),
+        ("wall time incl. worker start-up", f"{elapsed:.1f} s (goal <= 90 s at 100k)"),
+        ("orders per second", f"{n / elapsed:.0f}"),
+        ("API calls per 1,000 orders", f"{calls * 1000 / n:.2f} ({calls:,} calls; goal <= 5)"),
+        ("worker RSS peak / at 1/4 of the run", f"{peak:.0f} MB / {quarter:.0f} MB (goal flat, <= 300 MB)"),
+        ("raw COPY of the same rows", f"{copy_s:.1f} s ({copy_rows:,} rows)"),
+        ("import / COPY", f"{elapsed / copy_s:.1f}x (goal <= 3x)" if copy_s else "-"),
+    ]
+    print(f"Historical import ({time.strftime('%Y-%m-%d')}, PostgreSQL, zero-latency sandbox, 1 worker)")
+    print(table(rows))
+    if not ok:
+        print(f"FAILED: run ended {run.state}, {run.seen:,} seen, {run.failed} failed: {run.error}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,503 @@
+"""Historical import ("Import all orders"): the support switch, the dry-run preview, the run, its progress.
+
+- The switch is off for every retailer. Only support changes it, per retailer, with a reason; every change is an
+  AuditEntry (who, when, why) in the same transaction, and disabling it cancels a run in progress.
+- The preview reads only: it pages through the range, resolves lines against existing links and SKUs in memory
+  and counts; it writes nothing (no sale, no product, no OrderSync row, no invoice number).
+- The run is a job on the `imports` queue. It walks the range in id order (keyset on `min_id`, so new orders or
+  a restart never shift a page), fetches 8 pages at a time (250 a page, line items inlined) and the
+  refunds of the refunded ones in one call, then applies each page with `orders_apply` (Mode.IMPORT), the same
+  path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation.
+- Progress is the HistoricalImport row. Each page's apply, its counters and the cursor commit in ONE
+  transaction that first locks the import row and checks the cursor is still the one this runner read: a page is
+  counted once even if a stale runner and a resumed one overlap, and a crash resumes from the cursor.
+- Calls go out as bulk traffic through the shared rate limiter, which keeps a reserve for live syncs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import reset_queries, transaction
+from django.utils import timezone
+
+from integration.bc_types import Order
+from integration.choices import ImportState, LinkState
+from integration.exceptions import ApiError
+from integration.models import HistoricalImport, OrderSync, StoreLink
+from integration.queueing import QUEUE_IMPORTS, enqueue_now, enqueue_on_commit, unique_job_id
+from integration.ratelimit import Priority
+from integration.services.catalog_resolve import LineRef, products_known
+from integration.services.order_apply import ApplyOptions, FetchedOrder, Kind, Mode, orders_apply
+from integration.services.order_sync import _has_refunds, deleted_products
+from integration.services.synclog import Event, sync_log
+from integration.status_table import Outcome, UnknownStatusError, status_for
+from pos.choices import AuditAction
+from pos.models import AuditEntry, Retailer, User
+
+logger = logging.getLogger("integration.import")
+
+PAGE_SIZE = 250  # the preview's page; the run's is settings.HISTORICAL_IMPORT_PAGE_SIZE (250 too)
+# The preview reads at most this many orders' lines for its product and stock figures (the counts are exact).
+PREVIEW_SCAN_LIMIT = 5_000
+PREVIEW_TOP_PRODUCTS = 20
+# An import whose heartbeat is older than this is presumed dead (worker killed, machine restarted): re-queued.
+STALE_AFTER = timedelta(minutes=2)
+JOB_TIMEOUT_SECONDS = 6 * 3600
+# After a transient BigCommerce failure (rate limit, 5xx, timeout), the run is queued again after this delay.
+RETRY_DELAY = timedelta(seconds=30)
+
+COUNTERS = ("imported", "skipped", "already_imported", "failed")
+KIND_COUNTER = {
+    Kind.CREATE: "imported",
+    Kind.UPDATE: "already_imported",
+    Kind.STALE: "already_imported",
+    Kind.SKIP_STATUS: "skipped",
+    Kind.FROM_POS: "skipped",
+    Kind.HISTORICAL: "skipped",
+    Kind.ATTENTION: "failed",
+}
+
+
+class ImportRefused(Exception):
+    """A request the rules refuse, with a sentence for the person who asked."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+# ---------------------------------------------------------------- the switch (support only)
+
+
+@transaction.atomic(durable=True)
+def historical_import_switch_set(*, retailer: Retailer, enabled: bool, reason: str, acting_user: User) -> bool:
+    """Enable or disable "Import all orders" for a retailer. Support only, reason required, audited. Disabling
+    cancels a run in progress. Returns True if the switch changed."""
+    if not getattr(acting_user, "is_support", False):
+        raise PermissionDenied("Only support can enable or disable the historical import.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Say why: the reason is recorded in the audit log.")
+    retailer = Retailer.objects.select_for_update().get(pk=retailer.pk)
+    if retailer.historical_import_enabled == enabled:
+        return False
+    retailer.historical_import_enabled = enabled
+    retailer.historical_import_changed_at = timezone.now()
+    retailer.historical_import_changed_by = acting_user
+    retailer.historical_import_reason = reason
+    retailer.save(
+        update_fields=[
+            "historical_import_enabled",
+            "historical_import_changed_at",
+            "historical_import_changed_by",
+            "historical_import_reason",
+        ]
+    )
+    AuditEntry.objects.create(
+        retailer=retailer,
+        actor=acting_user,
+        action=AuditAction.HISTORICAL_IMPORT_ENABLED if enabled else AuditAction.HISTORICAL_IMPORT_DISABLED,
+        reason=reason,
+        detail={"historical_import_enabled": enabled},
+    )
+    if not enabled:
+        HistoricalImport.objects.filter(
+            link__retailer=retailer, state__in=(ImportState.QUEUED, ImportState.RUNNING)
+        ).update(state=ImportState.CANCELLING)
+    return True
+
+
+# ---------------------------------------------------------------- options and the preview (reads only)
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    date_from: datetime | None
+    date_to: datetime
+    adjust_stock: bool = False
+
+    def filters(self) -> dict:
+        return {"min_date_created": self.date_from, "max_date_created": self.date_to}
+
+
+def import_options(*, link: StoreLink, date_from=None, date_to=None, adjust_stock: bool = False) -> ImportOptions:
+    """The options with their defaults: everything placed before the store was linked, stock left alone."""
+    date_to = min(date_to, link.linked_at) if date_to else link.linked_at
+    if date_from and date_from > date_to:
+        raise ImportRefused("The start date is after the end date.")
+    return ImportOptions(date_from=date_from, date_to=date_to, adjust_stock=adjust_stock)
+
+
+def _refused_unless_allowed(link: StoreLink) -> None:
+    if not link.retailer.historical_import_enabled:
+        raise ImportRefused("Historical import is not enabled for this retailer. Ask support to enable it.")
+    if link.state != LinkState.ACTIVE:
+        raise ImportRefused("The store link is not active.")
+
+
+def historical_import_preview(*, link: StoreLink, options: ImportOptions, client=None) -> dict:
+    """The dry run: what an import with these options would do, computed from reads only (BigCommerce's order
+    count and pages, and the POS rows as they are). Nothing is written anywhere."""
+    _refused_unless_allowed(link)
+    client = client or _client(link)
+    count = client.count_orders(**options.filters())
+    skipped_by_status: Counter = Counter()
+    for status_id, n in count.by_status.items():
+        try:
+            if status_for(status_id).outcome == Outcome.SKIP and n:
+                skipped_by_status[status_for(status_id).label] += n
+        except UnknownStatusError:
+            skipped_by_status[f"Unknown status {status_id}"] += n
+    already = _already_imported_count(link, options)
+    scanned, would_import = 0, 0
+    new_products: dict[tuple[int, int], str] = {}
+    stock: dict[tuple, dict] = {}
+    orders = client.iter_orders(include_line_items=True, sort="id:asc", **options.filters())
+    batch: list[Order] = []
+    for order in orders:
+        batch.append(order)
+        scanned += 1
+        if len(batch) == PAGE_SIZE or scanned >= PREVIEW_SCAN_LIMIT:
+            would_import += _preview_page(link, options, batch, new_products, stock)
+            batch = []
+        if scanned >= PREVIEW_SCAN_LIMIT:
+            break
+    if batch:
+        would_import += _preview_page(link, options, batch, new_products, stock)
+    skipped = sum(skipped_by_status.values())
+    complete = scanned >= count.total
+    impact = sorted(stock.values(), key=lambda row: (row["quantity"], row["name"]))
+    return {
+        "total": count.total,
+        "would_import": max(count.total - skipped - already, 0) if not complete else would_import,
+        "skipped": skipped,
+        "skipped_by_status": dict(skipped_by_status.most_common()),
+        "already_imported": already,
+        "products_created": len(new_products),
+        "products_created_names": sorted(new_products.values())[:PREVIEW_TOP_PRODUCTS],
+        "stock_impact": impact[:PREVIEW_TOP_PRODUCTS] if options.adjust_stock else [],
+        "stock_products": len(impact) if options.adjust_stock else 0,
+        "scanned": scanned,
+        "complete": complete,
+        "adjust_stock": options.adjust_stock,
+        "date_from": options.date_from.isoformat() if options.date_from else None,
+        "date_to": options.date_to.isoformat(),
+    }
+
+
+def _already_imported_count(link: StoreLink, options: ImportOptions) -> int:
+    rows = OrderSync.objects.filter(link=link, sale__isnull=False, bc_date_created__lte=options.date_to)
+    if options.date_from:
+        rows = rows.filter(bc_date_created__gte=options.date_from)
+    return rows.count()
+
+
+def _preview_page(link, options, orders: list[Order], new_products: dict, stock: dict) -> int:
+    """Fold one page into the preview's figures; returns how many of its orders would become sales."""
+    with_sale = set(
+        OrderSync.objects.filter(link=link, bc_order_id__in=[o.id for o in orders], sale__isnull=False).values_list(
+            "bc_order_id", flat=True
+        )
+    )
+    importing = []
+    for order in orders:
+        try:
+            outcome = status_for(order.status_id).outcome
+        except UnknownStatusError:
+            continue
+        if order.id in with_sale or outcome == Outcome.SKIP:
+            continue
+        importing.append((order, outcome))
+    refs = {}
+    for order, _ in importing:
+        for item in order.products:
+            ref = LineRef(item.product_id or 0, item.variant_id or 0, item.sku, item.name)
+            refs[ref.key] = ref
+    known = products_known(link=link, refs=list(refs.values()))
+    for key, ref in refs.items():
+        if ref.bc_product_id and key not in known:
+            new_products.setdefault(key, ref.name)
+    if options.adjust_stock:
+        for order, outcome in importing:
+            if outcome != Outcome.CLOSED:
+                continue  # a voided sale moves nothing
+            for item in order.products:
+                key = (item.product_id or 0, item.variant_id or 0)
+                product = known.get(key)
+                if product is not None and not product.tracks_inventory:
+                    continue
+                row_key = ("p", product.pk) if product else ("bc", key)
+                name = product.name if product else item.name
+                row = stock.setdefault(
+                    row_key, {"name": name, "sku": item.sku or "", "quantity": 0, "new": not product}
+                )
+                row["quantity"] -= int(item.quantity)
+    return len(importing)
+
+
+# ---------------------------------------------------------------- starting, cancelling
+
+
+@transaction.atomic
+def historical_import_start(
+    *, link: StoreLink, options: ImportOptions, acting_user: User, preview: dict | None = None
+) -> HistoricalImport:
+    """Queue a run (merchant admins, once support enabled it). One active run per link."""
+    Retailer.objects.select_for_update().filter(pk=link.retailer_id).first()
+    link.retailer.refresh_from_db(fields=["historical_import_enabled"])
+    _refused_unless_allowed(link)
+    if HistoricalImport.objects.filter(link=link, state__in=ImportState.active_states()).exists():
+        raise ImportRefused("An import is already running for this store.")
+    run = HistoricalImport.objects.create(
+        link=link,
+        requested_by=acting_user,
+        date_from=options.date_from,
+        date_to=options.date_to,
+        adjust_stock=options.adjust_stock,
+        preview=preview or {},
+        heartbeat_at=timezone.now(),
+    )
+    sync_log(link=link, event=Event.IMPORT_STARTED, user=str(acting_user), data={"import": run.pk})
+    historical_import_enqueue(run, on_commit=True)
+    return run
+
+
+def historical_import_enqueue(run: HistoricalImport, *, on_commit: bool = False) -> bool:
+    """Wake the run's job on the `imports` queue (a fresh job id each time: a dead job must not block it)."""
+    args = ("integration.jobs.historical_import_job", run.pk)
+    options = {"job_id": unique_job_id(f"historical-import-{run.pk}"), "timeout": JOB_TIMEOUT_SECONDS}
+    if on_commit:
+        enqueue_on_commit(QUEUE_IMPORTS, *args, **options)
+        return True
+    return enqueue_now(QUEUE_IMPORTS, *args, **options)
+
+
+@transaction.atomic
+def historical_import_cancel(*, run: HistoricalImport, acting_user: User) -> bool:
+    """Ask a run to stop after the page it is on (a queued run stops at once). True if it was active."""
+    run = HistoricalImport.objects.select_for_update().get(pk=run.pk)
+    if run.state not in (ImportState.QUEUED, ImportState.RUNNING):
+        return False
+    run.state = ImportState.CANCELLING
+    run.error = f"Cancelled by {acting_user}"
+    run.save(update_fields=["state", "error"])
+    return True
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _client(link: StoreLink):
+    from integration.client import BigCommerceClient
+
+    return BigCommerceClient.for_link(link, priority=Priority.BULK)
+
+
+def historical_import_run(*, import_id: int, client=None, page_size: int | None = None) -> str:
+    """The body of the import job: resume from the cursor and go on until done, cancelled or failed. Returns the
+    state it left the run in."""
+    page_size = page_size or settings.HISTORICAL_IMPORT_PAGE_SIZE
+    run = HistoricalImport.objects.select_related("link__retailer", "link__default_payment_type").get(pk=import_id)
+    if run.state not in ImportState.active_states():
+        return run.state
+    link = run.link
+    if run.state == ImportState.CANCELLING:
+        return _finish(run, ImportState.CANCELLED)
+    if link.state != LinkState.ACTIVE or not link.retailer.historical_import_enabled:
+        return _finish(run, ImportState.CANCELLED, error="Historical import was disabled or the store unlinked.")
+    client = client or _client(link)
+    options = ImportOptions(run.date_from, run.date_to or link.linked_at, run.adjust_stock)
+    try:
+        if run.state == ImportState.QUEUED:
+            total = client.count_orders(**options.filters()).total
+            HistoricalImport.objects.filter(pk=run.pk, state=ImportState.QUEUED).update(
+                state=ImportState.RUNNING, total=total, started_at=timezone.now(), heartbeat_at=timezone.now()
+            )
+            run.refresh_from_db()
+        while True:
+            state = _run_window(run, link, client, options, page_size)
+            if state is not None:
+                return state
+    except ApiError as exc:
+        if exc.retryable:
+            logger.warning("historical import %s: %s; queued again in %s", run.pk, exc, RETRY_DELAY)
+            HistoricalImport.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), error=str(exc)[:500])
+            from integration.queueing import get_queue
+
+            get_queue(QUEUE_IMPORTS).enqueue_in(
+                RETRY_DELAY,
+                "integration.jobs.historical_import_job",
+                run.pk,
+                job_id=unique_job_id(f"historical-import-{run.pk}"),
+                job_timeout=JOB_TIMEOUT_SECONDS,
+            )
+            return ImportState.RUNNING
+        return _finish(run, ImportState.FAILED, error=f"BigCommerce refused: {exc.detail or exc}")
+
+
+def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int):
+    """Fetch up to HISTORICAL_IMPORT_WINDOW_PAGES pages from the cursor and their refunds in one go, then apply
+    page by page.
+    Returns the final state when the run ended, None to go on."""
+    cursor = dict(run.cursor)
+    min_id = int(cursor.get("min_id", 0))
+    pages: list[list[Order]] = []
+    last = False
+    for _ in range(settings.HISTORICAL_IMPORT_WINDOW_PAGES):
+        page = client.list_orders(
+            page=1, limit=page_size, include_line_items=True, sort="id:asc", min_id=min_id or None, **options.filters()
+        )
+        if page:
+            pages.append(page)
+            min_id = page[-1].id + 1
+        if len(page) < page_size:
+            last = True
+            break
+    refunded = [o.id for page in pages for o in page if _has_refunds(o)]
+    refunds = client.list_refunds_of_orders(refunded) if refunded else {}
+    for page in pages:
+        deleted = deleted_products(client=client, link=link, items=[i for o in page for i in o.products])
+        fetched = [
+            FetchedOrder(
+                order=o, refunds=refunds.get(o.id, []) if _has_refunds(o) else None, deleted_product_ids=deleted
+            )
+            for o in page
+        ]
+        state = _apply_page(run, link, fetched, cursor, next_cursor={"min_id": page[-1].id + 1})
+        if state is not None:
+            return state
+        cursor = {"min_id": page[-1].id + 1}
+        reset_queries()  # with DEBUG on, Django keeps every statement of a long job in memory
+    if last:
+        return _finish(run, ImportState.COMPLETED)
+    return None
+
+
+def _apply_page(run: HistoricalImport, link: StoreLink, fetched, cursor: dict, next_cursor: dict):
+    """Apply one page, its counters and the next cursor in one transaction, if this runner still owns the
+    cursor. Returns a final state when the run must stop, else None."""
+    with transaction.atomic():
+        row = HistoricalImport.objects.select_for_update().get(pk=run.pk)
+        if row.state == ImportState.CANCELLING:
+            stop = ImportState.CANCELLED
+        elif row.state != ImportState.RUNNING or row.cursor != cursor:
+            stop = "superseded"
+        else:
+            stop = None
+            try:
+                outcomes = orders_apply(
+                    link=link, fetched=fetched, options=ApplyOptions(mode=Mode.IMPORT, adjust_stock=row.adjust_stock)
+                )
+                kinds = Counter(KIND_COUNTER[Kind(o.kind)] for o in outcomes)
+            except Exception as exc:  # noqa: BLE001 - an error on our side: isolate it order by order below
+                logger.exception("historical import %s: a page failed to apply; applying it order by order", run.pk)
+                kinds = _apply_one_by_one(link, fetched, row.adjust_stock, exc)
+            for name in COUNTERS:
+                setattr(row, name, getattr(row, name) + kinds.get(name, 0))
+            row.seen += len(fetched)
+            row.cursor = next_cursor
+            row.heartbeat_at = timezone.now()
+            row.save(update_fields=[*COUNTERS, "seen", "cursor", "heartbeat_at"])
+            run.__dict__.update({k: getattr(row, k) for k in (*COUNTERS, "seen", "cursor", "heartbeat_at")})
+    if stop == ImportState.CANCELLED:
+        return _finish(run, ImportState.CANCELLED)
+    if stop == "superseded":
+        logger.info("historical import %s: another runner moved the cursor; this one stops", run.pk)
+        return row.state
+    return None
+
+
+def _apply_one_by_one(link: StoreLink, fetched, adjust_stock: bool, first_error: Exception) -> Counter:
+    kinds: Counter = Counter()
+    for one in fetched:
+        try:
+            with transaction.atomic():
+                outcome = orders_apply(
+                    link=link, fetched=[one], options=ApplyOptions(mode=Mode.IMPORT, adjust_stock=adjust_stock)
+                )[0]
+            kinds[KIND_COUNTER[Kind(outcome.kind)]] += 1
+        except Exception as exc:  # noqa: BLE001 - recorded as this order's failure; the run goes on
+            kinds["failed"] += 1
+            sync_log(
+                link=link,
+                event=Event.IMPORT_ORDER_FAILED,
+                bc_order_id=one.order.id,
+                message=f"an error on our side ({exc.__class__.__name__})",
+            )
+    return kinds
+
+
+def _finish(run: HistoricalImport, state: str, *, error: str = "") -> str:
+    now = timezone.now()
+    updated = HistoricalImport.objects.filter(pk=run.pk, state__in=ImportState.active_states()).update(
+        state=state, finished_at=now, heartbeat_at=now, **({"error": error[:2000]} if error else {})
+    )
+    if not updated:
+        return HistoricalImport.objects.values_list("state", flat=True).get(pk=run.pk)
+    run.refresh_from_db()
+    if state == ImportState.COMPLETED:
+        sync_log(
+            link=run.link,
+            event=Event.IMPORT_FINISHED,
+            data={"import": run.pk},
+            imported=run.imported,
+            skipped=run.skipped,
+            already=run.already_imported,
+            failed=run.failed,
+        )
+    elif state == ImportState.CANCELLED:
+        sync_log(link=run.link, event=Event.IMPORT_CANCELLED, data={"import": run.pk}, detail=run.error or "stopped")
+    else:
+        sync_log(link=run.link, event=Event.IMPORT_FAILED, data={"import": run.pk}, message=run.error)
+    return state
+
+
+def historical_imports_sweep(*, now=None) -> int:
+    """Queue again every active run whose heartbeat stopped (its worker died or Redis lost the job): it resumes
+    from its cursor. Returns how many were queued."""
+    now = now or timezone.now()
+    stale = HistoricalImport.objects.filter(state__in=ImportState.active_states(), heartbeat_at__lt=now - STALE_AFTER)
+    queued = 0
+    for run in stale:
+        HistoricalImport.objects.filter(pk=run.pk).update(heartbeat_at=now)
+        if historical_import_enqueue(run):
+            queued += 1
+    if queued:
+        logger.warning("import sweeper queued %s historical import(s) again; they resume from their cursor", queued)
+    return queued
+
+
+# ---------------------------------------------------------------- reading progress
+
+
+@dataclass(frozen=True)
+class Progress:
+    run: HistoricalImport
+    percent: int
+    rate: float | None  # orders per second
+    seconds_left: int | None
+
+    @property
+    def done(self) -> bool:
+        return self.run.state not in ImportState.active_states()
+
+
+def import_progress(run: HistoricalImport, *, now=None) -> Progress:
+    """Percent done, orders per second since it started, and the time left at that rate."""
+    now = now or timezone.now()
+    total = max(run.total, run.seen, 1)
+    percent = 100 if run.state == ImportState.COMPLETED else min(100, run.seen * 100 // total)
+    rate = seconds_left = None
+    if run.started_at and run.seen:
+        elapsed = ((run.finished_at or now) - run.started_at).total_seconds()
+        if elapsed > 0:
+            rate = run.seen / elapsed
+            if not run.finished_at:
+                seconds_left = int(max(run.total - run.seen, 0) / rate)
+    return Progress(run=run, percent=percent, rate=rate, seconds_left=seconds_left)

@@ -1,0 +1,244 @@
+"""Historical import: the support switch, the dry run, the run (exactly once beside live syncs, resumable after a
+crash, cancel), with the sandbox store over HTTP and real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Sum
+from django.utils import timezone
+
+from integration.choices import ImportState
+from integration.client import BigCommerceClient
+from integration.models import HistoricalImport, OrderSync, StoreLink, SyncLogEntry
+from integration.services.historical_import import (
+    historical_import_cancel,
+    historical_import_preview,
+    historical_import_run,
+    historical_import_start,
+    historical_import_switch_set,
+    historical_imports_sweep,
+    import_options,
+)
+from integration.services.intake import order_sync_request
+from integration.services.order_sync import order_sync_run
+from integration.status_table import Outcome, status_for
+from pos.choices import AuditAction, Channel, ProductKind
+from pos.models import AuditEntry, InventoryLevel, InventoryMovement, Product, Retailer, Sale
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def link(sandbox_link, support_user):
+    """The sandbox store linked now: its generated orders (the last 90 days) are all historical; import enabled."""
+    historical_import_switch_set(
+        retailer=sandbox_link.retailer,
+        enabled=True,
+        reason="Merchant migrating from another POS",
+        acting_user=support_user,
+    )
+    return StoreLink.objects.select_related("retailer", "default_payment_type").get(pk=sandbox_link.pk)
+
+
+def _expected(sandbox):
+    """(imported, skipped) for the sandbox's historical orders, from the status table."""
+    store = sandbox.store
+    skip = sum(
+        1
+        for i in range(store.order_count())
+        if status_for(store.order(store.FIRST_ORDER_ID + i).status_id).outcome == Outcome.SKIP
+    )
+    return store.order_count() - skip, skip
+
+
+def _run(link, admin_user, **options):
+    run = historical_import_start(link=link, options=import_options(link=link, **options), acting_user=admin_user)
+    historical_import_run(import_id=run.pk, page_size=10)
+    run.refresh_from_db()
+    return run
+
+
+def _snapshot():
+    return (
+        Sale.objects.count(),
+        Product.objects.count(),
+        OrderSync.objects.count(),
+        InventoryMovement.objects.count(),
+        Retailer.objects.values_list("last_invoice_number", flat=True).first(),
+    )
+
+
+def test_switch_is_off_by_default_and_only_support_changes_it_with_a_reason(retailer, admin_user, support_user):
+    assert retailer.historical_import_enabled is False
+    with pytest.raises(PermissionDenied):
+        historical_import_switch_set(retailer=retailer, enabled=True, reason="please", acting_user=admin_user)
+    with pytest.raises(ValidationError):
+        historical_import_switch_set(retailer=retailer, enabled=True, reason="  ", acting_user=support_user)
+    assert historical_import_switch_set(retailer=retailer, enabled=True, reason="Ticket 42", acting_user=support_user)
+    retailer.refresh_from_db()
+    assert retailer.historical_import_enabled and retailer.historical_import_changed_by == support_user
+    entry = AuditEntry.objects.get(action=AuditAction.HISTORICAL_IMPORT_ENABLED)
+    assert (entry.actor, entry.reason, entry.retailer) == (support_user, "Ticket 42", retailer)
+
+
+def test_dry_run_writes_nothing_and_counts_what_the_run_does(sandbox, link, admin_user):
+    before = _snapshot()
+    preview = historical_import_preview(link=link, options=import_options(link=link, adjust_stock=True))
+    assert _snapshot() == before
+    imported, skipped = _expected(sandbox)
+    assert (preview["total"], preview["would_import"], preview["skipped"]) == (imported + skipped, imported, skipped)
+    assert preview["products_created"] > 0
+    assert preview["stock_impact"] and preview["stock_impact"][0]["quantity"] <= preview["stock_impact"][-1]["quantity"]
+    run = _run(link, admin_user, adjust_stock=True)
+    assert (run.state, run.imported, run.skipped, run.failed) == (ImportState.COMPLETED, imported, skipped, 0)
+    assert Sale.objects.filter(channel=Channel.BIGCOMMERCE).count() == imported
+    # Lines of products deleted in BigCommerce are booked on placeholders: counted as products the run creates.
+    created = Product.objects.filter(created_by_link=True, kind__in=(ProductKind.STANDARD, ProductKind.PLACEHOLDER))
+    assert preview["products_created"] >= created.filter(kind=ProductKind.STANDARD).count()
+
+
+def test_stock_untouched_without_adjust_stock_and_moved_once_with_it(sandbox, link, admin_user):
+    run = _run(link, admin_user)
+    assert run.state == ImportState.COMPLETED and run.imported > 0
+    assert not InventoryMovement.objects.exists()
+    assert not Sale.objects.filter(stock_moved=True).exists()
+    # a second run with adjust_stock finds them imported and moves nothing either
+    again = _run(link, admin_user, adjust_stock=True)
+    assert (again.imported, again.already_imported) == (0, run.imported)
+    assert not InventoryMovement.objects.exists()
+
+
+def test_adjust_stock_moves_stock_exactly_once(sandbox, link, admin_user):
+    run = _run(link, admin_user, adjust_stock=True)
+    moved = InventoryMovement.objects.aggregate(s=Sum("quantity"))["s"]
+    assert moved < 0
+    assert InventoryLevel.objects.aggregate(s=Sum("on_hand"))["s"] == moved
+    again = _run(link, admin_user, adjust_stock=True)
+    assert again.imported == 0 and again.already_imported == run.imported
+    assert InventoryMovement.objects.aggregate(s=Sum("quantity"))["s"] == moved
+
+
+def test_import_while_webhooks_sync_the_same_orders_makes_no_duplicates(sandbox, link, admin_user):
+    store = sandbox.store
+    ids = [store.FIRST_ORDER_ID + i for i in range(0, store.order_count(), 3)]
+    # Live syncs of historical orders first: they are skipped as historical (no sale)...
+    for order_id in ids[:5]:
+        sync_id, _ = order_sync_request(link=link, bc_order_id=order_id)
+        order_sync_run(order_sync_id=sync_id)
+    run = historical_import_start(
+        link=link, options=import_options(link=link, adjust_stock=True), acting_user=admin_user
+    )
+    historical_import_run(import_id=run.pk, page_size=10)
+    # ... and after the import, webhooks for imported orders update the same sales.
+    for order_id in ids:
+        sync_id, _ = order_sync_request(link=link, bc_order_id=order_id)
+        order_sync_run(order_sync_id=sync_id)
+    external = list(Sale.objects.filter(channel=Channel.BIGCOMMERCE).values_list("external_order_id", flat=True))
+    assert len(external) == len(set(external))
+    keys = list(InventoryMovement.objects.values_list("source_key", flat=True))
+    assert len(keys) == len(set(keys))
+    run.refresh_from_db()
+    assert run.imported == _expected(sandbox)[0]
+
+
+def test_a_crash_mid_run_resumes_from_the_cursor_with_the_right_totals(sandbox, link, admin_user, run_jobs):
+    run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
+
+    class Crash(BaseException):
+        pass
+
+    client = BigCommerceClient.for_link(link)
+    calls = {"n": 0}
+    real = client.list_orders
+
+    def dying(**kw):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash
+        return real(**kw)
+
+    client.list_orders = dying
+    with pytest.raises(Crash):
+        historical_import_run(import_id=run.pk, client=client, page_size=10)
+    run.refresh_from_db()
+    assert run.state == ImportState.RUNNING and run.seen == 0  # the window never applied: nothing counted
+    # Its heartbeat goes stale; the sweeper queues it again and it resumes.
+    HistoricalImport.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    assert historical_imports_sweep() == 1
+    run_jobs("imports")
+    run.refresh_from_db()
+    imported, skipped = _expected(sandbox)
+    assert (run.state, run.imported, run.skipped, run.already_imported) == (ImportState.COMPLETED, imported, skipped, 0)
+    assert Sale.objects.count() == imported
+
+
+def test_cancel_stops_after_the_current_page(sandbox, link, admin_user):
+    run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
+    assert historical_import_cancel(run=run, acting_user=admin_user)
+    historical_import_run(import_id=run.pk, page_size=10)
+    run.refresh_from_db()
+    assert run.state == ImportState.CANCELLED and run.seen == 0
+    assert SyncLogEntry.objects.filter(event="import_cancelled").exists()
+
+
+@pytest.mark.sandbox(orders=120)
+def test_a_worker_killed_mid_run_resumes_and_finishes_with_the_right_totals(sandbox, link, admin_user, rq_workers):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from integration.sandbox.faults import Fault
+    from tests.fixtures_workers import ROOT, worker_env
+
+    # Slow pages of 10, applied one by one, so the worker can be killed between two of them.
+    sandbox.store.faults.add(Fault("latency", endpoint="list_orders", latency_ms=300))
+    env = {**worker_env(), "HISTORICAL_IMPORT_PAGE_SIZE": "10", "HISTORICAL_IMPORT_WINDOW_PAGES": "1"}
+    run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "rqworker",
+            "imports",
+            "--burst",
+            "--worker-class",
+            "integration.worker.SyncWorker",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while HistoricalImport.objects.get(pk=run.pk).seen < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, mid-run
+        worker.wait()
+    run.refresh_from_db()
+    assert run.state == ImportState.RUNNING and 30 <= run.seen < 120
+    sandbox.store.faults.clear()
+
+    HistoricalImport.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    assert historical_imports_sweep() == 1
+    rq_workers(1, queues=("imports",))
+
+    run.refresh_from_db()
+    imported, skipped = _expected(sandbox)
+    assert (run.state, run.seen, run.imported, run.skipped, run.already_imported, run.failed) == (
+        ImportState.COMPLETED,
+        120,
+        imported,
+        skipped,
+        0,
+        0,
+    )
+    external = list(Sale.objects.values_list("external_order_id", flat=True))
+    assert len(external) == imported == len(set(external))
