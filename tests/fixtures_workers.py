@@ -92,15 +92,18 @@ class WorkerPool:
 
 @pytest.fixture
 def rq_workers():
-    """Run `count` worker processes in burst mode until the queues are empty; returns their exit codes."""
+    """Run `count` worker processes in burst mode until the queues are empty (with `env` added to their
+    environment); returns their exit codes."""
     started: list[subprocess.Popen] = []
 
-    def run(count: int = 1, queues: tuple[str, ...] = ("webhooks", "default"), timeout: float = 300) -> list[int]:
+    def run(
+        count: int = 1, queues: tuple[str, ...] = ("webhooks", "default"), timeout: float = 300, **env: str
+    ) -> list[int]:
         procs = [
             subprocess.Popen(
                 _worker_command(queues, "--burst"),
                 cwd=ROOT,
-                env=worker_env(),
+                env=worker_env(**env),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )

@@ -112,6 +112,7 @@ class QuotaWindow:
             self.quota, self.window_ms = quota, window_ms
             self._origin = time.monotonic()
             self._window, self._used = -1, 0
+            self.refused = 0  # requests refused because the window's quota was spent (not injected 429s)
 
     def take(self) -> tuple[bool, int, int]:
         """(allowed, requests left, ms until the reset) for one request; a refused request is not counted."""
@@ -122,6 +123,7 @@ class QuotaWindow:
                 self._window, self._used = window, 0
             reset_ms = max(1, int((window + 1) * self.window_ms - elapsed_ms))
             if self._used >= self.quota:
+                self.refused += 1
                 return False, 0, reset_ms
             self._used += 1
             return True, self.quota - self._used, reset_ms

@@ -16,8 +16,10 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import requests
+from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
@@ -25,6 +27,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from integration.choices import OrderSyncState
 from integration.models import OrderSync, StoreLink
 from integration.queueing import QUEUE_WEBHOOKS, get_queue
+from integration.services.intake import order_sync_request, order_sync_wake
 from integration.status_table import Outcome, status_for
 from pos.choices import Channel, SaleStatus
 from pos.models import InventoryLevel, InventoryMovement, Sale, SaleLine
@@ -99,6 +102,26 @@ def post_webhooks(base_url: str, link: StoreLink, bodies: list[bytes], *, thread
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return list(pool.map(post, bodies))
+
+
+def request_syncs(link: StoreLink, order_ids) -> None:
+    """Request the syncs as webhooks do: each order marked requested, its job queued after the commit."""
+    with transaction.atomic():
+        for order_id in order_ids:
+            now = timezone.now()
+            sync_id, queued = order_sync_request(link=link, bc_order_id=order_id, now=now)
+            if queued:
+                order_sync_wake(order_sync_id=sync_id, queued_at=now)
+
+
+def time_passes(delta: timedelta) -> None:
+    """Move every sync's clock columns back by `delta`: for the sweeper and the claim, `delta` has passed (the
+    drills cannot wait out a 30 s backoff or the sweeper's 5 minutes)."""
+    OrderSync.objects.filter(last_attempt_at__isnull=False).update(
+        last_attempt_at=F("last_attempt_at") - delta, updated_at=F("updated_at") - delta
+    )
+    OrderSync.objects.filter(queued_at__isnull=False).update(queued_at=F("queued_at") - delta)
+    OrderSync.objects.filter(next_retry_at__isnull=False).update(next_retry_at=F("next_retry_at") - delta)
 
 
 # ---------------------------------------------------------------- waiting

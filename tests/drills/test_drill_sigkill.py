@@ -15,30 +15,25 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F
-from django.utils import timezone
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from integration.choices import OrderSyncState
 from integration.jobs import LOST_AFTER, intake_sweep_job
 from integration.models import OrderSync
 from integration.queueing import QUEUE_WEBHOOKS, get_queue
-from integration.services.intake import order_sync_request, order_sync_wake
 from pos.models import InventoryMovement, Sale, SaleLine
-from tests.drills.support import assert_ledger_equals_levels, assert_pos_matches_store, size, wait_until
+from tests.drills.support import (
+    assert_ledger_equals_levels,
+    assert_pos_matches_store,
+    request_syncs,
+    size,
+    time_passes,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def request_syncs(link, order_ids) -> None:
-    """As webhooks request them: each order marked requested, its job queued after the commit."""
-    with transaction.atomic():
-        for order_id in order_ids:
-            now = timezone.now()
-            sync_id, queued = order_sync_request(link=link, bc_order_id=order_id, now=now)
-            if queued:
-                order_sync_wake(order_sync_id=sync_id, queued_at=now)
 
 
 def apply_in_progress() -> bool:
@@ -51,14 +46,6 @@ def apply_in_progress() -> bool:
             [f"%{t}%" for t in tables],
         )
         return cursor.fetchone()[0] > 0
-
-
-def time_passes(delta: timedelta) -> None:
-    """Move every sync's clock columns back by `delta`: for the sweeper, `delta` has passed."""
-    OrderSync.objects.filter(last_attempt_at__isnull=False).update(
-        last_attempt_at=F("last_attempt_at") - delta, updated_at=F("updated_at") - delta
-    )
-    OrderSync.objects.filter(queued_at__isnull=False).update(queued_at=F("queued_at") - delta)
 
 
 @pytest.mark.sandbox(orders=0)
@@ -85,9 +72,7 @@ def test_drill_3_a_worker_killed_mid_apply_loses_nothing_and_its_orders_are_reco
 
     # The rest of the queue runs; the killed batch's orders stay claimed and unfinished.
     rq_workers(2)
-    abandoned = OrderSync.objects.filter(
-        link=link, queued_at__isnull=True, updated_at__lt=F("last_attempt_at")
-    ).count()
+    abandoned = OrderSync.objects.filter(link=link, queued_at__isnull=True, updated_at__lt=F("last_attempt_at")).count()
     assert abandoned > 0
     started = StartedJobRegistry(queue=get_queue(QUEUE_WEBHOOKS))
     started.cleanup(timestamp=time.time() + 3600)  # what RQ does once the dead job's timeout has passed
