@@ -157,6 +157,8 @@ class SandboxStore:
         )
         self.token_revoked = False
         self.clock = time.time
+        # Bad data BigCommerce could send for an order (drills): order id -> function changing the rendered JSON.
+        self.order_patches: dict = {}
         self._build(orders, int(now or self.clock()))
 
     # ------------------------------------------------------------ building
@@ -274,6 +276,18 @@ class SandboxStore:
     def memory_estimate(self) -> int:
         """Bytes held by the packed orders (arrays and the list holding them)."""
         return sys.getsizeof(self._orders) + sum(sys.getsizeof(a) for a in self._orders)
+
+    def patch_order(self, order_id: int, patch) -> None:
+        """Serve order `order_id` changed by `patch(body)` (it edits the rendered JSON in place): for drills
+        with data the generator never makes (unknown status ids, odd amounts, negative quantities...). The patch
+        sees the order (`GET /v2/orders/{id}`, lists) and, with `products=True`, the list of its products."""
+        self.order_patches[int(order_id)] = patch
+
+    def patched(self, order_id: int, body, *, products: bool = False):
+        patch = self.order_patches.get(int(order_id))
+        if patch is not None:
+            patch(body, products=products)
+        return body
 
     # ------------------------------------------------------------ orders: queries
 
