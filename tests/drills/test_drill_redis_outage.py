@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -63,9 +64,10 @@ def _pings(client) -> bool:
 
 @pytest.fixture
 def private_redis(settings):
-    from bench._common import free_port  # noqa: PLC0415 - one free-port helper for tests and benchmarks
-
-    server = PrivateRedis(free_port())
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = PrivateRedis(port)
     server.start()
     index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
     # The URL the workers' test settings derive from REDIS_URL (database 1 + the xdist worker's index).
