@@ -244,6 +244,7 @@ class SandboxStore:
             self.request_log.clear()
             self.quota.configure(self.settings.quota, self.settings.window_ms)
             self.token_revoked = False
+            self.order_patches.clear()
             self._build(orders, int(self.clock()))
 
     # ------------------------------------------------------------ reading

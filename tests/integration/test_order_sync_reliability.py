@@ -32,10 +32,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def link(sandbox_link):
-    StoreLink.objects.filter(pk=sandbox_link.pk).update(linked_at=timezone.now() - timedelta(hours=1))
-    sandbox_link.refresh_from_db()
-    return sandbox_link
+def link(live_link):
+    return live_link
 
 
 def test_the_link_heartbeat_is_written_after_the_apply_commits_not_inside_it(
