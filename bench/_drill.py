@@ -42,7 +42,7 @@ def main(test_file: str, doc: str) -> int:
     for line in figures.read_text().splitlines():
         record = json.loads(line)
         print(f"{record['drill']} ({'full' if record['full'] else 'test'} size)")
-        width = max(len(name) for name, _ in record["figures"])
+        width = max((len(name) for name, _ in record["figures"]), default=0)
         for name, value in record["figures"]:
             print(f"  {name.ljust(width)}  {value}")
     figures.unlink(missing_ok=True)
