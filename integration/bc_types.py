@@ -40,9 +40,22 @@ def to_money(value: Any) -> Decimal:
         result = Decimal(value.strip())
     else:
         raise ValueError(f"not an amount: {value!r}")
-    if not result.is_finite():
+    if not result.is_finite() or abs(result) >= MONEY_LIMIT:
         raise ValueError(f"not an amount: {value!r}")
     return result
+
+
+# Amounts are stored with 14 digits, 4 after the point: anything larger is not a real order's amount.
+MONEY_LIMIT = Decimal(10) ** 10
+COUNT_LIMIT = 2**31
+
+
+def to_count(value: Any) -> int:
+    """A quantity: a whole number from 0 up (BigCommerce sends ints; a negative or fractional one is an error)."""
+    amount = to_money(value)
+    if amount != amount.to_integral_value() or not 0 <= amount < COUNT_LIMIT:
+        raise ValueError(f"not a quantity: {value!r}")
+    return int(amount)
 
 
 def to_datetime(value: Any) -> dt.datetime | None:
@@ -105,6 +118,9 @@ class Fields:
 
     def int(self, name: str, default: Any = _MISSING) -> int:
         return self._convert(name, default, lambda v: int(to_money(v)))
+
+    def count(self, name: str, default: Any = _MISSING) -> int:
+        return self._convert(name, default, to_count)
 
     def money(self, name: str, default: Any = ZERO) -> Decimal:
         return self._convert(name, default, to_money)
@@ -335,7 +351,7 @@ class OrderProduct:
             sku=f.str("sku"),
             upc=f.str("upc"),
             type=f.str("type", "physical"),
-            quantity=f.int("quantity"),
+            quantity=f.count("quantity"),
             base_price=f.money("base_price"),
             price_ex_tax=f.money("price_ex_tax", _MISSING),
             price_inc_tax=f.money("price_inc_tax", _MISSING),

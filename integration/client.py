@@ -467,6 +467,8 @@ class BigCommerceClient:
             raise ApiBadResponse(
                 f"{method} {path}: response is not JSON ({kind})", status=response.status_code
             ) from None
+        if b"\\u0000" in response.content:
+            data = _without_nul(data)
         if expect is not None and not isinstance(data, expect):
             raise ApiBadResponse(
                 f"{method} {path}: expected a JSON {expect.__name__}, got {type(data).__name__}",
@@ -665,6 +667,18 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     raise TypeError(f"cannot send {type(value).__name__} to BigCommerce")
+
+
+def _without_nul(value: Any) -> Any:
+    """`value` with every U+0000 removed from its strings: PostgreSQL text cannot hold one, and a customer's
+    message or a product name that carries one must not stop the order from syncing."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
 
 
 def _describe_failure(exc: requests.RequestException) -> str:

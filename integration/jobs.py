@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 
 import django_rq
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from rq import Retry, get_current_job
 
@@ -47,7 +47,8 @@ def order_sync_job(order_sync_id: int) -> None:
 
 def intake_sweep_job() -> int:
     """Queue what Redis never got or lost: webhook events never enqueued, syncs queued long ago and never run,
-    and retries whose time has passed without a job running them. Duplicates are harmless (the sync is
+    retries whose time has passed without a job running them, and syncs a worker claimed but never finished
+    (a worker killed mid-batch: RQ only moves its job to the failed registry). Duplicates are harmless (the sync is
     idempotent); the sweep only makes sure nothing waits forever."""
     now = timezone.now()
     unqueued_event = WebhookEvent.objects.filter(
@@ -56,10 +57,14 @@ def intake_sweep_job() -> int:
         enqueued_at__isnull=True,
         received_at__lt=now - timedelta(seconds=30),
     )
+    # Claimed by a worker that never finished (killed mid-sync, or the batch raised): `queued_at` was cleared by
+    # the claim and nothing recorded an outcome since (every ending touches `updated_at`; see order_sync_run).
+    abandoned = Q(queued_at__isnull=True, last_attempt_at__lt=now - LOST_AFTER, updated_at__lt=F("last_attempt_at"))
     due = OrderSync.objects.filter(link__state=LinkState.ACTIVE).filter(
         Q(Exists(unqueued_event))
         | Q(queued_at__lt=now - LOST_AFTER)
         | Q(state=OrderSyncState.RETRYING, next_retry_at__lt=now - LOST_AFTER)
+        | abandoned
     )
     queued = 0
     for sync_id, link_id, order_id in due.values_list("pk", "link_id", "bc_order_id")[:SWEEP_BATCH]:

@@ -6,11 +6,15 @@
   `@pytest.mark.sandbox(orders=40, seed=1, quota=10_000, window_ms=30_000, tax_inclusive=False, locations=2)`.
 - `bc_client`: a `BigCommerceClient` pointed at it (short timeouts, its own rate limiter on the test Redis).
 - `sandbox_link`: a `StoreLink` of `retailer` pointed at it (for code that builds clients with `for_link`).
+- `live_link`: `sandbox_link` linked an hour ago, so orders placed during the test are live orders (imported).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from integration.client import BigCommerceClient
 from integration.sandbox.server import SandboxServer
@@ -59,3 +63,12 @@ def sandbox_link(sandbox, retailer):
         access_token=sandbox.access_token,
         api_base_url=sandbox.url,
     )
+
+
+@pytest.fixture
+def live_link(sandbox_link):
+    from integration.models import StoreLink
+
+    StoreLink.objects.filter(pk=sandbox_link.pk).update(linked_at=timezone.now() - timedelta(hours=1))
+    sandbox_link.refresh_from_db()
+    return sandbox_link

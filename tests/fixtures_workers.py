@@ -8,8 +8,11 @@ be shared with another process).
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -18,33 +21,89 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def worker_env() -> dict[str, str]:
-    """The environment a child process needs to use this test's database and Redis database."""
+def worker_env(**extra: str) -> dict[str, str]:
+    """The environment a child process needs to use this test's database and Redis database (plus `extra`)."""
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     url = f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url}
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": url, **extra}
+
+
+def _worker_command(queues: tuple[str, ...], *options: str) -> list[str]:
+    return [
+        sys.executable,
+        "manage.py",
+        "rqworker",
+        *queues,
+        *options,
+        "--worker-class",
+        "integration.worker.SyncWorker",
+    ]
+
+
+class WorkerPool:
+    """Long-running worker processes (with RQ's scheduler, so scheduled retries run), as in production: started,
+    then stopped warm (SIGTERM: finish the job in hand) or killed (SIGKILL, mid-job). Their stderr is kept so a
+    test can look for what went wrong (`log()`)."""
+
+    def __init__(self):
+        self.procs: list[subprocess.Popen] = []
+        self._logs: list[Path] = []
+        self._dir = Path(tempfile.mkdtemp(prefix="rq-workers-"))
+
+    def start(self, count: int = 1, queues: tuple[str, ...] = ("webhooks", "default"), **env: str) -> list[int]:
+        started = []
+        for _ in range(count):
+            log = self._dir / f"worker-{len(self.procs)}.log"
+            proc = subprocess.Popen(
+                _worker_command(queues, "--with-scheduler"),
+                cwd=ROOT,
+                env=worker_env(**env),
+                stdout=subprocess.DEVNULL,
+                stderr=log.open("wb"),
+            )
+            self.procs.append(proc)
+            self._logs.append(log)
+            started.append(len(self.procs) - 1)
+        return started
+
+    def kill(self, index: int) -> None:
+        """SIGKILL: the process dies at once, mid-job, with its database transaction open."""
+        proc = self.procs[index]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM every live worker (a warm shutdown) and wait; SIGKILL what does not stop in time."""
+        live = [p for p in self.procs if p.poll() is None]
+        for proc in live:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in live:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+    def log(self) -> str:
+        return "\n".join(path.read_text(errors="replace") for path in self._logs if path.exists())
 
 
 @pytest.fixture
 def rq_workers():
-    """Run `count` worker processes in burst mode until the queues are empty; returns their exit codes."""
+    """Run `count` worker processes in burst mode until the queues are empty (with `env` added to their
+    environment); returns their exit codes."""
     started: list[subprocess.Popen] = []
 
-    def run(count: int = 1, queues: tuple[str, ...] = ("webhooks", "default"), timeout: float = 300) -> list[int]:
+    def run(
+        count: int = 1, queues: tuple[str, ...] = ("webhooks", "default"), timeout: float = 300, **env: str
+    ) -> list[int]:
         procs = [
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "manage.py",
-                    "rqworker",
-                    *queues,
-                    "--burst",
-                    "--worker-class",
-                    "integration.worker.SyncWorker",
-                ],
+                _worker_command(queues, "--burst"),
                 cwd=ROOT,
-                env=worker_env(),
+                env=worker_env(**env),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
             )
@@ -63,3 +122,11 @@ def rq_workers():
     for proc in started:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.fixture
+def rq_worker_pool():
+    """A `WorkerPool` whose workers are stopped (or killed) when the test ends."""
+    pool = WorkerPool()
+    yield pool
+    pool.stop(timeout=10)

@@ -185,7 +185,10 @@ class SandboxApp:
         inline = wants_consignments(request)
         base = self._base(request)
         page_ids = ids[(page - 1) * limit : page * limit]
-        orders = [render.order(self.store, self.store.order(i), base, consignments=inline) for i in page_ids]
+        orders = [
+            self.store.patched(i, render.order(self.store, self.store.order(i), base, consignments=inline))
+            for i in page_ids
+        ]
         return (200, orders) if orders else (204, None)
 
     def _count_orders(self, request: Request):
@@ -194,7 +197,8 @@ class SandboxApp:
 
     def _get_order(self, request: Request, order_id: int):
         record = self._order(order_id)
-        return 200, render.order(self.store, record, self._base(request), consignments=wants_consignments(request))
+        body = render.order(self.store, record, self._base(request), consignments=wants_consignments(request))
+        return 200, self.store.patched(order_id, body)
 
     def _update_order(self, request: Request, order_id: int):
         body = json_body(request, dict)
@@ -205,7 +209,8 @@ class SandboxApp:
 
     def _list_order_products(self, request: Request, order_id: int):
         page, limit = page_and_limit(request, V2_PAGE_DEFAULT)
-        rows = render.order_products(self.store, self._order(order_id))[(page - 1) * limit : page * limit]
+        rows = self.store.patched(order_id, render.order_products(self.store, self._order(order_id)), products=True)
+        rows = rows[(page - 1) * limit : page * limit]
         return (200, rows) if rows else (204, None)
 
     def _list_shipping_addresses(self, request: Request, order_id: int):

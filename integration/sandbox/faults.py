@@ -2,7 +2,7 @@
 
 A fault matches requests by endpoint name (see `app.ROUTES`, e.g. "get_order", or "*"), method and an optional
 path fragment ("/orders/105"); it lets `skip` matching requests through, then affects the next `times` (None:
-until cleared). Kinds:
+until cleared), each with `probability` (1: every one; 0.2: a random fifth, for drills). Kinds:
 
 | kind | effect |
 |---|---|
@@ -16,6 +16,7 @@ until cleared). Kinds:
 
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import asdict, dataclass, fields
 
@@ -36,8 +37,11 @@ class Fault:
     seconds: float = 5.0
     body: str = "truncated"
     reset_ms: int | None = 1000
+    probability: float = 1.0
 
     def __post_init__(self):
+        if not 0 <= self.probability <= 1:
+            raise ValueError("probability must be between 0 and 1")
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; one of {', '.join(KINDS)}")
         if self.kind == "malformed" and self.body not in MALFORMED_BODIES:
@@ -68,6 +72,7 @@ class FaultInjector:
     def __init__(self):
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+        self._random = random.Random(0)
 
     def add(self, fault: Fault | None = None, **kwargs) -> Fault:
         fault = fault or Fault(**kwargs)
@@ -94,6 +99,8 @@ class FaultInjector:
                     continue
                 if fault.skip > 0:
                     fault.skip -= 1
+                    continue
+                if fault.probability < 1 and self._random.random() >= fault.probability:
                     continue
                 if fault.times is not None:
                     fault.times -= 1

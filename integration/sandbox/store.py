@@ -112,6 +112,7 @@ class QuotaWindow:
             self.quota, self.window_ms = quota, window_ms
             self._origin = time.monotonic()
             self._window, self._used = -1, 0
+            self.refused = 0  # requests refused because the window's quota was spent (not injected 429s)
 
     def take(self) -> tuple[bool, int, int]:
         """(allowed, requests left, ms until the reset) for one request; a refused request is not counted."""
@@ -122,6 +123,7 @@ class QuotaWindow:
                 self._window, self._used = window, 0
             reset_ms = max(1, int((window + 1) * self.window_ms - elapsed_ms))
             if self._used >= self.quota:
+                self.refused += 1
                 return False, 0, reset_ms
             self._used += 1
             return True, self.quota - self._used, reset_ms
@@ -155,6 +157,8 @@ class SandboxStore:
         )
         self.token_revoked = False
         self.clock = time.time
+        # Bad data BigCommerce could send for an order (drills): order id -> function changing the rendered JSON.
+        self.order_patches: dict = {}
         self._build(orders, int(now or self.clock()))
 
     # ------------------------------------------------------------ building
@@ -240,6 +244,7 @@ class SandboxStore:
             self.request_log.clear()
             self.quota.configure(self.settings.quota, self.settings.window_ms)
             self.token_revoked = False
+            self.order_patches.clear()
             self._build(orders, int(self.clock()))
 
     # ------------------------------------------------------------ reading
@@ -272,6 +277,18 @@ class SandboxStore:
     def memory_estimate(self) -> int:
         """Bytes held by the packed orders (arrays and the list holding them)."""
         return sys.getsizeof(self._orders) + sum(sys.getsizeof(a) for a in self._orders)
+
+    def patch_order(self, order_id: int, patch) -> None:
+        """Serve order `order_id` changed by `patch(body)` (it edits the rendered JSON in place): for drills
+        with data the generator never makes (unknown status ids, odd amounts, negative quantities...). The patch
+        sees the order (`GET /v2/orders/{id}`, lists) and, with `products=True`, the list of its products."""
+        self.order_patches[int(order_id)] = patch
+
+    def patched(self, order_id: int, body, *, products: bool = False):
+        patch = self.order_patches.get(int(order_id))
+        if patch is not None:
+            patch(body, products=products)
+        return body
 
     # ------------------------------------------------------------ orders: queries
 

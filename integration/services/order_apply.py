@@ -18,10 +18,12 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integration.bc_types import Order, OrderProduct, Refund
@@ -713,7 +715,22 @@ def _record(batch: _Batch) -> None:
     )
     sync_log_save(batch.logs)
     if imported:
-        StoreLink.objects.filter(pk=batch.link.pk).update(last_order_synced_at=now)
+        link_id = batch.link.pk
+        transaction.on_commit(lambda: link_heartbeat_sync(link_id=link_id, now=now))
+
+
+# The link's "last order synced" time is shown to the minute: written at most this often.
+HEARTBEAT_RESOLUTION = timedelta(seconds=5)
+
+
+def link_heartbeat_sync(*, link_id: int, now) -> None:
+    """Record that the link synced an order: after the apply committed, in its own short statement, and only when
+    the stored time is stale. Never inside the apply transaction: there it held the link's row lock while the
+    batch's OrderSync rows were locked, and webhook intake (which locks an OrderSync row, then may touch the link)
+    and other workers deadlocked against it."""
+    StoreLink.objects.filter(
+        Q(last_order_synced_at__isnull=True) | Q(last_order_synced_at__lt=now - HEARTBEAT_RESOLUTION), pk=link_id
+    ).update(last_order_synced_at=now)
 
 
 def _set_attention(sync: OrderSync, reason: Reason, detail: str, now) -> None:

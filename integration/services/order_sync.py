@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Case, When
@@ -196,17 +196,26 @@ def order_syncs_claim(*, order_sync_id: int, limit: int = BATCH_SIZE) -> list[Or
     )
 
 
+# Remove a job from its queue and delete it, but only if it was still waiting there: a job another worker has
+# already taken must keep its hash, or that worker fails to record the job's end (InvalidJobOperation).
+_WITHDRAW = """
+if redis.call('LREM', KEYS[1], 0, ARGV[1]) > 0 then
+    redis.call('DEL', KEYS[2])
+end
+"""
+
+
 def _withdraw_jobs(requests: list[tuple[int, object]]) -> None:
     """Remove the queued jobs of requests this batch took over (their ids derive from the request)."""
     if not requests:
         return
     queue = get_queue(QUEUE_WEBHOOKS)
     try:
+        withdraw = queue.connection.register_script(_WITHDRAW)
         pipe = queue.connection.pipeline(transaction=False)
         for pk, queued_at in requests:
             job_id = order_sync_job_id(pk, queued_at)
-            queue.remove(job_id, pipeline=pipe)
-            pipe.delete(Job.key_for(job_id))
+            withdraw(keys=[queue.key, Job.key_for(job_id)], args=[job_id], client=pipe)
         pipe.execute()
     except RedisError as exc:
         logger.warning("could not withdraw %s redundant sync job(s): %s", len(requests), exc)
@@ -230,7 +239,16 @@ def order_sync_run(*, order_sync_id: int, client=None) -> OrderOutcome | None:
     for sync, exc in failed:
         _fail_for(sync, exc)
     outcomes = _apply(link, fetched)
+    _release(syncs)
     return outcomes.get(order_sync_id)
+
+
+def _release(syncs: Sequence[OrderSync]) -> None:
+    """Mark the batch finished for the rows no outcome was written to (a stale copy, an archived order already
+    imported): a claimed row whose `updated_at` is still older than its claim is one the sweeper takes for
+    abandoned by a dead worker."""
+    claimed_at = syncs[0].last_attempt_at
+    OrderSync.objects.filter(pk__in=[s.pk for s in syncs], updated_at__lt=claimed_at).update(updated_at=timezone.now())
 
 
 def _apply(link: StoreLink, fetched: list[tuple[OrderSync, FetchedOrder]]) -> dict[int, OrderOutcome]:
@@ -302,7 +320,7 @@ def order_sync_fail(*, order_sync: OrderSync, reason: Reason, detail: str, retry
     sync.last_error_message = reason.message.format(order=sync.bc_order_id, detail=detail or "no detail")
     if reason.retryable and sync.attempts < MAX_ATTEMPTS:
         delay = max(BACKOFF[min(sync.attempts - 1, len(BACKOFF) - 1)], retry_after or timedelta(0))
-        sync.state, sync.next_retry_at = OrderSyncState.RETRYING, now + delay
+        sync.state, sync.next_retry_at = OrderSyncState.RETRYING, whole_second_after(now + delay)
         sync.queued_at = sync.next_retry_at  # requested, due then: the scheduled job (or the sweeper) claims it
         sync.save(
             update_fields=[
@@ -324,7 +342,7 @@ def order_sync_fail(*, order_sync: OrderSync, reason: Reason, detail: str, retry
             max_attempts=MAX_ATTEMPTS,
             next_try=f"{sync.next_retry_at:%H:%M:%S} UTC",
         )
-        transaction.on_commit(lambda: _schedule_retry(sync.pk, delay, sync.queued_at))
+        transaction.on_commit(lambda: _schedule_retry(sync.pk, sync.queued_at))
     else:
         sync.state, sync.next_retry_at = OrderSyncState.NEEDS_ATTENTION, None
         sync.save(
@@ -336,13 +354,24 @@ def order_sync_fail(*, order_sync: OrderSync, reason: Reason, detail: str, retry
     return
 
 
-def _schedule_retry(order_sync_id: int, delay: timedelta, queued_at) -> None:
+def whole_second_after(moment: datetime) -> datetime:
+    """`moment` rounded up to a whole second. RQ's scheduler keeps times in whole seconds (it truncates), so a
+    retry due at 12:00:00.4 would be queued at 12:00:00, find its request not yet due and end, leaving the order
+    to the sweeper minutes later; and two failures in one second would derive different job ids for what the
+    scheduler runs as one moment."""
+    if moment.microsecond == 0:
+        return moment
+    return moment.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def _schedule_retry(order_sync_id: int, due: datetime) -> None:
+    """Schedule the retry's job for the whole second it is due (see `whole_second_after`)."""
     try:
-        get_queue(QUEUE_WEBHOOKS).enqueue_in(
-            delay,
+        get_queue(QUEUE_WEBHOOKS).enqueue_at(
+            due,
             "integration.jobs.order_sync_job",
             order_sync_id,
-            job_id=order_sync_job_id(order_sync_id, queued_at),
+            job_id=order_sync_job_id(order_sync_id, due),
             result_ttl=0,
         )
     except Exception:  # noqa: BLE001 - the sweeper re-queues retries whose time has passed

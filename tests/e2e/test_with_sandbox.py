@@ -4,13 +4,10 @@ orders page until it imports, and an imported order fulfilled in two steps until
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
-from integration.models import StoreLink
 from integration.sandbox.faults import Fault
 from integration.services.intake import order_sync_request
 from integration.services.order_sync import order_sync_run
@@ -20,10 +17,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def link(sandbox_link):
-    StoreLink.objects.filter(pk=sandbox_link.pk).update(linked_at=timezone.now() - timedelta(hours=1))
-    sandbox_link.refresh_from_db()
-    return sandbox_link
+def link(live_link):
+    return live_link
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integration.choices import ErrorCode, OrderSyncState
-from integration.models import CustomerLink, OrderSync, PaymentMethodMap, ProductLink, StoreLink, SyncLogEntry
+from integration.models import CustomerLink, OrderSync, PaymentMethodMap, ProductLink, SyncLogEntry
 from integration.sandbox.faults import Fault
 from integration.services.intake import order_sync_request
 from integration.services.order_apply import ApplyOptions, FetchedOrder, Mode, orders_apply
@@ -35,10 +35,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def link(sandbox_link):
-    StoreLink.objects.filter(pk=sandbox_link.pk).update(linked_at=timezone.now() - timedelta(hours=1))
-    sandbox_link.refresh_from_db()
-    return sandbox_link
+def link(live_link):
+    return live_link
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 
 import pytest
 from django.db.models import Sum
-from django.utils import timezone
 
 from integration.choices import OrderSyncState
 from integration.models import OrderSync, StoreLink
@@ -27,10 +25,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def link(sandbox_link):
-    StoreLink.objects.filter(pk=sandbox_link.pk).update(linked_at=timezone.now() - timedelta(hours=1))
-    sandbox_link.refresh_from_db()
-    return sandbox_link
+def link(live_link):
+    return live_link
 
 
 def _claim_and_sync(order_sync_id: int) -> str:
