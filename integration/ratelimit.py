@@ -114,8 +114,15 @@ _OBSERVE = """
 local state, claims = KEYS[1], KEYS[2]
 local ticket, key_ttl = ARGV[1], tonumber(ARGV[2])
 local left_h, reset_h, window_h, quota_h = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local headerless_ok = ARGV[7]
+local headerless_ok, unanswered = ARGV[7], ARGV[8]
 redis.call('ZREM', claims, ticket)
+if unanswered == '1' then
+    -- No response (timeout, connection dropped): the server may well have counted the request, so count it too.
+    if redis.call('HEXISTS', state, 'left') == 1 then
+        redis.call('HINCRBY', state, 'left', -1)
+    end
+    return 0
+end
 if headerless_ok == '1' then
     redis.call('HSET', state, 'headerless', '1')
     redis.call('PEXPIRE', state, key_ttl)
@@ -234,7 +241,8 @@ class StoreRateLimiter:
             waited += pause
 
     def observe(self, ticket: str, headers: RateLimitHeaders | None, *, status: int | None) -> None:
-        """Record a finished request (any outcome): frees its ticket and learns from its headers."""
+        """Record a finished request (any outcome): frees its ticket and learns from its headers. A request that
+        got no response (`status` None) still counts against the window's requests left."""
         values = (headers.requests_left, headers.reset_ms, headers.window_ms, headers.quota) if headers else (None,) * 4
         headerless_ok = headers is None and status is not None and 200 <= status < 300
         self._run(
@@ -243,6 +251,7 @@ class StoreRateLimiter:
             self._key_ttl_ms(),
             *("" if v is None else v for v in values),
             "1" if headerless_ok else "0",
+            "1" if status is None else "0",
             default=0,
         )
 

@@ -140,6 +140,18 @@ def test_out_of_order_responses_keep_the_lowest_count_of_the_window():
         limiter.acquire()
 
 
+def test_a_request_that_got_no_response_still_counts_against_the_window():
+    """Drill 2 found it: a timed-out request was counted by the store but given back by the limiter."""
+    limiter = StoreRateLimiter("timeout-store", max_wait=0)
+    limiter.observe(limiter.acquire(), RateLimitHeaders(2, 20_000, 30_000, 10), status=200)
+
+    limiter.observe(limiter.acquire(), None, status=None)  # timed out: the store may have counted it
+
+    limiter.acquire()
+    with pytest.raises(ApiRateLimited):
+        limiter.acquire()
+
+
 @pytest.mark.sandbox(orders=0)
 def test_without_redis_calls_go_on_uncoordinated_and_say_so(sandbox, caplog):
     down = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
