@@ -1,5 +1,5 @@
 # The README's two commands are `make run` and `make test`; everything else is a helper for them.
-.PHONY: run test lint format bench venv clean
+.PHONY: run test drills lint format bench venv clean
 
 VENV_STAMP := .venv/.installed
 
@@ -14,6 +14,9 @@ run: venv  ## the product: embedded Redis, SQLite, demo retailer, web, worker an
 
 test: venv  ## the whole suite (PostgreSQL and Redis when found; see scripts/test.sh)
 	scripts/test.sh
+
+drills: venv  ## the reliability drills of tests/drills, one process (make bench runs them with figures)
+	DRILLS=1 TEST_WORKERS=0 scripts/test.sh tests/drills
 
 lint: venv
 	.venv/bin/ruff check .
