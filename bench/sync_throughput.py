@@ -23,16 +23,12 @@ from _common import linked_retailer, run_workers, sandbox, setup_django, table
 def request_syncs(link, order_ids) -> None:
     """Request the syncs the way webhook intake does: mark each order requested, queue its job after commit."""
     from django.db import transaction
-    from django.utils import timezone
 
-    from integration.services.intake import order_sync_request, order_sync_wake
+    from integration.services.intake import order_sync_request_and_wake
 
     with transaction.atomic():
         for order_id in order_ids:
-            now = timezone.now()
-            sync_id, queued = order_sync_request(link=link, bc_order_id=order_id, now=now)
-            if queued:
-                order_sync_wake(order_sync_id=sync_id, queued_at=now)
+            order_sync_request_and_wake(link=link, bc_order_id=order_id)
 
 
 def queries_per_sync(link, box, sample: int) -> list[int]:

@@ -83,6 +83,16 @@ def order_sync_wake(*, order_sync_id: int, queued_at: datetime, on_success=None,
     )
 
 
+def order_sync_request_and_wake(*, link: StoreLink, bc_order_id: int) -> bool:
+    """Request an order's sync as a webhook does and, when the request is new, queue its job after the commit.
+    True when a job was queued (False: a requested sync absorbed it)."""
+    now = timezone.now()
+    order_sync_id, newly_queued = order_sync_request(link=link, bc_order_id=bc_order_id, now=now)
+    if newly_queued:
+        order_sync_wake(order_sync_id=order_sync_id, queued_at=now)
+    return newly_queued
+
+
 def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
     """Authenticate a BigCommerce delivery, store it and request the order's sync. Raises WebhookRejected.
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from integration.exceptions import ApiError
 from integration.models import OrderSync, StoreLink
-from integration.services.intake import order_sync_request, order_sync_wake
+from integration.services.intake import order_sync_request_and_wake
 from integration.services.synclog import Event, sync_log
 
 logger = logging.getLogger("integration.reconcile")
@@ -95,8 +95,5 @@ def _request_page(link: StoreLink, page: list, report: ReconcileReport) -> None:
                 continue
             if order.id not in known:
                 report.missed.append(order.id)
-            now = timezone.now()
-            sync_id, newly_queued = order_sync_request(link=link, bc_order_id=order.id, now=now)
+            order_sync_request_and_wake(link=link, bc_order_id=order.id)
             report.requested += 1
-            if newly_queued:
-                order_sync_wake(order_sync_id=sync_id, queued_at=now)

@@ -27,7 +27,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 from integration.choices import OrderSyncState
 from integration.models import OrderSync, StoreLink
 from integration.queueing import QUEUE_WEBHOOKS, get_queue
-from integration.services.intake import order_sync_request, order_sync_wake
+from integration.services.intake import order_sync_request_and_wake
 from integration.status_table import Outcome, status_for
 from pos.choices import Channel, SaleStatus
 from pos.models import InventoryLevel, InventoryMovement, Sale, SaleLine
@@ -108,10 +108,7 @@ def request_syncs(link: StoreLink, order_ids) -> None:
     """Request the syncs as webhooks do: each order marked requested, its job queued after the commit."""
     with transaction.atomic():
         for order_id in order_ids:
-            now = timezone.now()
-            sync_id, queued = order_sync_request(link=link, bc_order_id=order_id, now=now)
-            if queued:
-                order_sync_wake(order_sync_id=sync_id, queued_at=now)
+            order_sync_request_and_wake(link=link, bc_order_id=order_id)
 
 
 def time_passes(delta: timedelta) -> None:
