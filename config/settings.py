@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_rq",
+    "work",
     "pos",
     "integration",
     "dashboard",
@@ -166,7 +167,14 @@ RQ_QUEUES = {
     # Historical imports: long, low priority.
     "imports": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
 }
-RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "work.worker.Worker"}
+# Durable work (see work/kernel.py): how often an idle worker looks at the database for due work (the longest a
+# lost bell can delay anything), how long one drain runs before handing over, how many bells may wait per queue,
+# and how many workers may serve one store at once.
+WORK_POLL_SECONDS = env.float("WORK_POLL_SECONDS", default=2.0)
+WORK_DRAIN_SECONDS = env.float("WORK_DRAIN_SECONDS", default=20.0)
+WORK_BELL_CAP = env.int("WORK_BELL_CAP", default=8)
+WORK_SHARD_CONCURRENCY = env.int("WORK_SHARD_CONCURRENCY", default=2)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

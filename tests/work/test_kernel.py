@@ -1,0 +1,304 @@
+"""The durable-work kernel on its own: requests, claims, leases, finishing, retries, fairness, periodic work."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import transaction
+from django.utils import timezone
+
+from work import bell, kernel, registry
+from work.models import WorkItem
+from work.registry import Failure, Result, RetryPolicy
+
+pytestmark = pytest.mark.django_db
+
+
+class Flaky(Exception):
+    pass
+
+
+class Broken(Exception):
+    pass
+
+
+def _classify(exc):
+    if isinstance(exc, Flaky):
+        return Failure("flaky", "it failed, and may not next time", retryable=True)
+    if isinstance(exc, Broken):
+        return Failure("broken", "it cannot work", retryable=False)
+    return None
+
+
+@pytest.fixture
+def kinds(monkeypatch):
+    """Kinds of test work whose handler does what the test tells it; removed after the test."""
+    monkeypatch.setattr(registry, "_kinds", {})
+    monkeypatch.setattr(registry, "_classifier", _classify)
+    ran: list[tuple[str, list[str]]] = []
+    behaviour: dict[str, object] = {}
+    recorded: list = []
+
+    def handler_for(name):
+        def handler(items):
+            ran.append((name, [i.key for i in items]))
+            outcome = behaviour.get(name)
+            if callable(outcome):
+                return outcome(items)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return None
+
+        return handler
+
+    def make(name, **options):
+        registry.declare(name, **{k: v for k, v in options.items() if k in ("queue", "priority")})
+        rest = {k: v for k, v in options.items() if k not in ("queue", "priority")}
+        return registry.handle(name, handler_for(name), on_failure=recorded.extend, **rest)
+
+    make.ran = ran
+    make.behaviour = behaviour
+    make.recorded = recorded
+    return make
+
+
+def _row(name, key) -> WorkItem:
+    return WorkItem.objects.get(kind=name, key=str(key))
+
+
+def test_a_request_is_one_due_row_and_requests_while_it_waits_are_absorbed(kinds):
+    kinds("t.sync")
+    kernel.request("t.sync", 7, shard=1)
+    kernel.request("t.sync", 7, shard=1)
+    row = _row("t.sync", 7)
+    assert WorkItem.objects.count() == 1
+    assert row.requested == 2 and row.due_at <= timezone.now() and row.state == "due"
+
+
+def test_drain_runs_due_work_in_batches_of_one_shard_and_deletes_what_it_finished(kinds):
+    kinds("t.sync", batch=2)
+    for key in range(5):
+        kernel.request("t.sync", key, shard=1)
+    kernel.request("t.sync", 99, shard=2)
+    assert kernel.drain() == 6
+    assert WorkItem.objects.count() == 0
+    assert all(len(keys) <= 2 for _, keys in kinds.ran)
+    assert ["99"] in [keys for _, keys in kinds.ran]
+
+
+def test_work_due_later_waits_until_then(kinds):
+    kinds("t.push")
+    kernel.request("t.push", 1, shard=1, due=timezone.now() + timedelta(seconds=5))
+    assert kernel.drain() == 0
+    with time_machine.travel(timezone.now() + timedelta(seconds=6)):
+        assert kernel.drain() == 1
+
+
+def test_an_earlier_request_brings_waiting_work_forward_a_later_one_does_not_delay_it(kinds):
+    kinds("t.push")
+    soon = timezone.now() + timedelta(seconds=5)
+    kernel.request("t.push", 1, shard=1, due=soon)
+    kernel.request("t.push", 1, shard=1, due=soon + timedelta(seconds=5))
+    assert _row("t.push", 1).due_at == soon
+    kernel.request("t.push", 1, shard=1)
+    assert _row("t.push", 1).due_at < soon
+
+
+def test_a_request_while_the_work_runs_is_never_lost(kinds):
+    """The lost wake-up: a request that lands between the claim and the finish keeps the work due."""
+    kinds("t.sync")
+    kernel.request("t.sync", 7, shard=1)
+
+    def meanwhile(items):
+        kernel.request("t.sync", 7, shard=1)  # a second webhook, while the first sync runs
+
+    kinds.behaviour["t.sync"] = meanwhile
+    claim = kernel.claim()
+    kernel.run(claim)
+    row = _row("t.sync", 7)
+    assert row.state == "due" and row.lease_until is None and row.attempts == 0
+
+    kinds.behaviour.clear()
+    assert kernel.drain() == 1
+    assert not WorkItem.objects.exists()
+
+
+def test_claimed_work_is_not_claimed_twice_and_a_lapsed_lease_is_claimed_again(kinds):
+    kinds("t.sync", lease=timedelta(seconds=30))
+    kernel.request("t.sync", 1, shard=1)
+    first = kernel.claim(worker="a")
+    assert first is not None and kernel.claim(worker="b") is None
+    # Worker a dies: nothing extends its lease.
+    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
+        second = kernel.claim(worker="b")
+        assert second is not None and second.items[0].attempts == 2
+        kernel.run(first)  # a's late finish changes nothing: b holds the work
+        assert _row("t.sync", 1).claimed_by == "b"
+        kernel.run(second)
+    assert not WorkItem.objects.exists()
+
+
+def test_a_transient_failure_is_retried_after_the_backoff_then_given_up(kinds):
+    kinds("t.sync", retry=RetryPolicy(backoff=(timedelta(seconds=10), timedelta(seconds=60)), max_attempts=3))
+    kinds.behaviour["t.sync"] = Flaky()
+    kernel.request("t.sync", 1, shard=1)
+    start = timezone.now()
+    assert kernel.drain() == 1
+    row = _row("t.sync", 1)
+    assert row.state == "due" and row.attempts == 1 and row.last_error_code == "flaky"
+    assert timedelta(seconds=10) <= row.due_at - start <= timedelta(seconds=12)
+    kernel.request("t.sync", 1, shard=1)  # a webhook while it backs off does not bring the retry forward
+    assert _row("t.sync", 1).due_at == row.due_at
+    with time_machine.travel(row.due_at + timedelta(seconds=1)):
+        kernel.drain()
+        row = _row("t.sync", 1)
+        assert row.attempts == 2 and row.due_at - timezone.now() > timedelta(seconds=55)
+    with time_machine.travel(row.due_at + timedelta(seconds=1)):
+        kernel.drain()
+    row = _row("t.sync", 1)
+    assert row.state == "failed" and row.attempts == 3 and row.due_at is None
+    assert [a.retry_at is None for a in kinds.recorded] == [False, False, True]
+
+
+def test_a_permanent_failure_gives_up_at_once_and_a_new_request_starts_afresh(kinds):
+    kinds("t.sync")
+    kinds.behaviour["t.sync"] = {0: None}
+    kinds.behaviour["t.sync"] = lambda items: {items[0].pk: Broken()}
+    kernel.request("t.sync", 1, shard=1)
+    kernel.drain()
+    assert _row("t.sync", 1).state == "failed"
+    kinds.behaviour.clear()
+    kernel.request("t.sync", 1, shard=1)
+    row = _row("t.sync", 1)
+    assert row.state == "due" and row.attempts == 0 and row.failed_at is None
+    assert kernel.drain() == 1
+
+
+def test_a_staff_retry_resets_the_backoff(kinds):
+    kinds("t.sync")
+    kinds.behaviour["t.sync"] = Flaky()
+    kernel.request("t.sync", 1, shard=1)
+    kernel.drain()
+    kinds.behaviour.clear()
+    kernel.request("t.sync", 1, shard=1, reset=True)
+    assert _row("t.sync", 1).attempts == 0
+    assert kernel.drain() == 1
+
+
+def test_an_item_whose_worker_died_every_time_is_given_up_not_run_again(kinds):
+    kinds("t.sync", lease=timedelta(seconds=5), retry=RetryPolicy(max_attempts=2))
+    kernel.request("t.sync", 1, shard=1)
+    moment = timezone.now()
+    for _ in range(2):  # claimed, then the worker is killed: the lease lapses
+        kernel.claim(worker="doomed")
+        moment += timedelta(seconds=6)
+        time_machine.travel(moment).start()
+    try:
+        assert kernel.drain() == 1
+    finally:
+        time_machine.travel(moment).stop()
+    row = _row("t.sync", 1)
+    assert row.state == "failed" and row.last_error_code == registry.WORKER_LOST_CODE
+    assert kinds.ran == []
+
+
+def test_live_work_goes_before_import_pages(kinds):
+    kinds("t.import", queue="imports", priority=9)
+    kinds("t.sync", queue="webhooks", priority=0)
+    kernel.request("t.import", 1, shard=1, due=timezone.now() - timedelta(minutes=5))
+    kernel.request("t.sync", 1, shard=2)
+    kernel.drain()
+    assert [name for name, _ in kinds.ran] == ["t.sync", "t.import"]
+
+
+def test_a_quiet_store_is_served_while_a_busy_store_has_a_backlog(kinds):
+    kinds("t.sync", batch=10)
+    old = timezone.now() - timedelta(minutes=1)
+    kernel.request_many("t.sync", [(f"noisy-{n}", 1, None) for n in range(100)], due=old)
+    kernel.request("t.sync", "quiet", shard=2)
+    first = kernel.claim(worker="a")
+    assert first.items[0].shard == 1  # the oldest work first...
+    second = kernel.claim(worker="b")
+    assert [i.key for i in second.items] == ["quiet"]  # ...but the next worker serves the store nobody serves
+
+
+def test_at_most_the_shard_concurrency_of_workers_serve_one_store(kinds, settings):
+    settings.WORK_SHARD_CONCURRENCY = 2
+    kinds("t.sync", batch=1)
+    kernel.request_many("t.sync", [(n, 1, None) for n in range(10)])
+    assert kernel.claim(worker="a") and kernel.claim(worker="b")
+    assert kernel.claim(worker="c") is None
+
+
+def test_periodic_work_runs_again_after_its_interval_and_stops_when_told(kinds):
+    kinds("t.reconcile", every=timedelta(minutes=5), seed=lambda: [("1", 1), ("2", 2)])
+    assert kernel.ensure_periodic() == 2
+    assert kernel.ensure_periodic() == 0
+    assert kernel.drain() == 2
+    row = _row("t.reconcile", 1)
+    assert row.state == "due" and row.due_at > timezone.now() + timedelta(minutes=4)
+    kinds.behaviour["t.reconcile"] = lambda items: {i.pk: Result.STOP for i in items}
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        assert kernel.drain() == 2
+    assert not WorkItem.objects.exists()
+
+
+def test_a_periodic_failure_is_recorded_and_the_next_run_still_comes(kinds):
+    kinds("t.reconcile", every=timedelta(minutes=5), seed=lambda: [("1", 1)])
+    kinds.behaviour["t.reconcile"] = Broken()
+    kernel.ensure_periodic()
+    kernel.drain()
+    row = _row("t.reconcile", 1)
+    assert row.state == "due" and row.last_error_code == "broken" and row.due_at > timezone.now()
+
+
+def test_an_atomic_kind_rolls_back_its_work_with_a_failed_run(kinds):
+    from pos.models import Retailer
+
+    def create_then_fail(items):
+        Retailer.objects.create(name="Half done", slug="half")
+        raise Broken()
+
+    kinds("t.event", atomic=True)
+    kinds.behaviour["t.event"] = create_then_fail
+    kernel.request("t.event", kernel.event_key(), shard=None)
+    kernel.drain()
+    assert not Retailer.objects.filter(slug="half").exists()
+    assert WorkItem.objects.get().state == "failed"
+
+
+def test_work_nobody_handles_is_finished_at_once(kinds):
+    registry.declare("t.unheard")
+    kernel.request("t.unheard", 1, shard=None)
+    assert kernel.drain() == 1
+    assert not WorkItem.objects.exists()
+
+
+def test_one_bell_per_queue_per_transaction(kinds, monkeypatch):
+    rung: list[list[str]] = []
+    monkeypatch.setattr(bell, "ring", lambda queues: rung.append(list(queues)))
+    kinds("t.sync", queue="webhooks")
+    kinds("t.push", queue="default")
+    with transaction.atomic():
+        for n in range(50):
+            kernel.request("t.sync", n, shard=1)
+        kernel.request("t.push", 1, shard=1)
+        assert rung == []  # nothing before the commit
+    # pytest-django's test transaction never commits: run what would run at commit.
+    assert rung == [] or rung == [["default", "webhooks"]]
+
+
+def test_bells_waiting_on_a_queue_are_capped(redis_conn, settings):
+    settings.WORK_BELL_CAP = 3
+    assert sum(bell.ring(["webhooks"]) for _ in range(10)) == 3
+    bell.taken("webhooks")
+    assert bell.ring(["webhooks"]) == 1
+
+
+def test_the_counts_per_kind(kinds):
+    kinds("t.sync")
+    kernel.request_many("t.sync", [(n, 1, None) for n in range(3)])
+    kernel.claim(worker="a")
+    assert kernel.counts() == [("t.sync", 2, 1, 0)]

@@ -1,0 +1,555 @@
+"""The durable-work kernel: request work in the cause's transaction, claim it fairly, run it under a lease, finish.
+
+**Request.** `request(kind, key, shard=...)` is one upsert into `WorkItem`, inside the transaction that makes the
+change calling for the work (a webhook stored, stock moved, a fulfilment completed), so the work exists exactly
+when its cause does. A request for work already waiting changes nothing but its counter (and may make it due
+sooner); after the commit the bell rings (`work.bell`) so a worker starts within milliseconds.
+
+**Claim.** A worker takes the due work of one kind and one shard (a retailer) at a time, up to the kind's batch,
+with one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`: it sets a lease, empties
+`due_at`, and records the request counter it saw (`claimed = requested`). Shards are served by priority first
+(live orders before import pages), then those with the fewest workers on them, then the oldest work: a store with
+a backlog never holds up a store with one new order for more than a batch, and at most `WORK_SHARD_CONCURRENCY`
+workers serve one store at once.
+
+**No lost wake-up.** A request that lands while its work runs bumps `requested` and sets `due_at`; the run's
+finish deletes the row only `WHERE requested = claimed`, so that row stays due and the next claim (the same
+worker's, which claims again before it stops) takes it. A request never waits for a run to end: the row is
+locked only for the claim statement and the finish statement, never while the work talks to BigCommerce.
+
+**Lease.** One rule for every kind: a claim holds the work for `kind.lease`, extended every third of it while the
+run goes on (a thread beside the handler). A worker that dies (SIGKILL, a lost machine) stops extending it; when
+the lease runs out the work is claimable again, counted as an attempt, so a poison item cannot loop forever.
+
+**Finish.** A run's outcome per item: done (the row is deleted, or rescheduled for a periodic kind), or failed: the
+exception becomes a `Failure` through the one classifier (`work.registry.failure_for`), and the kind's
+`RetryPolicy` decides to retry after a backoff or to give up (the row stays, `failed_at` set, until a new request,
+such as a staff retry). The kind's `on_failure` records the outcome in its own rows in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from work import bell
+from work.models import WorkItem
+from work.registry import (
+    QUEUES,
+    Attempt,
+    Failure,
+    Kind,
+    Result,
+    WorkerLost,
+    failure_for,
+    get,
+    kinds,
+)
+
+logger = logging.getLogger("work")
+
+# Rows per statement on SQLite (its parameter limit); PostgreSQL passes arrays in one statement.
+CHUNK = 300
+MESSAGE_MAX = 2000
+
+
+def worker_name() -> str:
+    """Who holds a lease: host, process and thread, readable in the admin."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def _table() -> str:
+    return connection.ops.quote_name(WorkItem._meta.db_table)
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _in(values: Sequence) -> tuple[str, list]:
+    """`IN (...)` for a list of values, as SQL and parameters (an array on PostgreSQL)."""
+    if _postgres():
+        return "= ANY(%s)", [list(values)]
+    return f"IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+# ---------------------------------------------------------------- requesting
+
+
+def request(
+    kind: Kind | str,
+    key: str | int,
+    *,
+    shard: int | None,
+    due: datetime | None = None,
+    payload: dict | None = None,
+    reset: bool = False,
+) -> None:
+    """Ask for `kind` work on `key` (see `request_many`)."""
+    request_many(kind, [(key, shard, payload)], due=due, reset=reset)
+
+
+def request_many(
+    kind: Kind | str,
+    rows: Iterable[tuple[str | int, int | None, dict | None]],
+    *,
+    due: datetime | None = None,
+    reset: bool = False,
+) -> int:
+    """Ask for work on each (key, shard, payload), due at `due` (default now). Call it inside the transaction of
+    the change that causes the work. Returns how many rows were written.
+
+    Work already waiting keeps its place and its earliest due time; work backing off after a failure keeps its
+    retry time (a burst of webhooks does not hammer a rate-limited store) unless `reset` (a staff retry), which
+    also forgets its attempts. Work that gave up is due again with its attempts forgotten. The payload is stored
+    when the work is first requested and never changed by later requests.
+    """
+    kind = get(kind) if isinstance(kind, str) else kind
+    rows = [(str(k), s, p) for k, s, p in rows]
+    if not rows:
+        return 0
+    now = timezone.now()
+    due = due or now
+    table = _table()
+    reset_sql = "TRUE" if reset else "FALSE"
+    if not _postgres():
+        reset_sql = "1" if reset else "0"
+    least = "LEAST" if _postgres() else "MIN"
+    on_conflict = (
+        f"ON CONFLICT (kind, key) DO UPDATE SET requested = {table}.requested + 1, "
+        f"due_at = CASE WHEN {reset_sql} OR {table}.failed_at IS NOT NULL OR {table}.attempts = 0 "
+        f"OR {table}.lease_until IS NOT NULL "
+        f"THEN {least}(COALESCE({table}.due_at, excluded.due_at), excluded.due_at) "
+        f"ELSE COALESCE({table}.due_at, excluded.due_at) END, "
+        f"attempts = CASE WHEN {reset_sql} OR {table}.failed_at IS NOT NULL THEN 0 ELSE {table}.attempts END, "
+        f"failed_at = NULL, updated_at = excluded.updated_at"
+    )
+    columns = (
+        "kind, key, shard, priority, due_at, requested, claimed, claimed_by, attempts, last_error_code, "
+        "last_error, payload, created_at, updated_at"
+    )
+    written = 0
+    with connection.cursor() as cursor:
+        if _postgres():
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT %s, k, s, %s, %s, 1, 0, '', 0, '', '', p::jsonb, %s, %s "
+                f"FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS t(k, s, p) ORDER BY k {on_conflict}",
+                [
+                    kind.name,
+                    kind.priority,
+                    due,
+                    now,
+                    now,
+                    [k for k, _, _ in rows],
+                    [s for _, s, _ in rows],
+                    [json.dumps(p or {}) for _, _, p in rows],
+                ],
+            )
+            written = cursor.rowcount
+        else:
+            for start in range(0, len(rows), CHUNK):
+                chunk = rows[start : start + CHUNK]
+                values = ", ".join(["(%s, %s, %s, %s, %s, 1, 0, '', 0, '', '', %s, %s, %s)"] * len(chunk))
+                params: list = []
+                for key, shard, payload in chunk:
+                    params += [kind.name, key, shard, kind.priority, due, json.dumps(payload or {}), now, now]
+                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values} {on_conflict}", params)
+                written += cursor.rowcount
+    bell.ring_on_commit(kind.queue)
+    return written
+
+
+def ensure(kind: Kind | str, rows: Iterable[tuple[str | int, int | None]], *, due: datetime | None = None) -> int:
+    """Make sure work exists for each (key, shard) without touching work that does (periodic kinds' seeds).
+    Returns how many rows were created."""
+    kind = get(kind) if isinstance(kind, str) else kind
+    rows = [(str(k), s) for k, s in rows]
+    if not rows:
+        return 0
+    now = timezone.now()
+    created = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            values = ", ".join(["(%s, %s, %s, %s, %s, 1, 0, '', 0, '', '', '{}', %s, %s)"] * len(chunk))
+            params: list = []
+            for key, shard in chunk:
+                params += [kind.name, key, shard, kind.priority, due or now, now, now]
+            cursor.execute(
+                f"INSERT INTO {_table()} (kind, key, shard, priority, due_at, requested, claimed, claimed_by, "
+                f"attempts, last_error_code, last_error, payload, created_at, updated_at) VALUES {values} "
+                f"ON CONFLICT (kind, key) DO NOTHING",
+                params,
+            )
+            created += cursor.rowcount
+    if created:
+        bell.ring_on_commit(kind.queue)
+    return created
+
+
+def ensure_periodic() -> int:
+    """Create the missing rows of every periodic kind (its `seed()`), due now. Returns how many were created."""
+    created = 0
+    for kind in kinds():
+        if kind.every is not None and kind.seed is not None:
+            with transaction.atomic():
+                created += ensure(kind, kind.seed())
+    return created
+
+
+def withdraw(kind: Kind | str, keys: Iterable[str | int]) -> int:
+    """Delete waiting work that is no longer wanted (not running work: its run ends by itself)."""
+    kind = get(kind) if isinstance(kind, str) else kind
+    keys = [str(k) for k in keys]
+    if not keys:
+        return 0
+    condition, params = _in(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {_table()} WHERE kind = %s AND key {condition} AND lease_until IS NULL",
+            [kind.name, *params],
+        )
+        return cursor.rowcount
+
+
+# ---------------------------------------------------------------- claiming
+
+
+@dataclass
+class Claim:
+    kind: Kind
+    items: list[WorkItem]
+    worker: str
+
+
+def _claimable(now_param: str = "%s") -> str:
+    return f"((lease_until IS NULL AND due_at <= {now_param}) OR lease_until < {now_param})"
+
+
+def _candidates(names: list[str], now: datetime, limit: int = 4) -> list[tuple[str, int | None]]:
+    """(kind, shard) pairs with claimable work: by priority, then fewest workers busy on the shard, then oldest."""
+    table = _table()
+    condition, params = _in(names)
+    cap = max(1, int(settings.WORK_SHARD_CONCURRENCY))
+    same_shard = "busy.shard IS NOT DISTINCT FROM due.shard" if _postgres() else "busy.shard IS due.shard"
+    sql = (
+        f"WITH busy AS (SELECT shard, COUNT(DISTINCT claimed_by) AS n FROM {table} "
+        f"WHERE lease_until >= %s GROUP BY shard), "
+        f"due AS (SELECT priority, kind, shard, MIN(COALESCE(due_at, lease_until)) AS oldest FROM {table} "
+        f"WHERE kind {condition} AND {_claimable()} GROUP BY priority, kind, shard) "
+        f"SELECT due.kind, due.shard FROM due LEFT JOIN busy ON {same_shard} "
+        f"WHERE COALESCE(busy.n, 0) < %s ORDER BY due.priority, COALESCE(busy.n, 0), due.oldest LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *params, now, now, cap, limit])
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def _claim_rows(kind: Kind, shard: int | None, worker: str, now: datetime) -> list[WorkItem]:
+    table = _table()
+    skip_locked = " FOR UPDATE SKIP LOCKED" if _postgres() else ""
+    shard_sql = "shard IS NULL" if shard is None else "shard = %s"
+    params: list = [now + kind.lease, worker, now, kind.name, *([] if shard is None else [shard]), now, now, kind.batch]
+    sql = (
+        f"UPDATE {table} SET lease_until = %s, claimed_by = %s, claimed = requested, due_at = NULL, "
+        f"attempts = attempts + 1, updated_at = %s WHERE id IN ("
+        f"SELECT id FROM {table} WHERE kind = %s AND {shard_sql} AND {_claimable()} "
+        f"ORDER BY COALESCE(due_at, lease_until), id LIMIT %s{skip_locked}) "
+        f"RETURNING id, key, shard, priority, payload, attempts, requested, claimed, lease_until, created_at"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    payload_field = WorkItem._meta.get_field("payload")
+    items = []
+    for pk, key, shard_, priority, payload, attempts, requested, claimed, lease_until, created_at in rows:
+        if isinstance(payload, str):
+            payload = payload_field.from_db_value(payload, None, connection)
+        items.append(
+            WorkItem(
+                id=pk,
+                kind=kind.name,
+                key=key,
+                shard=shard_,
+                priority=priority,
+                payload=payload or {},
+                attempts=attempts,
+                requested=requested,
+                claimed=claimed,
+                claimed_by=worker,
+                lease_until=lease_until,
+                created_at=created_at,
+            )
+        )
+    items.sort(key=lambda item: item.pk)
+    return items
+
+
+def claim(queues: Iterable[str] = QUEUES, *, worker: str | None = None) -> Claim | None:
+    """Take the next batch of due work of these queues (one kind, one shard), or None when nothing is due."""
+    worker = worker or worker_name()
+    names = [k.name for k in kinds(queues)]
+    if not names:
+        return None
+    for _ in range(3):  # another worker may take a candidate between the choice and the claim
+        now = timezone.now()
+        candidates = _candidates(names, now)
+        if not candidates:
+            return None
+        for name, shard in candidates:
+            kind = get(name)
+            with transaction.atomic():
+                items = _claim_rows(kind, shard, worker, now)
+            if items:
+                return Claim(kind, items, worker)
+    return None
+
+
+# ---------------------------------------------------------------- running and finishing
+
+
+class _Heartbeat:
+    """Extends the lease of a running claim every third of the lease, from a thread with its own connection, so
+    work that runs longer than its lease (an import page, a big push) is not taken for abandoned. It never waits
+    for a row lock (SKIP LOCKED): the claim's own transaction may hold the rows."""
+
+    def __init__(self, claim: Claim):
+        self.claim = claim
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="work-heartbeat", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def _run(self) -> None:
+        interval = max(self.claim.kind.lease.total_seconds() / 3, 0.05)
+        try:
+            while not self.stopped.wait(interval):
+                try:
+                    extend_leases(self.claim)
+                except Exception:  # noqa: BLE001 - a missed beat only shortens the lease; the run goes on
+                    logger.warning("could not extend the lease of %s work", self.claim.kind.name, exc_info=True)
+        finally:
+            connections.close_all()
+
+
+def extend_leases(claim: Claim) -> int:
+    """Push the claim's lease forward (rows another worker took after a lapse are left alone)."""
+    now = timezone.now()
+    ids = [item.pk for item in claim.items]
+    condition, params = _in(ids)
+    skip_locked = " FOR UPDATE SKIP LOCKED" if _postgres() else ""
+    table = _table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET lease_until = %s WHERE id IN (SELECT id FROM {table} WHERE id {condition} "
+            f"AND claimed_by = %s{skip_locked})",
+            [now + claim.kind.lease, *params, claim.worker],
+        )
+        return cursor.rowcount
+
+
+def run(claim: Claim) -> int:
+    """Run a claim's handler and finish every item. Returns how many items it finished."""
+    kind = claim.kind
+    outcomes: dict[int, object] = {}
+    lost = [i for i in claim.items if kind.retry.max_attempts is not None and i.attempts > kind.retry.max_attempts]
+    if lost:
+        # Runs that never finished (the worker died each time) used up the attempts: given up, not run again.
+        with transaction.atomic():
+            _finish(Claim(kind, lost, claim.worker), {i.pk: WorkerLost() for i in lost})
+        claim = Claim(kind, [i for i in claim.items if i not in lost], claim.worker)
+        if not claim.items:
+            return len(lost)
+    if kind.handler is not None:
+        with _Heartbeat(claim):
+            try:
+                if kind.atomic:
+                    with transaction.atomic():
+                        outcomes = kind.handler(claim.items) or {}
+                        _finish(claim, outcomes)
+                    return len(claim.items)
+                outcomes = kind.handler(claim.items) or {}
+            except Exception as exc:  # noqa: BLE001 - the whole batch failed: recorded per item below
+                logger.exception("%s work failed for %s item(s)", kind.name, len(claim.items))
+                outcomes = {item.pk: exc for item in claim.items}
+    with transaction.atomic():
+        _finish(claim, outcomes)
+    return len(claim.items) + len(lost)
+
+
+def _finish(claim: Claim, outcomes: dict[int, object]) -> None:
+    kind, now = claim.kind, timezone.now()
+    done = [i for i in claim.items if outcomes.get(i.pk, Result.DONE) == Result.DONE]
+    stop = [i for i in claim.items if outcomes.get(i.pk) == Result.STOP]
+    failed = [(i, outcomes[i.pk]) for i in claim.items if isinstance(outcomes.get(i.pk), BaseException)]
+    if kind.every is not None:
+        _reschedule(claim, done, now)
+        _delete_unless_requested(claim, stop)
+    else:
+        _delete_unless_requested(claim, done + stop)
+    attempts = [_fail(claim, item, failure_for(exc), now) for item, exc in failed]
+    if attempts and kind.on_failure is not None:
+        kind.on_failure(attempts)
+
+
+def _delete_unless_requested(claim: Claim, items: Sequence[WorkItem]) -> None:
+    """Finished work leaves the table, unless it was requested again while it ran: then it stays, due."""
+    if not items:
+        return
+    condition, params = _in([i.pk for i in items])
+    table = _table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE id {condition} AND claimed_by = %s AND requested = claimed",
+            [*params, claim.worker],
+        )
+        if cursor.rowcount < len(items):
+            cursor.execute(
+                f"UPDATE {table} SET lease_until = NULL, claimed_by = '', attempts = 0, last_error_code = '', "
+                f"last_error = '', updated_at = %s WHERE id {condition} AND claimed_by = %s",
+                [timezone.now(), *params, claim.worker],
+            )
+
+
+def _reschedule(claim: Claim, items: Sequence[WorkItem], now: datetime) -> None:
+    """A periodic kind's next run: `every` from now (or sooner, if requested meanwhile)."""
+    if not items:
+        return
+    condition, params = _in([i.pk for i in items])
+    next_run = now + claim.kind.every
+    least = "LEAST" if _postgres() else "MIN"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_table()} SET due_at = {least}(COALESCE(due_at, %s), %s), lease_until = NULL, "
+            f"claimed_by = '', attempts = 0, last_error_code = '', last_error = '', updated_at = %s "
+            f"WHERE id {condition} AND claimed_by = %s",
+            [next_run, next_run, now, *params, claim.worker],
+        )
+
+
+def _fail(claim: Claim, item: WorkItem, failure: Failure, now: datetime) -> Attempt:
+    """Record a failed run: due again after the policy's backoff, or given up."""
+    kind = claim.kind
+    delay = kind.retry.next_delay(failure, item.attempts)
+    message = failure.message[:MESSAGE_MAX]
+    table = _table()
+    least = "LEAST" if _postgres() else "MIN"
+    with connection.cursor() as cursor:
+        if delay is not None:
+            retry_at = whole_second_after(now + delay)
+            cursor.execute(
+                f"UPDATE {table} SET due_at = %s, lease_until = NULL, claimed_by = '', last_error_code = %s, "
+                f"last_error = %s, updated_at = %s WHERE id = %s AND claimed_by = %s",
+                [retry_at, failure.code, message, now, item.pk, claim.worker],
+            )
+        elif kind.every is not None:
+            retry_at = None
+            cursor.execute(
+                f"UPDATE {table} SET due_at = {least}(COALESCE(due_at, %s), %s), lease_until = NULL, "
+                f"claimed_by = '', attempts = 0, last_error_code = %s, last_error = %s, updated_at = %s "
+                f"WHERE id = %s AND claimed_by = %s",
+                [now + kind.every, now + kind.every, failure.code, message, now, item.pk, claim.worker],
+            )
+        else:
+            retry_at = None
+            # Given up, unless it was requested again while it ran (that request may bring what was missing).
+            cursor.execute(
+                f"UPDATE {table} SET failed_at = CASE WHEN requested = claimed THEN %s ELSE NULL END, "
+                f"attempts = CASE WHEN requested = claimed THEN attempts ELSE 0 END, lease_until = NULL, "
+                f"claimed_by = '', last_error_code = %s, last_error = %s, updated_at = %s "
+                f"WHERE id = %s AND claimed_by = %s",
+                [now, failure.code, message, now, item.pk, claim.worker],
+            )
+    logger.warning(
+        "%s %s failed (attempt %s, %s): %s; %s",
+        kind.name,
+        item.key,
+        item.attempts,
+        failure.code,
+        failure.message,
+        f"next try at {retry_at:%H:%M:%S} UTC" if retry_at else "given up",
+    )
+    return Attempt(item=item, failure=failure, retry_at=retry_at)
+
+
+def whole_second_after(moment: datetime) -> datetime:
+    """`moment` rounded up to a whole second (times shown to people, and compared by tests, stay readable)."""
+    if moment.microsecond == 0:
+        return moment
+    return moment.replace(microsecond=0) + timedelta(seconds=1)
+
+
+# ---------------------------------------------------------------- draining
+
+
+def drain(
+    queues: Iterable[str] = QUEUES,
+    *,
+    budget: float | None = None,
+    worker: str | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Claim and run due work of these queues until none is due, `budget` seconds have passed (then the bell
+    rings for whoever continues), or `stop()` says so. Returns how many items were finished."""
+    queues = tuple(queues)
+    worker = worker or worker_name()
+    budget = settings.WORK_DRAIN_SECONDS if budget is None else budget
+    started = time.monotonic()
+    finished = 0
+    while not stop():
+        batch = claim(queues, worker=worker)
+        if batch is None:
+            break
+        if len(batch.items) >= batch.kind.batch:
+            bell.ring([batch.kind.queue])  # more may be waiting: wake another worker
+        finished += run(batch)
+        if time.monotonic() - started >= budget:
+            bell.ring(queues)
+            break
+    return finished
+
+
+def _uuid_key() -> str:
+    return uuid.uuid4().hex
+
+
+def event_key() -> str:
+    """A key for work that is one of many (an event each transaction records), never coalesced with another."""
+    return _uuid_key()
+
+
+# ---------------------------------------------------------------- reading
+
+
+def counts(*, shard: int | None = None) -> list[tuple[str, int, int, int]]:
+    """(kind, due, running, failed) per kind, for pages and metrics; one aggregate query."""
+    now = timezone.now()
+    where, params = ("WHERE shard = %s", [shard]) if shard is not None else ("", [])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT kind, "
+            f"SUM(CASE WHEN lease_until IS NULL AND due_at IS NOT NULL THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN lease_until >= %s THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END) "
+            f"FROM {_table()} {where} GROUP BY kind ORDER BY kind",
+            [now, *params],
+        )
+        return [(kind, int(due or 0), int(running or 0), int(failed or 0)) for kind, due, running, failed in cursor]

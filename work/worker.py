@@ -1,0 +1,161 @@
+"""The worker the product runs: `manage.py rqworker webhooks default imports` (settings.RQ["WORKER_CLASS"]).
+
+An RQ `SimpleWorker` (jobs run in the worker process: a fork, a fresh database connection and a fresh HTTPS session
+per job cost more than syncing an order) that treats Redis as the doorbell it is:
+
+- **It polls the database.** While it waits for a bell it looks at the database every `WORK_POLL_SECONDS` and runs
+  any due work itself, so a lost bell (Redis flushed, a job lost, a process killed between a commit and its bell)
+  delays work by at most that, and scheduled work (retries, debounced pushes, periodic kinds) needs no scheduler
+  process: the work row's `due_at` is the schedule. It also creates the periodic kinds' missing rows at start and
+  every hour (`work.kernel.ensure_periodic`).
+- **It survives Redis.** A Redis outage in the middle of a job, or while it waits, is logged and waited out; the
+  worker keeps draining the database meanwhile (its work never depended on Redis), and reconnects by itself. RQ's
+  own worker quits on such an error ("found an unhandled exception, quitting"), leaving nothing to sync until
+  someone restarts it.
+- **It runs no scheduler child.** Nothing is scheduled in RQ, so `--with-scheduler` is not needed and a SIGKILL
+  leaves no orphan holding the scheduler lock.
+
+Between jobs, database connections are checked the way Django checks them between requests.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.db import close_old_connections
+from redis.exceptions import RedisError
+from rq.exceptions import DequeueTimeout
+from rq.worker import SimpleWorker, WorkerStatus
+
+from work import kernel
+
+SEED_INTERVAL_SECONDS = 3600
+
+_stopping = False
+
+
+def stopping() -> bool:
+    """True once this process's worker was asked to stop (warm): a long drain ends after its batch in hand."""
+    return _stopping
+
+
+def _redis_tolerant(method):
+    """Wrap an RQ bookkeeping method so that a Redis failure is logged instead of stopping the worker."""
+
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except RedisError as exc:
+            self._redis_down(exc)
+            return None
+
+    wrapper.__name__ = method.__name__
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+class Worker(SimpleWorker):
+    _redis_failing_since: float | None = None
+    _seeded_at: float | None = None
+
+    # ------------------------------------------------------------ Redis is a doorbell
+
+    def _redis_down(self, exc: Exception) -> None:
+        if self._redis_failing_since is None:
+            self._redis_failing_since = time.monotonic()
+            self.log.warning("Worker %s: Redis unavailable (%s); running work from the database", self.name, exc)
+
+    def _redis_up(self) -> None:
+        if self._redis_failing_since is not None:
+            down = time.monotonic() - self._redis_failing_since
+            self.log.warning("Worker %s: Redis is back after %.0f s", self.name, down)
+            self._redis_failing_since = None
+
+    heartbeat = _redis_tolerant(SimpleWorker.heartbeat)
+    check_for_suspension = _redis_tolerant(SimpleWorker.check_for_suspension)
+    run_maintenance_tasks = _redis_tolerant(SimpleWorker.run_maintenance_tasks)
+    set_shutdown_requested_date = _redis_tolerant(SimpleWorker.set_shutdown_requested_date)
+
+    def set_state(self, state, pipeline=None):
+        # The local state must change even when Redis is down: a SIGTERM reads it to choose a warm shutdown.
+        self._state = state
+        try:
+            super().set_state(state, pipeline)
+        except RedisError as exc:
+            self._redis_down(exc)
+
+    def request_stop(self, signum, frame):
+        global _stopping
+        _stopping = True
+        super().request_stop(signum, frame)
+
+    def execute_job(self, job, queue):
+        close_old_connections()
+        try:
+            super().execute_job(job, queue)
+        except RedisError as exc:
+            # RQ lost track of the job (its bookkeeping is in Redis); its work is in the database, done or due.
+            self._redis_down(exc)
+        finally:
+            close_old_connections()
+
+    # ------------------------------------------------------------ waiting: bells, or the database
+
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """Wait for a bell at most `WORK_POLL_SECONDS` at a time; between waits, run due work from the database.
+        In burst mode (`timeout` None) return None once neither Redis nor the database has anything."""
+        poll = max(0.1, float(settings.WORK_POLL_SECONDS))
+        queues = self.queue_names()
+        while True:
+            self._seed_periodic()
+            result = None
+            try:
+                self.heartbeat()
+                self.set_state(WorkerStatus.IDLE)
+                wait = None if timeout is None else max(1, round(poll))
+                result = self.queue_class.dequeue_any(
+                    self._ordered_queues,
+                    wait,
+                    connection=self.connection,
+                    job_class=self.job_class,
+                    serializer=self.serializer,
+                    death_penalty_class=self.death_penalty_class,
+                )
+                self._redis_up()
+            except DequeueTimeout:
+                self._redis_up()
+            except RedisError as exc:
+                self._redis_down(exc)
+            if result is not None:
+                job, queue = result
+                self.reorder_queues(reference_queue=queue)
+                self.log.info("Worker %s: %s: %s", self.name, queue.name, job.id)
+                return result
+            ran = self._drain_database(queues)
+            if self._stop_requested or (timeout is None and not ran):
+                return None
+            if not ran and self._redis_failing_since is not None:
+                time.sleep(poll)  # Redis cannot wait for us: pace the database polls ourselves
+
+    def _drain_database(self, queues) -> int:
+        """Run due work straight from the database (no bell needed); the worker counts as busy meanwhile, so a
+        SIGTERM lets the batch in hand finish."""
+        self.set_state(WorkerStatus.BUSY)
+        try:
+            close_old_connections()
+            return kernel.drain(queues, worker=self.name, stop=stopping)
+        finally:
+            close_old_connections()
+            self.set_state(WorkerStatus.IDLE)
+
+    def _seed_periodic(self) -> None:
+        now = time.monotonic()
+        if self._seeded_at is not None and now - self._seeded_at < SEED_INTERVAL_SECONDS:
+            return
+        self._seeded_at = now
+        try:
+            kernel.ensure_periodic()
+        except Exception:  # noqa: BLE001 - the database may be restarting: try again at the next seed
+            self.log.exception("Worker %s: could not create the periodic work rows", self.name)
+            self._seeded_at = None
