@@ -18,7 +18,7 @@ class StoreLinkAdmin(admin.ModelAdmin):
 
 @admin.register(models.WebhookEvent)
 class WebhookEventAdmin(admin.ModelAdmin):
-    list_display = ("received_at", "scope", "resource_id", "link", "enqueued_at")
+    list_display = ("received_at", "scope", "resource_id", "link")
     list_filter = ("scope",)
     search_fields = ("=resource_id", "hash")
     readonly_fields = [f.name for f in models.WebhookEvent._meta.fields]

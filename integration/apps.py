@@ -8,9 +8,10 @@ class IntegrationConfig(AppConfig):
     verbose_name = "BigCommerce link"
 
     def ready(self) -> None:
-        # The link follows the POS's stock and prices; `pos` sends the signals and never imports `integration`.
-        from integration import receivers
-        from pos.signals import product_changed, stock_changed
+        # The kinds of background work the link declares, and its handlers of what the POS records (the POS
+        # declares those and never imports the link).
+        from integration import kinds, receivers
+        from pos.signals import product_merging
 
-        stock_changed.connect(receivers.stock_changed_receiver, dispatch_uid="integration.push.stock")
-        product_changed.connect(receivers.product_changed_receiver, dispatch_uid="integration.push.product")
+        kinds.register()
+        product_merging.connect(receivers.product_merging_receiver, dispatch_uid="integration.product_merging")

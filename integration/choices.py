@@ -4,6 +4,7 @@ with the sentence a merchant reads and the fix we suggest."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -84,12 +85,16 @@ class ImportState(models.TextChoices):
 
 @dataclass(frozen=True)
 class Reason:
-    """Why an order could not sync: a code for filters and logs, a sentence and a suggested fix for people."""
+    """Why work with BigCommerce failed: a code for filters and logs, a sentence and a suggested fix for people.
+    Sentences say what happened without naming the order: pages and the log put the order number before them."""
 
     code: str
     message: str
     fix: str
-    retryable: bool  # transient: the job retries it with backoff before it needs attention
+    retryable: bool  # transient: the work is retried with backoff before it needs attention
+
+    def describe(self, detail: str = "") -> str:
+        return self.message.format(detail=detail or "no detail")
 
 
 class ErrorCode:
@@ -121,47 +126,82 @@ class ErrorCode:
     )
     ORDER_NOT_FOUND = Reason(
         "order_not_found",
-        "Order {order} no longer exists in BigCommerce (deleted or archived before it could be imported).",
+        "The order no longer exists in BigCommerce (deleted or archived before it could be imported).",
         "Nothing to import. Mark it resolved, or restore the order in BigCommerce and retry.",
         retryable=False,
     )
     UNKNOWN_STATUS = Reason(
         "unknown_status",
-        "Order {order} has a status BigCommerce id {detail} that this version does not know.",
+        "Its status has BigCommerce id {detail}, which this version does not know.",
         "Change the order's status in BigCommerce to a standard one and retry, or contact support.",
         retryable=False,
     )
     CURRENCY_MISMATCH = Reason(
         "currency_mismatch",
-        "Order {order} is in {detail}, but this retailer's sales are in another currency.",
+        "It is in {detail}, but this retailer's sales are in another currency.",
         "Amounts are never converted silently. Contact support to decide how to record this order.",
         retryable=False,
     )
     UNPARSEABLE = Reason(
         "unparseable",
-        "Order {order} could not be read: {detail}.",
+        "BigCommerce answered something unexpected: {detail}.",
         "Check the order in BigCommerce's control panel; retry after it is corrected, or contact support.",
+        retryable=False,
+    )
+    REJECTED = Reason(
+        "rejected",
+        "BigCommerce refused the request ({detail}).",
+        "Check the order in BigCommerce's control panel, then retry.",
         retryable=False,
     )
     VOIDED_REVIVED = Reason(
         "voided_revived",
-        "Order {order} was cancelled or declined (its sale is voided), and BigCommerce now shows it as {detail}.",
+        "It was cancelled or declined (its sale is voided), and BigCommerce now shows it as {detail}.",
         "A voided sale is never reopened. Create a new sale in the POS if the customer is going ahead, then "
         "mark this resolved.",
         retryable=False,
     )
     LINK_INACTIVE = Reason(
         "link_inactive",
-        "The store link is not active, so order {order} was not synced.",
+        "The store link is not active, so it was not synced.",
         "Relink the store in Settings › BigCommerce, then retry.",
+        retryable=False,
+    )
+    WORKER_LOST = Reason(
+        "worker_lost",
+        "Its sync stopped unfinished every time it was tried (the worker stopped).",
+        "Retry it; if it stops again, contact support with the order number: something in it stops the worker.",
         retryable=False,
     )
     INTERNAL = Reason(
         "internal_error",
-        "Order {order} failed to sync because of an error on our side ({detail}).",
+        "It failed to sync because of an error on our side ({detail}).",
         "Retry it; if it fails again, contact support with the order number.",
         retryable=True,
     )
+
+    @classmethod
+    def for_exception(cls, exc: BaseException) -> tuple[Reason, str, timedelta | None] | None:
+        """The one mapping from an error to its reason: (reason, detail, wait at least), or None for an error this
+        module does not know (an error on our side: `work` retries it a few times as `internal_error`)."""
+        from integration import exceptions as api
+
+        if not isinstance(exc, api.ApiError):
+            return None
+        detail = exc.detail or exc.__class__.__name__
+        if isinstance(exc, api.ApiRateLimited):
+            return cls.RATE_LIMITED, detail, timedelta(seconds=exc.reset_seconds or 0)
+        if isinstance(exc, api.ApiServerError):
+            return cls.BIGCOMMERCE_ERROR, f"HTTP {exc.status}: {detail}" if exc.status else detail, None
+        if isinstance(exc, api.ApiUnavailable):
+            return cls.UNREACHABLE, detail, None
+        if isinstance(exc, api.ApiCredentialsRejected):
+            return cls.CREDENTIALS_REJECTED, detail, None
+        if isinstance(exc, api.ApiNotFound):
+            return cls.ORDER_NOT_FOUND, detail, None
+        if isinstance(exc, api.ApiBadResponse):
+            return cls.UNPARSEABLE, detail, None
+        return cls.REJECTED, detail, None
 
     @classmethod
     def all(cls) -> list[Reason]:

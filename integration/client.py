@@ -8,7 +8,7 @@ Responses are decoded with JSON numbers as Decimal and parsed into the frozen da
 
 Each public method names the BigCommerce operation it calls and how many calls it makes. A 429 is waited out
 (every worker waits for the announced reset) up to the limiter's `max_wait`, then raised as `ApiRateLimited`.
-Other failures are not retried here: the job layer decides (see `ApiError.retryable`).
+Other failures are not retried here: the work kernel decides (`integration.choices.ErrorCode.for_exception`).
 
 One log line per response on the `integration.client` logger: method, path (without the query string, which may
 hold an email filter), status, duration in ms and requests left; never the token, never a body.

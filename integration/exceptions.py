@@ -7,9 +7,12 @@
 | `ApiRateLimited` | 429 the client could not wait out | reschedule after `reset_seconds` |
 | `ApiServerError` | 5xx | retry later with backoff |
 | `ApiUnavailable` | timeout, refused or dropped connection, DNS | retry later with backoff |
-| `ApiBadResponse` | a body that is not JSON or not the documented shape | retry later (persistent: a bug) |
+| `ApiBadResponse` | a body that is not JSON or not the documented shape | needs attention: an unexpected answer |
 | `ApiParseError` | a documented field missing or unreadable | needs attention: names the field and the resource |
 | `ApiRejected` | any other 4xx (400, 409, 413, 422...) | fix the request: it will fail the same way again |
+
+Which of them are worth retrying is decided in one place, `integration.choices.ErrorCode.for_exception`, and
+each kind of background work's retry policy (`integration.kinds`).
 
 Messages carry BigCommerce's own wording, truncated, and never the access token: the client scrubs the token
 from anything it raises, and `from_response` only reads the body and the URL path.
@@ -18,7 +21,7 @@ from anything it raises, and `from_response` only reads the body and the URL pat
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import requests
@@ -39,8 +42,6 @@ _SCOPE_BY_PATH: tuple[tuple[str, str], ...] = (
 
 class ApiError(Exception):
     """Base of every BigCommerce API failure. `status` is the HTTP status (None without a response)."""
-
-    retryable: ClassVar[bool] = False
 
     def __init__(self, detail: str = "", *, status: int | None = None):
         self.detail = detail[:DETAIL_MAX_CHARS]
@@ -83,8 +84,6 @@ class ApiNotFound(ApiError):
 class ApiRateLimited(ApiError):
     """429 that could not be waited out within the client's bound; `reset_seconds` says when to try again."""
 
-    retryable = True
-
     def __init__(self, detail: str = "", *, status: int | None = 429, reset_seconds: float | None = None):
         self.reset_seconds = reset_seconds
         super().__init__(detail, status=status)
@@ -93,25 +92,17 @@ class ApiRateLimited(ApiError):
 class ApiServerError(ApiError):
     """5xx: BigCommerce failed (or is in maintenance: 503)."""
 
-    retryable = True
-
 
 class ApiUnavailable(ApiError):
     """No usable HTTP response: connect or read timeout, connection refused or dropped, DNS failure."""
-
-    retryable = True
 
 
 class ApiBadResponse(ApiError):
     """A response the client does not understand: not JSON, or JSON of the wrong shape."""
 
-    retryable = True
-
 
 class ApiParseError(ApiBadResponse):
     """A documented field is missing or unreadable. `field` names it, `resource` says where (e.g. "order 123")."""
-
-    retryable = False
 
     def __init__(self, field: str, resource: str, reason: str = "missing"):
         self.field = field

@@ -101,15 +101,9 @@ class WebhookEvent(models.Model):
     payload = models.JSONField()
     delivery_id = models.CharField(max_length=128, blank=True, help_text="Standard Webhooks `webhook-id`")
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    # Set as the event is stored when its order's sync job is queued right after the commit; NULL when Redis
-    # refused that job (or never got it): the sweeper enqueues whatever Redis missed.
-    enqueued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["link", "hash"], name="webhookevent_unique_hash")]
-        indexes = [
-            models.Index(fields=["received_at"], condition=Q(enqueued_at__isnull=True), name="webhook_unqueued_idx")
-        ]
 
     def __str__(self) -> str:
         return f"{self.scope} #{self.resource_id} ({self.hash[:8]})"
@@ -132,7 +126,8 @@ class OrderSyncQuerySet(LinkScopedQuerySet):
 
 
 class OrderSync(models.Model):
-    """Where one BigCommerce order stands: the row the sync job locks, and what the Failed orders page shows."""
+    """Where one BigCommerce order stands: the row the sync locks to apply it, and what the Failed orders page shows.
+    Whether a sync of it is waiting or running is its `bc.order_sync` work row (`work.models.WorkItem`)."""
 
     link = models.ForeignKey(StoreLink, on_delete=models.CASCADE, related_name="order_syncs")
     bc_order_id = models.BigIntegerField()
@@ -147,7 +142,6 @@ class OrderSync(models.Model):
     bc_date_modified = models.DateTimeField(null=True, blank=True)
     bc_status_id = models.PositiveSmallIntegerField(null=True, blank=True)
     bc_date_created = models.DateTimeField(null=True, blank=True)
-    queued_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     resolution_note = models.TextField(blank=True)
@@ -162,10 +156,6 @@ class OrderSync(models.Model):
             models.Index(fields=["link", "state", "-updated_at"], name="ordersync_state_idx"),
             models.Index(
                 fields=["next_retry_at"], condition=Q(state=OrderSyncState.RETRYING), name="ordersync_retry_idx"
-            ),
-            # Syncs requested and not yet claimed (see integration.services.order_sync.order_syncs_claim).
-            models.Index(
-                fields=["link", "queued_at"], condition=Q(queued_at__isnull=False), name="ordersync_queued_idx"
             ),
             models.Index(fields=["link", "-updated_at", "-id"], condition=ON_FAILED_LIST, name="ordersync_failed_idx"),
         ]
@@ -368,8 +358,8 @@ class PushState(models.Model):
     A change marks the row dirty (`dirty_since`, `version` + 1) in one statement; the push job reads dirty rows,
     sends what differs from what was last pushed, then stores `pushed_version` = the version it read and clears
     `dirty_since` only where `version` still equals it. So a change that lands while a push is in flight keeps
-    its row dirty for the next push, and nothing is lost or sent twice. `next_attempt_at` holds a row back after
-    a failure (backoff); `last_error` says why the last attempt failed.
+    its row dirty for the next push, and nothing is lost or sent twice. `last_error` says why BigCommerce refused
+    the item last; `attempts` counts how often it was looked up again because BigCommerce tracks it otherwise.
     """
 
     link = models.ForeignKey(StoreLink, on_delete=models.CASCADE, related_name="+")
@@ -379,7 +369,6 @@ class PushState(models.Model):
     dirty_since = models.DateTimeField(null=True, blank=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
 
     objects = models.Manager.from_queryset(LinkScopedQuerySet)()

@@ -1,42 +1,54 @@
-"""Receivers of the POS's signals: the BigCommerce link follows stock and price changes without `pos` importing it.
+"""What the BigCommerce link does when the POS records something (`pos.events`, `pos.signals`).
 
-Both signals are sent after the POS's transaction has committed, from wherever the change was made (a sale at the
-till, a stock count, an order sync...). A receiver only marks rows in the database and wakes the push job; it
-never calls BigCommerce and never raises into the code that sent the signal: that work is done, and a page must
-not fail after it. A failure here is logged as an error.
+Stock moved and products changed: the linked items are marked for the next push (`integration.services
+.push_state`), in the transaction that finishes the POS's record of the change. A merge: the link's product links
+move to the target in the merge's own transaction, so the source product can be deleted safely.
 """
 
 from __future__ import annotations
 
-import logging
+from collections import defaultdict
+from collections.abc import Sequence
 
+from integration.models import ProductLink
 from integration.services.push_state import price_push_mark, stock_push_mark
 from pos.models import Outlet
-
-logger = logging.getLogger("integration.push")
+from work.models import WorkItem
 
 # `product_changed` fields that change what BigCommerce must show.
 PRICE_FIELDS = frozenset({"retail_price", "links"})
 STOCK_FIELDS = frozenset({"tracks_inventory", "links"})
 
 
-def stock_changed_receiver(sender, *, retailer_id: int, changes: list[tuple[int, int]], **kwargs) -> None:
-    """Levels moved: mark the linked items' stock at those outlets for the push."""
-    try:
-        stock_push_mark(retailer_id=retailer_id, changes=changes)
-    except Exception:  # noqa: BLE001 - after commit: log, never break the sale or sync that moved the stock
-        logger.exception("could not mark %s stock change(s) of retailer %s for a push", len(changes), retailer_id)
+def stock_moved_handler(items: Sequence[WorkItem]) -> None:
+    """`pos.stock_moved`: mark the linked items' stock at those outlets for the push (one statement per store)."""
+    changes: dict[int, set[tuple[int, int]]] = defaultdict(set)
+    for item in items:
+        changes[item.shard].update((p, o) for p, o in item.payload.get("changes", ()))
+    for retailer_id, pairs in changes.items():
+        stock_push_mark(retailer_id=retailer_id, changes=sorted(pairs))
 
 
-def product_changed_receiver(sender, *, retailer_id: int, product_id: int, fields: tuple[str, ...], **kwargs) -> None:
-    """A product's price changed, it started tracking stock, or a merge moved BigCommerce links to it: mark what
-    BigCommerce now has to learn about it."""
-    changed = set(fields)
-    try:
+def product_changed_handler(items: Sequence[WorkItem]) -> None:
+    """`pos.product_changed`: a price changed, a product started tracking stock, or a merge moved BigCommerce links
+    to it: mark what BigCommerce now has to learn about it."""
+    prices: dict[int, set[int]] = defaultdict(set)
+    stock: dict[int, set[int]] = defaultdict(set)
+    for item in items:
+        product_id, changed = item.payload.get("product_id"), set(item.payload.get("fields", ()))
         if changed & PRICE_FIELDS:
-            price_push_mark(retailer_id=retailer_id, product_ids=[product_id])
+            prices[item.shard].add(product_id)
         if changed & STOCK_FIELDS:
-            outlets = Outlet.objects.filter(retailer_id=retailer_id).values_list("pk", flat=True)
-            stock_push_mark(retailer_id=retailer_id, changes=[(product_id, o) for o in outlets])
-    except Exception:  # noqa: BLE001 - after commit: log, never break the edit that changed the product
-        logger.exception("could not mark product %s of retailer %s for a push", product_id, retailer_id)
+            stock[item.shard].add(product_id)
+    for retailer_id, product_ids in prices.items():
+        price_push_mark(retailer_id=retailer_id, product_ids=product_ids)
+    for retailer_id, product_ids in stock.items():
+        outlets = Outlet.objects.filter(retailer_id=retailer_id).values_list("pk", flat=True)
+        stock_push_mark(retailer_id=retailer_id, changes=[(p, o) for p in product_ids for o in outlets])
+
+
+def product_merging_receiver(sender, *, retailer_id: int, source_id: int, target_id: int, **kwargs) -> int:
+    """A merge: the source product's BigCommerce links follow it to the target. Returns how many moved."""
+    return ProductLink.objects.filter(product_id=source_id, product__retailer_id=retailer_id).update(
+        product_id=target_id
+    )

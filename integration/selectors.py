@@ -10,17 +10,17 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from integration.choices import ErrorCode, LinkState, OrderSyncState, Reason
-from integration.models import OrderSync, StoreLink, SyncLogEntry, WebhookEvent
-from integration.queueing import QUEUE_WEBHOOKS, get_queue
+from integration.models import OrderSync, ProductLink, StoreLink, SyncLogEntry, WebhookEvent
+from integration.services.order_sync import ORDER_SYNC
 from integration.services.synclog import Event
 from pos.models import AuditEntry, Retailer
 from pos.selectors import local_day_bounds, within_local_days
+from work import kernel
 
 logger = logging.getLogger("integration.selectors")
 
@@ -65,7 +65,7 @@ class LinkHealth:
     orders_waiting: int = 0
     retrying: int = 0
     needs_attention: int = 0
-    # Jobs waiting in the sync queue (every store's); None when Redis cannot be reached.
+    # This store's order syncs waiting or running (the durable-work rows: known even when Redis is down).
     queue_depth: int | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -84,13 +84,9 @@ class LinkHealth:
         return "Needs a look" if self.problems else "Healthy"
 
 
-def webhooks_queue_depth() -> int | None:
-    """Order syncs waiting in the webhooks queue; None when Redis cannot say."""
-    try:
-        return get_queue(QUEUE_WEBHOOKS).count
-    except RedisError as exc:
-        logger.warning("queue depth unavailable: %s", exc)
-        return None
+def order_syncs_queued(*, retailer_id: int) -> int:
+    """The store's order syncs waiting or running (failed ones are on the Failed orders page)."""
+    return sum(due + running for kind, due, running, _ in kernel.counts(shard=retailer_id) if kind == ORDER_SYNC)
 
 
 def overview_link_health(*, retailer: Retailer) -> LinkHealth:
@@ -132,7 +128,7 @@ def overview_link_health(*, retailer: Retailer) -> LinkHealth:
         orders_waiting=counts["waiting"],
         retrying=counts["retrying"],
         needs_attention=counts["attention"],
-        queue_depth=webhooks_queue_depth(),
+        queue_depth=order_syncs_queued(retailer_id=retailer.pk),
         problems=problems,
     )
 
@@ -346,3 +342,24 @@ def support_retailers_page(*, query: str = "", page_number: str | int | None = N
 def support_audit_trail() -> QuerySet[AuditEntry]:
     """What support users did (switches, historical-import changes, anything else audited), newest first."""
     return AuditEntry.objects.filter(actor__is_support=True).select_related("retailer", "actor")
+
+
+# ---------------------------------------------------------------- the catalog's links to BigCommerce
+
+
+def products_with_link_state(products: QuerySet, *, retailer: Retailer, linked: bool | None = None) -> QuerySet:
+    """Annotate `is_linked` (a ProductLink on the retailer's live store link; an unlinked store's do not count),
+    and keep only linked or unlinked products when `linked` says so."""
+    products = products.annotate(
+        is_linked=Exists(
+            ProductLink.objects.filter(product=OuterRef("pk"), link__retailer=retailer).exclude(
+                link__state=LinkState.UNLINKED
+            )
+        )
+    )
+    return products if linked is None else products.filter(is_linked=linked)
+
+
+def products_with_links(products: QuerySet) -> QuerySet:
+    """Prefetch each product's BigCommerce links (`bc_links`), oldest first."""
+    return products.prefetch_related(Prefetch("bc_links", queryset=ProductLink.objects.order_by("pk")))

@@ -30,6 +30,10 @@ class BcStatus:
     unpaid: bool = False
     # The customer collects the order (Awaiting Pickup): the fulfilment is a pickup.
     pickup: bool = False
+    # Every item left the store (Shipped, Completed): the fulfilment is complete, nothing is shipped from the POS.
+    shipped: bool = False
+    # Money went back (Refunded, Partially Refunded): the refunds are read from BigCommerce.
+    refunded: bool = False
 
 
 STATUS_TABLE: dict[int, BcStatus] = {
@@ -37,19 +41,19 @@ STATUS_TABLE: dict[int, BcStatus] = {
     for s in (
         BcStatus(0, "Incomplete", Outcome.SKIP),
         BcStatus(1, "Pending", Outcome.SKIP),
-        BcStatus(2, "Shipped", Outcome.CLOSED),
+        BcStatus(2, "Shipped", Outcome.CLOSED, shipped=True),
         BcStatus(3, "Partially Shipped", Outcome.CLOSED),
-        BcStatus(4, "Refunded", Outcome.CLOSED),
+        BcStatus(4, "Refunded", Outcome.CLOSED, refunded=True),
         BcStatus(5, "Cancelled", Outcome.VOIDED),
         BcStatus(6, "Declined", Outcome.VOIDED),
         BcStatus(7, "Awaiting Payment", Outcome.CLOSED, unpaid=True),
         BcStatus(8, "Awaiting Pickup", Outcome.CLOSED, pickup=True),
         BcStatus(9, "Awaiting Shipment", Outcome.CLOSED),
-        BcStatus(10, "Completed", Outcome.CLOSED),
+        BcStatus(10, "Completed", Outcome.CLOSED, shipped=True),
         BcStatus(11, "Awaiting Fulfillment", Outcome.CLOSED),
         BcStatus(12, "Manual Verification Required", Outcome.CLOSED),
         BcStatus(13, "Disputed", Outcome.CLOSED),
-        BcStatus(14, "Partially Refunded", Outcome.CLOSED),
+        BcStatus(14, "Partially Refunded", Outcome.CLOSED, refunded=True),
     )
 }
 
@@ -60,6 +64,19 @@ class UnknownStatusError(Exception):
     def __init__(self, status_id: int):
         super().__init__(f"unknown BigCommerce status id {status_id}")
         self.status_id = status_id
+
+
+COMPLETED = STATUS_TABLE[10]
+AWAITING_PICKUP = STATUS_TABLE[8]
+# BigCommerce's payment statuses (orders.v2 `payment_status`): money taken, and money that went back.
+PAID_PAYMENT_STATUSES = frozenset({"captured", "paid", "partially refunded", "refunded"})
+REFUNDED_PAYMENT_STATUSES = frozenset({"refunded", "partially refunded"})
+
+
+def has_refunds(status_id: int, payment_status: str | None) -> bool:
+    """Whether an order's refunds must be read: its status or its payment status says money went back."""
+    row = STATUS_TABLE.get(status_id)
+    return bool(row and row.refunded) or (payment_status or "").lower() in REFUNDED_PAYMENT_STATUSES
 
 
 def status_for(status_id: int) -> BcStatus:

@@ -26,8 +26,6 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
-from integration.choices import LinkState
-from integration.models import ProductLink
 from pos.choices import Channel, FulfillmentState, SaleStatus
 from pos.keyset import KeysetPage, keyset_page
 from pos.models import (
@@ -100,15 +98,6 @@ CATALOG_SORTS = {
 }
 
 
-def _linked(retailer: Retailer) -> Exists:
-    """True for a product with a ProductLink on the retailer's live store link (an unlinked store's don't count)."""
-    return Exists(
-        ProductLink.objects.filter(product=OuterRef("pk"), link__retailer=retailer).exclude(
-            link__state=LinkState.UNLINKED
-        )
-    )
-
-
 def _search(queryset: QuerySet[Product], query: str) -> QuerySet[Product]:
     return queryset.filter(Q(name__icontains=query) | Q(sku__icontains=query)) if query else queryset
 
@@ -119,12 +108,12 @@ def product_catalog(
     query: str = "",
     kind: str = "",
     active: bool | None = None,
-    linked: bool | None = None,
     needs_review: bool | None = None,
     sort: str = "name",
 ) -> QuerySet[Product]:
     """The Catalog page: products matching the search (name or SKU) and filters, with on hand over all outlets
-    (`on_hand_total`) and `is_linked`, in one query whatever the page size."""
+    (`on_hand_total`), in one query whatever the page size (the link adds `is_linked`:
+    `integration.selectors.products_with_link_state`)."""
     products = _search(Product.objects.for_retailer(retailer), query.strip())
     if kind:
         products = products.filter(kind=kind)
@@ -133,17 +122,14 @@ def product_catalog(
     if needs_review is not None:
         products = products.filter(needs_review=needs_review)
     products = products.annotate(
-        is_linked=_linked(retailer),
-        on_hand_total=Coalesce(Sum("inventory_levels__on_hand"), Value(0), output_field=IntegerField()),
+        on_hand_total=Coalesce(Sum("inventory_levels__on_hand"), Value(0), output_field=IntegerField())
     )
-    if linked is not None:
-        products = products.filter(is_linked=linked)
     return products.order_by(*CATALOG_SORTS.get(sort, CATALOG_SORTS["name"]))
 
 
 def product_review_queue(*, retailer: Retailer) -> QuerySet[Product]:
-    """Products the link created that nobody has reviewed yet, oldest first, with their BigCommerce ids, the
-    units sold and the stock they hold."""
+    """Products the link created that nobody has reviewed yet, oldest first, with the units sold and the stock
+    they hold (the link adds their BigCommerce ids: `integration.selectors.products_with_links`)."""
     return (
         Product.objects.for_retailer(retailer)
         .filter(needs_review=True)
@@ -160,7 +146,6 @@ def product_review_queue(*, retailer: Retailer) -> QuerySet[Product]:
             ),
             lines_sold=Count("sale_lines"),
         )
-        .prefetch_related(Prefetch("bc_links", queryset=ProductLink.objects.order_by("pk")))
         .order_by("created_at", "pk")
     )
 

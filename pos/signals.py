@@ -1,17 +1,16 @@
-"""Signals the POS sends for other parts of the product to follow (sent after the transaction commits).
+"""Signals the POS sends inside its own transaction, for records of other parts of the product that must change
+with it, atomically, without the POS knowing them.
 
-`stock_changed` is how the BigCommerce link learns that a linked product's level moved, whatever the reason,
-without the POS knowing about BigCommerce. Receivers get `retailer_id` and `changes`, a list of
-`(product_id, outlet_id)` pairs.
+`product_merging` is sent by `pos.services.catalog.product_merge` before the source product may be deleted:
+receivers move whatever of theirs points at the source to the target and return how many rows they moved
+(the BigCommerce link moves its product links). Receivers get `retailer_id`, `source_id` and `target_id`.
 
-`product_changed` says that a product's own fields changed (a price edit, stock tracking turned on) or that other
-records now point at it (a merge moved BigCommerce links to it). Receivers get `retailer_id`, `product_id` and
-`fields`: the names of the changed fields, plus `"links"` when a merge moved links to the product.
+Work that follows a change later (pushing stock and prices, writing a fulfilment back) is not a signal: it is
+recorded as durable work in `pos.events`.
 """
 
 from __future__ import annotations
 
 from django.dispatch import Signal
 
-stock_changed = Signal()
-product_changed = Signal()
+product_merging = Signal()

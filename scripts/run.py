@@ -1,8 +1,8 @@
 """`make run`: the whole product on one machine, in the foreground.
 
 Starts the embedded Redis (when REDIS_URL is unset) on a unix socket under var/, migrates, seeds the demo
-retailer, then runs the web server, one RQ worker with the scheduler, the sandbox BigCommerce store (port
-SANDBOX_PORT, 8100, placing an order every 20 s), and every extra process the product needs. Ctrl-C (or
+retailer, then runs the web server, one worker (which also runs scheduled and periodic work: no scheduler or cron
+process is needed), and the sandbox BigCommerce store (port SANDBOX_PORT, 8100, placing an order every 20 s). Ctrl-C (or
 SIGTERM) stops all of them and leaves no process behind.
 
 Once the sandbox answers, the demo retailer is linked to it (`manage.py demo_link`, idempotent), with webhooks
@@ -135,23 +135,11 @@ def main() -> int:
                 "worker",
                 start(
                     "worker",
-                    [
-                        *MANAGE,
-                        "rqworker",
-                        "webhooks",
-                        "default",
-                        "imports",
-                        "--with-scheduler",
-                        "--worker-class",
-                        "integration.worker.SyncWorker",
-                    ],
+                    [*MANAGE, "rqworker", "webhooks", "default", "imports"],
                     env,
                 ),
             )
         )
-        cron = ROOT / "config" / "cron.py"
-        if cron.exists():
-            procs.append(("cron", start("cron", [*MANAGE, "rqcron", "config.cron"], env)))
         procs.append(("web", start("web", [*MANAGE, "runserver", f"{host}:{port}", "--noreload"], env)))
         # A sandbox BigCommerce store that keeps taking orders; the demo retailer is linked to it.
         sandbox = [*MANAGE, "bigcommerce_sandbox", "--host", host, "--port", sandbox_port, "--place-every", "20"]

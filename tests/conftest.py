@@ -123,14 +123,13 @@ def redis_conn():
 
 @pytest.fixture
 def run_jobs():
-    """Run every queued job in this process with a burst SimpleWorker (no fork: jobs share the test database)."""
-    import django_rq
-    from rq import SimpleWorker
+    """Run the background work that is due now, in this process and this test's transaction (see `work.kernel`);
+    returns how many items were finished."""
+    from work import kernel
+    from work.registry import QUEUES
 
-    def run(*queues: str) -> None:
-        names = queues or tuple(django_settings.RQ_QUEUES)
-        worker = django_rq.get_worker(*names, worker_class=SimpleWorker)
-        worker.work(burst=True, with_scheduler=False)
+    def run(*queues: str, only=None) -> int:
+        return kernel.drain(queues or QUEUES, budget=600, only=only)
 
     return run
 

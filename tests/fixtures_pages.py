@@ -82,7 +82,7 @@ def online_sale(shop: Shop, *, order_id: int, invoice: int, customer: Customer |
 
 def failing_sync(shop: Shop, *, order_id: int, reason, state=OrderSyncState.NEEDS_ATTENTION, when, attempts=1):
     """An order that could not sync, with its reason, attempts and the log line that said so."""
-    message = reason.message.format(order=order_id, detail="42" if reason is ErrorCode.UNKNOWN_STATUS else "HTTP 503")
+    message = reason.describe("42" if reason is ErrorCode.UNKNOWN_STATUS else "HTTP 503")
     sync = factories.OrderSyncFactory(
         link=shop.link,
         bc_order_id=order_id,

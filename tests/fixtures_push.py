@@ -1,10 +1,10 @@
-"""Fixtures for the stock and price push: a linked store on the sandbox, linked items, and the RQ scheduler.
+"""Fixtures for the stock and price push: a linked store on the sandbox, linked items, and the push's due time.
 
 - `push_link`: the retailer's active link to the sandbox store (linked outlet = `push_link.outlet`).
 - `link_item(bc_product_id, variant_index=0, product=None)`: a POS product (made if not given) linked to a
   sandbox catalog item, as the order sync would link it.
-- `run_pushes(until=None)`: what RQ's scheduler and a worker do when the time comes: every push job scheduled
-  at or before `until` (default: once this window and the next have passed) is queued and run by a burst worker.
+- `run_pushes(until=None)`: what a worker does when the time comes: every push due at or before `until` (default:
+  once this window and the next have passed) is brought forward to now, then the due work runs.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rq.job import Job
 
 from integration.models import ProductLink, StoreLink
-from integration.queueing import QUEUE_DEFAULT, get_queue
-from integration.services.push_state import push_debounce_seconds
+from integration.services.push_state import PUSH, push_debounce_seconds
 from tests import factories
+from work.models import WorkItem
 
 
 @pytest.fixture
@@ -45,21 +44,13 @@ def link_item(push_link, sandbox):
 @pytest.fixture
 def run_pushes(run_jobs):
     def run(until=None) -> int:
-        """Run the push jobs due by `until`; returns how many ran."""
+        """Run the pushes due by `until` (and whatever else is due now); returns how many pushes ran."""
+        run_jobs()  # the POS's records of changes first: they ask for the pushes
         until = until or timezone.now() + timedelta(seconds=3 * push_debounce_seconds() + 1)
-        queue = get_queue(QUEUE_DEFAULT)
-        registry = queue.scheduled_job_registry
-        due = registry.get_job_ids(0, -1)
-        ran = 0
-        for job_id in due:
-            if registry.get_scheduled_time(job_id) > until:
-                continue
-            job = Job.fetch(job_id, connection=queue.connection)
-            registry.remove(job)
-            queue.enqueue_job(job)
-            ran += 1
+        due = WorkItem.objects.filter(kind=PUSH, due_at__lte=until, lease_until__isnull=True)
+        ran = due.update(due_at=timezone.now())
         if ran:
-            run_jobs(QUEUE_DEFAULT)
+            run_jobs()
         return ran
 
     return run

@@ -1,4 +1,5 @@
-"""Real RQ worker processes for tests: `manage.py rqworker --burst` on the test database and the test Redis.
+"""Real worker processes for tests: `manage.py rqworker` (the product's `work.worker.Worker`) on the test database
+and the test Redis.
 
 Workers are separate processes, so they only see committed data: use them from tests marked
 `@pytest.mark.django_db(transaction=True)` (and `@pytest.mark.postgres`: an in-memory SQLite test database cannot
@@ -30,20 +31,12 @@ def worker_env(**extra: str) -> dict[str, str]:
 
 
 def _worker_command(queues: tuple[str, ...], *options: str) -> list[str]:
-    return [
-        sys.executable,
-        "manage.py",
-        "rqworker",
-        *queues,
-        *options,
-        "--worker-class",
-        "integration.worker.SyncWorker",
-    ]
+    return [sys.executable, "manage.py", "rqworker", *queues, *options]
 
 
 class WorkerPool:
-    """Long-running worker processes (with RQ's scheduler, so scheduled retries run), as in production: started,
-    then stopped warm (SIGTERM: finish the job in hand) or killed (SIGKILL, mid-job). Their stderr is kept so a
+    """Long-running worker processes, as in production: started, then stopped warm (SIGTERM: finish the batch in
+    hand) or killed (SIGKILL, mid-batch). Their stderr is kept so a
     test can look for what went wrong (`log()`)."""
 
     def __init__(self):
@@ -51,12 +44,14 @@ class WorkerPool:
         self._logs: list[Path] = []
         self._dir = Path(tempfile.mkdtemp(prefix="rq-workers-"))
 
-    def start(self, count: int = 1, queues: tuple[str, ...] = ("webhooks", "default"), **env: str) -> list[int]:
+    def start(
+        self, count: int = 1, queues: tuple[str, ...] = ("webhooks", "default", "imports"), **env: str
+    ) -> list[int]:
         started = []
         for _ in range(count):
             log = self._dir / f"worker-{len(self.procs)}.log"
             proc = subprocess.Popen(
-                _worker_command(queues, "--with-scheduler"),
+                _worker_command(queues),
                 cwd=ROOT,
                 env=worker_env(**env),
                 stdout=subprocess.DEVNULL,
@@ -97,7 +92,7 @@ def rq_workers():
     started: list[subprocess.Popen] = []
 
     def run(
-        count: int = 1, queues: tuple[str, ...] = ("webhooks", "default"), timeout: float = 300, **env: str
+        count: int = 1, queues: tuple[str, ...] = ("webhooks", "default", "imports"), timeout: float = 300, **env: str
     ) -> list[int]:
         procs = [
             subprocess.Popen(

@@ -47,3 +47,7 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 ARTIFACTS_DIR = BASE_DIR / "var" / "test-artifacts"
+# Short BigCommerce timeouts: a test of a timeout waits seconds, not the production 30 (unless a test's worker
+# processes are given their own).
+if "BIGCOMMERCE_READ_TIMEOUT" not in os.environ:
+    BIGCOMMERCE_TIMEOUT = (2, 5)

@@ -205,7 +205,7 @@ def ensure_periodic() -> int:
     for kind in kinds():
         if kind.every is not None and kind.seed is not None:
             with transaction.atomic():
-                created += ensure(kind, kind.seed())
+                created += ensure(kind, kind.seed(), due=kind.first_run(timezone.now()))
     return created
 
 
@@ -297,10 +297,13 @@ def _claim_rows(kind: Kind, shard: int | None, worker: str, now: datetime) -> li
     return items
 
 
-def claim(queues: Iterable[str] = QUEUES, *, worker: str | None = None) -> Claim | None:
-    """Take the next batch of due work of these queues (one kind, one shard), or None when nothing is due."""
+def claim(
+    queues: Iterable[str] = QUEUES, *, worker: str | None = None, only: Iterable[str] | None = None
+) -> Claim | None:
+    """Take the next batch of due work of these queues (one kind, one shard; of the kinds named in `only`, if
+    given), or None when nothing is due."""
     worker = worker or worker_name()
-    names = [k.name for k in kinds(queues)]
+    names = [k.name for k in kinds(queues) if only is None or k.name in only]
     if not names:
         return None
     for _ in range(3):  # another worker may take a candidate between the choice and the claim
@@ -434,7 +437,7 @@ def _reschedule(claim: Claim, items: Sequence[WorkItem], now: datetime) -> None:
     if not items:
         return
     condition, params = _in([i.pk for i in items])
-    next_run = now + claim.kind.every
+    next_run = claim.kind.next_run(now)
     least = "LEAST" if _postgres() else "MIN"
     with connection.cursor() as cursor:
         cursor.execute(
@@ -466,7 +469,7 @@ def _fail(claim: Claim, item: WorkItem, failure: Failure, now: datetime) -> Atte
                 f"UPDATE {table} SET due_at = {least}(COALESCE(due_at, %s), %s), lease_until = NULL, "
                 f"claimed_by = '', attempts = 0, last_error_code = %s, last_error = %s, updated_at = %s "
                 f"WHERE id = %s AND claimed_by = %s",
-                [now + kind.every, now + kind.every, failure.code, message, now, item.pk, claim.worker],
+                [kind.next_run(now), kind.next_run(now), failure.code, message, now, item.pk, claim.worker],
             )
         else:
             retry_at = None
@@ -506,16 +509,19 @@ def drain(
     budget: float | None = None,
     worker: str | None = None,
     stop: Callable[[], bool] = lambda: False,
+    only: Iterable[str] | None = None,
 ) -> int:
-    """Claim and run due work of these queues until none is due, `budget` seconds have passed (then the bell
-    rings for whoever continues), or `stop()` says so. Returns how many items were finished."""
+    """Claim and run due work of these queues (of the kinds in `only`, if given) until none is due, `budget`
+    seconds have passed (then the bell rings for whoever continues), or `stop()` says so. Returns how many items
+    were finished."""
     queues = tuple(queues)
+    only = None if only is None else frozenset(only)
     worker = worker or worker_name()
     budget = settings.WORK_DRAIN_SECONDS if budget is None else budget
     started = time.monotonic()
     finished = 0
     while not stop():
-        batch = claim(queues, worker=worker)
+        batch = claim(queues, worker=worker, only=only)
         if batch is None:
             break
         if len(batch.items) >= batch.kind.batch:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class Failure:
     message: str
     retryable: bool
     retry_after: timedelta | None = None  # at least this long before the next try (a rate limit's reset)
+    detail: str = ""  # what the error itself said, for the domain's own sentence
 
 
 INTERNAL_FAILURE_CODE = "internal_error"
@@ -60,11 +61,14 @@ def failure_for(exc: BaseException) -> Failure:
     """The one mapping from an exception to a failure. Anything the classifier does not know is an error on our
     side: worth a few retries (a deadlock, a restarted database), then someone must look."""
     if isinstance(exc, WorkerLost):
-        return Failure(WORKER_LOST_CODE, "its worker stopped before it finished, every time it ran", retryable=False)
+        return Failure(
+            WORKER_LOST_CODE, "its worker stopped before it finished, every time it ran", retryable=False, detail=""
+        )
     known = _classifier(exc)
     if known is not None:
         return known
-    return Failure(INTERNAL_FAILURE_CODE, f"an error on our side ({exc.__class__.__name__})", retryable=True)
+    name = exc.__class__.__name__
+    return Failure(INTERNAL_FAILURE_CODE, f"an error on our side ({name})", retryable=True, detail=name)
 
 
 @dataclass(frozen=True)
@@ -129,8 +133,10 @@ class Kind:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     handler: Handler | None = None
     on_failure: Callable[[Sequence[Attempt]], None] | None = None
-    # Periodic kinds run again `every` after each run; `seed()` names the (key, shard) pairs that must exist.
+    # Periodic kinds run again `every` after each run (at the time of day `at`, UTC, when given); `seed()` names
+    # the (key, shard) pairs that must exist.
     every: timedelta | None = None
+    at: time | None = None
     seed: Callable[[], Iterable[tuple[str, int | None]]] | None = None
     # Run the handler and the kernel's bookkeeping in one transaction (handlers that make no remote call).
     atomic: bool = False
@@ -138,6 +144,17 @@ class Kind:
     def __post_init__(self) -> None:
         if self.queue not in QUEUES:
             raise ValueError(f"unknown queue {self.queue!r} for {self.name}")
+
+    def next_run(self, now: datetime) -> datetime:
+        """When a periodic kind runs next after a run ending `now`."""
+        if self.at is None:
+            return now + self.every
+        moment = now.replace(hour=self.at.hour, minute=self.at.minute, second=0, microsecond=0)
+        return moment if moment > now else moment + timedelta(days=1)
+
+    def first_run(self, now: datetime) -> datetime:
+        """When a periodic kind's new row first runs: at once, or at its time of day."""
+        return now if self.at is None else self.next_run(now)
 
 
 _kinds: dict[str, Kind] = {}

@@ -21,11 +21,12 @@ Between jobs, database connections are checked the way Django checks them betwee
 from __future__ import annotations
 
 import time
+import uuid
 
 from django.conf import settings
 from django.db import close_old_connections
 from redis.exceptions import RedisError
-from rq.exceptions import DequeueTimeout
+from rq.exceptions import DequeueTimeout, InvalidJobOperation
 from rq.worker import SimpleWorker, WorkerStatus
 
 from work import kernel
@@ -85,6 +86,33 @@ class Worker(SimpleWorker):
         except RedisError as exc:
             self._redis_down(exc)
 
+    def work(self, burst: bool = False, **options) -> bool:
+        """RQ's work loop, started again whenever Redis fails under it (at start, when RQ registers the worker, or
+        at the end): meanwhile due work is run straight from the database."""
+        worked = False
+        while True:
+            try:
+                return super().work(burst=burst, **options) or worked
+            except RedisError as exc:
+                self._redis_down(exc)
+            worked = bool(self._drain_database(self.queue_names())) or worked
+            if burst or self._stop_requested or _stopping:
+                return worked
+            time.sleep(max(0.1, float(settings.WORK_POLL_SECONDS)))
+            self.name = uuid.uuid4().hex  # a fresh registration: the last one may still be in Redis
+
+    def handle_exception(self, job, *exc_info):
+        # A bell whose bookkeeping Redis lost (flushed, or restarted empty, while it ran): nothing was lost with it.
+        if isinstance(exc_info[1], InvalidJobOperation | RedisError):
+            self.log.warning(
+                "Worker %s: Redis lost track of job %s (%s); its work is in the database",
+                self.name,
+                job.id,
+                exc_info[1].__class__.__name__,
+            )
+            return
+        super().handle_exception(job, *exc_info)
+
     def request_stop(self, signum, frame):
         global _stopping
         _stopping = True
@@ -108,7 +136,8 @@ class Worker(SimpleWorker):
         poll = max(0.1, float(settings.WORK_POLL_SECONDS))
         queues = self.queue_names()
         while True:
-            self._seed_periodic()
+            if timeout is not None:  # a burst worker (tests, one-off runs) only drains what is due
+                self._seed_periodic()
             result = None
             try:
                 self.heartbeat()

@@ -16,6 +16,7 @@ from django.views.generic import FormView, TemplateView
 from dashboard.forms import CatalogFilterForm, ProductForm
 from dashboard.views.mixins import HtmxPartialMixin, call_service, paginate, redirect_back
 from integration.models import ProductLink
+from integration.selectors import products_with_link_state, products_with_links
 from pos.models import Outlet, Product
 from pos.selectors import (
     product_catalog,
@@ -46,11 +47,16 @@ class CatalogView(HtmxPartialMixin, RetailerRequiredMixin, TemplateView):
     def get_context_data(self, **kwargs):
         filters = CatalogFilterForm(self.request.GET or None)
         selector_kwargs = filters.selector_kwargs()
-        products = product_catalog(retailer=self.request.retailer, **selector_kwargs)
+        linked = selector_kwargs.pop("linked", None)
+        products = products_with_link_state(
+            product_catalog(retailer=self.request.retailer, **selector_kwargs),
+            retailer=self.request.retailer,
+            linked=linked,
+        )
         review_count = self.scoped(Product).filter(needs_review=True).count()
         return super().get_context_data(
             filters=filters,
-            sort=selector_kwargs["sort"],
+            sort=selector_kwargs.get("sort", "name"),
             page_obj=paginate(self.request, products, PAGE_SIZE),
             review_count=review_count,
             **kwargs,
@@ -132,7 +138,7 @@ class ProductReviewView(RetailerRequiredMixin, TemplateView):
     template_name = "dashboard/product_review.html"
 
     def get_context_data(self, **kwargs):
-        queue = product_review_queue(retailer=self.request.retailer)
+        queue = products_with_links(product_review_queue(retailer=self.request.retailer))
         return super().get_context_data(page_obj=paginate(self.request, queue, PAGE_SIZE), **kwargs)
 
 

@@ -99,3 +99,21 @@ def attention_digest_send(*, retailer: Retailer) -> int:
         raise
     logger.info("attention digest sent to %s admin(s) of retailer %s (%s orders)", len(recipients), retailer.pk, total)
     return total
+
+
+def attention_digests_send() -> int:
+    """Send each retailer with orders needing attention its digest (the daily `bc.attention_digest` work).
+    Returns how many were sent; one retailer's mail failure does not cost the others their digest."""
+    retailer_ids = (
+        OrderSync.objects.filter(state=OrderSyncState.NEEDS_ATTENTION)
+        .order_by()
+        .values_list("link__retailer_id", flat=True)
+        .distinct()
+    )
+    sent = 0
+    for retailer in Retailer.objects.filter(pk__in=retailer_ids).order_by("pk"):
+        try:
+            sent += bool(attention_digest_send(retailer=retailer))
+        except Exception:  # noqa: BLE001 - logged; the next retailer still gets its digest
+            logger.exception("attention digest of retailer %s failed", retailer.pk)
+    return sent

@@ -2,11 +2,11 @@
 
 The sync must tell a product it has never seen from one BigCommerce deleted (which becomes a placeholder). Asking
 the catalog for every order with a first-seen product would add an API call to most orders of a newly linked
-store; instead the whole catalog's ids are read once (250 per call, in a background job when the store is linked
-and daily after), and only products missing from that list are asked about. A product deleted since the last
-refresh is, until the next one, taken as existing: it is then created as a normal product for review rather than
-a placeholder (the order still syncs either way). Without the cache (Redis flushed, first minutes of a link) the
-sync simply asks, as before.
+store; instead the whole catalog's ids are read once (250 per call, as the link's `bc.catalog_ids` work when the
+store is linked and daily after), and only products missing from that list are asked about. A product deleted
+since the last refresh is, until the next one, taken as existing: it is then created as a normal product for
+review rather than a placeholder (the order still syncs either way). Without the cache (Redis flushed, first
+minutes of a link) the sync simply asks, as before.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from collections.abc import Iterable
 from redis.exceptions import RedisError
 
 from integration.models import StoreLink
-from integration.queueing import QUEUE_WEBHOOKS, enqueue_now, redis_connection
+from work import kernel
+from work.bell import redis_connection
 
 logger = logging.getLogger("integration.catalog")
 
+CATALOG_IDS = "bc.catalog_ids"
 TTL_SECONDS = 26 * 3600  # refreshed daily; the margin covers a late refresh
 CHUNK = 1000
 
@@ -50,21 +52,15 @@ def catalog_ids_refresh(*, link: StoreLink, client) -> int:
 
 def catalog_ids_missing(*, link: StoreLink, ids: Iterable[int]) -> list[int]:
     """Of `ids`, those the cache does not show as existing (all of them when there is no cache yet; a refresh
-    is then queued)."""
+    is then requested)."""
     ids = sorted(set(ids))
     if not ids:
         return []
     try:
         conn = redis_connection()
         if not conn.exists(_key(link.pk)):
-            # At the front of the sync queue: the orders behind it then need no catalog call of their own.
-            enqueue_now(
-                QUEUE_WEBHOOKS,
-                "integration.jobs.catalog_ids_refresh_job",
-                link.pk,
-                job_id=f"catalog-ids-{link.pk}",
-                at_front=True,
-            )
+            # Before the next order syncs (its priority): the orders behind it need no catalog call of their own.
+            catalog_ids_request(link=link)
             return ids
         known = conn.smismember(_key(link.pk), ids)
     except RedisError as exc:
@@ -84,3 +80,8 @@ def catalog_ids_add(*, link: StoreLink, ids: Iterable[int]) -> None:
             conn.sadd(_key(link.pk), *ids)
     except RedisError:
         pass
+
+
+def catalog_ids_request(*, link: StoreLink) -> None:
+    """Ask for the link's catalog ids to be read now (it is periodic work: it then runs daily)."""
+    kernel.request(CATALOG_IDS, link.pk, shard=link.retailer_id)

@@ -1,9 +1,12 @@
 """Writing a completed fulfilment back to BigCommerce: a shipment for a delivery, the Completed status for a pickup.
 
-`fulfillment_writeback_run` is called by `integration.jobs.fulfillment_writeback_job`. It decides which failures
-are transient (rate limit, server error, BigCommerce unreachable: the job tries again with backoff) and which are
-permanent (credentials rejected, order not found, a request BigCommerce refuses: staff must act first), and
-records every outcome on the fulfilment: `writeback_state`, `writeback_error` in plain words, and an event.
+Completing a fulfilment records `pos.events.FULFILLMENT_COMPLETED`; the link handles it with
+`fulfillment_writebacks_run` (`integration.kinds`). A precondition that fails (sale voided, store unlinked) is
+recorded at once. An API error is returned to the kernel: the one classifier tells a transient failure (rate
+limit, server error, BigCommerce unreachable: tried again with backoff) from a permanent one (credentials
+rejected, order not found, a request BigCommerce refuses: staff must act first), and
+`fulfillment_writeback_record_failures` says so on the fulfilment: `writeback_state`, `writeback_error` in plain
+words, and an event.
 
 The fulfilment row is locked (skip-locked) for the duration of the call, so two workers never send the same
 write-back twice at once; a run that finds the row taken, or the write-back no longer pending, does nothing.
@@ -12,21 +15,25 @@ write-back twice at once; a run that finds the row taken, or the write-back no l
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Protocol
 
 from django.db import transaction
 from django.utils import timezone
 
-from integration.choices import LinkState
+from integration.choices import ErrorCode, LinkState
+from integration.exceptions import ApiError
 from integration.models import StoreLink
+from integration.status_table import COMPLETED
 from pos.choices import FulfillmentAction, ProductKind, SaleStatus, WritebackState
 from pos.models import Fulfillment, FulfillmentLine
 from pos.services.fulfillment import fulfillment_event_record
+from work.models import WorkItem
+from work.registry import Attempt
 
 logger = logging.getLogger(__name__)
 
-BC_STATUS_COMPLETED = 10
 # BigCommerce's own `shipping_provider` values (orders.v2 `shipping_provider_standard`). Any other carrier is sent as
 # `tracking_carrier` (an AfterShip courier code), which BigCommerce also turns into a tracking link.
 SHIPPING_PROVIDERS = frozenset(
@@ -37,8 +44,7 @@ RETRY_HINT = "Retry below; if it keeps failing, check status.bigcommerce.com."
 
 class WritebackOutcome(StrEnum):
     SUCCEEDED = "succeeded"
-    FAILED = "failed"  # permanent, or transient on the last attempt: staff retry from the page
-    RETRYING = "retrying"  # transient: the job must be tried again
+    FAILED = "failed"  # a precondition failed: staff retry from the page once it is fixed
     SKIPPED = "skipped"  # nothing to do: not pending any more, or another worker holds the row
 
 
@@ -66,17 +72,12 @@ class _Precondition(Exception):
     """The write-back cannot be attempted; the message says what to do."""
 
 
-def fulfillment_writeback_run(
-    *, fulfillment: Fulfillment, client: WritebackClient | None = None, final_attempt: bool = True
-) -> WritebackOutcome:
-    """Send a pending write-back to BigCommerce and record the outcome.
+def fulfillment_writeback_run(*, fulfillment: Fulfillment, client: WritebackClient | None = None) -> WritebackOutcome:
+    """Send a pending write-back to BigCommerce and record the outcome; raises the API error of a failed call
+    (nothing is recorded then: see `fulfillment_writeback_record_failures`).
 
-    `client` defaults to the BigCommerce client of the retailer's active store link. `final_attempt` says whether
-    the job has attempts left: a transient failure on the final attempt is recorded as failed (staff can retry),
-    otherwise the write-back stays pending and RETRYING tells the job to try again.
+    `client` defaults to the BigCommerce client of the retailer's active store link.
     """
-    from integration import exceptions as api  # lands with the API client; imported when a write-back runs
-
     with transaction.atomic():
         locked = (
             Fulfillment.objects.select_for_update(skip_locked=True, of=("self",))
@@ -88,29 +89,51 @@ def fulfillment_writeback_run(
             return WritebackOutcome.SKIPPED
         try:
             link, order_id = _check_preconditions(locked)
-            if client is None:
-                from integration.client import BigCommerceClient
-
-                client = BigCommerceClient.for_link(link)
-            done = _ship(locked, client, order_id) if not locked.is_pickup else _mark_completed(client, order_id)
         except _Precondition as problem:
             return _record_failure(locked, str(problem))
-        except api.ApiError as exc:
-            transient, reason = _explain(exc, api, locked)
-            if transient and not final_attempt:
-                return _record_retrying(locked, reason)
-            if transient:
-                reason = f"{reason}, and the automatic retries failed too. {RETRY_HINT}"
-            return _record_failure(locked, reason, detail=getattr(exc, "detail", ""))
+        if client is None:
+            from integration.client import BigCommerceClient
+
+            client = BigCommerceClient.for_link(link)
+        done = _ship(locked, client, order_id) if not locked.is_pickup else _mark_completed(client, order_id)
         return _record_success(locked, done)
 
 
-@transaction.atomic
-def fulfillment_writeback_fail(*, fulfillment: Fulfillment, message: str) -> None:
-    """Record a pending write-back as failed for a reason outside BigCommerce (an error on our side)."""
-    locked = Fulfillment.objects.select_for_update().filter(pk=fulfillment.pk).first()
-    if locked is not None and locked.writeback_state == WritebackState.PENDING:
-        _record_failure(locked, message)
+def fulfillment_writebacks_run(items: Sequence[WorkItem], *, client=None) -> dict[int, object]:
+    """The handler of `pos.fulfillment_completed`: each item's fulfilment written back, or its API error."""
+    outcomes: dict[int, object] = {}
+    for item in items:
+        fulfillment = Fulfillment.objects.filter(pk=int(item.key)).first()
+        if fulfillment is None:
+            continue
+        try:
+            fulfillment_writeback_run(fulfillment=fulfillment, client=client)
+        except ApiError as exc:
+            outcomes[item.pk] = exc
+    return outcomes
+
+
+def fulfillment_writeback_record_failures(attempts: Sequence[Attempt]) -> None:
+    """Say on each fulfilment how its failed write-back ends: trying again automatically, or failed with what to
+    do (staff retry from the page)."""
+    for attempt in attempts:
+        locked = (
+            Fulfillment.objects.select_for_update(of=("self",))
+            .select_related("sale")
+            .filter(pk=int(attempt.item.key))
+            .first()
+        )
+        if locked is None or locked.writeback_state != WritebackState.PENDING:
+            continue
+        reason = _explain(attempt.failure.code, attempt.failure.detail, locked)
+        if attempt.retry_at is not None:
+            _record_retrying(locked, reason)
+        elif attempt.failure.retryable:
+            _record_failure(
+                locked, f"{reason}, and the automatic retries failed too. {RETRY_HINT}", detail=attempt.failure.detail
+            )
+        else:
+            _record_failure(locked, reason, detail=attempt.failure.detail)
 
 
 def _check_preconditions(fulfillment: Fulfillment) -> tuple[StoreLink, int]:
@@ -181,40 +204,42 @@ def _ship(fulfillment: Fulfillment, client: WritebackClient, order_id: int) -> s
 
 
 def _mark_completed(client: WritebackClient, order_id: int) -> str:
-    client.update_order_status(order_id, BC_STATUS_COMPLETED)
+    client.update_order_status(order_id, COMPLETED.id)
     return f"BigCommerce order {order_id} marked Completed."
 
 
-def _explain(exc, api, fulfillment: Fulfillment) -> tuple[bool, str]:
-    """(transient?, what happened in plain words) for an API error."""
-    detail = getattr(exc, "detail", "") or str(exc)
+def _explain(code: str, detail: str, fulfillment: Fulfillment) -> str:
+    """What happened, in plain words, for a failure's reason code."""
     order = fulfillment.sale.external_order_id
-    if isinstance(exc, api.ApiRateLimited):
-        return True, "BigCommerce is rate-limiting this store's API calls"
-    if isinstance(exc, api.ApiServerError):
-        return True, f"BigCommerce answered with a server error ({detail})"
-    if isinstance(exc, api.ApiUnavailable):
-        return True, f"BigCommerce could not be reached ({detail})"
-    if isinstance(exc, api.ApiCredentialsRejected):
-        return False, (
+    detail = detail or "no detail"
+    if code == ErrorCode.RATE_LIMITED.code:
+        return "BigCommerce is rate-limiting this store's API calls"
+    if code == ErrorCode.BIGCOMMERCE_ERROR.code:
+        return f"BigCommerce answered with a server error ({detail})"
+    if code == ErrorCode.UNREACHABLE.code:
+        return f"BigCommerce could not be reached ({detail})"
+    if code == ErrorCode.CREDENTIALS_REJECTED.code:
+        return (
             "BigCommerce rejected the store's API token. Create a new store API account in BigCommerce and update "
             "the token in Settings › BigCommerce, then retry."
         )
-    if isinstance(exc, api.ApiNotFound):
-        return False, (
+    if code == ErrorCode.ORDER_NOT_FOUND.code:
+        return (
             f"BigCommerce has no order {order} (it was deleted or archived), or no longer has its shipping address "
             f"or items. Check the order in BigCommerce's control panel and update it there."
         )
-    if isinstance(exc, api.ApiBadResponse):
-        return False, (
-            f"BigCommerce's answer could not be read, so it is not known whether order {order} was updated. "
-            f"Check the order in BigCommerce's control panel before retrying."
+    if code == ErrorCode.UNPARSEABLE.code:
+        return (
+            f"BigCommerce answered something unexpected ({detail}), so it is not known whether order {order} was "
+            f"updated. Check the order in BigCommerce's control panel before retrying."
         )
-    what = "the status change" if fulfillment.is_pickup else "the shipment"
-    return False, (
-        f"BigCommerce refused {what} ({detail}). Correct the tracking number or carrier and retry, or update the "
-        f"order in BigCommerce's control panel."
-    )
+    if code == ErrorCode.REJECTED.code:
+        what = "the status change" if fulfillment.is_pickup else "the shipment"
+        return (
+            f"BigCommerce refused {what} ({detail}). Correct the tracking number or carrier and retry, or update the "
+            f"order in BigCommerce's control panel."
+        )
+    return f"An error on our side stopped the write-back ({detail}). Retry below; if it fails again, contact support"
 
 
 def _save_writeback(fulfillment: Fulfillment, state: str, error: str) -> None:
@@ -230,11 +255,10 @@ def _record_success(fulfillment: Fulfillment, message: str) -> WritebackOutcome:
     return WritebackOutcome.SUCCEEDED
 
 
-def _record_retrying(fulfillment: Fulfillment, reason: str) -> WritebackOutcome:
+def _record_retrying(fulfillment: Fulfillment, reason: str) -> None:
     message = f"{reason}. Trying again automatically."
     _save_writeback(fulfillment, WritebackState.PENDING, message)
     fulfillment_event_record(fulfillment=fulfillment, action=FulfillmentAction.WRITEBACK_RETRYING, message=message)
-    return WritebackOutcome.RETRYING
 
 
 def _record_failure(fulfillment: Fulfillment, message: str, detail: str = "") -> WritebackOutcome:

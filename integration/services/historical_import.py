@@ -4,13 +4,16 @@
   AuditEntry (who, when, why) in the same transaction, and disabling it cancels a run in progress.
 - The preview reads only: it pages through the range, resolves lines against existing links and SKUs in memory
   and counts; it writes nothing (no sale, no product, no OrderSync row, no invoice number).
-- The run is a job on the `imports` queue. It walks the range in id order (keyset on `min_id`, so new orders or
-  a restart never shift a page), fetches 8 pages at a time (250 a page, line items inlined) and the
+- The run is `bc.import` work on the `imports` queue, requested with the run (`integration.kinds`; the lowest
+  priority, so live orders always go first). Each step walks the range in id order (keyset on `min_id`, so new
+  orders or a restart never shift a page), fetches 8 pages at a time (250 a page, line items inlined) and the
   refunds of the refunded ones in one call, then applies each page with `orders_apply` (Mode.IMPORT), the same
-  path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation.
+  path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation. A step
+  that is not the last asks for the next one, so other stores' work is served between steps.
 - Progress is the HistoricalImport row. Each page's apply, its counters and the cursor commit in ONE
   transaction that first locks the import row and checks the cursor is still the one this runner read: a page is
-  counted once even if a stale runner and a resumed one overlap, and a crash resumes from the cursor.
+  counted once even if a stale runner and a resumed one overlap, and a crash resumes from the cursor (the work's
+  lease runs out and another worker takes it). A transient BigCommerce failure is retried by the kind's policy.
 - Calls go out as bulk traffic through the shared rate limiter, which keeps a reserve for live syncs.
 """
 
@@ -18,8 +21,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,17 +32,18 @@ from django.utils import timezone
 
 from integration.bc_types import Order
 from integration.choices import ImportState, LinkState
-from integration.exceptions import ApiError
 from integration.models import HistoricalImport, OrderSync, StoreLink
-from integration.queueing import QUEUE_IMPORTS, enqueue_now, enqueue_on_commit, unique_job_id
 from integration.ratelimit import Priority
 from integration.services.catalog_resolve import LineRef, products_known
 from integration.services.order_apply import ApplyOptions, FetchedOrder, Kind, Mode, orders_apply
-from integration.services.order_sync import _has_refunds, deleted_products
+from integration.services.order_sync import deleted_products, order_has_refunds
 from integration.services.synclog import Event, sync_log
 from integration.status_table import Outcome, UnknownStatusError, status_for
 from pos.choices import AuditAction
 from pos.models import AuditEntry, Retailer, User
+from work import kernel
+from work.models import WorkItem
+from work.registry import Attempt
 
 logger = logging.getLogger("integration.import")
 
@@ -46,11 +51,7 @@ PAGE_SIZE = 250  # the preview's page; the run's is settings.HISTORICAL_IMPORT_P
 # The preview reads at most this many orders' lines for its product and stock figures (the counts are exact).
 PREVIEW_SCAN_LIMIT = 5_000
 PREVIEW_TOP_PRODUCTS = 20
-# An import whose heartbeat is older than this is presumed dead (worker killed, machine restarted): re-queued.
-STALE_AFTER = timedelta(minutes=2)
-JOB_TIMEOUT_SECONDS = 6 * 3600
-# After a transient BigCommerce failure (rate limit, 5xx, timeout), the run is queued again after this delay.
-RETRY_DELAY = timedelta(seconds=30)
+IMPORT = "bc.import"
 
 COUNTERS = ("imported", "skipped", "already_imported", "failed")
 KIND_COUNTER = {
@@ -264,18 +265,12 @@ def historical_import_start(
         heartbeat_at=timezone.now(),
     )
     sync_log(link=link, event=Event.IMPORT_STARTED, user=str(acting_user), data={"import": run.pk})
-    historical_import_enqueue(run, on_commit=True)
+    _request_step(run, link)
     return run
 
 
-def historical_import_enqueue(run: HistoricalImport, *, on_commit: bool = False) -> bool:
-    """Wake the run's job on the `imports` queue (a fresh job id each time: a dead job must not block it)."""
-    args = ("integration.jobs.historical_import_job", run.pk)
-    options = {"job_id": unique_job_id(f"historical-import-{run.pk}"), "timeout": JOB_TIMEOUT_SECONDS}
-    if on_commit:
-        enqueue_on_commit(QUEUE_IMPORTS, *args, **options)
-        return True
-    return enqueue_now(QUEUE_IMPORTS, *args, **options)
+def _request_step(run: HistoricalImport, link: StoreLink) -> None:
+    kernel.request(IMPORT, run.pk, shard=link.retailer_id)
 
 
 @transaction.atomic
@@ -300,8 +295,25 @@ def _client(link: StoreLink):
 
 
 def historical_import_run(*, import_id: int, client=None, page_size: int | None = None) -> str:
-    """The body of the import job: resume from the cursor and go on until done, cancelled or failed. Returns the
-    state it left the run in."""
+    """Run an import step after step until it ends (the work runs one step at a time; tests and the benchmark
+    call this). Returns the state it left the run in."""
+    while True:
+        state = historical_import_step(import_id=import_id, client=client, page_size=page_size, request_next=False)
+        if state != ImportState.RUNNING:
+            return state
+
+
+def historical_import_steps(items: Sequence[WorkItem], *, client=None) -> None:
+    """The `bc.import` handler: one step of each run (an API error fails it; the kind's policy retries it)."""
+    for item in items:
+        historical_import_step(import_id=int(item.key), client=client)
+
+
+def historical_import_step(
+    *, import_id: int, client=None, page_size: int | None = None, request_next: bool = True
+) -> str:
+    """One step of a run: resume from the cursor, fetch and apply one window of pages, and (unless it was the
+    last) ask for the next step. Returns the state it left the run in; raises a BigCommerce error."""
     page_size = page_size or settings.HISTORICAL_IMPORT_PAGE_SIZE
     run = HistoricalImport.objects.select_related("link__retailer", "link__default_payment_type").get(pk=import_id)
     if run.state not in ImportState.active_states():
@@ -313,32 +325,40 @@ def historical_import_run(*, import_id: int, client=None, page_size: int | None 
         return _finish(run, ImportState.CANCELLED, error="Historical import was disabled or the store unlinked.")
     client = client or _client(link)
     options = ImportOptions(run.date_from, run.date_to or link.linked_at, run.adjust_stock)
-    try:
-        if run.state == ImportState.QUEUED:
-            total = client.count_orders(**options.filters()).total
-            HistoricalImport.objects.filter(pk=run.pk, state=ImportState.QUEUED).update(
-                state=ImportState.RUNNING, total=total, started_at=timezone.now(), heartbeat_at=timezone.now()
-            )
-            run.refresh_from_db()
-        while True:
-            state = _run_window(run, link, client, options, page_size)
-            if state is not None:
-                return state
-    except ApiError as exc:
-        if exc.retryable:
-            logger.warning("historical import %s: %s; queued again in %s", run.pk, exc, RETRY_DELAY)
-            HistoricalImport.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now(), error=str(exc)[:500])
-            from integration.queueing import get_queue
+    if run.state == ImportState.QUEUED:
+        total = client.count_orders(**options.filters()).total
+        HistoricalImport.objects.filter(pk=run.pk, state=ImportState.QUEUED).update(
+            state=ImportState.RUNNING, total=total, started_at=timezone.now(), heartbeat_at=timezone.now(), error=""
+        )
+        run.refresh_from_db()
+    state = _run_window(run, link, client, options, page_size)
+    if state is not None:
+        return state
+    if request_next:
+        _request_step(run, link)
+    return ImportState.RUNNING
 
-            get_queue(QUEUE_IMPORTS).enqueue_in(
-                RETRY_DELAY,
-                "integration.jobs.historical_import_job",
-                run.pk,
-                job_id=unique_job_id(f"historical-import-{run.pk}"),
-                job_timeout=JOB_TIMEOUT_SECONDS,
+
+def historical_import_record_failures(attempts: Sequence[Attempt]) -> None:
+    """A step failed talking to BigCommerce: say so on the run (it is retried), or end it as failed."""
+    for attempt in attempts:
+        run = HistoricalImport.objects.select_related("link").filter(pk=int(attempt.item.key)).first()
+        if run is None or run.state not in ImportState.active_states():
+            continue
+        if attempt.retry_at is not None:
+            HistoricalImport.objects.filter(pk=run.pk).update(
+                heartbeat_at=timezone.now(),
+                error=f"{attempt.failure.message} Retrying at {attempt.retry_at:%H:%M:%S} UTC."[:2000],
             )
-            return ImportState.RUNNING
-        return _finish(run, ImportState.FAILED, error=f"BigCommerce refused: {exc.detail or exc}")
+        elif attempt.failure.retryable:
+            _finish(
+                run,
+                ImportState.FAILED,
+                error=f"{attempt.failure.message} The automatic retries failed too. Start the import again: orders "
+                f"already imported are not imported twice.",
+            )
+        else:
+            _finish(run, ImportState.FAILED, error=f"BigCommerce refused: {attempt.failure.message}")
 
 
 def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int):
@@ -359,13 +379,13 @@ def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportO
         if len(page) < page_size:
             last = True
             break
-    refunded = [o.id for page in pages for o in page if _has_refunds(o)]
+    refunded = [o.id for page in pages for o in page if order_has_refunds(o)]
     refunds = client.list_refunds_of_orders(refunded) if refunded else {}
     for page in pages:
         deleted = deleted_products(client=client, link=link, items=[i for o in page for i in o.products])
         fetched = [
             FetchedOrder(
-                order=o, refunds=refunds.get(o.id, []) if _has_refunds(o) else None, deleted_product_ids=deleted
+                order=o, refunds=refunds.get(o.id, []) if order_has_refunds(o) else None, deleted_product_ids=deleted
             )
             for o in page
         ]
@@ -456,21 +476,6 @@ def _finish(run: HistoricalImport, state: str, *, error: str = "") -> str:
     else:
         sync_log(link=run.link, event=Event.IMPORT_FAILED, data={"import": run.pk}, message=run.error)
     return state
-
-
-def historical_imports_sweep(*, now=None) -> int:
-    """Queue again every active run whose heartbeat stopped (its worker died or Redis lost the job): it resumes
-    from its cursor. Returns how many were queued."""
-    now = now or timezone.now()
-    stale = HistoricalImport.objects.filter(state__in=ImportState.active_states(), heartbeat_at__lt=now - STALE_AFTER)
-    queued = 0
-    for run in stale:
-        HistoricalImport.objects.filter(pk=run.pk).update(heartbeat_at=now)
-        if historical_import_enqueue(run):
-            queued += 1
-    if queued:
-        logger.warning("import sweeper queued %s historical import(s) again; they resume from their cursor", queued)
-    return queued
 
 
 # ---------------------------------------------------------------- reading progress

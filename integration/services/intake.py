@@ -1,10 +1,11 @@
-"""Webhook intake: authenticate, store, mark the order for syncing, wake a worker. In milliseconds.
+"""Webhook intake: authenticate, store, request the order's sync. In milliseconds.
 
-The endpoint (integration/webhooks.py) only calls `webhook_accept`. What is stored before the 200 is enough to
-sync the order even if Redis is down: the WebhookEvent row (enqueued_at NULL when no job could be queued) and the
-OrderSync row with `queued_at` set. `queued_at` is also what keeps one order from being queued twice: it is set
-when a job is queued and cleared by the job when it starts, so a webhook arriving while a job waits is absorbed,
-and one arriving while a job runs queues exactly one follow-up.
+The endpoint (integration/webhooks.py) only calls `webhook_accept`. In one transaction it stores the delivery
+(a WebhookEvent; a delivery whose hash was stored before is acknowledged and dropped) and requests the order's sync
+(`order_sync_request`: its OrderSync row and its `bc.order_sync` work row). Once that commits the delivery is
+safe: the work row is the record, Redis only rings the bell that wakes a worker now rather than at its next look
+at the database (a few seconds). So a delivery accepted while Redis is down, or whose bell is lost, is synced all
+the same, with no sweeper.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -23,9 +24,9 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.choices import LinkKind, LinkState, OrderSyncState
-from integration.models import OrderSync, StoreLink, WebhookEvent
-from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit, unique_job_id
+from integration.choices import LinkKind, LinkState
+from integration.models import StoreLink, WebhookEvent
+from integration.services.order_sync import order_sync_request
 
 logger = logging.getLogger("integration.webhooks")
 
@@ -57,51 +58,16 @@ class WebhookRejected(Exception):
 
 @dataclass(frozen=True)
 class Accepted:
-    outcome: str  # "queued", "duplicate", "ignored_scope", "absorbed" (a sync was already queued)
+    outcome: str  # "queued", "duplicate", "ignored_scope"
     event_id: int | None = None
-    order_sync_id: int | None = None
-
-
-def order_sync_job_id(order_sync_id: int, queued_at: datetime | None = None) -> str:
-    """The job id of a requested sync. Given the request's `queued_at`, it is derived from the request itself, so
-    the worker that takes the order into a batch can withdraw the job it made redundant (see
-    `integration.services.order_sync.order_syncs_claim`); without it, a unique id."""
-    if queued_at is None:
-        return unique_job_id(f"order-sync-{order_sync_id}")
-    return f"order-sync-{order_sync_id}-{int(queued_at.timestamp() * 1_000_000)}"
-
-
-def order_sync_wake(*, order_sync_id: int, queued_at: datetime, on_success=None, on_failure=None) -> None:
-    """Queue the job of a sync requested at `queued_at`, once the current transaction commits."""
-    enqueue_on_commit(
-        QUEUE_WEBHOOKS,
-        "integration.jobs.order_sync_job",
-        order_sync_id,
-        job_id=order_sync_job_id(order_sync_id, queued_at),
-        on_success=on_success,
-        on_failure=on_failure,
-    )
-
-
-def order_sync_request_and_wake(*, link: StoreLink, bc_order_id: int) -> bool:
-    """Request an order's sync as a webhook does and, when the request is new, queue its job after the commit.
-    True when a job was queued (False: a requested sync absorbed it)."""
-    now = timezone.now()
-    order_sync_id, newly_queued = order_sync_request(link=link, bc_order_id=bc_order_id, now=now)
-    if newly_queued:
-        order_sync_wake(order_sync_id=order_sync_id, queued_at=now)
-    return newly_queued
 
 
 def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
     """Authenticate a BigCommerce delivery, store it and request the order's sync. Raises WebhookRejected.
 
     The hot path of the product (BigCommerce waits for the answer, and retries when it is slow): one read of
-    the link, then one transaction of two statements (the event, the order's sync request) and one Redis round
-    trip after the commit. The event is stored as enqueued when its job will be queued after the commit; if
-    Redis then refuses the job the mark is taken back, so the sweeper sees the event within 30 s. Should the
-    process die between the commit and the enqueue, the sync request itself (`OrderSync.queued_at`) is what the
-    sweeper finds, after `LOST_AFTER`.
+    the link, then one transaction of three short statements (the event, the OrderSync row if new, the work
+    row) and, after the commit, at most one Redis round trip (the bell; none while enough bells wait).
     """
     if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
         raise WebhookRejected(413, "body_too_large")
@@ -121,20 +87,12 @@ def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
         if event_id is None:
             return Accepted("duplicate")
         _touch_last_webhook(link, now)
-        order_sync_id, newly_queued = order_sync_request(link=link, bc_order_id=order_id, now=now)
-        if not newly_queued:
-            # A job is already waiting for this order and will fetch its latest state.
-            return Accepted("absorbed", event_id, order_sync_id)
-        order_sync_wake(
-            order_sync_id=order_sync_id,
-            queued_at=now,
-            on_failure=lambda: WebhookEvent.objects.filter(pk=event_id).update(enqueued_at=None),
-        )
-    return Accepted("queued", event_id, order_sync_id)
+        order_sync_request(link=link, bc_order_id=order_id)
+    return Accepted("queued", event_id)
 
 
 def _event_insert(*, link: StoreLink, payload: dict, order_id: int, headers: dict[str, str], now) -> int | None:
-    """Store the delivery (marked enqueued: see `webhook_accept`); None when its hash was stored before."""
+    """Store the delivery; None when its hash was stored before."""
     values = {
         "link_id": link.pk,
         "hash": payload["hash"][:128],
@@ -143,7 +101,6 @@ def _event_insert(*, link: StoreLink, payload: dict, order_id: int, headers: dic
         "payload": payload,
         "delivery_id": headers.get("webhook-id", "")[:128],
         "received_at": now,
-        "enqueued_at": now,
     }
     fields = [WebhookEvent._meta.get_field(name) for name in values]
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
@@ -156,30 +113,6 @@ def _event_insert(*, link: StoreLink, payload: dict, order_id: int, headers: dic
         )
         row = cursor.fetchone()
     return row[0] if row else None
-
-
-def order_sync_request(*, link: StoreLink, bc_order_id: int, now=None) -> tuple[int, bool]:
-    """Mark an order as needing a sync. Returns (order_sync_id, True if the caller must queue a job).
-
-    One statement: a new order gets a PENDING row; an existing one gets `queued_at` set unless a job is already
-    queued for it (then nothing changes and a second, rarer statement reads its id). It does not wait on a
-    running sync for long: the sync job holds the row only while it writes.
-    """
-    now = now or timezone.now()
-    table = connection.ops.quote_name(OrderSync._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (link_id, bc_order_id, state, attempts, queued_at, last_error_code, "
-            f"last_error_message, resolution_note, created_at, updated_at) "
-            f"VALUES (%s, %s, %s, 0, %s, '', '', '', %s, %s) "
-            f"ON CONFLICT (link_id, bc_order_id) DO UPDATE SET queued_at = excluded.queued_at "
-            f"WHERE {table}.queued_at IS NULL RETURNING id",
-            [link.pk, bc_order_id, OrderSyncState.PENDING, now, now, now],
-        )
-        row = cursor.fetchone()
-        if row:
-            return row[0], True
-    return OrderSync.objects.filter(link=link, bc_order_id=bc_order_id).values_list("pk", flat=True).get(), False
 
 
 def _touch_last_webhook(link: StoreLink, now) -> None:
@@ -216,7 +149,7 @@ def _intake_link(condition: str, *params) -> StoreLink | None:
     A raw query: on the hot path, building the equivalent ORM query costs twice the CPU of the whole lookup."""
     table = connection.ops.quote_name(StoreLink._meta.db_table)
     query = StoreLink.objects.raw(
-        f"SELECT id, store_id, webhook_secret, last_webhook_at FROM {table} "
+        f"SELECT id, retailer_id, store_id, webhook_secret, last_webhook_at FROM {table} "
         f"WHERE {condition} AND state = %s ORDER BY id LIMIT 1",
         [*params, LinkState.ACTIVE],
     )

@@ -18,7 +18,7 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -41,18 +41,23 @@ from integration.exceptions import (
     ApiUnavailable,
 )
 from integration.models import CustomerLink, OutletLocation, PaymentMethodMap, ProductLink, StoreLink
-from integration.queueing import QUEUE_WEBHOOKS, enqueue_on_commit, unique_job_id
 from integration.selectors import (
     active_link,  # noqa: F401 - re-exported: a read, it lives with the selectors
-    webhooks_queue_depth,
+    order_syncs_queued,
 )
+from integration.services.catalog_ids import catalog_ids_request
 from integration.services.intake import AUTH_HEADER, ORDER_SCOPES
+from integration.services.reconcile import RECONCILE
 from integration.services.synclog import Event, sync_log
 from pos.choices import AuditAction
 from pos.models import AuditEntry, Outlet, PaymentType, Register, Retailer
+from work import kernel
 
 logger = logging.getLogger("integration.link")
 
+HOOKS = "bc.hooks"
+# The hooks are registered right after the link; the periodic check starts this long after.
+HOOKS_FIRST_CHECK = timedelta(minutes=5)
 HOOK_SCOPES = tuple(sorted(ORDER_SCOPES))
 # The payment type online sales are booked as when the admin does not pick one.
 DEFAULT_PAYMENT_TYPE_NAME = "BigCommerce"
@@ -284,31 +289,19 @@ def store_link_create(
     )
     sync_log(link=link, event=Event.LINKED, store=link.store_name or link.store_hash, user=str(acting_user))
     transaction.on_commit(partial(_after_link, link.pk))
-    # Learn the store's catalog before the first orders arrive (see integration.services.catalog_ids).
-    enqueue_on_commit(
-        QUEUE_WEBHOOKS,
-        "integration.jobs.catalog_ids_refresh_job",
-        link.pk,
-        job_id=f"catalog-ids-{link.pk}",
-        at_front=True,
-    )
+    # Learn the store's catalog before the first orders arrive (see integration.services.catalog_ids), and keep
+    # checking its hooks and reconciling its orders (periodic work, from now on).
+    catalog_ids_request(link=link)
+    kernel.ensure(HOOKS, [(link.pk, link.retailer_id)], due=timezone.now() + HOOKS_FIRST_CHECK)
+    kernel.ensure(RECONCILE, [(link.pk, link.retailer_id)])
     if relinked:
         # BigCommerce's stock and prices drifted while unlinked: send every linked item's again (unchanged ones
         # cost nothing), and catch up on the orders placed meanwhile.
-        transaction.on_commit(partial(_push_everything, link.pk))
-        enqueue_on_commit(
-            QUEUE_WEBHOOKS,
-            "integration.jobs.reconcile_link_job",
-            link.pk,
-            job_id=unique_job_id(f"reconcile-{link.pk}"),
-        )
+        from integration.services.push_state import push_request_all
+
+        push_request_all(link=link)
+        kernel.request(RECONCILE, link.pk, shard=link.retailer_id)
     return link
-
-
-def _push_everything(link_id: int) -> None:
-    from integration.services.push_state import push_request_all
-
-    push_request_all(link=StoreLink.objects.get(pk=link_id))
 
 
 def _after_link(link_id: int) -> None:
@@ -611,7 +604,7 @@ def link_status(link: StoreLink) -> LinkStatus:
         hooks_checked_at=link.hooks_checked_at,
         last_webhook_at=link.last_webhook_at,
         last_order_synced_at=link.last_order_synced_at,
-        queue_depth=webhooks_queue_depth(),
+        queue_depth=order_syncs_queued(retailer_id=link.retailer_id),
     )
 
 

@@ -37,7 +37,7 @@ from integration.services.catalog_resolve import (
 )
 from integration.services.customers import CustomerMatch, CustomerRef, customers_resolve
 from integration.services.synclog import Event, sync_log_build, sync_log_save
-from integration.status_table import BcStatus, Outcome, UnknownStatusError, status_for
+from integration.status_table import PAID_PAYMENT_STATUSES, BcStatus, Outcome, UnknownStatusError, status_for
 from pos.choices import Channel, MovementReason, PaymentKind, ProductKind, SaleStatus
 from pos.db import bulk_update_rows
 from pos.models import InventoryMovement, PaymentType, Product, Sale, SaleLine, SalePayment
@@ -47,8 +47,6 @@ from pos.services.stock import StockMove, stock_move_many
 
 logger = logging.getLogger("integration.sync")
 
-# BigCommerce payment statuses meaning the money was taken.
-PAID_PAYMENT_STATUSES = frozenset({"captured", "paid", "partially refunded", "refunded"})
 # Orders our own POS channel placed in BigCommerce (none today) carry this external_source; never import them.
 POS_EXTERNAL_SOURCE = "pos-backoffice"
 ORDER_PAYMENT_ID = "bc-order-payment"
@@ -637,7 +635,7 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
                 shipping_address=asdict(first.address) if first else {},
                 external_address_id=str(first.id) if first else "",
                 shipping_method=(first.shipping_method or "")[:200] if first else "",
-                already_shipped=plan.status.id in (2, 10),
+                already_shipped=plan.status.shipped,
             )
         )
     fulfillments_follow_online_sales(specs=specs)
@@ -655,6 +653,7 @@ def _record(batch: _Batch) -> None:
         if plan.kind == Kind.STALE:
             batch.log(Event.ORDER_STALE, plan)
             continue
+        sync.last_attempt_at = now
         sync.bc_status_id = order.status_id if 0 <= order.status_id < 32768 else None
         sync.bc_date_created = order.date_created
         if plan.kind == Kind.ATTENTION:
@@ -710,6 +709,7 @@ def _record(batch: _Batch) -> None:
             "bc_date_modified",
             "bc_status_id",
             "bc_date_created",
+            "last_attempt_at",
             "updated_at",
         ],
     )
@@ -737,5 +737,5 @@ def _set_attention(sync: OrderSync, reason: Reason, detail: str, now) -> None:
     sync.state = OrderSyncState.NEEDS_ATTENTION
     sync.next_retry_at = None
     sync.last_error_code = reason.code
-    sync.last_error_message = reason.message.format(order=sync.bc_order_id, detail=detail)
+    sync.last_error_message = reason.describe(detail)
     sync.updated_at = now

@@ -1,68 +1,216 @@
-"""Syncing one order: claim it, re-fetch it from BigCommerce, apply it; and what happens when that fails.
+"""Syncing orders: request a sync, fetch the orders from BigCommerce, apply them; and what a failure means.
 
-The job claims the OrderSync (clearing `queued_at`, so a webhook arriving from now on queues a follow-up), fetches
-the order (never a stored payload) without holding any lock, then `orders_apply` locks the row and applies it in
-one transaction, ignoring the copy if a newer one was applied meanwhile. Holding no lock across the HTTP call keeps
-webhook intake fast; correctness comes from the lock at apply time and the ledger's source keys.
+A sync is requested (`order_sync_request`) by webhook intake, reconciliation and staff retries alike: one
+`bc.order_sync` work row per order (`integration.kinds`), written in the requester's transaction. The kernel
+(`work.kernel`) hands a worker a batch of one store's requested orders; `order_syncs_run` fetches them (never a
+stored payload) without holding any lock, then `orders_apply` locks their OrderSync rows and applies them in one
+transaction, ignoring a copy older than what was applied. Holding no lock across the HTTP calls keeps webhook
+intake fast; correctness comes from the lock at apply time and the ledger's source keys.
 
-Transient failures (rate limit, BigCommerce 5xx, timeouts) are retried with backoff and the order shows as
-"retrying"; after the last attempt, or at once for a permanent problem (order gone, credentials revoked, unknown
-status, unreadable data), it needs attention with a reason code and a sentence the merchant can act on.
+A failed fetch is returned to the kernel as the order's exception: its one classifier gives the reason
+(`ErrorCode.for_exception`) and the kind's retry policy the next try; `order_syncs_record_failures` then says so
+on the OrderSync row ("retrying", or "needs attention" with a sentence the merchant can act on) and in the log.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import Case, When
+from django.db import connection
 from django.utils import timezone
-from redis.exceptions import RedisError
-from rq.job import Job
 
 from integration.bc_types import Order, Refund
-from integration.choices import ErrorCode, LinkState, OrderSyncState, Reason
-from integration.exceptions import (
-    ApiBadResponse,
-    ApiCredentialsRejected,
-    ApiError,
-    ApiNotFound,
-    ApiRateLimited,
-    ApiServerError,
-    ApiUnavailable,
-)
+from integration.choices import ErrorCode, LinkState, OrderSyncState
+from integration.exceptions import ApiError, ApiNotFound
 from integration.models import OrderSync, StoreLink
-from integration.queueing import QUEUE_WEBHOOKS, get_queue
 from integration.services.catalog_ids import catalog_ids_add, catalog_ids_missing
 from integration.services.catalog_resolve import LineRef, products_unresolved
-from integration.services.intake import order_sync_job_id
-from integration.services.order_apply import ApplyOptions, FetchedOrder, OrderOutcome, orders_apply
-from integration.services.order_sync_actions import (  # noqa: F401 - re-exported: staff actions live there
-    order_sync_resolve,
-    order_syncs_retry,
-    status_label,
-)
-from integration.services.synclog import Event, sync_log
+from integration.services.order_apply import ApplyOptions, FetchedOrder, orders_apply
+from integration.services.synclog import Event, sync_log, sync_log_build, sync_log_save
+from integration.status_table import has_refunds
+from pos.db import bulk_update_rows
+from work import kernel
+from work.models import WorkItem
+from work.registry import Attempt, get
 
 logger = logging.getLogger("integration.sync")
 
-# Attempts before an order with a transient failure needs attention, and the waits between them.
-MAX_ATTEMPTS = 6
-BACKOFF = (
-    timedelta(seconds=30),
-    timedelta(minutes=2),
-    timedelta(minutes=10),
-    timedelta(minutes=30),
-    timedelta(hours=1),
-)
-REFUNDED_STATUSES = frozenset({4, 14})
-# Orders synced together in one transaction, and BigCommerce calls in flight at once while fetching them.
-BATCH_SIZE = 50
+ORDER_SYNC = "bc.order_sync"
+# BigCommerce calls in flight at once while fetching a batch.
 FETCH_CONCURRENCY = 8
-REFUNDED_PAYMENT_STATUSES = frozenset({"refunded", "partially refunded"})
+
+
+def order_sync_key(link_id: int, bc_order_id: int) -> str:
+    return f"{link_id}:{bc_order_id}"
+
+
+def _parse_key(key: str) -> tuple[int, int]:
+    link_id, _, order_id = key.partition(":")
+    return int(link_id), int(order_id)
+
+
+def order_sync_request(*, link: StoreLink, bc_order_id: int, reset: bool = False) -> None:
+    """Ask for an order's sync (call it inside the transaction that learnt of the change): its OrderSync row
+    exists from now on, and a worker fetches and applies the order shortly after the commit. A request for an
+    order already waiting, or running, is one sync (or one more, after the running one)."""
+    order_syncs_ensure(link=link, bc_order_ids=[bc_order_id])
+    kernel.request(ORDER_SYNC, order_sync_key(link.pk, bc_order_id), shard=link.retailer_id, reset=reset)
+
+
+def order_syncs_ensure(*, link: StoreLink, bc_order_ids: Iterable[int]) -> None:
+    """Create the missing OrderSync rows (pending) in one statement, without touching existing ones."""
+    ids = sorted(set(bc_order_ids))
+    if not ids:
+        return
+    now = timezone.now()
+    table = connection.ops.quote_name(OrderSync._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, 0, '', '', '', %s, %s)"] * len(ids))
+    params: list = []
+    for order_id in ids:
+        params += [link.pk, order_id, OrderSyncState.PENDING, now, now]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (link_id, bc_order_id, state, attempts, last_error_code, last_error_message, "
+            f"resolution_note, created_at, updated_at) VALUES {values} ON CONFLICT (link_id, bc_order_id) DO NOTHING",
+            params,
+        )
+
+
+# ---------------------------------------------------------------- the handler
+
+
+def order_syncs_run(items: Sequence[WorkItem], *, client=None) -> dict[int, object]:
+    """Sync a batch of requested orders (the `bc.order_sync` handler): {item id: Result or the order's error}."""
+    outcomes: dict[int, object] = {}
+    by_link: dict[int, dict[int, WorkItem]] = defaultdict(dict)
+    for item in items:
+        link_id, order_id = _parse_key(item.key)
+        by_link[link_id][order_id] = item
+    for link_id, wanted in by_link.items():
+        link = (
+            StoreLink.objects.select_related("retailer", "default_payment_type", "outlet", "register")
+            .filter(pk=link_id)
+            .first()
+        )
+        if link is None or link.state != LinkState.ACTIVE:
+            logger.info("%s order(s) not synced: link %s is not active", len(wanted), link_id)
+            continue  # done: a relink requests what changed meanwhile (reconciliation)
+        outcomes.update(_run_link(link, wanted, client))
+    return outcomes
+
+
+def _run_link(link: StoreLink, wanted: dict[int, WorkItem], client) -> dict[int, object]:
+    if client is None:
+        from integration.client import BigCommerceClient
+
+        client = BigCommerceClient.for_link(link)
+    order_syncs_ensure(link=link, bc_order_ids=wanted)
+    syncs = list(OrderSync.objects.filter(link=link, bc_order_id__in=list(wanted)).select_related("sale"))
+    outcomes: dict[int, object] = {}
+    fetched, failed = orders_fetch(client=client, link=link, syncs=syncs)
+    for sync, exc in failed:
+        if isinstance(exc, ApiNotFound) and sync.sale_id:
+            # Archived or deleted after it was imported: the sale stays as it is.
+            sync_log(
+                link=link,
+                event=Event.ORDER_UPDATED,
+                order_sync=sync,
+                invoice=sync.sale.invoice_number,
+                detail="archived or deleted in BigCommerce; the sale is kept",
+            )
+            continue
+        outcomes[wanted[sync.bc_order_id].pk] = exc
+    for order_id, error in _apply(link, fetched).items():
+        outcomes[wanted[order_id].pk] = error
+    return outcomes
+
+
+def _apply(link: StoreLink, fetched: list[tuple[OrderSync, FetchedOrder]]) -> dict[int, Exception]:
+    """Apply the batch in one transaction; if that fails, order by order so one bad order cannot hold up the rest.
+    Returns the errors of the orders that could not be applied, by order id."""
+    if not fetched:
+        return {}
+    try:
+        orders_apply(link=link, fetched=[f for _, f in fetched], options=ApplyOptions())
+    except Exception as exc:  # noqa: BLE001 - isolated below, then returned per order
+        if len(fetched) == 1:
+            logger.exception("order %s failed to apply", fetched[0][0].bc_order_id)
+            return {fetched[0][0].bc_order_id: exc}
+        logger.exception("a batch of %s orders failed to apply; applying them one by one", len(fetched))
+        errors: dict[int, Exception] = {}
+        for one in fetched:
+            errors.update(_apply(link, [one]))
+        return errors
+    return {}
+
+
+def order_syncs_record_failures(attempts: Sequence[Attempt]) -> None:
+    """Say on each OrderSync row and in the log how a failed sync ends: retrying at a time, or needing attention
+    with the reason and its fix (the `bc.order_sync` kind's `on_failure`, in the kernel's transaction)."""
+    keys = {_parse_key(a.item.key): a for a in attempts}
+    rows = (
+        OrderSync.objects.select_for_update(of=("self",))
+        .select_related("link")
+        .filter(link_id__in={k[0] for k in keys}, bc_order_id__in={k[1] for k in keys})
+        .order_by("pk")
+    )
+    now = timezone.now()
+    changed, entries = [], []
+    for sync in rows:
+        attempt = keys.get((sync.link_id, sync.bc_order_id))
+        if attempt is None:
+            continue
+        known = ErrorCode.by_code(attempt.failure.code) or ErrorCode.INTERNAL
+        sync.attempts = attempt.item.attempts
+        sync.last_attempt_at = now
+        sync.last_error_code = attempt.failure.code
+        sync.last_error_message = known.describe(attempt.failure.detail)
+        sync.updated_at = now
+        if attempt.retry_at is not None:
+            sync.state, sync.next_retry_at = OrderSyncState.RETRYING, attempt.retry_at
+            entries.append(
+                sync_log_build(
+                    link=sync.link,
+                    event=Event.SYNC_RETRYING,
+                    order_sync=sync,
+                    message=sync.last_error_message,
+                    attempt=sync.attempts,
+                    max_attempts=get(ORDER_SYNC).retry.max_attempts or "∞",
+                    next_try=f"{attempt.retry_at:%H:%M:%S} UTC",
+                )
+            )
+        else:
+            sync.state, sync.next_retry_at = OrderSyncState.NEEDS_ATTENTION, None
+            entries.append(
+                sync_log_build(
+                    link=sync.link,
+                    event=Event.SYNC_FAILED,
+                    order_sync=sync,
+                    message=sync.last_error_message,
+                    fix=known.fix,
+                )
+            )
+        changed.append(sync)
+    bulk_update_rows(
+        OrderSync,
+        changed,
+        [
+            "attempts",
+            "last_attempt_at",
+            "last_error_code",
+            "last_error_message",
+            "state",
+            "next_retry_at",
+            "updated_at",
+        ],
+    )
+    sync_log_save(entries)
+
+
+# ---------------------------------------------------------------- fetching
 
 
 def orders_fetch(
@@ -81,7 +229,7 @@ def orders_fetch(
         else:
             orders[sync.pk] = result
     fresh = [s for s in syncs if s.pk in orders and not _older(orders[s.pk], s)]
-    wanting_refunds = [s for s in fresh if _has_refunds(orders[s.pk])]
+    wanting_refunds = [s for s in fresh if order_has_refunds(orders[s.pk])]
     refunds: dict[int, list[Refund]] = {}
     for sync, result in zip(
         wanting_refunds, _concurrently(lambda s: client.list_refunds(s.bc_order_id), wanting_refunds), strict=True
@@ -127,8 +275,9 @@ def _older(order: Order, sync: OrderSync) -> bool:
     return sync.bc_date_modified is not None and order.date_modified < sync.bc_date_modified
 
 
-def _has_refunds(order: Order) -> bool:
-    return order.status_id in REFUNDED_STATUSES or (order.payment_status or "").lower() in REFUNDED_PAYMENT_STATUSES
+def order_has_refunds(order: Order) -> bool:
+    """Whether the order's refunds must be read (the status table says when)."""
+    return has_refunds(order.status_id, order.payment_status)
 
 
 def _line_ref(item) -> LineRef:
@@ -160,219 +309,3 @@ def deleted_products(*, client, link: StoreLink, items: Iterable) -> frozenset[i
     existing = {p.id for p in client.get_products(ids=to_ask)}
     catalog_ids_add(link=link, ids=existing)
     return frozenset(set(to_ask) - existing)
-
-
-def order_syncs_claim(*, order_sync_id: int, limit: int = BATCH_SIZE) -> list[OrderSync]:
-    """Take this order, if a sync of it is requested and due, and up to `limit` - 1 more of its store for one
-    batch. Clearing `queued_at` is the claim: a webhook arriving from now on requests a follow-up sync. The jobs
-    of the other orders taken are withdrawn from the queue (a job left behind finds nothing to claim and ends at
-    once). Rows another worker is claiming at the same moment are skipped, not waited for."""
-    now = timezone.now()
-    link_id = (
-        OrderSync.objects.filter(pk=order_sync_id, queued_at__isnull=False, queued_at__lte=now)
-        .values_list("link_id", flat=True)
-        .first()
-    )
-    if link_id is None:
-        return []
-    with transaction.atomic():
-        rows = list(
-            OrderSync.objects.select_for_update(skip_locked=True)
-            .filter(link_id=link_id, queued_at__isnull=False, queued_at__lte=now)
-            .order_by(Case(When(pk=order_sync_id, then=0), default=1), "queued_at")
-            .values_list("pk", "queued_at")[:limit]
-        )
-        ids = [pk for pk, _ in rows]
-        claimed = OrderSync.objects.filter(pk__in=ids, queued_at__isnull=False).update(
-            queued_at=None, last_attempt_at=now
-        )
-    if not claimed:
-        return []
-    _withdraw_jobs([(pk, queued_at) for pk, queued_at in rows if pk != order_sync_id])
-    return list(
-        OrderSync.objects.filter(pk__in=ids, last_attempt_at=now)
-        .select_related("link__retailer", "link__default_payment_type", "sale")
-        .order_by("pk")
-    )
-
-
-# Remove a job from its queue and delete it, but only if it was still waiting there: a job another worker has
-# already taken must keep its hash, or that worker fails to record the job's end (InvalidJobOperation).
-_WITHDRAW = """
-if redis.call('LREM', KEYS[1], 0, ARGV[1]) > 0 then
-    redis.call('DEL', KEYS[2])
-end
-"""
-
-
-def _withdraw_jobs(requests: list[tuple[int, object]]) -> None:
-    """Remove the queued jobs of requests this batch took over (their ids derive from the request)."""
-    if not requests:
-        return
-    queue = get_queue(QUEUE_WEBHOOKS)
-    try:
-        withdraw = queue.connection.register_script(_WITHDRAW)
-        pipe = queue.connection.pipeline(transaction=False)
-        for pk, queued_at in requests:
-            job_id = order_sync_job_id(pk, queued_at)
-            withdraw(keys=[queue.key, Job.key_for(job_id)], args=[job_id], client=pipe)
-        pipe.execute()
-    except RedisError as exc:
-        logger.warning("could not withdraw %s redundant sync job(s): %s", len(requests), exc)
-
-
-def order_sync_run(*, order_sync_id: int, client=None) -> OrderOutcome | None:
-    """The body of the sync job: sync this order, with whatever else of its store is waiting, as one batch.
-    Returns this order's outcome (None when another batch already took it, or nothing was applied)."""
-    syncs = order_syncs_claim(order_sync_id=order_sync_id)
-    if not syncs:
-        return None
-    link = syncs[0].link
-    if link.state != LinkState.ACTIVE:
-        logger.info("%s order(s) not synced: link %s is %s", len(syncs), link.pk, link.state)
-        return None
-    if client is None:
-        from integration.client import BigCommerceClient
-
-        client = BigCommerceClient.for_link(link)
-    fetched, failed = orders_fetch(client=client, link=link, syncs=syncs)
-    for sync, exc in failed:
-        _fail_for(sync, exc)
-    outcomes = _apply(link, fetched)
-    _release(syncs)
-    return outcomes.get(order_sync_id)
-
-
-def _release(syncs: Sequence[OrderSync]) -> None:
-    """Mark the batch finished for the rows no outcome was written to (a stale copy, an archived order already
-    imported): a claimed row whose `updated_at` is still older than its claim is one the sweeper takes for
-    abandoned by a dead worker."""
-    claimed_at = syncs[0].last_attempt_at
-    OrderSync.objects.filter(pk__in=[s.pk for s in syncs], updated_at__lt=claimed_at).update(updated_at=timezone.now())
-
-
-def _apply(link: StoreLink, fetched: list[tuple[OrderSync, FetchedOrder]]) -> dict[int, OrderOutcome]:
-    """Apply the batch in one transaction; if that fails, order by order so one bad order cannot hold up the rest."""
-    if not fetched:
-        return {}
-    try:
-        outcomes = orders_apply(link=link, fetched=[f for _, f in fetched], options=ApplyOptions())
-    except Exception:  # noqa: BLE001 - isolated below, then recorded per order
-        if len(fetched) == 1:
-            raise
-        logger.exception("a batch of %s orders failed to apply; applying them one by one", len(fetched))
-        result = {}
-        for sync, one in fetched:
-            try:
-                result.update(_apply(link, [(sync, one)]))
-            except Exception as exc:  # noqa: BLE001 - an error on our side must not lose the order
-                logger.exception("order %s failed to apply", sync.bc_order_id)
-                order_sync_fail(order_sync=sync, reason=ErrorCode.INTERNAL, detail=exc.__class__.__name__)
-        return result
-    by_order = {s.bc_order_id: s.pk for s, _ in fetched}
-    return {by_order[o.bc_order_id]: o for o in outcomes}
-
-
-def _fail_for(sync: OrderSync, exc: ApiError) -> None:
-    """Record an API failure of one order with its reason."""
-    if isinstance(exc, ApiNotFound):
-        _order_gone(sync)
-    elif isinstance(exc, ApiCredentialsRejected):
-        order_sync_fail(order_sync=sync, reason=ErrorCode.CREDENTIALS_REJECTED, detail=exc.detail)
-    elif isinstance(exc, ApiRateLimited):
-        order_sync_fail(
-            order_sync=sync,
-            reason=ErrorCode.RATE_LIMITED,
-            detail=exc.detail,
-            retry_after=timedelta(seconds=exc.reset_seconds or 0),
-        )
-    elif isinstance(exc, ApiServerError):
-        order_sync_fail(order_sync=sync, reason=ErrorCode.BIGCOMMERCE_ERROR, detail=exc.detail)
-    elif isinstance(exc, ApiUnavailable):
-        order_sync_fail(order_sync=sync, reason=ErrorCode.UNREACHABLE, detail=exc.detail)
-    elif isinstance(exc, ApiBadResponse):
-        order_sync_fail(order_sync=sync, reason=ErrorCode.UNPARSEABLE, detail=exc.detail)
-    else:
-        order_sync_fail(order_sync=sync, reason=ErrorCode.BIGCOMMERCE_ERROR, detail=exc.detail)
-
-
-def _order_gone(sync: OrderSync) -> None:
-    if sync.sale_id:
-        # Archived or deleted after it was imported: the sale stays as it is.
-        sync_log(
-            link=sync.link,
-            event=Event.ORDER_UPDATED,
-            order_sync=sync,
-            invoice=sync.sale.invoice_number,
-            detail="archived or deleted in BigCommerce; the sale is kept",
-        )
-        return
-    order_sync_fail(order_sync=sync, reason=ErrorCode.ORDER_NOT_FOUND, detail="")
-
-
-@transaction.atomic
-def order_sync_fail(*, order_sync: OrderSync, reason: Reason, detail: str, retry_after: timedelta | None = None):
-    """Record a failed attempt: schedule a retry for a transient reason, else the order needs attention."""
-    sync = OrderSync.objects.select_for_update().select_related("link").get(pk=order_sync.pk)
-    now = timezone.now()
-    sync.attempts += 1
-    sync.last_error_code = reason.code
-    sync.last_error_message = reason.message.format(order=sync.bc_order_id, detail=detail or "no detail")
-    if reason.retryable and sync.attempts < MAX_ATTEMPTS:
-        delay = max(BACKOFF[min(sync.attempts - 1, len(BACKOFF) - 1)], retry_after or timedelta(0))
-        sync.state, sync.next_retry_at = OrderSyncState.RETRYING, whole_second_after(now + delay)
-        sync.queued_at = sync.next_retry_at  # requested, due then: the scheduled job (or the sweeper) claims it
-        sync.save(
-            update_fields=[
-                "attempts",
-                "last_error_code",
-                "last_error_message",
-                "state",
-                "next_retry_at",
-                "queued_at",
-                "updated_at",
-            ]
-        )
-        sync_log(
-            link=sync.link,
-            event=Event.SYNC_RETRYING,
-            order_sync=sync,
-            message=sync.last_error_message,
-            attempt=sync.attempts,
-            max_attempts=MAX_ATTEMPTS,
-            next_try=f"{sync.next_retry_at:%H:%M:%S} UTC",
-        )
-        transaction.on_commit(lambda: _schedule_retry(sync.pk, sync.queued_at))
-    else:
-        sync.state, sync.next_retry_at = OrderSyncState.NEEDS_ATTENTION, None
-        sync.save(
-            update_fields=["attempts", "last_error_code", "last_error_message", "state", "next_retry_at", "updated_at"]
-        )
-        sync_log(
-            link=sync.link, event=Event.SYNC_FAILED, order_sync=sync, message=sync.last_error_message, fix=reason.fix
-        )
-    return
-
-
-def whole_second_after(moment: datetime) -> datetime:
-    """`moment` rounded up to a whole second. RQ's scheduler keeps times in whole seconds (it truncates), so a
-    retry due at 12:00:00.4 would be queued at 12:00:00, find its request not yet due and end, leaving the order
-    to the sweeper minutes later; and two failures in one second would derive different job ids for what the
-    scheduler runs as one moment."""
-    if moment.microsecond == 0:
-        return moment
-    return moment.replace(microsecond=0) + timedelta(seconds=1)
-
-
-def _schedule_retry(order_sync_id: int, due: datetime) -> None:
-    """Schedule the retry's job for the whole second it is due (see `whole_second_after`)."""
-    try:
-        get_queue(QUEUE_WEBHOOKS).enqueue_at(
-            due,
-            "integration.jobs.order_sync_job",
-            order_sync_id,
-            job_id=order_sync_job_id(order_sync_id, due),
-            result_ttl=0,
-        )
-    except Exception:  # noqa: BLE001 - the sweeper re-queues retries whose time has passed
-        logger.warning("could not schedule the retry of order sync %s; the sweeper will", order_sync_id)

@@ -15,9 +15,10 @@ from django.utils import timezone
 
 from integration.choices import OrderSyncState
 from integration.models import OrderSync
-from integration.services.intake import order_sync_wake
+from integration.services.order_sync import ORDER_SYNC, order_sync_key
 from integration.services.synclog import Event, sync_log, sync_log_build, sync_log_save
 from integration.status_table import STATUS_TABLE
+from work import kernel
 
 # "Retry all matching" queues at most this many orders per click; the page says so and shows what is left.
 RETRY_ALL_LIMIT = 500
@@ -29,8 +30,8 @@ def order_syncs_retry(*, order_syncs: Iterable[OrderSync], acting_user) -> int:
     (imported meanwhile, resolved, already pending) are left alone. Returns how many were retried.
 
     Set-based, so "retry all matching" costs a few statements whatever the count: the rows are locked, updated
-    in one statement, logged in one insert, and a job is queued after commit for each order that has none due
-    (`queued_at` empty, or a retry scheduled for later), exactly as webhook intake does.
+    in one statement, logged in one insert, and their syncs requested again in one statement, due now even if a
+    retry was scheduled for later (staff want it re-fetched at once), exactly as webhook intake requests them.
     """
     ids = [sync.pk for sync in order_syncs]
     if not ids:
@@ -49,8 +50,6 @@ def order_syncs_retry(*, order_syncs: Iterable[OrderSync], acting_user) -> int:
             state=OrderSyncState.PENDING,
             next_retry_at=None,
             attempts=0,
-            # Due now, even if a retry was scheduled for later: staff want it re-fetched at once.
-            queued_at=now,
             updated_at=now,
         )
         sync_log_save(
@@ -59,9 +58,11 @@ def order_syncs_retry(*, order_syncs: Iterable[OrderSync], acting_user) -> int:
                 for s in syncs
             ]
         )
-        for sync in syncs:
-            if sync.queued_at is None or sync.queued_at > now:  # no job due to run for it yet
-                order_sync_wake(order_sync_id=sync.pk, queued_at=now)
+        kernel.request_many(
+            ORDER_SYNC,
+            [(order_sync_key(s.link_id, s.bc_order_id), s.link.retailer_id, None) for s in syncs],
+            reset=True,
+        )
     return len(syncs)
 
 
@@ -88,6 +89,7 @@ def order_sync_resolve(*, order_sync: OrderSync, acting_user, note: str) -> None
         next_retry_at=None,
         updated_at=now,
     )
+    kernel.withdraw(ORDER_SYNC, [order_sync_key(sync.link_id, sync.bc_order_id)])  # a retry still scheduled
     sync_log(link=sync.link, event=Event.SYNC_RESOLVED, order_sync=sync, user=str(acting_user), note=note)
 
 

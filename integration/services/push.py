@@ -21,11 +21,12 @@ stock once, through the ledger (its movements have unique source keys), and the 
 BigCommerce equal to the POS, whatever BigCommerce did to its own stock for that order. Setting an absolute
 level that BigCommerce already has changes nothing there and creates no order.
 
-**Failures.** A rate limit, a 5xx, a timeout or an unreadable answer leaves the rows dirty and holds them back
-with a growing delay (30 s up to an hour); the job is rescheduled for then and the sync log says so. Rejected
-credentials (401/403) hold everything for an hour with the fix in the sync log. A 422 for some items of a batch
-(BigCommerce rejects the whole batch and names the item) drops the named items, or splits the batch to find them,
-and sends the rest: one bad item never blocks the others; each refused item is logged with its SKU.
+**Failures.** A run is the link's `bc.push` work (`integration.kinds`). A rate limit, a 5xx, a timeout or an
+unreadable answer ends the run with the error: rows not pushed yet stay dirty, the kind's retry policy brings the
+run back after a growing delay (30 s up to an hour, never giving up), and `push_record_failures` says so in the
+sync log. Rejected credentials (401/403) are retried hourly with the fix in the sync log. A 422 for some items of
+a batch (BigCommerce rejects the whole batch and names the item) drops the named items, or splits the batch to
+find them, and sends the rest: one bad item never blocks the others; each refused item is logged with its SKU.
 """
 
 from __future__ import annotations
@@ -36,37 +37,27 @@ import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from integration.choices import BcItemKind, ErrorCode, LinkState
-from integration.exceptions import (
-    ApiCredentialsRejected,
-    ApiError,
-    ApiNotFound,
-    ApiRateLimited,
-    ApiRejected,
-    ApiServerError,
-    ApiUnavailable,
-)
+from integration.exceptions import ApiNotFound, ApiRejected
 from integration.models import OutletLocation, PricePushState, ProductLink, PushState, StockPushState, StoreLink
-from integration.queueing import QUEUE_DEFAULT, get_queue
 from integration.ratelimit import Priority
-from integration.services.order_sync import BACKOFF
-from integration.services.push_state import PUSH_JOB_TIMEOUT, push_schedule_next
+from integration.services.push_state import push_request
 from integration.services.synclog import Event, sync_log, sync_log_build, sync_log_save
 from pos.choices import ProductKind
 from pos.models import InventoryLevel
+from work.models import WorkItem
+from work.registry import Attempt
 
 logger = logging.getLogger("integration.push")
 
 ADJUSTMENT_REASON = "Stock level in the POS (system of record)"
-CREDENTIALS_BACKOFF = timedelta(hours=1)
 # Rows one run reads at most (a bigger backlog continues in the next window).
 MAX_ROWS = 10_000
 LOCATIONS_CACHE_SECONDS = 3600
@@ -94,9 +85,8 @@ class PushReport:
     prices_pushed: int = 0
     prices_unchanged: int = 0
     prices_rejected: int = 0
-    held: int = 0  # rows left dirty for a later attempt after a failure
+    held: int = 0  # rows left dirty for the next run (an item BigCommerce now tracks the other way)
     calls: int = 0  # BigCommerce API operations made
-    busy: bool = False  # another run of this link held the lock: it reschedules what it did not see
 
 
 @dataclass
@@ -120,28 +110,51 @@ class _Item:
         return {"location_id": self.location_id, key: value, "quantity": self.quantity}
 
 
-def push_lock(link_id: int):
-    """The named lock that keeps one push per link at a time (expires with the job's timeout)."""
-    return get_queue(QUEUE_DEFAULT).connection.lock(
-        f"bc-push-lock:{link_id}", timeout=PUSH_JOB_TIMEOUT + 60, raise_on_release_error=False
-    )
-
-
 def push_run(*, link_id: int, client=None) -> PushReport:
-    """Push the link's dirty stock levels and prices now (the body of `integration.jobs.bigcommerce_push_job`).
-
-    Returns quietly (`busy`) when another run holds the link's lock: that run schedules a follow-up for whatever
-    changed after it read its rows, once it has released the lock. Paused and unlinked links push nothing.
-    """
-    lock = push_lock(link_id)
-    if not lock.acquire(blocking=False):
-        return PushReport(busy=True)
-    try:
-        report = _LinkPush.for_link_id(link_id, client).run()
-    finally:
-        lock.release()
-    push_schedule_next(link_id=link_id)
+    """Push the link's dirty stock levels and prices now (the body of the `bc.push` work; the kernel runs one at a
+    time per link). Paused and unlinked links push nothing. A failure talking to BigCommerce is raised, with the
+    rows not pushed yet still dirty; rows left dirty on purpose (looked up again) ask for the next run now."""
+    push = _LinkPush.for_link_id(link_id, client)
+    report = push.run()
+    if report.held and push.link is not None:
+        push_request(link=push.link, at=timezone.now())
     return report
+
+
+def push_runs(items: Sequence[WorkItem], *, client=None) -> None:
+    """The `bc.push` handler: one run per link (the work's key); an error fails that link's work."""
+    for item in items:
+        push_run(link_id=int(item.key), client=client)
+
+
+def push_record_failures(attempts: Sequence[Attempt]) -> None:
+    """Say in the sync log how a failed push ends: the changes wait for the next try, or (never, for pushes, but
+    said all the same) for the next change."""
+    for attempt in attempts:
+        link = StoreLink.objects.filter(pk=int(attempt.item.key)).first()
+        if link is None:
+            continue
+        waiting = sum(
+            m.objects.filter(link=link, dirty_since__isnull=False).count() for m in (StockPushState, PricePushState)
+        )
+        message = attempt.failure.message
+        if attempt.failure.code == ErrorCode.CREDENTIALS_REJECTED.code:
+            message = f"{message} {ErrorCode.CREDENTIALS_REJECTED.fix}"
+        if attempt.retry_at is None:
+            sync_log(
+                link=link,
+                event=Event.STOCK_PUSH_FAILED,
+                message=f"{message.rstrip('.')}. {waiting} change(s) wait for the next change.",
+            )
+        else:
+            sync_log(
+                link=link,
+                event=Event.PUSH_RETRYING,
+                message=message.rstrip(".") + ".",
+                count=waiting,
+                attempt=attempt.item.attempts,
+                next_try=f"{attempt.retry_at:%H:%M:%S} UTC",
+            )
 
 
 class _LinkPush:
@@ -170,20 +183,9 @@ class _LinkPush:
             from integration.client import BigCommerceClient
 
             self.client = BigCommerceClient.for_link(self.link, priority=Priority.BULK)
-        try:
-            self._resolve_items([*stock_rows, *price_rows])
-            self._push_stock(stock_rows)
-            self._push_prices(price_rows)
-        except ApiCredentialsRejected as exc:
-            reason = ErrorCode.CREDENTIALS_REJECTED
-            message = f"{reason.message.format(detail=exc.detail)} {reason.fix} Pushes are retried every hour."
-            if self._hold(message, CREDENTIALS_BACKOFF):
-                sync_log(link=self.link, event=Event.STOCK_PUSH_FAILED, message=message)
-        except ApiError as exc:
-            self._hold_and_log(_describe(exc), exc, error=not exc.retryable)
-        except Exception as exc:
-            self._hold_and_log(f"an error on our side ({exc.__class__.__name__}).", exc, error=True)
-            raise
+        self._resolve_items([*stock_rows, *price_rows])
+        self._push_stock(stock_rows)
+        self._push_prices(price_rows)
         return self.report
 
     # ------------------------------------------------------------ rows
@@ -191,7 +193,6 @@ class _LinkPush:
     def _due(self, model: type[PushState]) -> list:
         rows = list(
             model.objects.filter(link=self.link, dirty_since__isnull=False)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=self.now))
             .select_related("product_link__product")
             .order_by("product_link_id", *(["outlet_id"] if model is StockPushState else []))[:MAX_ROWS]
         )
@@ -206,7 +207,7 @@ class _LinkPush:
         attributes the caller already set on each row."""
         if not rows:
             return
-        fields = {"attempts": 0, "next_attempt_at": None, "last_error": "", **fields}
+        fields = {"attempts": 0, "last_error": "", **fields}
         for row in rows:
             row.pushed_version = row.version
             for name, value in fields.items():
@@ -220,57 +221,10 @@ class _LinkPush:
 
     def _retry_soon(self, model: type[PushState], rows: Sequence[PushState], message: str) -> None:
         """Leave rows dirty for the next run (BigCommerce changed how it tracks the item: it is looked up again)."""
-        _update_rows(model, [r.pk for r in rows], attempts=1, next_attempt_at=None, last_error=message[:1000])
+        _update_rows(model, [r.pk for r in rows], attempts=1, last_error=message[:1000])
         for row in rows:
             self.open[model].pop(row.pk, None)
         self.report.held += len(rows)
-
-    def _hold(self, message: str, delay: timedelta) -> int:
-        """After a failure: every row not done yet stays dirty and waits `delay`. Returns the attempt number (0 when
-        no row was waiting)."""
-        attempt = 0
-        for model, rows in self.open.items():
-            if not rows:
-                continue
-            attempt = max(attempt, max(r.attempts for r in rows.values()) + 1)
-            _update_rows(
-                model,
-                list(rows),
-                attempts=F("attempts") + 1,
-                next_attempt_at=self.now + delay,
-                last_error=message[:1000],
-            )
-            self.report.held += len(rows)
-            rows.clear()
-        return attempt
-
-    def _hold_and_log(self, message: str, exc: Exception, *, error: bool) -> None:
-        """Hold what is left with the backoff of its attempts (at least the announced rate-limit reset) and say so."""
-        attempts = max((r.attempts for rows in self.open.values() for r in rows.values()), default=0)
-        delay = BACKOFF[min(attempts, len(BACKOFF) - 1)]  # the order sync's waits; the last one repeats
-        if isinstance(exc, ApiRateLimited) and exc.reset_seconds:
-            delay = max(delay, timedelta(seconds=math.ceil(exc.reset_seconds)))
-        held = self.report.held
-        attempt = self._hold(message, delay)
-        if not attempt:
-            return
-        next_try = f"{self.now + delay:%H:%M:%S} UTC"
-        count = self.report.held - held
-        if error:
-            sync_log(
-                link=self.link,
-                event=Event.STOCK_PUSH_FAILED,
-                message=f"{message.rstrip('.')}. {count} change(s) wait; next try at {next_try}.",
-            )
-        else:
-            sync_log(
-                link=self.link,
-                event=Event.PUSH_RETRYING,
-                message=message.rstrip(".") + ".",
-                count=count,
-                attempt=attempt,
-                next_try=next_try,
-            )
 
     # ------------------------------------------------------------ how BigCommerce addresses each item
 
@@ -544,18 +498,6 @@ def _lock_rows(model: type[PushState], ids: list[int]) -> None:
 def _update_rows(model: type[PushState], ids: list[int], **values) -> None:
     _lock_rows(model, ids)
     model.objects.filter(pk__in=ids).update(**values)
-
-
-def _describe(exc: ApiError) -> str:
-    """A failure in the sync log's words (the same sentences as for orders)."""
-    detail = exc.detail or exc.__class__.__name__
-    if isinstance(exc, ApiRateLimited):
-        return ErrorCode.RATE_LIMITED.message
-    if isinstance(exc, ApiServerError):
-        return ErrorCode.BIGCOMMERCE_ERROR.message.format(detail=f"HTTP {exc.status}: {detail}")
-    if isinstance(exc, ApiUnavailable):
-        return ErrorCode.UNREACHABLE.message.format(detail=detail)
-    return str(exc)
 
 
 def _locations_key(link_id: int) -> str:

@@ -1,45 +1,35 @@
-"""Which linked items BigCommerce must hear about again, and waking the push job that tells it.
+"""Which linked items BigCommerce must hear about again, and asking for the push that tells it.
 
-The database is the source of truth: a stock or price change marks rows of `StockPushState` / `PricePushState`
-dirty in one statement (whatever the number of changes), and Redis only carries the wake-up call. The call is
-one delayed job per link and debounce window: its job id names the link and the end of the window
-(`bc-push-<link>-<unix seconds>`) and is scheduled with RQ's `unique`, so a burst of changes in one window
-schedules one job, and a change that arrives while that job runs falls in a later window and gets its own. If
-Redis loses or never gets the job, `push_sweep` (run every minute) finds the rows still dirty and schedules it.
+A stock or price change marks rows of `StockPushState` / `PricePushState` dirty in one statement (whatever the
+number of changes) and requests the link's `bc.push` work, due at the end of a debounce window: a burst of
+changes in one window is one push, and a change that lands while a push runs keeps its rows dirty and its work
+due (see `work.kernel`), so it is pushed by the next run. Both happen in one transaction, with the POS's record
+of the change (`pos.events`) finished in the same one: nothing between a stock move and its push can be lost.
 
-Only live links mark anything: an unlinked store has no live link, and a paused link marks its rows without
-waking the job, so BigCommerce catches up once the link is active again (the sweeper picks them up). Only
-standard products that track stock are marked for stock; service products and placeholders never are.
+Only live links mark anything: an unlinked store has no live link, and a paused link marks its rows without asking
+for a push, so BigCommerce catches up once the link is active again (`push_request_all`). Only standard products
+that track stock are marked for stock; service products and placeholders never are.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
-from functools import partial
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Min, Q
 from django.utils import timezone
-from redis.exceptions import RedisError
-from rq.exceptions import DuplicateJobError, NoSuchJobError
-from rq.job import Job, JobStatus
 
 from integration.choices import LinkState
 from integration.models import OutletLocation, PricePushState, ProductLink, StockPushState, StoreLink
-from integration.queueing import QUEUE_DEFAULT, get_queue
 from pos.choices import ProductKind
 from pos.models import Product
+from work import kernel
 
 logger = logging.getLogger("integration.push")
 
-PUSH_JOB = "integration.jobs.bigcommerce_push_job"
-PUSH_JOB_TIMEOUT = 600
-# Dirty rows this old with no push on the way were lost with Redis: the sweeper schedules their push.
-SWEEP_AFTER = timedelta(minutes=2)
+PUSH = "bc.push"
 # Pairs per statement on SQLite (parameter limit); PostgreSQL passes arrays in one statement.
 CHUNK = 500
 
@@ -51,10 +41,6 @@ _ON_CONFLICT = (
 def push_debounce_seconds() -> int:
     """The debounce window (`STOCK_PUSH_DEBOUNCE_SECONDS`, at least one second)."""
     return max(1, int(settings.STOCK_PUSH_DEBOUNCE_SECONDS))
-
-
-def push_job_id(link_id: int, slot: int) -> str:
-    return f"bc-push-{link_id}-{slot}"
 
 
 def _live_link(retailer_id: int) -> StoreLink | None:
@@ -89,7 +75,7 @@ def stock_push_mark(*, retailer_id: int, changes: Sequence[tuple[int, int]]) -> 
     pairs = sorted({(p, o) for p, o in changes if o in outlets})
     marked = sum(_mark_stock(link.pk, chunk, timezone.now()) for chunk in _chunks(pairs))
     if marked and link.state == LinkState.ACTIVE:
-        transaction.on_commit(partial(push_schedule, link_id=link.pk))
+        push_request(link=link)
     return marked
 
 
@@ -102,7 +88,7 @@ def price_push_mark(*, retailer_id: int, product_ids: Iterable[int]) -> int:
         return 0
     marked = sum(_mark_prices(link.pk, chunk, timezone.now()) for chunk in _chunks(product_ids))
     if marked and link.state == LinkState.ACTIVE:
-        transaction.on_commit(partial(push_schedule, link_id=link.pk))
+        push_request(link=link)
     return marked
 
 
@@ -118,76 +104,11 @@ def push_request_all(*, link: StoreLink, outlet_ids: Iterable[int] | None = None
     return marked
 
 
-def push_schedule(*, link_id: int, at: datetime | None = None) -> bool:
-    """Schedule the link's push at the end of the debounce window that holds `at` (default: one window from now).
-
-    A push already waiting for that window is the one that runs (RQ `unique`): it reads every row dirty by then.
-    False when Redis cannot take it; the rows stay dirty and the sweeper schedules them.
-    """
-    debounce = push_debounce_seconds()
-    when = at or timezone.now() + timedelta(seconds=debounce)
-    slot = math.ceil(when.timestamp() / debounce) * debounce
-    queue = get_queue(QUEUE_DEFAULT)
-    try:
-        for _ in range(3):
-            job_id = push_job_id(link_id, slot)
-            try:
-                queue.enqueue_at(
-                    datetime.fromtimestamp(slot, tz=UTC),
-                    PUSH_JOB,
-                    link_id,
-                    job_id=job_id,
-                    unique=True,
-                    result_ttl=0,
-                    job_timeout=PUSH_JOB_TIMEOUT,
-                    description=f"Push stock and prices of store link {link_id} to BigCommerce",
-                )
-                return True
-            except DuplicateJobError:
-                # That window's push is waiting and will read this change, unless it is running already (a clock
-                # ran early, or this is its own follow-up): then the change goes in the next window.
-                try:
-                    if Job.fetch(job_id, connection=queue.connection).get_status() != JobStatus.STARTED:
-                        return True
-                except NoSuchJobError:
-                    continue  # it finished meanwhile: schedule this window again
-                slot += debounce
-    except RedisError as exc:
-        logger.warning("could not schedule the push of link %s (%s); the sweeper will", link_id, exc)
-    return False
-
-
-def push_schedule_next(*, link_id: int) -> bool:
-    """After a push: schedule the next one if rows are still dirty (changed meanwhile, or held back after a
-    failure until their retry time). False when nothing waits."""
-    if not StoreLink.objects.filter(pk=link_id, state=LinkState.ACTIVE).exists():
-        return False
-    now = timezone.now()
-    earliest = None
-    for model in (StockPushState, PricePushState):
-        dirty = model.objects.filter(link_id=link_id, dirty_since__isnull=False)
-        if dirty.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)).exists():
-            return push_schedule(link_id=link_id)
-        held = dirty.aggregate(at=Min("next_attempt_at"))["at"]
-        earliest = held if earliest is None or (held is not None and held < earliest) else earliest
-    return push_schedule(link_id=link_id, at=earliest) if earliest is not None else False
-
-
-def push_sweep(*, now: datetime | None = None) -> int:
-    """Schedule the push of every active link with rows dirty for longer than `SWEEP_AFTER` and no retry pending
-    (Redis lost or never got its job). Returns how many links were scheduled."""
-    now = now or timezone.now()
-    cutoff = now - SWEEP_AFTER
-    due = Q(link__state=LinkState.ACTIVE, dirty_since__lt=cutoff) & (
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=cutoff)
-    )
-    link_ids = set()
-    for model in (StockPushState, PricePushState):
-        link_ids.update(model.objects.filter(due).values_list("link_id", flat=True).distinct())
-    scheduled = sum(push_schedule(link_id=link_id, at=now) for link_id in sorted(link_ids))
-    if scheduled:
-        logger.warning("push sweeper scheduled %s link(s) whose push Redis had lost", scheduled)
-    return scheduled
+def push_request(*, link: StoreLink, at: datetime | None = None) -> None:
+    """Ask for the link's push at the end of the debounce window (or at `at`); a push already waiting for an
+    earlier moment is the one that runs, and it reads every row dirty by then."""
+    when = at or timezone.now() + timedelta(seconds=push_debounce_seconds())
+    kernel.request(PUSH, link.pk, shard=link.retailer_id, due=when)
 
 
 # ---------------------------------------------------------------- the marking statements

@@ -1,6 +1,6 @@
 """Reconciliation: catch what webhooks missed. Lists the store's orders modified since the link's cursor (minus an
 overlap window, every status, oldest change first) and requests a sync for each order that is new to us or newer
-than what was applied; also brings back webhooks BigCommerce deactivated."""
+than what was applied. It runs as the periodic `bc.reconcile` work of each active link (`integration.kinds`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from django.utils import timezone
 
 from integration.exceptions import ApiError
 from integration.models import OrderSync, StoreLink
-from integration.services.intake import order_sync_request_and_wake
+from integration.services.order_sync import order_sync_request
 from integration.services.synclog import Event, sync_log
 
 logger = logging.getLogger("integration.reconcile")
 
+RECONCILE = "bc.reconcile"
 OVERLAP = timedelta(minutes=10)
 PAGE = 250
 MISSED_SHOWN = 20
@@ -73,9 +74,6 @@ def reconcile_run(*, link: StoreLink, client=None) -> ReconcileReport:
                 since=f"{since:%Y-%m-%d %H:%M} UTC",
                 missed=report.requested,
             )
-    from integration.services.link import hooks_check
-
-    hooks_check(link=link, client=client)
     return report
 
 
@@ -95,5 +93,5 @@ def _request_page(link: StoreLink, page: list, report: ReconcileReport) -> None:
                 continue
             if order.id not in known:
                 report.missed.append(order.id)
-            order_sync_request_and_wake(link=link, bc_order_id=order.id)
+            order_sync_request(link=link, bc_order_id=order.id)
             report.requested += 1

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from integration.models import ProductLink
+from pos import events
 from pos.choices import AuditAction, MovementReason, ProductKind
 from pos.models import AuditEntry, InventoryLevel, InventoryMovement, Product, Retailer, SaleLine, User
 from pos.services.stock import StockMove, stock_move_many
-from pos.signals import product_changed
+from pos.signals import product_merging
 
 EDITABLE_FIELDS = ("name", "sku", "kind", "retail_price", "supply_price", "active", "tracks_inventory")
 
@@ -108,16 +107,8 @@ def _audit(*, product: Product, action: str, acting_user: User | None, detail: d
 
 
 def _announce(product: Product, fields: list[str]) -> None:
-    """Send `product_changed` for these fields once the transaction commits."""
-    transaction.on_commit(
-        partial(
-            product_changed.send,
-            sender=Product,
-            retailer_id=product.retailer_id,
-            product_id=product.pk,
-            fields=tuple(fields),
-        )
-    )
+    """Record that these fields of the product changed, in the change's transaction (`pos.events`)."""
+    events.product_changed(retailer_id=product.retailer_id, product_id=product.pk, fields=fields)
 
 
 def _jsonable(value: Any) -> Any:
@@ -167,8 +158,8 @@ def product_update(*, product: Product, acting_user: User | None = None, **chang
     """Change a product's editable fields (`EDITABLE_FIELDS`); returns the names of the fields that changed.
 
     Every price, SKU and stock-tracking change of a product passes here, with the same rules as `product_create`;
-    the audit row keeps each changed field's value before and after. Once the change commits,
-    `pos.signals.product_changed` names the changed fields (the BigCommerce link pushes a new price from it).
+    the audit row keeps each changed field's value before and after, and `pos.events.PRODUCT_CHANGED` records the
+    changed fields in the same transaction (the BigCommerce link pushes a new price from it).
     """
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
@@ -208,9 +199,9 @@ def product_accept(*, product: Product, acting_user: User | None = None) -> Prod
 def product_merge(*, source: Product, target: Product, acting_user: User | None = None) -> MergeResult:
     """Fold `source` (typically a product the link created) into `target`, losing nothing and counting nothing twice.
 
-    - Its BigCommerce product links move to the target, so future orders for that BigCommerce product sell the
-      target and stock and price pushes follow the target (`product_changed` with `"links"` says so after
-      commit).
+    - Whatever other parts of the product keep about the source moves to the target (`pos.signals.product_merging`:
+      the BigCommerce link moves its product links, so future orders for that BigCommerce product sell the target),
+      and `pos.events.PRODUCT_CHANGED` with `"links"` records it, so stock and price pushes follow the target.
     - Its sale lines move to the target (each line keeps the name and SKU it was sold under), so sales history,
       voids and order edits act on the target from now on.
     - Whatever stock it holds at each outlet moves to the target through the ledger (reason `merge`, one pair of
@@ -235,7 +226,10 @@ def product_merge(*, source: Product, target: Product, acting_user: User | None 
     if (source.kind in service_kinds) != (target.kind in service_kinds):
         raise ValidationError(MERGE_KIND_MISMATCH)
 
-    links_moved = ProductLink.objects.filter(product=source).update(product=target)
+    responses = product_merging.send(
+        sender=Product, retailer_id=source.retailer_id, source_id=source.pk, target_id=target.pk
+    )
+    links_moved = sum(moved or 0 for _, moved in responses)
     sale_lines_moved = SaleLine.objects.filter(product=source).update(product=target)
     stock = dict(
         InventoryLevel.objects.filter(product=source)

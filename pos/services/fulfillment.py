@@ -21,8 +21,10 @@ The rules, each enforced here and nowhere else:
   gets `FulfillmentConflict` and fresh data. On PostgreSQL the second UPDATE waits for the first transaction's
   row lock and then finds the version moved on, so the same version can never be used twice.
 - **History.** Every action appends a FulfillmentEvent in the same transaction.
-- **Write-back.** Completing a BigCommerce sale's fulfilment marks the write-back pending and, after commit,
-  queues `integration.jobs.fulfillment_writeback_job` (see `integration.services.fulfillment_writeback`).
+- **Write-back.** Completing a BigCommerce sale's fulfilment marks the write-back pending and records
+  `pos.events.FULFILLMENT_COMPLETED` in the same transaction; the BigCommerce link writes it back from there
+  (`integration.services.fulfillment_writeback`). A failed write-back can be retried; a pending one cannot be
+  lost, so it is never "stuck".
 """
 
 from __future__ import annotations
@@ -30,14 +32,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from pos import events
 from pos.choices import (
     Carrier,
     Channel,
@@ -59,8 +60,6 @@ CONFLICT_MESSAGE = (
     "Someone else updated this fulfilment a moment ago; the page now shows their changes. Check them and try again."
 )
 VOIDED_MESSAGE = "The sale was voided, so this fulfilment is cancelled and can no longer change."
-# A write-back still pending after this long has lost its job (Redis was down at commit, say): staff may re-queue it.
-WRITEBACK_STUCK_AFTER = timedelta(hours=1)
 FIELD_MAX_LENGTH = 100
 
 # Which action may move a fulfilment from which state to which. Anything not listed is refused.
@@ -129,7 +128,7 @@ def fulfillment_action_refusal(fulfillment: Fulfillment, action: str) -> str | N
                 "The shipment has been handed to BigCommerce; change its tracking in BigCommerce's control panel. "
                 "(Tracking can be corrected here only while the write-back has failed.)"
             )
-    if action == Action.RETRY_WRITEBACK and not _writeback_retryable(fulfillment):
+    if action == Action.RETRY_WRITEBACK and fulfillment.writeback_state != WritebackState.FAILED:
         if fulfillment.writeback_state == WritebackState.PENDING:
             return "The write-back is still in progress; it retries by itself."
         return f"There is nothing to retry: the write-back is “{fulfillment.get_writeback_state_display()}”."
@@ -510,7 +509,8 @@ def fulfillment_complete(*, fulfillment: Fulfillment, expected_version: int, act
     """Complete a packed fulfilment whose every line is fulfilled, and queue its write-back to BigCommerce.
 
     Refused while money is owing unless the retailer allows it. The write-back (a shipment for a delivery, the
-    Completed status for a pickup) runs in a job after commit; an in-store sale has nothing to write back.
+    Completed status for a pickup) is recorded with the completion and sent by the link's worker; an in-store sale
+    has nothing to write back.
     """
     fresh = _claim(fulfillment=fulfillment, action=Action.COMPLETE, expected_version=expected_version)
     blockers = fulfillment_completion_blockers(fulfillment=fresh, lines=list(fresh.lines.select_related("sale_line")))
@@ -541,7 +541,7 @@ def fulfillment_complete(*, fulfillment: Fulfillment, expected_version: int, act
 
 @transaction.atomic
 def fulfillment_writeback_retry(*, fulfillment: Fulfillment, expected_version: int, acting_user: User) -> Fulfillment:
-    """Queue a failed (or lost) write-back again. It goes through the same job as the first attempt."""
+    """Send a failed write-back again, the same way as the first attempt."""
     fresh = _claim(fulfillment=fulfillment, action=Action.RETRY_WRITEBACK, expected_version=expected_version)
     previous = fresh.writeback_error
     _move(fresh, Action.RETRY_WRITEBACK, State.COMPLETED)
@@ -625,27 +625,9 @@ def _quantity_errors(line: FulfillmentLine, wanted: LineQuantities) -> list[str]
     return errors
 
 
-def _writeback_retryable(fulfillment: Fulfillment) -> bool:
-    if fulfillment.writeback_state == WritebackState.FAILED:
-        return True
-    stuck_since = timezone.now() - WRITEBACK_STUCK_AFTER
-    return (
-        fulfillment.writeback_state == WritebackState.PENDING
-        and fulfillment.writeback_at is not None
-        and fulfillment.writeback_at < stuck_since
-    )
-
-
 def _queue_writeback(fulfillment: Fulfillment, now) -> None:
-    """Mark the write-back pending and queue its job once the transaction commits."""
+    """Mark the write-back pending and record the completion for the link, in the same transaction."""
     fulfillment.writeback_state = WritebackState.PENDING
     fulfillment.writeback_error = ""
     fulfillment.writeback_at = now
-    # robust: if Redis is down the commit still stands; the page offers a retry once the write-back looks stuck.
-    transaction.on_commit(partial(_enqueue_writeback, fulfillment.pk), robust=True)
-
-
-def _enqueue_writeback(fulfillment_id: int) -> None:
-    from integration.jobs import fulfillment_writeback_enqueue  # the link depends on the POS, not the reverse
-
-    fulfillment_writeback_enqueue(fulfillment_id)
+    events.fulfillment_completed(retailer_id=fulfillment.retailer_id, fulfillment_id=fulfillment.pk)

@@ -14,13 +14,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from pos import events
 from pos.models import InventoryLevel, InventoryMovement
-from pos.signals import stock_changed
 
 # Rows per INSERT on SQLite: keeps every statement well under its parameter limit. PostgreSQL passes arrays instead.
 CHUNK = 500
@@ -55,8 +54,8 @@ def stock_move_many(*, retailer_id: int, moves: Sequence[StockMove]) -> list[Sto
     """Record each movement once and apply it to its InventoryLevel, atomically.
 
     Returns one result per requested move, in order; `moved` is False for a source key that had already moved
-    stock (in an earlier call, or earlier in this same list). Receivers of `pos.signals.stock_changed` hear about
-    the levels that changed once the transaction commits.
+    stock (in an earlier call, or earlier in this same list). The levels that changed are recorded as
+    `pos.events.STOCK_MOVED` in the same transaction, for whoever follows them (the BigCommerce link).
     """
     if not moves:
         return []
@@ -77,10 +76,7 @@ def stock_move_many(*, retailer_id: int, moves: Sequence[StockMove]) -> list[Sto
         changes = sorted(k for k, v in deltas.items() if v)
         for chunk in _chunks(changes):
             _upsert_levels(retailer_id, [(p, o, deltas[(p, o)]) for p, o in chunk], now)
-        if changes:
-            transaction.on_commit(
-                partial(stock_changed.send, sender=InventoryLevel, retailer_id=retailer_id, changes=changes)
-            )
+        events.stock_moved(retailer_id=retailer_id, changes=changes)
     # A zero-quantity move has nothing to apply; it is reported as not moved.
     return [StockMoveResult(m.source_key, m.source_key in inserted and unique[m.source_key] is m) for m in moves]
 

@@ -8,8 +8,9 @@ from django.urls import reverse
 from dashboard.views import failed_orders as view_module
 from integration.choices import ErrorCode, OrderSyncState
 from integration.models import OrderSync, SyncLogEntry
-from integration.queueing import get_queue
+from integration.services.order_sync import ORDER_SYNC
 from tests import factories
+from work.models import WorkItem
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +23,10 @@ def orders(response) -> list[int]:
 
 
 def queued_syncs() -> list[int]:
-    return sorted(job.args[0] for job in get_queue("webhooks").get_jobs())
+    """The OrderSync ids whose sync is requested (due now)."""
+    keys = WorkItem.objects.filter(kind=ORDER_SYNC, due_at__isnull=False).values_list("key", flat=True)
+    pairs = {tuple(map(int, key.split(":"))) for key in keys}
+    return sorted(sync.pk for sync in OrderSync.objects.all() if (sync.link_id, sync.bc_order_id) in pairs)
 
 
 @pytest.fixture
@@ -36,7 +40,7 @@ def failing(link, order_id: int, reason=ErrorCode.ORDER_NOT_FOUND, state=OrderSy
         bc_order_id=order_id,
         state=state,
         last_error_code=reason.code,
-        last_error_message=reason.message.format(order=order_id, detail="x"),
+        last_error_message=reason.describe("x"),
         attempts=fields.pop("attempts", 1),
         **fields,
     )
@@ -54,7 +58,7 @@ class TestFailedOrdersList:
 
         assert sorted(orders(response)) == [101, 102]
         body = response.content.decode()
-        assert "Order 101 no longer exists in BigCommerce" in body
+        assert "The order no longer exists in BigCommerce" in body
         assert ErrorCode.ORDER_NOT_FOUND.fix in body
         assert reverse("dashboard:order_timeline", args=[link.pk, 101]) in body
 
@@ -100,7 +104,7 @@ class TestRetry:
             response = staff_client.post(reverse("dashboard:failed_order_retry", args=[sync.pk]), headers=HTMX)
 
         sync.refresh_from_db()
-        assert sync.state == OrderSyncState.PENDING and sync.attempts == 0 and sync.queued_at is not None
+        assert sync.state == OrderSyncState.PENDING and sync.attempts == 0
         assert queued_syncs() == [sync.pk]
         entry = SyncLogEntry.objects.get(order_sync=sync, event="sync_retry_requested")
         assert staff_user.username in entry.message

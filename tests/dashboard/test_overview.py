@@ -12,7 +12,7 @@ import time_machine
 from django.urls import reverse
 
 from integration.choices import LinkState, LogLevel, OrderSyncState
-from integration.queueing import get_queue
+from integration.services.order_sync import order_sync_request
 from pos.choices import Channel
 from tests import factories
 
@@ -48,7 +48,7 @@ class TestOverview:
         for order_id, state in ((1, OrderSyncState.NEEDS_ATTENTION), (2, OrderSyncState.PENDING)):
             factories.OrderSyncFactory(link=link, bc_order_id=order_id, state=state)
         factories.OrderSyncFactory(link=link, bc_order_id=3, state=OrderSyncState.RETRYING)
-        get_queue("webhooks").enqueue("integration.jobs.intake_sweep_job")
+        order_sync_request(link=link, bc_order_id=2)
 
         response = staff_client.get(URL)
 

@@ -9,7 +9,6 @@ from django.urls import reverse
 
 from integration.choices import LinkState
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink
-from integration.queueing import get_queue
 from integration.sandbox.faults import Fault
 from integration.services.link import HOOK_SCOPES
 from pos.choices import AuditAction
@@ -184,7 +183,6 @@ def linked(link_sandbox):
 
 
 def test_the_status_panel_shows_hooks_last_webhook_last_order_and_queue(admin_client, linked):
-    get_queue("webhooks").empty()  # the catalog refresh that linking queued has run
 
     response = admin_client.get(PAGE)
 
@@ -340,7 +338,7 @@ def test_the_page_query_count_does_not_grow_with_mappings(
             factories.OutletFactory(retailer=retailer)
 
     add(2)
-    with django_assert_max_num_queries(15) as few:
+    with django_assert_max_num_queries(16) as few:  # 16: the orders waiting are counted in the database
         admin_client.get(PAGE)
     add(20)
     with django_assert_max_num_queries(len(few)):

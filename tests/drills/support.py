@@ -20,17 +20,16 @@ from datetime import timedelta
 
 import requests
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
-from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from integration.choices import OrderSyncState
 from integration.models import OrderSync, StoreLink
-from integration.queueing import QUEUE_WEBHOOKS, get_queue
-from integration.services.intake import order_sync_request_and_wake
+from integration.services.order_sync import ORDER_SYNC, order_sync_request
 from integration.status_table import Outcome, status_for
 from pos.choices import Channel, SaleStatus
 from pos.models import InventoryLevel, InventoryMovement, Sale, SaleLine
+from work.models import WorkItem
 
 FULL = os.environ.get("DRILL_SCALE", "") == "full"
 WEBHOOK_PATH = "/webhooks/bigcommerce/"
@@ -105,19 +104,17 @@ def post_webhooks(base_url: str, link: StoreLink, bodies: list[bytes], *, thread
 
 
 def request_syncs(link: StoreLink, order_ids) -> None:
-    """Request the syncs as webhooks do: each order marked requested, its job queued after the commit."""
+    """Request the syncs as webhooks do: each order's work row, the bell rung after the commit."""
     with transaction.atomic():
         for order_id in order_ids:
-            order_sync_request_and_wake(link=link, bc_order_id=order_id)
+            order_sync_request(link=link, bc_order_id=order_id)
 
 
 def time_passes(delta: timedelta) -> None:
-    """Move every sync's clock columns back by `delta`: for the sweeper and the claim, `delta` has passed (the
-    drills cannot wait out a 30 s backoff or the sweeper's 5 minutes)."""
-    OrderSync.objects.filter(last_attempt_at__isnull=False).update(
-        last_attempt_at=F("last_attempt_at") - delta, updated_at=F("updated_at") - delta
-    )
-    OrderSync.objects.filter(queued_at__isnull=False).update(queued_at=F("queued_at") - delta)
+    """Move the work's clock columns back by `delta`: for the claims, `delta` has passed (the drills cannot wait
+    out a 30 s backoff or a two-minute lease)."""
+    WorkItem.objects.filter(due_at__isnull=False).update(due_at=F("due_at") - delta)
+    WorkItem.objects.filter(lease_until__isnull=False).update(lease_until=F("lease_until") - delta)
     OrderSync.objects.filter(next_retry_at__isnull=False).update(next_retry_at=F("next_retry_at") - delta)
 
 
@@ -135,20 +132,14 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str, inte
 
 
 def pipeline_idle(link: StoreLink) -> bool:
-    """Nothing queued, running or due: no job waiting or started, no sync requested and due, none claimed and
-    unfinished."""
-    queue = get_queue(QUEUE_WEBHOOKS)
-    if len(queue) or StartedJobRegistry(queue=queue).count:
-        return False
-    now = timezone.now()
-    syncs = OrderSync.objects.filter(link=link)
-    if syncs.filter(queued_at__lte=now).exists():
-        return False
-    return not syncs.filter(queued_at__isnull=True, updated_at__lt=F("last_attempt_at")).exists()
+    """No order sync of the store due now or running (a retry due later does not count)."""
+    work = WorkItem.objects.filter(kind=ORDER_SYNC, key__startswith=f"{link.pk}:")
+    return not work.filter(Q(due_at__lte=timezone.now()) | Q(lease_until__isnull=False)).exists()
 
 
 def scheduled_retries() -> int:
-    return ScheduledJobRegistry(queue=get_queue(QUEUE_WEBHOOKS)).count
+    """Order syncs waiting for a retry time still to come."""
+    return WorkItem.objects.filter(kind=ORDER_SYNC, due_at__gt=timezone.now(), lease_until__isnull=True).count()
 
 
 def settle(link: StoreLink, *, timeout: float, quiet: float = 1.0) -> float:

@@ -1,12 +1,10 @@
 """Drill 3: a worker killed with SIGKILL in the middle of a sync.
 
 The worker is killed while its apply transaction is open (caught by watching PostgreSQL's pg_stat_activity), with
-more syncs queued behind it. Outcome: no partial sale (PostgreSQL rolled the batch back), the orders of the killed
-batch are found by the sweeper once their claim is older than `LOST_AFTER` (RQ itself only moves the abandoned job
-to its failed registry: it has no retry, and a rerun would find nothing to claim), and every order ends in its
-expected state with the ledger equal to every level.
-
-The historical-import half of the drill waits for the HistoricalImport job (issue #7), not on main yet.
+more syncs requested behind it. Outcome: no partial sale (PostgreSQL rolled the batch back), the orders of the
+killed batch are claimed again once their lease runs out (nothing extends it: its worker is dead), and every order
+ends in its expected state with the ledger equal to every level. The historical-import half is
+tests/integration/test_historical_import.py (a worker killed mid-run resumes from its cursor).
 """
 
 from __future__ import annotations
@@ -16,13 +14,10 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.db.models import F
-from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from integration.choices import OrderSyncState
-from integration.jobs import LOST_AFTER, intake_sweep_job
 from integration.models import OrderSync
-from integration.queueing import QUEUE_WEBHOOKS, get_queue
+from integration.services.order_sync import ORDER_SYNC
 from pos.models import InventoryMovement, Sale, SaleLine
 from tests.drills.support import (
     assert_ledger_equals_levels,
@@ -32,6 +27,8 @@ from tests.drills.support import (
     time_passes,
     wait_until,
 )
+from work.models import WorkItem
+from work.registry import get as work_kind
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -70,17 +67,13 @@ def test_drill_3_a_worker_killed_mid_apply_loses_nothing_and_its_orders_are_reco
     done_before = [oid for oid in order_ids if OrderSync.objects.filter(link=link, bc_order_id=oid, state="imported")]
     assert_pos_matches_store(sandbox.store, link, done_before)
 
-    # The rest of the queue runs; the killed batch's orders stay claimed and unfinished.
+    # The rest runs; the killed batch's orders stay leased to the dead worker, claimed by nobody else.
     rq_workers(2)
-    abandoned = OrderSync.objects.filter(link=link, queued_at__isnull=True, updated_at__lt=F("last_attempt_at")).count()
+    abandoned = WorkItem.objects.filter(kind=ORDER_SYNC, lease_until__isnull=False).count()
     assert abandoned > 0
-    started = StartedJobRegistry(queue=get_queue(QUEUE_WEBHOOKS))
-    started.cleanup(timestamp=time.time() + 3600)  # what RQ does once the dead job's timeout has passed
-    failed = FailedJobRegistry(queue=get_queue(QUEUE_WEBHOOKS)).count
-    assert intake_sweep_job() == 0  # not before LOST_AFTER: a slow batch is not a dead one
+    assert OrderSync.objects.filter(link=link, state=OrderSyncState.IMPORTED).count() != orders
 
-    time_passes(LOST_AFTER + timedelta(minutes=1))
-    requeued = intake_sweep_job()
+    time_passes(work_kind(ORDER_SYNC).lease + timedelta(seconds=1))  # the lease runs out
     rq_workers(2)
     recovered_in = time.monotonic() - killed_at
 
@@ -88,10 +81,8 @@ def test_drill_3_a_worker_killed_mid_apply_loses_nothing_and_its_orders_are_reco
     figures.add("orders (12 lines each)", f"{orders:,}")
     figures.add("killed after / inside the apply transaction", f"{waited:.2f} s / yes")
     figures.add("orders imported before the kill", imported)
-    figures.add("orders left claimed by the dead worker", abandoned)
-    figures.add("RQ: abandoned job moved to the failed registry", failed)
-    figures.add("sweeper re-queued (after LOST_AFTER)", requeued)
+    figures.add("orders left leased to the dead worker", abandoned)
     figures.add("POS outcome", dict(outcome))
-    figures.add("kill to all imported (test clock; production adds LOST_AFTER)", f"{recovered_in:.1f} s")
-    assert requeued == abandoned
-    assert failed == 1
+    lease = work_kind(ORDER_SYNC).lease.total_seconds()
+    figures.add(f"kill to all imported (test clock; production adds the {lease:.0f} s lease)", f"{recovered_in:.1f} s")
+    assert not WorkItem.objects.filter(kind=ORDER_SYNC).exists()

@@ -9,9 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from integration.sandbox.faults import Fault
-from integration.services.intake import order_sync_request
-from integration.services.order_sync import order_sync_run
 from pos.models import Sale
+from tests.work_helpers import sync_order
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -35,7 +34,7 @@ def test_an_order_that_failed_is_retried_from_failed_orders_until_it_imports(
 ):
     order_id = sandbox.store.place_order(status_id=11, lines=2).id
     sandbox.store.faults.add(Fault(kind="error", endpoint="get_order", status=404, times=1))
-    order_sync_run(order_sync_id=order_sync_request(link=link, bc_order_id=order_id)[0])
+    sync_order(link, order_id)
     login(admin_user)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("Failed orders")).click()
@@ -54,7 +53,7 @@ def test_an_imported_order_is_fulfilled_partially_then_fully_and_bigcommerce_get
     page, live_server, login, staff_user, sandbox, link, run_jobs, watch
 ):
     record = sandbox.store.place_order(status_id=11, lines=1, two_addresses=False)
-    order_sync_run(order_sync_id=order_sync_request(link=link, bc_order_id=record.id)[0])
+    sync_order(link, record.id)
     sale = Sale.objects.get(external_order_id=str(record.id))
     line = sale.fulfillment.lines.get()
     login(staff_user)

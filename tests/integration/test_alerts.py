@@ -1,4 +1,4 @@
-"""The daily digest of orders needing attention, and the cron module that schedules it with the other jobs."""
+"""The daily digest of orders needing attention, and the periodic work that sends it with the other periodic work."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ import pytest
 from django.core import mail
 
 from integration.choices import ErrorCode, OrderSyncState
-from integration.jobs import attention_digest_job
-from integration.services.alerts import attention_digest_send
+from integration.services.alerts import attention_digest_send, attention_digests_send
 from pos.choices import Role
 from tests import factories
 
@@ -20,7 +19,7 @@ def needs_attention(link, order_id: int, reason=ErrorCode.ORDER_NOT_FOUND):
         bc_order_id=order_id,
         state=OrderSyncState.NEEDS_ATTENTION,
         last_error_code=reason.code,
-        last_error_message=reason.message.format(order=order_id, detail="7"),
+        last_error_message=reason.describe("7"),
     )
 
 
@@ -64,14 +63,14 @@ class TestAttentionDigest:
 
         assert again == 0 and len(mail.outbox) == 1
 
-    def test_the_job_sends_each_retailer_its_own_digest(self, retailer, link, other_retailer):
+    def test_the_daily_work_sends_each_retailer_its_own_digest(self, retailer, link, other_retailer):
         other_admin = factories.UserFactory(username="olga", email="olga@example.com")
         factories.MembershipFactory(user=other_admin, retailer=other_retailer, role=Role.ADMIN)
         needs_attention(link, 4301)
         needs_attention(factories.StoreLinkFactory(retailer=other_retailer), 4302)
         factories.RetailerFactory()  # nothing to report
 
-        sent = attention_digest_job()
+        sent = attention_digests_send()
 
         assert sent == 2
         by_recipient = {m.to[0]: m.body for m in mail.outbox}
@@ -79,26 +78,26 @@ class TestAttentionDigest:
         assert "4302" in by_recipient["olga@example.com"]
 
 
-def test_cron_schedules_the_sweeper_reconciliation_log_expiry_and_the_digest(settings):
-    from django_rq.cron import DjangoCronScheduler
+def test_periodic_work_exists_for_every_active_link_and_the_daily_jobs(retailer, settings):
+    from datetime import time, timedelta
 
-    scheduler = DjangoCronScheduler()
-    scheduler.load_config_from_file("config.cron")
+    from work import kernel, registry
+    from work.models import WorkItem
 
-    jobs = {job.func.__name__: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {
-        "intake_sweep_job",
-        "reconcile_all_job",
-        "sync_log_expire_job",
-        "attention_digest_job",
-        "catalog_ids_refresh_all_job",
-        "stock_push_sweep_job",
-        "historical_import_sweep_job",
+    link = factories.StoreLinkFactory(retailer=retailer)
+    factories.StoreLinkFactory(state="unlinked")
+
+    kernel.ensure_periodic()
+
+    rows = {(w.kind, w.key) for w in WorkItem.objects.all()}
+    assert rows == {
+        ("bc.reconcile", str(link.pk)),
+        ("bc.hooks", str(link.pk)),
+        ("bc.catalog_ids", str(link.pk)),
+        ("bc.attention_digest", "all"),
+        ("bc.sync_log_expire", "all"),
     }
-    assert jobs["historical_import_sweep_job"].interval == 60
-    assert jobs["historical_import_sweep_job"].queue_name == "imports"
-    assert jobs["intake_sweep_job"].interval == 60
-    assert jobs["reconcile_all_job"].interval == settings.RECONCILE_INTERVAL_SECONDS
-    assert jobs["sync_log_expire_job"].cron and jobs["attention_digest_job"].cron
-    assert jobs["catalog_ids_refresh_all_job"].cron
-    assert jobs["intake_sweep_job"].queue_name == "webhooks"
+    assert registry.get("bc.reconcile").every == timedelta(seconds=settings.RECONCILE_INTERVAL_SECONDS)
+    assert registry.get("bc.attention_digest").at == time(7, 0)
+    digest = WorkItem.objects.get(kind="bc.attention_digest")
+    assert (digest.due_at.hour, digest.due_at.minute) == (7, 0)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from integration.queueing import get_queue
-from integration.services.catalog_ids import catalog_ids_add, catalog_ids_missing, catalog_ids_refresh
+from integration.services.catalog_ids import CATALOG_IDS, catalog_ids_add, catalog_ids_missing, catalog_ids_refresh
 from integration.services.order_sync import deleted_products
+from work import registry
+from work.models import WorkItem
 
 pytestmark = pytest.mark.django_db
 
@@ -19,11 +20,12 @@ def test_a_refresh_reads_every_product_id_of_the_store(sandbox, sandbox_link, bc
     assert catalog_ids_missing(link=sandbox_link, ids=[*live, 999_999]) == [999_999]
 
 
-def test_without_a_list_every_id_is_asked_about_and_a_refresh_is_queued_first(sandbox_link):
+def test_without_a_list_every_id_is_asked_about_and_a_refresh_is_requested_first(sandbox_link):
     assert catalog_ids_missing(link=sandbox_link, ids=[5, 3]) == [3, 5]
 
-    [job] = get_queue("webhooks").get_jobs()
-    assert (job.func_name, job.args) == ("integration.jobs.catalog_ids_refresh_job", (sandbox_link.pk,))
+    [work] = WorkItem.objects.filter(kind=CATALOG_IDS)
+    assert (work.key, work.state) == (str(sandbox_link.pk), "due")
+    assert work.priority < registry.get("bc.order_sync").priority  # before the orders that need it
 
 
 def test_products_seen_to_exist_are_added_only_to_a_complete_list(sandbox_link, sandbox, bc_client):

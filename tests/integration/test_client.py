@@ -13,6 +13,7 @@ import pytest
 import requests
 import responses
 
+from integration.choices import ErrorCode
 from integration.client import BigCommerceClient
 from integration.exceptions import (
     ApiBadResponse,
@@ -169,7 +170,8 @@ def test_a_refused_connection_is_unavailable(caplog):
     with caplog.at_level(logging.INFO), pytest.raises(ApiUnavailable) as raised:
         client.get_store()
 
-    assert raised.value.retryable
+    reason, _, _ = ErrorCode.for_exception(raised.value)
+    assert reason is ErrorCode.UNREACHABLE and reason.retryable
     _assert_no_token(raised.value, caplog.records)
 
 

@@ -1,24 +1,24 @@
-"""integration.services.fulfillment_writeback and its job: a completed fulfilment written back to BigCommerce.
+"""integration.services.fulfillment_writeback and its work: a completed fulfilment written back to BigCommerce.
 
-The service is tested with a fake BigCommerce injected as `client`; the job tests run the real job in a burst
-worker, the fake handed out by `BigCommerceClient.for_link`. The end-to-end run against the sandbox store is
+The service is tested with a fake BigCommerce injected as `client`; the work tests run the recorded work as a
+worker does, the fake handed out by `BigCommerceClient.for_link`. The end-to-end run against the sandbox store is
 in test_fulfillment_writeback_sandbox.py.
 """
 
 from __future__ import annotations
 
-import django_rq
 import pytest
-from rq.registry import ScheduledJobRegistry
 
 from integration.choices import LinkState
-from integration.jobs import fulfillment_writeback_job, fulfillment_writeback_job_id
 from integration.services.fulfillment_writeback import WritebackOutcome, fulfillment_writeback_run
 from pos.choices import FulfillmentAction, FulfillmentType, SaleStatus, WritebackState
+from pos.events import FULFILLMENT_COMPLETED
 from pos.models import Fulfillment, FulfillmentEvent, Sale
 from pos.services.fulfillment import fulfillment_set_tracking, fulfillment_writeback_retry
 from tests import factories
 from tests.fixtures_fulfillment import FakeBigCommerce, complete
+from tests.work_helpers import make_due, work_rows
+from work.registry import get as work_kind
 
 pytestmark = pytest.mark.django_db
 
@@ -127,27 +127,29 @@ def test_running_again_sends_nothing_twice(make_fulfillment, staff_user, link, b
     ],
 )
 def test_a_transient_failure_stays_pending_while_attempts_remain_and_fails_on_the_last(
-    make_fulfillment, staff_user, link, bigcommerce, bigcommerce_api, error, reason
+    make_fulfillment, staff_user, link, fake_bigcommerce, bigcommerce_api, run_jobs, error, reason
 ):
+    attempts = work_kind(FULFILLMENT_COMPLETED.name).retry.max_attempts
     fulfillment = _completed_delivery(make_fulfillment, staff_user)
-    bigcommerce.errors = [bigcommerce_api.make(error, "502 Bad Gateway", reset_seconds=5) for _ in range(2)]
+    fake_bigcommerce.errors = [bigcommerce_api.make(error, "502 Bad Gateway", reset_seconds=5) for _ in range(attempts)]
 
-    first = fulfillment_writeback_run(fulfillment=fulfillment, client=bigcommerce, final_attempt=False)
+    run_jobs()
     pending = _fresh(fulfillment)
-    last = fulfillment_writeback_run(fulfillment=fulfillment, client=bigcommerce, final_attempt=True)
+    for _ in range(attempts - 1):
+        make_due(FULFILLMENT_COMPLETED.name)  # the retry's time has come
+        run_jobs()
 
-    assert first == WritebackOutcome.RETRYING
     assert (pending.writeback_state, pending.writeback_error) == (
         WritebackState.PENDING,
         f"{reason}. Trying again automatically.",
     )
-    assert last == WritebackOutcome.FAILED
     failed = _fresh(fulfillment)
     assert failed.writeback_state == WritebackState.FAILED
     assert failed.writeback_error.startswith(f"{reason}, and the automatic retries failed too. Retry below")
     actions = list(FulfillmentEvent.objects.filter(fulfillment=fulfillment).values_list("action", flat=True))
     assert actions[-2:] == [Action.WRITEBACK_RETRYING, Action.WRITEBACK_FAILED]
-    assert bigcommerce.shipments == []
+    assert fake_bigcommerce.shipments == []
+    assert work_rows(FULFILLMENT_COMPLETED.name) == [(str(fulfillment.pk), "failed")]
 
 
 @pytest.mark.parametrize(
@@ -160,14 +162,13 @@ def test_a_transient_failure_stays_pending_while_attempts_remain_and_fails_on_th
     ],
 )
 def test_a_permanent_failure_fails_at_once_and_says_what_to_do(
-    make_fulfillment, staff_user, link, bigcommerce, bigcommerce_api, error, says
+    make_fulfillment, staff_user, link, fake_bigcommerce, bigcommerce_api, run_jobs, error, says
 ):
     fulfillment = _completed_delivery(make_fulfillment, staff_user)
-    bigcommerce.errors = [bigcommerce_api.make(error, "tracking_carrier is invalid")]
+    fake_bigcommerce.errors = [bigcommerce_api.make(error, "tracking_carrier is invalid")]
 
-    outcome = fulfillment_writeback_run(fulfillment=fulfillment, client=bigcommerce, final_attempt=False)
+    run_jobs()
 
-    assert outcome == WritebackOutcome.FAILED
     fresh = _fresh(fulfillment)
     assert fresh.writeback_state == WritebackState.FAILED
     assert says in fresh.writeback_error
@@ -226,11 +227,12 @@ def test_a_retry_after_a_shipment_that_reached_bigcommerce_sends_nothing_twice(
 
 
 def test_after_a_failure_staff_correct_the_tracking_retry_and_it_is_sent(
-    make_fulfillment, staff_user, link, bigcommerce, bigcommerce_api
+    make_fulfillment, staff_user, link, fake_bigcommerce, bigcommerce_api, run_jobs
 ):
     fulfillment = _completed_delivery(make_fulfillment, staff_user, carrier="not-a-carrier")
-    bigcommerce.errors = [bigcommerce_api.make("ApiError", "tracking_carrier is invalid")]
-    fulfillment_writeback_run(fulfillment=fulfillment, client=bigcommerce)
+    fake_bigcommerce.errors = [bigcommerce_api.make("ApiError", "tracking_carrier is invalid")]
+    run_jobs()
+    assert _fresh(fulfillment).writeback_state == WritebackState.FAILED
 
     fixed = fulfillment_set_tracking(
         fulfillment=fulfillment,
@@ -240,70 +242,67 @@ def test_after_a_failure_staff_correct_the_tracking_retry_and_it_is_sent(
         acting_user=staff_user,
     )
     fulfillment_writeback_retry(fulfillment=fixed, expected_version=fixed.version, acting_user=staff_user)
-    outcome = fulfillment_writeback_run(fulfillment=fixed, client=bigcommerce)
+    run_jobs()
 
-    assert outcome == WritebackOutcome.SUCCEEDED
-    assert [s["shipping_provider"] for s in bigcommerce.shipments] == ["ups"]
+    assert [s["shipping_provider"] for s in fake_bigcommerce.shipments] == ["ups"]
     assert _fresh(fulfillment).writeback_state == WritebackState.SUCCEEDED
 
 
-# ---------------------------------------------------------------- the job
+# ---------------------------------------------------------------- the work
 
 
-def test_completing_runs_the_job_that_sends_the_shipment(
-    make_fulfillment, staff_user, link, fake_bigcommerce, run_jobs, django_capture_on_commit_callbacks
+def test_completing_records_the_work_that_sends_the_shipment(
+    make_fulfillment, staff_user, link, fake_bigcommerce, run_jobs
 ):
-    with django_capture_on_commit_callbacks(execute=True):
-        fulfillment = _completed_delivery(make_fulfillment, staff_user)
+    fulfillment = _completed_delivery(make_fulfillment, staff_user)
 
     run_jobs("default")
 
     assert _fresh(fulfillment).writeback_state == WritebackState.SUCCEEDED
     assert len(fake_bigcommerce.shipments) == 1
     assert fake_bigcommerce.links == [link]
+    assert work_rows(FULFILLMENT_COMPLETED.name) == []
 
 
-def test_a_transient_failure_in_the_job_is_scheduled_for_a_retry(
-    make_fulfillment, staff_user, link, fake_bigcommerce, bigcommerce_api, run_jobs, django_capture_on_commit_callbacks
+def test_a_transient_failure_is_due_again_after_the_backoff(
+    make_fulfillment, staff_user, link, fake_bigcommerce, bigcommerce_api, run_jobs
 ):
     fake_bigcommerce.errors = [bigcommerce_api.make("ApiServerError", "503 Service Unavailable")]
-    with django_capture_on_commit_callbacks(execute=True):
-        fulfillment = _completed_delivery(make_fulfillment, staff_user)
+    fulfillment = _completed_delivery(make_fulfillment, staff_user)
 
     run_jobs("default")
 
     fresh = _fresh(fulfillment)
     assert fresh.writeback_state == WritebackState.PENDING
     assert fresh.writeback_error.endswith("Trying again automatically.")
-    queue = django_rq.get_queue("default")
-    assert fulfillment_writeback_job_id(fulfillment.pk) in ScheduledJobRegistry(queue=queue).get_job_ids()
+    assert work_rows(FULFILLMENT_COMPLETED.name) == [(str(fulfillment.pk), "due")]
+    assert run_jobs() == 0  # not before its time
+    make_due(FULFILLMENT_COMPLETED.name)
+    run_jobs()
+    assert _fresh(fulfillment).writeback_state == WritebackState.SUCCEEDED
 
 
-def test_the_jobs_last_attempt_records_a_transient_failure_as_failed(
-    make_fulfillment, staff_user, link, fake_bigcommerce, bigcommerce_api
+def test_an_error_on_our_side_is_retried_then_recorded_as_failed(
+    make_fulfillment, staff_user, link, fake_bigcommerce, run_jobs
 ):
+    attempts = work_kind(FULFILLMENT_COMPLETED.name).retry.max_attempts
     fulfillment = _completed_delivery(make_fulfillment, staff_user)
-    fake_bigcommerce.errors = [bigcommerce_api.make("ApiRateLimited", "429", reset_seconds=12)]
+    fake_bigcommerce.errors = [KeyError("order_product_id") for _ in range(attempts)]
 
-    result = fulfillment_writeback_job(fulfillment.pk)  # outside a worker: there are no attempts left
-
-    assert result == "failed"
-    assert _fresh(fulfillment).writeback_state == WritebackState.FAILED
-
-
-def test_an_error_on_our_side_is_recorded_on_the_last_attempt_and_re_raised(
-    make_fulfillment, staff_user, link, fake_bigcommerce
-):
-    fulfillment = _completed_delivery(make_fulfillment, staff_user)
-    fake_bigcommerce.errors = [KeyError("order_product_id")]
-
-    with pytest.raises(KeyError):
-        fulfillment_writeback_job(fulfillment.pk)
+    run_jobs()
+    for _ in range(attempts - 1):
+        make_due(FULFILLMENT_COMPLETED.name)
+        run_jobs()
 
     fresh = _fresh(fulfillment)
     assert fresh.writeback_state == WritebackState.FAILED
-    assert fresh.writeback_error.startswith("An error on our side stopped the write-back (KeyError).")
+    assert fresh.writeback_error.startswith("An error on our side stopped the write-back (KeyError)")
 
 
-def test_the_job_for_a_fulfilment_that_no_longer_exists_does_nothing():
-    assert fulfillment_writeback_job(987654) == "missing"
+def test_the_work_of_a_fulfilment_that_no_longer_exists_finishes(run_jobs, retailer):
+    from work import kernel
+
+    kernel.request(FULFILLMENT_COMPLETED, 987654, shard=retailer.pk)
+
+    assert run_jobs() == 1
+    assert work_rows(FULFILLMENT_COMPLETED.name) == []

@@ -8,11 +8,10 @@ import pytest
 from django.utils import timezone
 
 from integration.models import StoreLink
-from integration.services.intake import order_sync_request
-from integration.services.order_sync import order_sync_run
 from pos.choices import WritebackState
 from pos.models import Sale
 from tests.fixtures_fulfillment import complete
+from tests.work_helpers import sync_order
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +22,8 @@ def imported(sandbox, sandbox_link, bc_client):
 
     def run(**order):
         order_id = sandbox.store.place_order(**order).id
-        order_sync_run(order_sync_id=order_sync_request(link=sandbox_link, bc_order_id=order_id)[0], client=bc_client)
+        sandbox_link.refresh_from_db()
+        sync_order(sandbox_link, order_id)
         return Sale.objects.get(external_order_id=str(order_id)).fulfillment
 
     return run

@@ -14,19 +14,19 @@ from integration.choices import ImportState
 from integration.client import BigCommerceClient
 from integration.models import HistoricalImport, OrderSync, StoreLink, SyncLogEntry
 from integration.services.historical_import import (
+    IMPORT,
     historical_import_cancel,
     historical_import_preview,
     historical_import_run,
     historical_import_start,
     historical_import_switch_set,
-    historical_imports_sweep,
     import_options,
 )
-from integration.services.intake import order_sync_request
-from integration.services.order_sync import order_sync_run
 from integration.status_table import Outcome, status_for
 from pos.choices import AuditAction, Channel, ProductKind
 from pos.models import AuditEntry, InventoryLevel, InventoryMovement, Product, Retailer, Sale
+from tests.work_helpers import sync_order
+from work.models import WorkItem
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -126,16 +126,14 @@ def test_import_while_webhooks_sync_the_same_orders_makes_no_duplicates(sandbox,
     ids = [store.FIRST_ORDER_ID + i for i in range(0, store.order_count(), 3)]
     # Live syncs of historical orders first: they are skipped as historical (no sale)...
     for order_id in ids[:5]:
-        sync_id, _ = order_sync_request(link=link, bc_order_id=order_id)
-        order_sync_run(order_sync_id=sync_id)
+        sync_order(link, order_id)
     run = historical_import_start(
         link=link, options=import_options(link=link, adjust_stock=True), acting_user=admin_user
     )
     historical_import_run(import_id=run.pk, page_size=10)
     # ... and after the import, webhooks for imported orders update the same sales.
     for order_id in ids:
-        sync_id, _ = order_sync_request(link=link, bc_order_id=order_id)
-        order_sync_run(order_sync_id=sync_id)
+        sync_order(link, order_id)
     external = list(Sale.objects.filter(channel=Channel.BIGCOMMERCE).values_list("external_order_id", flat=True))
     assert len(external) == len(set(external))
     keys = list(InventoryMovement.objects.values_list("source_key", flat=True))
@@ -165,9 +163,7 @@ def test_a_crash_mid_run_resumes_from_the_cursor_with_the_right_totals(sandbox, 
         historical_import_run(import_id=run.pk, client=client, page_size=10)
     run.refresh_from_db()
     assert run.state == ImportState.RUNNING and run.seen == 0  # the window never applied: nothing counted
-    # Its heartbeat goes stale; the sweeper queues it again and it resumes.
-    HistoricalImport.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
-    assert historical_imports_sweep() == 1
+    # Its work is still due: a worker takes it and it resumes.
     run_jobs("imports")
     run.refresh_from_db()
     imported, skipped = _expected(sandbox)
@@ -200,15 +196,7 @@ def test_a_worker_killed_mid_run_resumes_and_finishes_with_the_right_totals(sand
     env = {**worker_env(), "HISTORICAL_IMPORT_PAGE_SIZE": "10", "HISTORICAL_IMPORT_WINDOW_PAGES": "1"}
     run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "rqworker",
-            "imports",
-            "--burst",
-            "--worker-class",
-            "integration.worker.SyncWorker",
-        ],
+        [sys.executable, "manage.py", "rqworker", "imports", "--burst"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -226,8 +214,9 @@ def test_a_worker_killed_mid_run_resumes_and_finishes_with_the_right_totals(sand
     assert run.state == ImportState.RUNNING and 30 <= run.seen < 120
     sandbox.store.faults.clear()
 
-    HistoricalImport.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
-    assert historical_imports_sweep() == 1
+    # Nothing extends the dead worker's lease: once it runs out, the next worker takes the run where it stopped.
+    assert WorkItem.objects.get(kind=IMPORT).lease_until is not None
+    WorkItem.objects.filter(kind=IMPORT).update(lease_until=timezone.now() - timedelta(seconds=1))
     rq_workers(1, queues=("imports",))
 
     run.refresh_from_db()

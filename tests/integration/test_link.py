@@ -13,9 +13,8 @@ from django.utils import timezone
 from integration.bc_types import Location
 from integration.choices import LinkKind, LinkState
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink, SyncLogEntry
-from integration.queueing import get_queue
 from integration.sandbox.faults import Fault
-from integration.services.intake import AUTH_HEADER, order_sync_request
+from integration.services.intake import AUTH_HEADER
 from integration.services.link import (
     HOOK_SCOPES,
     LinkError,
@@ -30,10 +29,12 @@ from integration.services.link import (
     store_link_unlink,
     store_link_update_settings,
 )
-from integration.services.order_sync import order_sync_run
+from integration.services.order_sync import order_sync_request
 from pos.choices import AuditAction
 from pos.models import AuditEntry, PaymentType, Sale
 from tests import factories
+from tests.work_helpers import sync_order
+from work.models import WorkItem
 
 pytestmark = pytest.mark.django_db
 
@@ -379,11 +380,10 @@ def test_a_new_public_url_moves_the_hooks(link_sandbox, sandbox, settings):
     assert len(sandbox.store.hooks) == len(HOOK_SCOPES)
 
 
-def test_the_status_counts_active_hooks_and_queued_orders(link_sandbox, redis_conn):
+def test_the_status_counts_active_hooks_and_queued_orders(link_sandbox):
     link = link_sandbox()
     link.hooks[0]["is_active"] = False
-    get_queue("webhooks").empty()  # the catalog refresh that linking queued has run
-    get_queue("webhooks").enqueue("integration.jobs.order_sync_job", 1)
+    order_sync_request(link=link, bc_order_id=1)
 
     status = link_status(link)
 
@@ -391,11 +391,12 @@ def test_the_status_counts_active_hooks_and_queued_orders(link_sandbox, redis_co
     assert status.queue_depth == 1
 
 
-def test_the_status_says_when_redis_cannot_tell_the_queue_depth(link_sandbox, settings):
+def test_the_status_knows_the_queued_orders_when_redis_is_down(link_sandbox, settings):
     link = link_sandbox()
     settings.RQ_QUEUES = {name: {**cfg, "URL": "redis://127.0.0.1:1/0"} for name, cfg in settings.RQ_QUEUES.items()}
+    order_sync_request(link=link, bc_order_id=1)
 
-    assert link_status(link).queue_depth is None
+    assert link_status(link).queue_depth == 1  # the orders waiting are durable work rows, not Redis jobs
 
 
 # ---------------------------------------------------------------- unlinking and relinking
@@ -456,8 +457,10 @@ def test_relinking_the_same_store_reuses_the_link_and_its_mappings(link_sandbox,
     assert again.linked_at < timezone.now() - timedelta(days=2)  # the orders of the gap are not historical
     assert len(sandbox.store.hooks) == len(HOOK_SCOPES)
     assert AuditEntry.objects.filter(action=AuditAction.STORE_LINKED).first().detail["relinked"] is True
-    # The first reconciliation after a relink brings in what was placed while unlinked.
-    assert any(job_id.startswith(f"reconcile-{first.pk}-") for job_id in get_queue("webhooks").job_ids)
+    # The first reconciliation after a relink brings in what was placed while unlinked: due now.
+    assert ("bc.reconcile", str(first.pk), "due") in {
+        (w.kind, w.key, w.state) for w in WorkItem.objects.filter(due_at__lte=timezone.now())
+    }
 
 
 def test_linking_a_different_store_while_mappings_exist_needs_a_confirmation(link_sandbox, retailer, admin_user):
@@ -489,7 +492,6 @@ def test_an_order_placed_in_the_second_of_linking_is_not_historical(link_sandbox
     link = link_sandbox()
     order = sandbox.store.place_order(status_id=11, created=int(link.linked_at.timestamp()))
 
-    sync_id, _ = order_sync_request(link=link, bc_order_id=order.id)
-    order_sync_run(order_sync_id=sync_id, client=bc_client)
+    sync_order(link, order.id)
 
     assert Sale.objects.filter(external_order_id=str(order.id)).exists()

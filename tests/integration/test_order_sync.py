@@ -15,9 +15,8 @@ from django.utils import timezone
 from integration.choices import ErrorCode, OrderSyncState
 from integration.models import CustomerLink, OrderSync, PaymentMethodMap, ProductLink, SyncLogEntry
 from integration.sandbox.faults import Fault
-from integration.services.intake import order_sync_request
 from integration.services.order_apply import ApplyOptions, FetchedOrder, Mode, orders_apply
-from integration.services.order_sync import MAX_ATTEMPTS, order_fetch, order_sync_run
+from integration.services.order_sync import ORDER_SYNC, order_fetch, order_sync_request
 from pos.choices import (
     Channel,
     FulfillmentState,
@@ -30,6 +29,10 @@ from pos.choices import (
 )
 from pos.models import Customer, Fulfillment, InventoryLevel, InventoryMovement, Product, Sale, SalePayment
 from tests import factories
+from tests.work_helpers import make_due, sync_order, work_rows
+from work import kernel
+from work.models import WorkItem
+from work.registry import get as work_kind
 
 pytestmark = pytest.mark.django_db
 
@@ -40,13 +43,11 @@ def link(live_link):
 
 
 @pytest.fixture
-def sync(link, bc_client):
-    """Request and run the sync of one order now, the way the job does."""
+def sync(link):
+    """Request the sync of one order as a webhook does, and run the due order syncs as a worker does."""
 
     def run(order_id: int):
-        sync_id, _ = order_sync_request(link=link, bc_order_id=order_id)
-        order_sync_run(order_sync_id=sync_id, client=bc_client)
-        return OrderSync.objects.get(pk=sync_id)
+        return sync_order(link, order_id)
 
     return run
 
@@ -513,31 +514,30 @@ def test_a_5xx_is_retried_with_backoff_then_needs_attention_after_the_last_attem
     assert order_sync.attempts == 1
     assert order_sync.last_error_code == ErrorCode.BIGCOMMERCE_ERROR.code
     assert order_sync.next_retry_at > timezone.now() + timedelta(seconds=20)
-    assert order_sync.queued_at == order_sync.next_retry_at  # requested again, due at the retry time
-    assert sync(order_id).attempts == 1  # not due yet: nothing happens before the retry time
-    for _ in range(MAX_ATTEMPTS - 1):
-        OrderSync.objects.filter(pk=order_sync.pk).update(queued_at=timezone.now())  # the retry time has come
+    assert work_rows(ORDER_SYNC) == [(f"{link.pk}:{order_id}", "due")]  # due again, at the retry time
+    assert sync(order_id).attempts == 1  # a webhook meanwhile: nothing happens before the retry time
+    max_attempts = work_kind(ORDER_SYNC).retry.max_attempts
+    for _ in range(max_attempts - 1):
+        make_due(ORDER_SYNC)  # the retry time has come
         order_sync = sync(order_id)
     assert order_sync.state == OrderSyncState.NEEDS_ATTENTION
-    assert order_sync.attempts == MAX_ATTEMPTS
+    assert order_sync.attempts == max_attempts
+    assert work_rows(ORDER_SYNC) == [(f"{link.pk}:{order_id}", "failed")]
 
     sandbox.store.faults.clear()
     assert sync(order_id).state == OrderSyncState.IMPORTED
 
 
-def test_a_retry_is_scheduled_on_the_queue(sandbox, sync, django_capture_on_commit_callbacks):
+def test_a_timeout_is_retried_at_the_time_the_order_row_shows(sandbox, link, sync):
     order_id = sandbox.store.place_order(status_id=11, lines=1).id
     sandbox.store.faults.add(Fault(kind="timeout", endpoint="get_order", seconds=6))
 
-    with django_capture_on_commit_callbacks(execute=True):
-        order_sync = sync(order_id)
+    order_sync = sync(order_id)
 
-    from integration.queueing import get_queue
-
-    scheduled = get_queue("webhooks").scheduled_job_registry.get_job_ids()
+    [work] = WorkItem.objects.filter(kind=ORDER_SYNC)
     assert order_sync.state == OrderSyncState.RETRYING
     assert order_sync.last_error_code == ErrorCode.UNREACHABLE.code
-    assert any(job_id.startswith(f"order-sync-{order_sync.pk}-") for job_id in scheduled)
+    assert work.due_at == order_sync.next_retry_at and work.due_at.microsecond == 0
 
 
 def test_a_rate_limit_waits_for_the_reset_and_is_not_a_failure_when_short(sandbox, sync):
@@ -605,7 +605,7 @@ def test_queries_per_sync_are_the_same_for_a_1_line_and_a_50_line_order(sandbox,
 def test_the_webhook_path_costs_one_api_call_per_order_once_products_are_known(sandbox, link, bc_client):
     orders = sandbox.store.place_orders(10, status_id=11, lines=3)
     for order_id in orders[:1]:
-        order_sync_run(order_sync_id=order_sync_request(link=link, bc_order_id=order_id)[0], client=bc_client)
+        sync_order(link, order_id)
     sandbox.store.request_log.clear()
 
     for order_id in orders[1:]:
@@ -615,28 +615,18 @@ def test_the_webhook_path_costs_one_api_call_per_order_once_products_are_known(s
     assert calls / len(orders[1:]) <= 1.1 + 1  # first-seen products add one catalog call per new order at most
 
 
-def test_a_batch_takes_the_other_requested_orders_of_the_store_and_withdraws_their_jobs(
-    sandbox, link, bc_client, django_capture_on_commit_callbacks
-):
-    from integration.queueing import get_queue
-    from integration.services.intake import order_sync_wake
-
+def test_one_run_takes_the_other_requested_orders_of_the_store_as_one_batch(sandbox, link, bc_client):
     order_ids = sandbox.store.place_orders(3, status_id=11, lines=1)
-    sync_ids = []
     for order_id in order_ids:
-        now = timezone.now()
-        with django_capture_on_commit_callbacks(execute=True):
-            sync_id, _ = order_sync_request(link=link, bc_order_id=order_id, now=now)
-            order_sync_wake(order_sync_id=sync_id, queued_at=now)
-        sync_ids.append(sync_id)
-    assert len(get_queue("webhooks")) == 3
+        order_sync_request(link=link, bc_order_id=order_id)
+    sandbox.store.request_log.clear()
 
-    order_sync_run(order_sync_id=sync_ids[0], client=bc_client)
+    claim = kernel.claim(only={ORDER_SYNC})
+    kernel.run(claim)
 
-    assert {s.state for s in OrderSync.objects.filter(pk__in=sync_ids)} == {OrderSyncState.IMPORTED}
-    syncs_queued = [j.args[0] for j in get_queue("webhooks").get_jobs() if j.func_name.endswith("order_sync_job")]
-    assert syncs_queued == [sync_ids[0]]  # only the job that ran (a test runs it directly): the others withdrawn
-    assert order_sync_run(order_sync_id=sync_ids[1], client=bc_client) is None  # a job left behind: nothing to do
+    assert len(claim.items) == 3
+    assert {s.state for s in OrderSync.objects.filter(bc_order_id__in=order_ids)} == {OrderSyncState.IMPORTED}
+    assert not WorkItem.objects.filter(kind=ORDER_SYNC).exists()
 
 
 def test_an_order_our_own_pos_channel_placed_in_bigcommerce_is_not_imported_back(sandbox, link, bc_client):
@@ -652,15 +642,15 @@ def test_an_order_our_own_pos_channel_placed_in_bigcommerce_is_not_imported_back
     assert SyncLogEntry.objects.filter(bc_order_id=order.id, event="order_from_pos").exists()
 
 
-def test_reconciliation_brings_back_webhooks_bigcommerce_deactivated(sandbox, link, bc_client, settings):
-    from integration.services.link import hooks_register
-    from integration.services.reconcile import reconcile_run
+def test_the_periodic_hook_check_brings_back_webhooks_bigcommerce_deactivated(sandbox, link, bc_client, run_jobs):
+    from integration.services.link import HOOKS, hooks_register
 
     assert hooks_register(link=link, client=bc_client)
     link.refresh_from_db()
     sandbox.store.deactivate_hook(link.hooks[0]["id"])
 
-    reconcile_run(link=link, client=bc_client)
+    kernel.ensure_periodic()
+    run_jobs(only={HOOKS})
 
     assert all(hook.is_active for hook in sandbox.store.hooks.values())
     assert SyncLogEntry.objects.filter(link=link, event="hooks_reactivated").exists()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from integration.choices import OrderSyncState
 from integration.models import OrderSync, SyncLogEntry
-from integration.queueing import get_queue
+from integration.services.order_sync import ORDER_SYNC, order_sync_key
 from integration.services.order_sync_actions import order_sync_resolve, order_syncs_retry, status_label
 from tests import factories
+from tests.work_helpers import work_rows
+from work import kernel
 
 pytestmark = pytest.mark.django_db
 
@@ -20,13 +24,18 @@ def link(retailer):
     return factories.StoreLinkFactory(retailer=retailer)
 
 
-def queued() -> list[int]:
-    return sorted(job.args[0] for job in get_queue("webhooks").get_jobs())
+def queued() -> list[str]:
+    """The order syncs due now (or running): the ones a retry asks for."""
+    return [key for key, state in work_rows(ORDER_SYNC) if state in ("due", "running")]
+
+
+def _key(sync) -> str:
+    return order_sync_key(sync.link_id, sync.bc_order_id)
 
 
 class TestOrderSyncsRetry:
-    def test_failing_orders_go_back_to_pending_with_a_job_queued_after_commit(
-        self, link, staff_user, django_capture_on_commit_callbacks
+    def test_failing_orders_go_back_to_pending_with_their_sync_requested_in_the_same_transaction(
+        self, link, staff_user
     ):
         syncs = [
             factories.OrderSyncFactory(
@@ -37,18 +46,16 @@ class TestOrderSyncsRetry:
             ),
         ]
 
-        with django_capture_on_commit_callbacks(execute=False) as callbacks:
-            count = order_syncs_retry(order_syncs=syncs, acting_user=staff_user)
-            assert queued() == []  # nothing reaches Redis before the commit
-        for callback in callbacks:
-            callback()
+        kernel.request(ORDER_SYNC, _key(syncs[1]), shard=link.retailer_id, due=timezone.now() + timedelta(hours=1))
+
+        count = order_syncs_retry(order_syncs=syncs, acting_user=staff_user)
 
         assert count == 2
         for sync in OrderSync.objects.all():
             assert (sync.state, sync.attempts, sync.next_retry_at) == (OrderSyncState.PENDING, 0, None)
-            assert sync.queued_at is not None
             assert sync.last_error_code  # kept until a sync succeeds: the Failed orders row still explains itself
-        assert queued() == sorted(s.pk for s in syncs)
+        # Due now, even the one whose automatic retry was an hour away: staff want it re-fetched at once.
+        assert queued() == sorted(_key(s) for s in syncs)
         assert SyncLogEntry.objects.filter(event="sync_retry_requested").count() == 2
 
     def test_orders_not_failing_are_left_alone(self, link, staff_user, django_capture_on_commit_callbacks):
@@ -62,19 +69,15 @@ class TestOrderSyncsRetry:
         assert set(OrderSync.objects.values_list("state", flat=True)) == {"imported", "resolved"}
         assert queued() == [] and not SyncLogEntry.objects.exists()
 
-    def test_an_order_whose_job_is_already_waiting_gets_no_second_job(
-        self, link, staff_user, django_capture_on_commit_callbacks
-    ):
-        waiting = factories.OrderSyncFactory(
-            link=link, state=OrderSyncState.NEEDS_ATTENTION, queued_at=timezone.now(), last_error_code="x"
-        )
+    def test_an_order_whose_sync_is_already_waiting_gets_no_second_one(self, link, staff_user):
+        waiting = factories.OrderSyncFactory(link=link, state=OrderSyncState.NEEDS_ATTENTION, last_error_code="x")
+        kernel.request(ORDER_SYNC, _key(waiting), shard=link.retailer_id)
 
-        with django_capture_on_commit_callbacks(execute=True):
-            order_syncs_retry(order_syncs=[waiting], acting_user=staff_user)
+        order_syncs_retry(order_syncs=[waiting], acting_user=staff_user)
 
         waiting.refresh_from_db()
         assert waiting.state == OrderSyncState.PENDING
-        assert queued() == []
+        assert queued() == [_key(waiting)]
 
     def test_nothing_to_retry(self, staff_user):
         assert order_syncs_retry(order_syncs=[], acting_user=staff_user) == 0

@@ -9,17 +9,17 @@ from django.db.models import Sum
 
 from integration.choices import OrderSyncState
 from integration.models import OrderSync, StoreLink
-from integration.queueing import get_queue
 from integration.services.catalog_ids import catalog_ids_refresh
-from integration.services.intake import order_sync_request
 from integration.services.link import hooks_register
 from integration.services.order_apply import ApplyOptions, orders_apply
-from integration.services.order_sync import order_fetch, order_sync_run
+from integration.services.order_sync import ORDER_SYNC, order_fetch, order_sync_request
 from integration.services.reconcile import reconcile_run
 from integration.status_table import Outcome, status_for
 from pos.choices import Channel, ProductKind, SaleStatus
 from pos.models import InventoryLevel, InventoryMovement, Sale
 from tests.concurrency import run_concurrently
+from work import kernel
+from work.models import WorkItem
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -29,9 +29,9 @@ def link(live_link):
     return live_link
 
 
-def _claim_and_sync(order_sync_id: int) -> str:
-    outcome = order_sync_run(order_sync_id=order_sync_id)
-    return outcome.kind if outcome else "none"
+def _run_due_order_syncs() -> int:
+    """What a worker does when woken: claim and run the due order syncs."""
+    return kernel.drain(only={ORDER_SYNC})
 
 
 def _fetch_and_apply(link_id: int, order_id: int) -> str:
@@ -56,12 +56,13 @@ def test_two_processes_applying_the_same_order_at_once_make_one_sale_and_move_st
 
 def test_two_workers_woken_for_the_same_order_sync_it_once(sandbox, link):
     order_id = sandbox.store.place_order(status_id=11, lines=1).id
-    sync_id, _ = order_sync_request(link=link, bc_order_id=order_id)
+    order_sync_request(link=link, bc_order_id=order_id)
 
-    kinds = run_concurrently(_claim_and_sync, [(sync_id,), (sync_id,)])
+    finished = run_concurrently(_run_due_order_syncs, [(), ()])
 
-    assert sorted(kinds) == ["create", "none"]
+    assert sorted(finished) == [0, 1]
     assert sandbox.store.request_log.counts()["get_order"] == 1
+    assert Sale.objects.count() == 1
 
 
 def _assert_pos_matches_the_store(sandbox, link, order_ids) -> None:
@@ -90,13 +91,13 @@ def _assert_pos_matches_the_store(sandbox, link, order_ids) -> None:
 
 
 def _drain(sandbox, rq_workers, workers: int = 2) -> None:
-    """Let the sandbox deliver every webhook and the workers run every job, until nothing is left."""
+    """Let the sandbox deliver every webhook and the workers run every due piece of work, until none is left."""
     for _ in range(20):
         assert sandbox.store.webhooks.wait_idle(timeout=60)
-        if not len(get_queue("webhooks")) and not len(get_queue("default")):
+        if not WorkItem.objects.filter(due_at__isnull=False, kind=ORDER_SYNC).exists():
             return
         rq_workers(workers)
-    raise AssertionError("the queues never emptied")
+    raise AssertionError("the order syncs never ran out")
 
 
 def test_the_generated_order_mix_with_duplicate_and_out_of_order_webhooks_ends_exact(

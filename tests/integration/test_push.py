@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,15 +10,11 @@ import time_machine
 from django.utils import timezone
 
 from integration.choices import BcItemKind, LinkState
-from integration.jobs import stock_push_sweep_job
 from integration.models import PricePushState, ProductLink, StockPushState, StoreLink, SyncLogEntry
-from integration.queueing import QUEUE_DEFAULT, get_queue
 from integration.sandbox.records import to_units
-from integration.services.intake import order_sync_request
 from integration.services.link import HOOK_SCOPES
-from integration.services.order_sync import order_sync_run
-from integration.services.push import push_lock, push_run
-from integration.services.push_state import SWEEP_AFTER, push_request_all, push_sweep, stock_push_mark
+from integration.services.push import push_run
+from integration.services.push_state import PUSH, push_debounce_seconds, push_request_all, stock_push_mark
 from pos.choices import MovementReason, ProductKind
 from pos.models import InventoryLevel, Product
 from pos.services.catalog import product_update
@@ -27,6 +22,8 @@ from pos.services.inventory import stock_adjust, stock_count
 from pos.services.sales import InStoreLine, sale_create_in_store
 from pos.services.stock import StockMove, stock_move_many
 from tests import factories
+from tests.work_helpers import make_due, sync_order, work_rows
+from work.models import WorkItem
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox(locations=1)]
 
@@ -49,8 +46,9 @@ def _receive(product, outlet, quantity, key, capture):
         )
 
 
-def _scheduled_push_ids() -> list[str]:
-    return [j for j in get_queue(QUEUE_DEFAULT).scheduled_job_registry.get_job_ids() if j.startswith("bc-push-")]
+def _pushes_waiting() -> list[WorkItem]:
+    """The push work rows due (at any time) and not running."""
+    return list(WorkItem.objects.filter(kind=PUSH, due_at__isnull=False, lease_until__isnull=True))
 
 
 def _events(code: str) -> list[SyncLogEntry]:
@@ -145,22 +143,22 @@ def test_a_burst_of_500_orders_ends_in_a_handful_of_batched_pushes_and_equal_lev
     sandbox.store.request_log.clear()
     order_ids = sandbox.store.place_orders(500, status_id=11, lines=2, deleted_product=False)
 
-    # when they are synced one after the other, a worker running each push when its window ends
-    started = time.monotonic()
-    for order_id in order_ids:
-        with django_capture_on_commit_callbacks(execute=True):
-            sync_id, _ = order_sync_request(link=push_link, bc_order_id=order_id)
-            order_sync_run(order_sync_id=sync_id, client=bc_client)
-        run_pushes(until=timezone.now())
-    elapsed = time.monotonic() - started
-    run_pushes()
+    # when they are synced one after the other, 0.1 s apart, a worker running each push when its window ends
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        for order_id in order_ids:
+            sync_order(push_link, order_id)
+            run_pushes(until=timezone.now())
+            clock.shift(0.1)
+        elapsed = (timezone.now() - start).total_seconds()
+        run_pushes()
 
     # then a handful of batched pushes, and BigCommerce shows what the POS has
     pushes = sandbox.store.request_log.counts().get("set_inventory_absolute", 0)
     linked = ProductLink.objects.filter(link=push_link).select_related("product")
     touched = {pl.bc_variant_id for pl in linked}
     assert len(touched) >= 45
-    assert 1 <= pushes <= elapsed / 5 + 2
+    assert 1 <= pushes <= elapsed / push_debounce_seconds() + 2  # one per debounce window, on the test's clock
     assert pushes < 20
     for pl in linked:
         assert sandbox.store.inventory[(1, pl.bc_variant_id)] == max(_level(pl.product, outlet), 0), pl
@@ -195,17 +193,18 @@ def test_a_push_that_fails_with_5xx_is_retried_then_succeeds(
     run_pushes()
 
     row = StockPushState.objects.get(product_link=pl)
-    assert row.dirty_since is not None and row.attempts == 1 and row.next_attempt_at > timezone.now()
+    assert row.dirty_since is not None
     retrying = _events("push_retrying")
     assert len(retrying) == 1
     assert retrying[0].message.startswith(
         "Push to BigCommerce failed: BigCommerce answered with a server error (HTTP 503"
     )
     assert "1 change(s) wait; attempt 1, next try at" in retrying[0].message
-    assert len(_scheduled_push_ids()) == 1  # the retry, at its time
+    [waiting] = _pushes_waiting()  # the retry, at its time
+    assert waiting.due_at > timezone.now() + timedelta(seconds=20)
 
-    with time_machine.travel(timezone.now() + timedelta(seconds=45)):
-        run_pushes()
+    make_due(PUSH)
+    run_pushes()
 
     assert _bc_level(sandbox, pl) == 4
     row.refresh_from_db()
@@ -216,15 +215,18 @@ def test_a_push_that_fails_with_5xx_is_retried_then_succeeds(
 # ---------------------------------------------------------------- batching, debounce, nothing sent twice
 
 
-def test_a_burst_of_changes_schedules_one_push_per_window(
-    sandbox, push_link, link_item, django_capture_on_commit_callbacks
+def test_a_burst_of_changes_asks_for_one_push_at_the_end_of_the_window(
+    sandbox, push_link, link_item, run_jobs, django_capture_on_commit_callbacks
 ):
     pl = link_item(HEADLAMP)
+    start = timezone.now()
 
     for n in range(20):
         _receive(pl.product, push_link.outlet, 1, f"burst:{n}", django_capture_on_commit_callbacks)
+        run_jobs(only={"pos.stock_moved"})
 
-    assert len(_scheduled_push_ids()) <= 2  # one per debounce window the burst spanned
+    [push] = _pushes_waiting()  # one, however many changes: due when the first change's window ends
+    assert start < push.due_at <= timezone.now() + timedelta(seconds=push_debounce_seconds())
     row = StockPushState.objects.get(product_link=pl)
     assert row.version == 20 and row.dirty_since is not None
 
@@ -258,15 +260,17 @@ def test_a_negative_pos_level_is_pushed_as_zero(
 
 
 def test_a_change_during_a_push_is_pushed_by_the_next_one(
-    sandbox, push_link, link_item, bc_client, django_capture_on_commit_callbacks
+    sandbox, push_link, link_item, bc_client, run_jobs, django_capture_on_commit_callbacks
 ):
     pl = link_item(HEADLAMP)
     _receive(pl.product, push_link.outlet, 5, "first", django_capture_on_commit_callbacks)
+    run_jobs(only={"pos.stock_moved"})
     send = bc_client.set_inventory_absolute
 
     def sale_while_sending(items, *, reason):
         result = send(items, reason=reason)
         _receive(pl.product, push_link.outlet, -1, "sold-meanwhile", django_capture_on_commit_callbacks)
+        run_jobs(only={"pos.stock_moved"})
         return result
 
     bc_client.set_inventory_absolute = sale_while_sending
@@ -359,12 +363,12 @@ def test_a_paused_link_pushes_nothing_until_it_is_active_again(
 
     _receive(pl.product, push_link.outlet, 9, "while-paused", django_capture_on_commit_callbacks)
     run_pushes()
-    assert sandbox.store.request_log.total() == 0 and not _scheduled_push_ids()
+    assert sandbox.store.request_log.total() == 0 and not _pushes_waiting()
 
     StoreLink.objects.filter(pk=push_link.pk).update(state=LinkState.ACTIVE)
-    later = timezone.now() + SWEEP_AFTER + timedelta(seconds=1)
-    assert push_sweep(now=later) == 1
-    run_pushes(until=later + timedelta(seconds=10))
+    push_link.refresh_from_db()
+    push_request_all(link=push_link)  # what resuming the link does
+    run_pushes()
     assert _bc_level(sandbox, pl) == 9
 
 
@@ -459,27 +463,24 @@ def test_revoked_credentials_hold_the_push_for_an_hour_with_the_fix(
     _receive(pl.product, push_link.outlet, 2, "one", django_capture_on_commit_callbacks)
     run_pushes()
 
-    failed = _events("stock_push_failed")
-    assert len(failed) == 1 and "update the token in Settings › BigCommerce" in failed[0].message
+    waiting = _events("push_retrying")
+    assert len(waiting) == 1 and "update the token in Settings › BigCommerce" in waiting[0].message
     row = StockPushState.objects.get(product_link=pl)
-    assert row.dirty_since is not None and row.next_attempt_at > timezone.now() + timedelta(minutes=59)
+    [push] = _pushes_waiting()
+    assert row.dirty_since is not None and push.due_at > timezone.now() + timedelta(minutes=59)
 
 
-def test_a_change_is_kept_when_redis_is_down_and_the_sweeper_pushes_it(
+def test_a_change_is_kept_when_redis_is_down_and_pushed_all_the_same(
     sandbox, push_link, link_item, run_pushes, settings, django_capture_on_commit_callbacks
 ):
     pl = link_item(HEADLAMP)
-    working = settings.RQ_QUEUES[QUEUE_DEFAULT]["URL"]
-    settings.RQ_QUEUES = {**settings.RQ_QUEUES, QUEUE_DEFAULT: {"URL": "redis://127.0.0.1:1/0"}}
+    working = settings.RQ_QUEUES
+    settings.RQ_QUEUES = {name: {**cfg, "URL": "redis://127.0.0.1:1/0"} for name, cfg in working.items()}
 
     _receive(pl.product, push_link.outlet, 3, "no-redis", django_capture_on_commit_callbacks)  # does not raise
+    run_pushes()  # a worker looking at the database: no bell needed
 
-    settings.RQ_QUEUES = {**settings.RQ_QUEUES, QUEUE_DEFAULT: {"URL": working}}
-    assert not _scheduled_push_ids()
-    assert stock_push_sweep_job() == 0  # not lost yet: the push may just be late
-    with time_machine.travel(timezone.now() + SWEEP_AFTER + timedelta(seconds=1)):
-        assert stock_push_sweep_job() == 1
-        run_pushes()
+    settings.RQ_QUEUES = working
     assert _bc_level(sandbox, pl) == 3
 
 
@@ -497,7 +498,8 @@ def test_marking_thousands_of_changes_is_one_statement(
 
     changes = [(p.pk, push_link.outlet_id) for p in products]
 
-    with django_assert_max_num_queries(5):  # the live link, its mapped outlets, one upsert (+ savepoint)
+    # the live link, its mapped outlets, one upsert, the push request (+ savepoint)
+    with django_assert_max_num_queries(6):
         marked = stock_push_mark(retailer_id=retailer.pk, changes=changes)
 
     assert marked == 2000
@@ -537,38 +539,39 @@ def test_an_unchanged_price_is_not_sent_again(
     assert PricePushState.objects.get(product_link=pl).dirty_since is None
 
 
-def test_an_error_on_our_side_holds_the_changes_logs_it_and_is_raised(
-    sandbox, push_link, link_item, bc_client, django_capture_on_commit_callbacks
+def test_an_error_on_our_side_keeps_the_changes_logs_it_and_is_retried(
+    sandbox, push_link, link_item, run_pushes, monkeypatch, django_capture_on_commit_callbacks
 ):
+    from integration.client import BigCommerceClient
+
     pl = link_item(HEADLAMP)
     _receive(pl.product, push_link.outlet, 5, "in", django_capture_on_commit_callbacks)
 
-    def broken(items, *, reason):
+    def broken(self, items, *, reason):
         raise KeyError("location_id")
 
-    bc_client.set_inventory_absolute = broken
-    with pytest.raises(KeyError):
-        push_run(link_id=push_link.pk, client=bc_client)
+    monkeypatch.setattr(BigCommerceClient, "set_inventory_absolute", broken)
+    run_pushes()
 
     row = StockPushState.objects.get(product_link=pl)
-    assert row.dirty_since is not None and row.attempts == 1 and row.next_attempt_at > timezone.now()
-    failed = _events("stock_push_failed")
+    assert row.dirty_since is not None
+    failed = _events("push_retrying")
     assert len(failed) == 1 and "an error on our side (KeyError)" in failed[0].message
+    assert work_rows(PUSH) == [(str(push_link.pk), "due")]
 
 
-def test_a_second_run_of_the_same_link_steps_aside_while_one_is_pushing(
-    sandbox, push_link, link_item, bc_client, django_capture_on_commit_callbacks
-):
+def test_one_push_runs_per_link_at_a_time(sandbox, push_link, link_item, run_jobs, django_capture_on_commit_callbacks):
+    from work import kernel
+
     pl = link_item(HEADLAMP)
     _receive(pl.product, push_link.outlet, 5, "in", django_capture_on_commit_callbacks)
-    lock = push_lock(push_link.pk)
-    assert lock.acquire(blocking=False)
+    run_jobs(only={"pos.stock_moved"})
+    make_due(PUSH)
 
-    report = push_run(link_id=push_link.pk, client=bc_client)
+    first = kernel.claim(only={PUSH}, worker="a")
+    assert kernel.claim(only={PUSH}, worker="b") is None  # the second worker does not push the same link
 
-    assert report.busy and sandbox.store.request_log.total() == 0
-    lock.release()
-    assert push_run(link_id=push_link.pk, client=bc_client).stock_pushed == 1
+    kernel.run(first)
     assert _bc_level(sandbox, pl) == 5
 
 

@@ -1,4 +1,4 @@
-"""POST /webhooks/bigcommerce/: authenticate, store, mark for sync, enqueue once, answer fast; reject clearly."""
+"""POST /webhooks/bigcommerce/: authenticate, store, request the sync durably, ring once, answer; reject clearly."""
 
 from __future__ import annotations
 
@@ -7,20 +7,18 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import time_machine
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
 
 from integration.choices import LinkState, OrderSyncState
-from integration.jobs import LOST_AFTER, intake_sweep_job
 from integration.models import OrderSync, WebhookEvent
-from integration.queueing import get_queue
+from integration.services.order_sync import ORDER_SYNC
 from tests import factories
+from work.bell import get_queue
+from work.models import WorkItem
 
 pytestmark = pytest.mark.django_db
 
@@ -59,24 +57,29 @@ def _sample(name: str, **changes) -> dict:
     return payload
 
 
-def _queued_order_sync_ids() -> list[int]:
-    jobs = get_queue("webhooks").get_jobs()
-    return [job.args[0] for job in jobs if job.func_name == "integration.jobs.order_sync_job"]
+def _requested() -> list[tuple[str, int, str]]:
+    """Each requested order sync: its key, how many requests it absorbed, and its state."""
+    rows = WorkItem.objects.filter(kind=ORDER_SYNC).order_by("key")
+    return [(w.key, w.requested, w.state) for w in rows]
+
+
+def _bells() -> int:
+    return len(get_queue("webhooks").get_job_ids())
 
 
 @pytest.mark.parametrize("name", ORDER_SAMPLES)
-def test_each_order_sample_is_stored_marked_pending_and_queued(post, client, link, name):
+def test_each_order_sample_is_stored_its_sync_requested_and_the_bell_rung(post, client, link, name):
     response = post(_sample(name), link)
 
     assert response.status_code == 200
     assert response.json() == {"status": "queued"}
     event = WebhookEvent.objects.get()
     assert (event.link, event.resource_id, event.scope) == (link, 250, _sample(name)["scope"])
-    assert event.enqueued_at is not None
     order_sync = OrderSync.objects.get(link=link, bc_order_id=250)
     assert order_sync.state == OrderSyncState.PENDING
-    assert order_sync.queued_at is not None
-    assert _queued_order_sync_ids() == [order_sync.pk]
+    assert _requested() == [(f"{link.pk}:250", 1, "due")]
+    assert WorkItem.objects.get().shard == link.retailer_id
+    assert _bells() == 1
 
 
 @pytest.mark.parametrize("name", OTHER_SAMPLES)
@@ -98,28 +101,33 @@ def test_a_duplicate_delivery_is_acknowledged_and_dropped(post, client, link):
     assert response.status_code == 200
     assert response.json() == {"status": "duplicate"}
     assert WebhookEvent.objects.count() == 1
-    assert len(_queued_order_sync_ids()) == 1
+    assert _requested() == [(f"{link.pk}:250", 1, "due")]
 
 
-def test_a_second_event_for_an_order_already_queued_is_absorbed_not_queued_twice(post, client, link):
+def test_a_second_event_for_an_order_waiting_is_one_sync(post, client, link):
     post(_sample("store_order_created.json"), link)
 
     response = post(_sample("store_order_statusUpdated.json"), link)
 
-    assert response.json() == {"status": "absorbed"}
+    assert response.json() == {"status": "queued"}
     assert WebhookEvent.objects.count() == 2
-    assert len(_queued_order_sync_ids()) == 1
+    assert _requested() == [(f"{link.pk}:250", 2, "due")]
 
 
-def test_an_event_after_the_job_started_queues_exactly_one_follow_up(post, client, link):
+def test_events_while_the_sync_runs_leave_exactly_one_more_sync_due(post, client, link):
+    from work import kernel
+
     post(_sample("store_order_created.json"), link)
-    OrderSync.objects.update(queued_at=None)  # what the job does when it starts
-    get_queue("webhooks").empty()
+    claim = kernel.claim(worker="w1")  # a worker took it and is fetching the order
 
-    post(_sample("store_order_updated.json"), link)
-    post(_sample("store_order_statusUpdated.json"), link)
+    accepted = [
+        post(_sample(name, hash=f"later-{name}"), link).json()["status"]
+        for name in ("store_order_updated.json", "store_order_statusUpdated.json")
+    ]
+    kernel._delete_unless_requested(claim, claim.items)  # ...and finishes its (older) copy
 
-    assert len(_queued_order_sync_ids()) == 1
+    assert accepted == ["queued", "queued"]
+    assert _requested() == [(f"{link.pk}:250", 3, "due")]
 
 
 @pytest.mark.parametrize(
@@ -203,46 +211,24 @@ def test_rejections_are_logged_with_the_reason_and_never_the_secret(post, client
     assert link.webhook_secret not in caplog.text
 
 
-def test_redis_down_the_delivery_is_still_stored_and_answered_200(post, client, link, settings):
+def test_redis_down_the_delivery_is_still_stored_requested_and_answered_200(post, client, link, settings):
     queues = {name: {**cfg, "URL": "redis://127.0.0.1:1/0"} for name, cfg in settings.RQ_QUEUES.items()}
     settings.RQ_QUEUES = queues
 
     response = post(_sample("store_order_created.json"), link)
 
     assert response.status_code == 200
-    event = WebhookEvent.objects.get()
-    assert event.enqueued_at is None  # left for the sweeper
-    assert OrderSync.objects.get().queued_at is not None
+    assert WebhookEvent.objects.count() == 1
+    assert _requested() == [(f"{link.pk}:250", 1, "due")]  # a worker's look at the database finds it
 
 
-def test_what_redis_refused_is_queued_by_the_sweeper_half_a_minute_later(post, link, settings, redis_conn):
-    real_queues = settings.RQ_QUEUES
-    settings.RQ_QUEUES = {name: {**cfg, "URL": "redis://127.0.0.1:1/0"} for name, cfg in real_queues.items()}
-    post(_sample("store_order_created.json"), link)
-    settings.RQ_QUEUES = real_queues
-    order_sync = OrderSync.objects.get()
-
-    with time_machine.travel(timezone.now() + timedelta(seconds=31)):
-        queued = intake_sweep_job()
-
-    assert queued == 1
-    assert _queued_order_sync_ids() == [order_sync.pk]
-    assert WebhookEvent.objects.get().enqueued_at is not None
-
-
-def test_a_job_lost_after_the_commit_is_queued_again_by_the_sweeper(post, link, redis_conn):
-    # The process died (or Redis lost its data) after the delivery was stored as enqueued: the order's sync
-    # request is still there, and that is what the sweeper goes by.
+def test_a_bell_lost_after_the_commit_loses_nothing(post, link, redis_conn):
+    # The process died (or Redis lost its data) after the delivery was stored: the work row is the record.
     post(_sample("store_order_created.json"), link)
     redis_conn.flushdb()
-    order_sync = OrderSync.objects.get()
 
-    soon = intake_sweep_job()
-    with time_machine.travel(timezone.now() + LOST_AFTER + timedelta(seconds=1)):
-        later = intake_sweep_job()
-
-    assert (soon, later) == (0, 1)
-    assert _queued_order_sync_ids() == [order_sync.pk]
+    assert _bells() == 0
+    assert _requested() == [(f"{link.pk}:250", 1, "due")]
 
 
 def test_the_link_records_when_the_last_webhook_arrived(post, client, link):

@@ -8,11 +8,12 @@ import pytest
 from django.db import transaction
 
 from pos.choices import MovementReason
+from pos.events import STOCK_MOVED
 from pos.models import InventoryLevel, InventoryMovement
 from pos.services.stock import StockMove, stock_move, stock_move_many
-from pos.signals import stock_changed
 from tests import factories
 from tests.concurrency import run_concurrently
+from work.models import WorkItem
 
 pytestmark = pytest.mark.django_db
 
@@ -79,31 +80,24 @@ def test_levels_always_equal_the_sum_of_movements(retailer, outlet):
 
 def test_query_count_does_not_grow_with_the_number_of_lines(retailer, outlet, django_assert_num_queries):
     products = factories.ProductFactory.create_batch(50, retailer=retailer)
-    with django_assert_num_queries(2):
+    # movements, levels, and the record that they moved
+    with django_assert_num_queries(3):
         stock_move_many(retailer_id=retailer.pk, moves=[_move(products[0], outlet, 1, "one")])
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         stock_move_many(retailer_id=retailer.pk, moves=[_move(p, outlet, 1, f"fifty:{p.pk}") for p in products])
 
 
-def test_stock_changed_is_sent_after_commit_with_the_changed_levels(
-    retailer, outlet, django_capture_on_commit_callbacks
-):
+def test_a_move_records_the_changed_levels_in_its_own_transaction(retailer, outlet):
     product = factories.ProductFactory(retailer=retailer)
-    heard = []
 
-    def receiver(sender, retailer_id, changes, **kwargs):
-        heard.append((retailer_id, changes))
+    stock_move(retailer_id=retailer.pk, move=_move(product, outlet, 1, "sig:1"))
+    stock_move(retailer_id=retailer.pk, move=_move(product, outlet, 1, "sig:1"))  # no change: nothing recorded
+    with pytest.raises(RuntimeError), transaction.atomic():
+        stock_move(retailer_id=retailer.pk, move=_move(product, outlet, 1, "sig:2"))
+        raise RuntimeError("the sale failed")  # rolled back: neither the move nor its record
 
-    stock_changed.connect(receiver)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            stock_move(retailer_id=retailer.pk, move=_move(product, outlet, 1, "sig:1"))
-        with django_capture_on_commit_callbacks(execute=True):
-            stock_move(retailer_id=retailer.pk, move=_move(product, outlet, 1, "sig:1"))  # no change: no signal
-    finally:
-        stock_changed.disconnect(receiver)
-
-    assert heard == [(retailer.pk, [(product.pk, outlet.pk)])]
+    records = WorkItem.objects.filter(kind=STOCK_MOVED.name)
+    assert [(r.shard, r.payload) for r in records] == [(retailer.pk, {"changes": [[product.pk, outlet.pk]]})]
 
 
 def test_a_rolled_back_transaction_leaves_no_movement_and_no_level(retailer, outlet):
