@@ -6,14 +6,15 @@ Django runs a view only once the whole body is in. With the sync worker each slo
 for as long as it liked, so as many slow clients as workers took the site down (issue 16; figures from
 bench/drill_slow_clients.py in bench/README.md).
 
-Bounds on slow clients: `timeout` is the longest wait for the next piece of a body; config/request_limits.py
-gives the whole body REQUEST_BODY_TIMEOUT_SECONDS and REQUEST_MAX_BODY_BYTES; `keepalive` closes idle
-connections; the `limit_request_*` settings bound the request line and headers. gunicorn's ASGI worker has no
-deadline for the headers themselves: a client sending them slowly holds only a connection, and a reverse proxy
-in front (README) bounds that with client_header_timeout.
+Bounds on slow clients: config/gunicorn_worker.py gives a connection GUNICORN_HEADER_TIMEOUT seconds (10) for its
+first request's headers, and `keepalive` closes a connection idle between requests; `timeout` is the longest
+wait for the next piece of a body, and config/request_limits.py gives the whole body REQUEST_BODY_TIMEOUT_SECONDS
+and REQUEST_MAX_BODY_BYTES; the `limit_request_*` settings bound the request line and headers' size. Open
+connections are not capped here (each costs a socket, not a worker): a reverse proxy or the firewall caps them
+per client (README).
 
 Environment: PORT (8000), WEB_CONCURRENCY (worker processes, default 2: one per core), GUNICORN_TIMEOUT (30),
-FORWARDED_ALLOW_IPS (addresses of your proxies, default 127.0.0.1).
+GUNICORN_HEADER_TIMEOUT (10), FORWARDED_ALLOW_IPS (addresses of your proxies, default 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from __future__ import annotations
 import os
 
 wsgi_app = "config.asgi:application"
-worker_class = "asgi"
+# gunicorn's ASGI worker ("asgi"), with a deadline for a connection's first headers (config/gunicorn_worker.py).
+worker_class = "config.gunicorn_worker.ASGIWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
 

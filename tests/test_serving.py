@@ -187,3 +187,25 @@ def test_a_declared_body_over_the_request_limit_gets_413_unread(serve):
         conn.close()
 
     assert response.status == 413
+
+
+def test_a_connection_whose_headers_do_not_arrive_in_time_is_closed(serve):
+    # gunicorn's ASGI worker has no deadline for a first request's headers; config/gunicorn_worker.py adds one.
+    server = serve(GUNICORN_HEADER_TIMEOUT="1")
+    with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), timeout=30) as sock:
+        sock.sendall(b"POST /webhooks/bigcommerce/ HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the rest
+
+        closed = sock.recv(1024) == b""  # blocks until the server closes (or the 30 s timeout raises)
+
+    assert closed
+
+
+def test_a_connection_sending_its_headers_in_time_is_served(serve):
+    server = serve(GUNICORN_HEADER_TIMEOUT="30")
+    with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1])), timeout=30) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        sock.sendall(b"Connection: close\r\n\r\n")
+
+        answer = sock.recv(1024)
+
+    assert answer.startswith(b"HTTP/1.1 200")
