@@ -629,22 +629,28 @@ def _hooks_delete_own(link: StoreLink, hook_ids: Sequence[int]) -> None:
 
 def hooks_check(*, link: StoreLink, client=None) -> int:
     """Re-register hooks BigCommerce deactivated (after failed deliveries or 90 days idle) or deleted, and notice
-    hooks that no longer deliver to this link (another secret or link in their header). Returns how many
+    hooks that no longer deliver to this link (another link's header, or an old secret). Stores what it saw
+    (each scope's hook of this link, or one delivering to another live link) before trying. Returns how many
     scopes needed it."""
     client = client or _link_client(link)
     destination = webhook_destination()
     try:
-        live = {h.scope: h for h in client.list_hooks() if h.destination == destination and _owns(link, h)}
+        here = [h for h in client.list_hooks() if h.destination == destination and h.scope in HOOK_SCOPES]
     except ApiError as exc:
         logger.warning("could not list hooks of link %s: %s", link.pk, exc.detail)
         return 0
-    broken = [s for s in HOOK_SCOPES if s not in live or not live[s].is_active]
-    if not broken:
-        StoreLink.objects.filter(pk=link.pk).update(
-            hooks=[{"scope": s, "id": live[s].id, "is_active": live[s].is_active} for s in HOOK_SCOPES],
-            hooks_checked_at=timezone.now(),
-        )
-    elif hooks_register(link=link, client=client):
+    ours = {h.scope: h for h in here if _owns(link, h)}
+    others = _live_owners(link, here)
+    theirs = {h.scope: h for h in here if _hook_owner(h) in others}
+    seen = []
+    for scope in HOOK_SCOPES:
+        if scope in ours:
+            seen.append({"scope": scope, "id": ours[scope].id, "is_active": ours[scope].is_active})
+        elif scope in theirs:
+            seen.append({"scope": scope, "id": theirs[scope].id, "is_active": False, "elsewhere": True})
+    StoreLink.objects.filter(pk=link.pk).update(hooks=seen, hooks_checked_at=timezone.now())
+    broken = [s for s in HOOK_SCOPES if s not in ours or not ours[s].is_active]
+    if broken and hooks_register(link=link, client=client):
         sync_log(link=link, event=Event.HOOKS_REACTIVATED, count=len(broken))
     return len(broken)
 
