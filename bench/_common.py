@@ -87,7 +87,7 @@ def free_port() -> int:
 
 
 class Sandbox:
-    """A `manage.py bigcommerce_sandbox` process and its control endpoints."""
+    """A `python -m sandbox` process and its control endpoints."""
 
     def __init__(self, *, orders: int = 0, quota: int = 1_000_000, extra: tuple[str, ...] = ()):
         self.port = free_port()
@@ -95,8 +95,8 @@ class Sandbox:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                "manage.py",
-                "bigcommerce_sandbox",
+                "-m",
+                "sandbox",
                 "--port",
                 str(self.port),
                 "--orders",

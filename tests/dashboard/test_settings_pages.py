@@ -10,10 +10,10 @@ from django.urls import reverse
 from integration.choices import LinkState
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink
 from integration.queueing import get_queue
-from integration.sandbox.faults import Fault
 from integration.services.link import HOOK_SCOPES, hooks_check
 from pos.choices import AuditAction
 from pos.models import AuditEntry
+from sandbox.faults import Fault
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -8,10 +8,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from integration.sandbox.faults import Fault
 from integration.services.intake import order_sync_request
 from integration.services.order_sync import order_sync_run
 from pos.models import Sale
+from sandbox.faults import Fault
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

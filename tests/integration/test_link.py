@@ -15,7 +15,6 @@ from integration.bc_types import Location
 from integration.choices import LinkKind, LinkState
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink, SyncLogEntry
 from integration.queueing import get_queue
-from integration.sandbox.faults import Fault
 from integration.services.intake import AUTH_HEADER, order_sync_request
 from integration.services.link import (
     HOOK_SCOPES,
@@ -36,6 +35,7 @@ from integration.services.link import (
 from integration.services.order_sync import order_sync_run
 from pos.choices import AuditAction
 from pos.models import AuditEntry, PaymentType, Sale
+from sandbox.faults import Fault
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from integration.choices import ErrorCode, OrderSyncState
 from integration.models import CustomerLink, OrderSync, PaymentMethodMap, ProductLink, SyncLogEntry
-from integration.sandbox.faults import Fault
 from integration.services.intake import order_sync_request
 from integration.services.order_apply import ApplyOptions, FetchedOrder, Mode, orders_apply
 from integration.services.order_sync import MAX_ATTEMPTS, order_fetch, order_sync_run
@@ -29,6 +28,7 @@ from pos.choices import (
     SaleStatus,
 )
 from pos.models import Customer, Fulfillment, InventoryLevel, InventoryMovement, Product, Sale, SalePayment
+from sandbox.faults import Fault
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,6 @@ from integration.choices import BcItemKind, LinkState
 from integration.jobs import stock_push_sweep_job
 from integration.models import PricePushState, ProductLink, StockPushState, StoreLink, SyncLogEntry
 from integration.queueing import QUEUE_DEFAULT, get_queue
-from integration.sandbox.records import to_units
 from integration.services.intake import order_sync_request
 from integration.services.link import HOOK_SCOPES
 from integration.services.order_sync import order_sync_run
@@ -26,6 +25,7 @@ from pos.services.catalog import product_update
 from pos.services.inventory import stock_adjust, stock_count
 from pos.services.sales import InStoreLine, sale_create_in_store
 from pos.services.stock import StockMove, stock_move_many
+from sandbox.records import to_units
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox(locations=1)]
