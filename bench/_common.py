@@ -14,6 +14,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -86,7 +87,7 @@ def free_port() -> int:
 
 
 class Sandbox:
-    """A `manage.py bigcommerce_sandbox` process and its control endpoints."""
+    """A `python -m sandbox` process and its control endpoints."""
 
     def __init__(self, *, orders: int = 0, quota: int = 1_000_000, extra: tuple[str, ...] = ()):
         self.port = free_port()
@@ -94,8 +95,8 @@ class Sandbox:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
-                "manage.py",
-                "bigcommerce_sandbox",
+                "-m",
+                "sandbox",
                 "--port",
                 str(self.port),
                 "--orders",
@@ -233,3 +234,76 @@ def percentile(values: list[float], p: float) -> float:
 def table(rows: list[tuple[str, str]]) -> str:
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k.ljust(width)}  {v}" for k, v in rows)
+
+
+# ---------------------------------------------------------------- the web server
+
+
+def production_env(*, encryption_key: str) -> dict[str, str]:
+    """The environment of a web server with production settings (DEBUG off, real keys; no TLS here)."""
+    return {
+        **bench_env(),
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEY": encryption_key,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "PUBLIC_BASE_URL": "https://pos.example.com",
+        "LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def production_server_setup() -> tuple[object, dict[str, str]]:
+    """A fresh benchmark database with a linked store (no sandbox: for the webhook intake), and the environment of
+    a web server with production settings whose FIELD_ENCRYPTION_KEY reads the link's secrets."""
+    from cryptography.fernet import Fernet
+
+    encryption_key = Fernet.generate_key().decode()
+    os.environ["FIELD_ENCRYPTION_KEY"] = encryption_key  # the link's secrets are written with the server's key
+    setup_django()
+    return linked_retailer(None), production_env(encryption_key=encryption_key)
+
+
+# How the site is served: "production" is the README's command (config/gunicorn.conf.py); "sync" the one before
+# issue 16, `gunicorn config.wsgi --workers N` (sync workers).
+SERVING_SETUPS = ("production", "sync")
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], *, setup: str = "production", workers: int = 2):
+    """A gunicorn serving the product with `env`; yields its base URL once /healthz answers."""
+    port = free_port()
+    if setup == "production":
+        command = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"]
+    else:
+        command = [sys.executable, "-m", "gunicorn", "config.wsgi:application"]
+    command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+    command += ["--access-logfile", "/dev/null", "--chdir", str(ROOT)]
+    # Its log goes to a file: a pipe nobody reads would fill up and stall the server mid-benchmark.
+    log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = Path(log.name).read_text(errors="replace")[-2000:]
+                    raise RuntimeError(f"gunicorn did not start: {tail}") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
+
+
+def collect_static(env: dict[str, str]) -> None:
+    """`manage.py collectstatic` with `env`: pages served with DEBUG off need the static files' manifest."""
+    command = [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"]
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)

@@ -4,7 +4,7 @@
     .venv/bin/python bench/sandbox_store.py --full    # 100,000 orders (the historical-import benchmark's size)
 
 Memory is measured in this process (tracemalloc, and the resident set before and after generating). The
-request rate is measured against `manage.py bigcommerce_sandbox` in its own process, from client threads here
+request rate is measured against `python -m sandbox` in its own process, from client threads here
 with keep-alive sessions, the way the product's workers call it; each request asks for the order with its line
 items inlined (`include=consignments,consignments.line_items`), as the client does.
 """
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def memory(orders: int) -> None:
-    from integration.sandbox.store import SandboxStore
+    from sandbox.store import SandboxStore
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
@@ -48,8 +48,8 @@ def memory(orders: int) -> None:
 
 
 def request_rate(orders: int, seconds: float, threads: int) -> None:
-    env = {**os.environ, "DEBUG": "1", "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "manage.py", "bigcommerce_sandbox", "--port", "0", "--orders", str(orders)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "sandbox", "--port", "0", "--orders", str(orders)]
     process = subprocess.Popen([*command, "--quota", str(10**9)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
         banner = {}

@@ -1,11 +1,12 @@
 """Webhook intake under load: gunicorn with production settings, the intake against a bare Django view.
 
-gunicorn (`config.wsgi`, 2 sync workers, DEBUG off, a real SECRET_KEY and FIELD_ENCRYPTION_KEY, every middleware
-of production; SECURE_SSL_REDIRECT off as there is no TLS here) serves the product on the benchmark database
-with a linked store, plus one bench-only view (`bench/_intake_urls.py`: read the body, answer 200) to show what
-the same Django stack costs with no work at all. A load generator in another process (wrk with a Lua script
-when installed, `apt-get install wrk`; otherwise Python threads) POSTs thin order webhooks, each with a unique
-hash and order id, first to the bare view, then to `/webhooks/bigcommerce/` with the link's auth header.
+gunicorn as production runs it (`config/gunicorn.conf.py`: 2 ASGI workers), DEBUG off, a real SECRET_KEY and
+FIELD_ENCRYPTION_KEY, every middleware of production (SECURE_SSL_REDIRECT off as there is no TLS here), serves the
+product on the benchmark database with a linked store, plus one bench-only view (`bench/_intake_urls.py`: read the
+body, answer 200) to show what the same Django stack costs with no work at all. A load generator in another process
+(wrk with a Lua script when installed, `apt-get install wrk`; otherwise Python threads) POSTs thin order webhooks,
+each with a unique hash and order id, first to the bare view, then to `/webhooks/bigcommerce/` with the link's
+auth header.
 
 Printed: requests/s, p50 / p99 (closed loop: latency includes waiting for a worker), and the check that nothing
 accepted was lost: every 2xx answer has its stored WebhookEvent and its queued sync job (requests still in
@@ -19,59 +20,15 @@ bare view, p99 <= 50 ms, 0 lost.
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
-import subprocess
 import sys
 import time
-import urllib.request
-from contextlib import contextmanager
 
-from _common import ROOT, bench_env, free_port, linked_retailer, setup_django, table
+from _common import SERVING_SETUPS, gunicorn, production_server_setup, table
 from _loadgen import LoadResult, have_wrk, load
 
 GOAL_RATIO = 0.8
 GOAL_P99_MS = 50
 WARMUP_SECONDS = 3
-
-
-def production_env(*, encryption_key: str) -> dict[str, str]:
-    return {
-        **bench_env(),
-        "DJANGO_SETTINGS_MODULE": "bench._intake_settings",
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": encryption_key,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "PUBLIC_BASE_URL": "https://pos.example.com",
-        "LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(ROOT),
-    }
-
-
-@contextmanager
-def gunicorn(env: dict[str, str], workers: int = 2):
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--workers", str(workers)]
-    command += ["--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--chdir", str(ROOT)]
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start: {proc.stderr.read().decode()[-2000:]}") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def queued_jobs() -> int:
@@ -95,22 +52,21 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, help="seconds of load per target")
     parser.add_argument("--connections", type=int, default=8, help="concurrent connections (default 8)")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--setup", choices=SERVING_SETUPS, default="production", help="sync: 2 sync workers, as before issue 16"
+    )
     args = parser.parse_args()
     seconds = args.seconds or (30 if args.full else 10)
 
-    from cryptography.fernet import Fernet
-
-    encryption_key = Fernet.generate_key().decode()
-    os.environ["FIELD_ENCRYPTION_KEY"] = encryption_key  # the link's secrets are written with gunicorn's key
-    setup_django()
+    link, env = production_server_setup()
     from _intake_urls import BARE_PATH
 
     from integration.models import WebhookEvent
 
-    link = linked_retailer(None)
     auth = f"{link.pk}:{link.webhook_secret}"
     common = {"connections": args.connections, "store_id": link.store_id, "generator": args.generator}
-    with gunicorn(production_env(encryption_key=encryption_key)) as base:
+    env = {**env, "DJANGO_SETTINGS_MODULE": "bench._intake_settings"}
+    with gunicorn(env, setup=args.setup) as base:
         bare_url, intake_url = f"{base}/{BARE_PATH}", f"{base}/webhooks/bigcommerce/"
         load(bare_url, seconds=WARMUP_SECONDS, run=1, **common)
         load(intake_url, seconds=WARMUP_SECONDS, run=2, auth=auth, **common)
@@ -124,7 +80,7 @@ def main() -> int:
     jobs = queued_jobs() - jobs_before  # every webhook names a new order: one job each
     ratio = intake.rate / bare.rate if bare.rate else 0.0
     print(
-        f"Webhook intake ({time.strftime('%Y-%m-%d')}, gunicorn 2 sync workers, production settings, "
+        f"Webhook intake ({time.strftime('%Y-%m-%d')}, gunicorn set-up: {args.setup}, 2 workers, production settings, "
         f"{args.connections} connections, {seconds:g} s per target, generator: {intake.generator})"
     )
     print(

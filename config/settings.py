@@ -114,6 +114,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
     )
+# Served over ASGI (config/asgi.py turns this on), each request runs in a thread of its own: a connection kept per
+# thread would leak, so connections come from psycopg's pool instead of persisting (Django's databases docs). Per
+# web worker process; a request waits up to DATABASE_POOL_TIMEOUT seconds for a free connection.
+DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
+if DATABASE_POOL and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env.int("DATABASE_POOL_SIZE", default=10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ---------------------------------------------------------------- AUTH
@@ -231,6 +242,10 @@ HISTORICAL_IMPORT_PAGE_SIZE = env.int("HISTORICAL_IMPORT_PAGE_SIZE", default=250
 HISTORICAL_IMPORT_WINDOW_PAGES = env.int("HISTORICAL_IMPORT_WINDOW_PAGES", default=8)
 # Largest webhook body accepted (BigCommerce's are a few hundred bytes).
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
+# Any request's body, as served over ASGI (config/request_limits.py): at most this size (413), arrived whole
+# within this many seconds (408). No page uploads files; forms and webhooks are a few kilobytes.
+REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=2621440)
+REQUEST_BODY_TIMEOUT_SECONDS = env.float("REQUEST_BODY_TIMEOUT_SECONDS", default=30.0)
 RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=300)
 SYNC_LOG_RETENTION_DAYS = env.int("SYNC_LOG_RETENTION_DAYS", default=30)
 # Stock and price pushes wait this long after a change, so a burst of changes goes in one batched push.

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django import forms
 from django.core.exceptions import ValidationError
 
-from integration.choices import ErrorCode, LogLevel, OrderSyncState
+from integration.choices import ErrorCode, LinkState, LogLevel, OrderSyncState
 from integration.models import OrderSync, PaymentMethodMap, StoreLink
 from integration.selectors import FailedOrderFilters, SyncLogFilters, code_label
 from integration.services.link import DEFAULT_PAYMENT_TYPE_NAME
@@ -610,6 +610,26 @@ class HistoricalImportSwitchForm(BootstrapMixin, forms.Form):
         strip=True,
         error_messages={"required": "Say why: the reason is recorded in the audit log."},
     )
+
+
+class StoreMoveForm(BootstrapMixin, forms.Form):
+    """Support moves a retailer's linked store to another retailer (one without a live link); the reason goes to
+    the audit log."""
+
+    to_retailer = forms.ModelChoiceField(queryset=Retailer.objects.none(), label="Move the store to")
+    reason = forms.CharField(
+        max_length=1000,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": "Say why: the reason is recorded in the audit log."},
+    )
+
+    def __init__(self, *args, source: Retailer, **kwargs):
+        super().__init__(*args, **kwargs)
+        linked = StoreLink.objects.exclude(state=LinkState.UNLINKED).values("retailer")
+        self.fields["to_retailer"].queryset = (
+            Retailer.objects.exclude(pk=source.pk).exclude(pk__in=linked).order_by("name", "pk")
+        )
 
 
 class HistoricalImportForm(BootstrapMixin, forms.Form):

@@ -121,4 +121,5 @@ urlpatterns = [
         name="support_historical_import",
     ),
     path("support/retailers/<int:pk>/switch/", support.SupportSwitchView.as_view(), name="support_switch"),
+    path("support/retailers/<int:pk>/move-store/", support.SupportStoreMoveView.as_view(), name="support_store_move"),
 ]

@@ -1,29 +1,44 @@
-"""Typed BigCommerce values: frozen dataclasses built by `from_api(dict)` from the JSON the API returns.
+"""Typed BigCommerce values: frozen dataclasses, each field declared once, read by msgspec from the API's JSON.
 
-Rules applied everywhere:
-- money is `Decimal`, never float: V2 sends 4-decimal strings ("62.6793"), V3 and V2 consignments send JSON
-  numbers; the client decodes numbers straight to Decimal, and numbers that still arrive as float go through
-  `Decimal(str(x))`;
-- dates are aware UTC datetimes: V2 sends RFC 2822 ("Tue, 05 Mar 2019 21:40:11 +0000"), V3 ISO 8601, hooks
-  UNIX seconds; an empty string (`date_shipped` before shipping) is None;
+Each class lists the fields it reads under BigCommerce's own names, with their type and default; `from_api(dict)`
+converts the decoded JSON (`msgspec.convert`, lax: "250" reads as 250), then each class's `__post_init__` applies
+the rules below. Rules applied everywhere:
+- money (`Money`) is `Decimal`, never float: V2 sends 4-decimal strings ("62.6793"), V3 and V2 consignments send
+  JSON numbers, which the client decodes straight to Decimal; anything not finite or beyond what a sale holds is
+  unreadable;
+- dates (`Date`) are aware UTC datetimes: V2 sends RFC 2822 ("Tue, 05 Mar 2019 21:40:11 +0000"), V3 ISO 8601,
+  hooks UNIX seconds; an empty string (`date_shipped` before shipping) is None;
 - ids are ints even where BigCommerce sends strings (a transaction's `order_id`, a webhook's `store_id`);
-- unknown fields are ignored (BigCommerce adds fields without notice); a field we rely on that is missing or
-  unreadable raises `ApiParseError` naming the field and the resource ("order 123").
+- null is absent: a field with a default reads null as its default (the `| None` in the field kinds below lets
+  null through, and `__post_init__` puts the default in its place);
+- unknown fields are ignored (BigCommerce adds fields without notice); a field we rely on (no default) that is
+  missing or unreadable raises `ApiParseError` naming the field and the resource ("order 123 line 7").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+import re
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import field
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any, Self
+from functools import cache
+from typing import Annotated, Any, ClassVar, Self
+
+import msgspec
 
 from integration.exceptions import ApiBadResponse, ApiParseError
 
 ZERO = Decimal("0")
-_MISSING = object()
+# Amounts are stored with 14 digits, 4 after the point: anything larger is not a real order's amount.
+MONEY_LIMIT = Decimal(10) ** 10
+COUNT_LIMIT = 2**31
+
+
+# ---------------------------------------------------------------- conversions
 
 
 def to_money(value: Any) -> Decimal:
@@ -40,14 +55,13 @@ def to_money(value: Any) -> Decimal:
         result = Decimal(value.strip())
     else:
         raise ValueError(f"not an amount: {value!r}")
-    if not result.is_finite() or abs(result) >= MONEY_LIMIT:
+    return _money_checked(result)
+
+
+def _money_checked(value: Decimal) -> Decimal:
+    if not (value.is_finite() and -MONEY_LIMIT < value < MONEY_LIMIT):
         raise ValueError(f"not an amount: {value!r}")
-    return result
-
-
-# Amounts are stored with 14 digits, 4 after the point: anything larger is not a real order's amount.
-MONEY_LIMIT = Decimal(10) ** 10
-COUNT_LIMIT = 2**31
+    return value
 
 
 def to_count(value: Any) -> int:
@@ -58,25 +72,50 @@ def to_count(value: Any) -> int:
     return int(amount)
 
 
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+
+
+def _rfc2822(text: str) -> dt.datetime:
+    """BigCommerce's exact form ("Tue, 05 Mar 2019 21:40:11 +0000") read directly; any other by the email parser."""
+    parts = text.split(" ")
+    if len(parts) == 6 and (month := _MONTHS.get(parts[2])) and len(zone := parts[5]) == 5 and zone[0] in "+-":
+        try:
+            hour, minute, second = parts[4].split(":")
+            moment = dt.datetime(
+                int(parts[3]), month, int(parts[1]), int(hour), int(minute), int(second), tzinfo=dt.UTC
+            )
+            offset = dt.timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))
+        except ValueError:
+            pass
+        else:
+            return moment - offset if zone[0] == "+" else moment + offset
+    return parsedate_to_datetime(text)
+
+
 def to_datetime(value: Any) -> dt.datetime | None:
     """RFC 2822, ISO 8601 or UNIX seconds to an aware UTC datetime; "" and None are None."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise ValueError(f"not a date: {value!r}")
-    if isinstance(value, int | float | Decimal):
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, int | float | Decimal):
         return dt.datetime.fromtimestamp(float(value), tz=dt.UTC)
-    if not isinstance(value, str):
-        raise ValueError(f"not a date: {value!r}")
-    text = value.strip()
-    if text[:1].isdigit():
-        parsed = dt.datetime.fromisoformat(text)
+    elif isinstance(value, str):
+        text = value.strip()
+        parsed = dt.datetime.fromisoformat(text) if text[:1].isdigit() else _rfc2822(text)
     else:
-        parsed = parsedate_to_datetime(text)
+        raise ValueError(f"not a date: {value!r}")
     if parsed.tzinfo is None:
         # BigCommerce documents every date as UTC; a missing offset is UTC, not local time.
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+        return parsed.replace(tzinfo=dt.UTC)
+    return parsed if parsed.tzinfo is dt.UTC else parsed.astimezone(dt.UTC)
 
 
 def to_id(value: Any) -> int:
@@ -92,219 +131,374 @@ def to_id(value: Any) -> int:
     raise ValueError(f"not an id: {value!r}")
 
 
-class Fields:
-    """Reads fields of one API object, raising `ApiParseError` that names the field and the resource."""
+def _required_date(value: Any) -> dt.datetime:
+    parsed = to_datetime(value)
+    if parsed is None:
+        raise _Unreadable("empty")
+    return parsed
 
-    def __init__(self, data: Any, resource: str):
-        if not isinstance(data, Mapping):
-            raise ApiBadResponse(f"{resource}: expected a JSON object, got {type(data).__name__}")
-        self.data = data
-        self.resource = resource
 
-    def _convert(self, name: str, default: Any, convert) -> Any:
-        """The field converted; `default` when absent or null (or ApiParseError when there is no default)."""
-        value = self.data.get(name)
-        if value is None:
-            if default is _MISSING:
-                raise ApiParseError(name, self.resource)
-            return default
+class _Unreadable(ValueError):
+    """Raised by a conversion to say why, instead of "unreadable (value)"."""
+
+
+# ---------------------------------------------------------------- field kinds
+
+
+class _Kind(typing.NamedTuple):
+    """Marks a field kind (in `Annotated`) for `bc_type`; `convert` is applied to a value that is not None."""
+
+    name: str
+    convert: Callable[[Any], Any] | None = None
+
+
+MONEY, TEXT = _Kind("money"), _Kind("text")
+DATE, REQUIRED_DATE = _Kind("date", to_datetime), _Kind("required date", _required_date)
+ZERO_IS_NONE = _Kind("zero is none", lambda value: value or None)
+
+# Field kinds: what msgspec accepts from BigCommerce, and (after `__post_init__`) what the field holds.
+Money = Annotated[Decimal | None, MONEY]  # a Decimal within MONEY_LIMIT
+Text = Annotated[str | int | None, TEXT]  # a str (a number BigCommerce sends is written out)
+Date = Annotated[str | int | float | None, DATE]  # an aware UTC datetime, or None
+RequiredDate = Annotated[str | int | float | None, REQUIRED_DATE]  # an aware UTC datetime
+Count = Annotated[int, msgspec.Meta(ge=0, lt=COUNT_LIMIT)]  # a whole number from 0 up
+Flag = bool | None  # a bool (true/false, 1/0, "1"/"0", "true"/"false")
+OptionalId = int | None
+# BigCommerce's "none" for an optional reference is sometimes 0 (a line's variant, a line's pickup method).
+ZeroIsNone = Annotated[int | None, ZERO_IS_NONE]
+
+
+# ---------------------------------------------------------------- the base
+
+
+class BcType:
+    """The base of every value here: `from_api`, the null and conversion rules, and errors that name the field."""
+
+    __slots__ = ()
+    #: How an error names the object, formatted with its own fields, `order_id` of the enclosing order, `parent`
+    #: (the enclosing object's name) and `field` (the field it is under). `None`: "{parent} {field}".
+    RESOURCE: ClassVar[str | None] = None
+    # What `__post_init__` does, planned by `bc_type` from the field kinds: (name, default) of the Text and the
+    # Money fields, and (name, default, conversion) of the other fields that read null as a default or convert.
+    _text: ClassVar[tuple[tuple[str, Any], ...]] = ()
+    _money: ClassVar[tuple[tuple[str, Any], ...]] = ()
+    _other: ClassVar[tuple[tuple[str, Any, Callable | None], ...]] = ()
+
+    def __post_init__(self) -> None:
+        # One loop per kind, the commonest cases first: parsing an order runs this for each of its objects.
+        for name, default in self._text:
+            value = getattr(self, name)
+            if type(value) is not str:
+                object.__setattr__(self, name, _default(name, default) if value is None else str(value))
+        for name, default in self._money:
+            value = getattr(self, name)
+            try:
+                if -MONEY_LIMIT < value < MONEY_LIMIT:
+                    continue
+            except (TypeError, ArithmeticError):  # None, or NaN
+                pass
+            if value is not None:
+                raise ValueError(f"field `{name}` is unreadable ({str(value)[:40]!r})")
+            object.__setattr__(self, name, _default(name, default))
+        for name, default, convert in self._other:
+            value = getattr(self, name)
+            if value is None:
+                object.__setattr__(self, name, _default(name, default))
+            elif convert is not None:
+                try:
+                    object.__setattr__(self, name, convert(value))
+                except _Unreadable as exc:
+                    raise ValueError(f"field `{name}` is {exc}") from None
+                except (ValueError, TypeError, ArithmeticError, OverflowError):
+                    raise ValueError(f"field `{name}` is unreadable ({str(value)[:40]!r})") from None
+        self._derive()
+
+    def _derive(self) -> None:
+        """Fields computed from others (`init=False`), or checks across fields; raise ValueError naming a field."""
+
+    @classmethod
+    def _prepare(cls, data: Mapping, **context: Any) -> Mapping:
+        """The decoded JSON reshaped where BigCommerce's shape is not a plain object of fields (see Order)."""
+        return data
+
+    @classmethod
+    def from_api(cls, data: Any, **context: Any) -> Self:
+        """The value from BigCommerce's decoded JSON; `ApiParseError` naming the field when one is missing or
+        unreadable, `ApiBadResponse` when the data is not an object."""
+        if isinstance(data, Mapping):
+            data = cls._prepare(data, **context)
         try:
-            return convert(value)
-        except (ValueError, TypeError, InvalidOperation, OverflowError):
-            raise ApiParseError(name, self.resource, f"unreadable ({str(value)[:40]!r})") from None
-
-    def id(self, name: str, default: Any = _MISSING) -> int:
-        return self._convert(name, default, to_id)
-
-    def int(self, name: str, default: Any = _MISSING) -> int:
-        return self._convert(name, default, lambda v: int(to_money(v)))
-
-    def count(self, name: str, default: Any = _MISSING) -> int:
-        return self._convert(name, default, to_count)
-
-    def money(self, name: str, default: Any = ZERO) -> Decimal:
-        return self._convert(name, default, to_money)
-
-    def date(self, name: str, default: Any = None) -> dt.datetime | None:
-        return self._convert(name, default, to_datetime)
-
-    def required_date(self, name: str) -> dt.datetime:
-        value = self._convert(name, _MISSING, to_datetime)
-        if value is None:
-            raise ApiParseError(name, self.resource, "empty")
-        return value
-
-    def str(self, name: str, default: Any = "") -> str:
-        return self._convert(name, default, lambda v: v if isinstance(v, str) else str(v))
-
-    def bool(self, name: str, default: Any = False) -> bool:
-        return self._convert(name, default, _to_bool)
-
-    def obj(self, name: str) -> Mapping:
-        value = self.data.get(name)
-        return value if isinstance(value, Mapping) else {}
-
-    def list(self, name: str) -> list:
-        value = self.data.get(name)
-        return value if isinstance(value, list) else []
+            return msgspec.convert(data, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise _parse_error(cls, data, str(exc), context) from None
 
 
-def _to_bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if value in (0, 1, "0", "1", "true", "false"):
-        return value in (1, "1", "true")
-    raise ValueError(value)
+_REQUIRED = dataclasses.MISSING
+
+
+class _Factory(typing.NamedTuple):
+    """A default made afresh for each object (`field(default_factory=...)`)."""
+
+    make: Callable[[], Any]
+
+
+def _default(name: str, default: Any) -> Any:
+    if default is _REQUIRED:
+        raise ValueError(f"field `{name}` is missing")
+    return default.make() if type(default) is _Factory else default
+
+
+def bc_type(cls: type) -> type:
+    """Make `cls` a frozen slotted dataclass and plan its `__post_init__` from its field kinds."""
+    cls = dataclasses.dataclass(frozen=True, slots=True)(cls)
+    text, money, other = [], [], []
+    for f in dataclasses.fields(cls):
+        if not f.init:
+            continue
+        hint = _hints(cls)[f.name]
+        kind = next((m for m in getattr(hint, "__metadata__", ()) if isinstance(m, _Kind)), None)
+        default = f.default if f.default_factory is dataclasses.MISSING else _Factory(f.default_factory)
+        if kind is TEXT:
+            text.append((f.name, default))
+        elif kind is MONEY:
+            money.append((f.name, default))
+        elif kind is not None:
+            other.append((f.name, default, kind.convert))
+        elif type(None) in typing.get_args(hint) and default is not None:
+            other.append((f.name, default, None))
+    cls._text, cls._money, cls._other = tuple(text), tuple(money), tuple(other)
+    return cls
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls, include_extras=True)
+
+
+# ---------------------------------------------------------------- errors
+
+
+_ERROR = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_FIELD = re.compile(r"field `(?P<field>[^`]+)`(?: is (?P<reason>.*))?$", re.DOTALL)
+_STEP = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+
+
+def _parse_error(cls: type, data: Any, error: str, context: Mapping) -> ApiBadResponse:
+    """msgspec's error ("Expected `int`, got `str` - at `$.consignments.shipping[0].id`") as ours."""
+    match = _ERROR.match(error)
+    steps = [
+        key if key else int(index) if index.isdigit() else None for key, index in _STEP.findall(match["path"] or "")
+    ]
+    message = match["message"]
+    named = _FIELD.search(message)
+    if named:  # "Object missing required field `x`" or ours: the path is the object's
+        field_name, reason = named["field"], named["reason"] or "missing"
+    elif steps and isinstance(steps[-1], str):  # a value of the wrong type: the path ends at the field
+        field_name, reason = steps.pop(), None
+    else:  # an object or list item that is not an object
+        resource, _ = _locate(cls, data, steps, context)
+        return ApiBadResponse(f"{resource}: expected a JSON object ({message})")
+    resource, where = _locate(cls, data, steps, context)
+    if reason is None:
+        value = where.get(field_name) if isinstance(where, Mapping) else None
+        reason = "missing" if value is None else f"unreadable ({str(value)[:40]!r})"
+    return ApiParseError(field_name, resource, reason)
+
+
+def _locate(cls: type, data: Any, steps: list, context: Mapping) -> tuple[str, Any]:
+    """The name of the object at `steps` below `data` (of type `cls`), and the object."""
+    names = dict(context)
+    resource = _name(cls, data, names, parent="", under="")
+    for step in steps:
+        if isinstance(step, str):
+            cls, under = _nested_type(cls, step), step
+            data = data.get(step) if isinstance(data, Mapping) else None
+            if cls is not None and not isinstance(data, list | tuple):
+                resource = _name(cls, data, names, resource, under)
+        else:
+            data = data[step] if isinstance(data, list | tuple) and isinstance(step, int) else None
+            if cls is not None:
+                resource = _name(cls, data, names, resource, under)
+    return resource, data
+
+
+def _name(cls: type, data: Any, names: dict, parent: str, under: str) -> str:
+    fields = data if isinstance(data, Mapping) else {}
+    if cls is Order:
+        names["order_id"] = fields.get("id", "?")
+    values = {"order_id": "?", **names, **{k: v for k, v in fields.items() if v is not None}}
+    template = getattr(cls, "RESOURCE", None) or "{parent} {field}"
+    return template.format_map(_Blank({**values, "parent": parent, "field": under.replace("_", " ")})).strip()
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _nested_type(cls: type | None, name: str) -> type | None:
+    """The BcType a field holds (directly, in a tuple, or optionally), or None."""
+    if cls is None or not dataclasses.is_dataclass(cls):
+        return None
+    hint = _hints(cls).get(name)
+    pending = [hint]
+    while pending:
+        hint = pending.pop()
+        if isinstance(hint, type) and issubclass(hint, BcType):
+            return hint
+        pending.extend(typing.get_args(hint))
+    return None
 
 
 # ---------------------------------------------------------------- store
 
 
-@dataclass(frozen=True, slots=True)
-class StoreInfo:
+@bc_type
+class StoreTimezone(BcType):
+    name: Text = ""
+
+
+@bc_type
+class StoreInfo(BcType):
     """`GET /v2/store`: the store hash (`id`), BigCommerce's numeric `store_id` (webhooks), name and currency."""
 
-    id: str
-    store_id: int | None
-    name: str
-    domain: str
-    secure_url: str
-    currency: str
-    plan_name: str
-    plan_level: str
-    timezone: str
-    is_price_entered_with_tax: bool
-    default_channel_id: int | None
+    RESOURCE = "store"
 
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        f = Fields(data, "store")
-        return cls(
-            id=f.str("id", _MISSING),
-            store_id=f.id("store_id", None),
-            name=f.str("name"),
-            domain=f.str("domain"),
-            secure_url=f.str("secure_url"),
-            currency=f.str("currency"),
-            plan_name=f.str("plan_name"),
-            plan_level=f.str("plan_level"),
-            timezone=str(f.obj("timezone").get("name") or ""),
-            is_price_entered_with_tax=f.bool("is_price_entered_with_tax"),
-            default_channel_id=f.id("default_channel_id", None),
-        )
+    id: Text
+    store_id: OptionalId = None
+    name: Text = ""
+    domain: Text = ""
+    secure_url: Text = ""
+    currency: Text = ""
+    plan_name: Text = ""
+    plan_level: Text = ""
+    timezone: StoreTimezone | None = StoreTimezone()
+    is_price_entered_with_tax: Flag = False
+    default_channel_id: OptionalId = None
 
 
-@dataclass(frozen=True, slots=True)
-class AppToken:
+@bc_type
+class AppUser(BcType):
+    id: OptionalId = None
+    email: Text = ""
+
+
+@bc_type
+class AppToken(BcType):
     """The login host's answer to a single-click app's code exchange (`POST /oauth2/token`)."""
 
-    access_token: str = field(repr=False)
-    scope: str
-    store_hash: str
-    user_id: int | None
-    user_email: str
-    owner_email: str
+    RESOURCE = "oauth token"
 
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        f = Fields(data, "oauth token")
-        context = f.str("context", _MISSING)
-        if not context.startswith("stores/") or not context.removeprefix("stores/").isalnum():
-            raise ApiParseError("context", "oauth token", f"unreadable ({context[:40]!r})")
-        user, owner = Fields(f.obj("user"), "oauth token user"), Fields(f.obj("owner"), "oauth token owner")
-        access_token = f.str("access_token", _MISSING)
-        if not access_token:
-            raise ApiParseError("access_token", "oauth token", "empty")
-        return cls(
-            access_token=access_token,
-            scope=f.str("scope"),
-            store_hash=context.removeprefix("stores/"),
-            user_id=user.id("id", None),
-            user_email=user.str("email"),
-            owner_email=owner.str("email"),
-        )
+    access_token: Text = field(repr=False)
+    context: Text
+    scope: Text = ""
+    user: AppUser | None = AppUser()
+    owner: AppUser | None = AppUser()
+
+    def _derive(self) -> None:
+        if not self.context.startswith("stores/") or not self.store_hash.isalnum():
+            raise ValueError(f"field `context` is unreadable ({self.context[:40]!r})")
+        if not self.access_token:
+            raise ValueError("field `access_token` is empty")
+
+    @property
+    def store_hash(self) -> str:
+        return self.context.removeprefix("stores/")
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.id
+
+    @property
+    def user_email(self) -> str:
+        return self.user.email
+
+    @property
+    def owner_email(self) -> str:
+        return self.owner.email
 
 
 # ---------------------------------------------------------------- orders
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+@bc_type
+class Address(BcType):
     """A billing or shipping address as BigCommerce's V2 orders give it."""
 
-    first_name: str = ""
-    last_name: str = ""
-    company: str = ""
-    street_1: str = ""
-    street_2: str = ""
-    city: str = ""
-    state: str = ""
-    zip: str = ""
-    country: str = ""
-    country_iso2: str = ""
-    phone: str = ""
-    email: str = ""
-
-    @classmethod
-    def from_api(cls, data: Mapping, resource: str = "address") -> Self:
-        f = Fields(data, resource)
-        return cls(**{name: f.str(name) for name in cls.__dataclass_fields__})
+    first_name: Text = ""
+    last_name: Text = ""
+    company: Text = ""
+    street_1: Text = ""
+    street_2: Text = ""
+    city: Text = ""
+    state: Text = ""
+    zip: Text = ""
+    country: Text = ""
+    country_iso2: Text = ""
+    phone: Text = ""
+    email: Text = ""
 
     @property
     def name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
 
-@dataclass(frozen=True, slots=True)
-class AppliedDiscount:
-    id: str
-    amount: Decimal
-    name: str
-    code: str | None
-    target: str
+@bc_type
+class AppliedDiscount(BcType):
+    RESOURCE = "{parent} discount"
+
+    amount: Money
+    id: Text = ""
+    name: Text = ""
+    code: Text = None
+    target: Text = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ProductOption:
-    display_name: str
-    display_value: str
-    option_id: int | None
-    product_option_id: int | None
-    value: str
+@bc_type
+class ProductOption(BcType):
+    RESOURCE = "{parent} option"
+
+    display_name: Text = ""
+    display_value: Text = ""
+    option_id: OptionalId = None
+    product_option_id: OptionalId = None
+    value: Text = ""
 
 
-@dataclass(frozen=True, slots=True)
-class OrderProduct:
+@bc_type
+class OrderProduct(BcType):
     """One line of an order (`/v2/orders/{id}/products`, or inlined in consignments)."""
+
+    RESOURCE = "order {order_id} line {id}"
 
     id: int
     order_id: int
-    product_id: int
-    variant_id: int | None
-    order_address_id: int
-    order_pickup_method_id: int | None
-    name: str
-    sku: str
-    upc: str
-    type: str
-    quantity: int
-    base_price: Decimal
-    price_ex_tax: Decimal
-    price_inc_tax: Decimal
-    price_tax: Decimal
-    total_ex_tax: Decimal
-    total_inc_tax: Decimal
-    total_tax: Decimal
-    applied_discounts: tuple[AppliedDiscount, ...]
-    wrapping_name: str
-    base_wrapping_cost: Decimal
-    wrapping_cost_ex_tax: Decimal
-    wrapping_cost_inc_tax: Decimal
-    wrapping_cost_tax: Decimal
-    product_options: tuple[ProductOption, ...]
-    is_refunded: bool
-    quantity_refunded: int
-    quantity_shipped: int
+    name: Text
+    quantity: Count
+    price_ex_tax: Money
+    price_inc_tax: Money
+    total_ex_tax: Money
+    total_inc_tax: Money
+    product_id: int | None = 0
+    variant_id: ZeroIsNone = None
+    order_address_id: int | None = 0
+    order_pickup_method_id: ZeroIsNone = None
+    sku: Text = ""
+    upc: Text = ""
+    type: Text = "physical"
+    base_price: Money = ZERO
+    price_tax: Money = ZERO
+    total_tax: Money = ZERO
+    applied_discounts: tuple[AppliedDiscount, ...] | None = ()
+    wrapping_name: Text = ""
+    base_wrapping_cost: Money = ZERO
+    wrapping_cost_ex_tax: Money = ZERO
+    wrapping_cost_inc_tax: Money = ZERO
+    wrapping_cost_tax: Money = ZERO
+    product_options: tuple[ProductOption, ...] | None = ()
+    is_refunded: Flag = False
+    quantity_refunded: int | None = 0
+    quantity_shipped: int | None = 0
 
     @property
     def discount_total(self) -> Decimal:
@@ -312,154 +506,75 @@ class OrderProduct:
         return sum((d.amount for d in self.applied_discounts), ZERO)
 
     @classmethod
-    def from_api(cls, data: Mapping, order_id: int | None = None) -> Self:
-        resource = f"order {data.get('order_id', order_id)} line {data.get('id', '?')}"
-        f = Fields(data, resource)
-        discounts = []
-        for item in f.list("applied_discounts"):
-            d = Fields(item, f"{resource} discount")
-            discounts.append(
-                AppliedDiscount(
-                    id=d.str("id"),
-                    amount=d.money("amount", _MISSING),
-                    name=d.str("name"),
-                    code=d.str("code", None),
-                    target=d.str("target"),
-                )
-            )
-        options = []
-        for item in f.list("product_options"):
-            o = Fields(item, f"{resource} option")
-            options.append(
-                ProductOption(
-                    display_name=o.str("display_name"),
-                    display_value=o.str("display_value"),
-                    option_id=o.id("option_id", None),
-                    product_option_id=o.id("product_option_id", None),
-                    value=o.str("value"),
-                )
-            )
-        variant_id = f.id("variant_id", None)
-        return cls(
-            id=f.id("id"),
-            order_id=f.id("order_id") if order_id is None else f.id("order_id", order_id),
-            product_id=f.id("product_id", 0),
-            variant_id=variant_id or None,
-            order_address_id=f.id("order_address_id", 0),
-            order_pickup_method_id=f.id("order_pickup_method_id", None) or None,
-            name=f.str("name", _MISSING),
-            sku=f.str("sku"),
-            upc=f.str("upc"),
-            type=f.str("type", "physical"),
-            quantity=f.count("quantity"),
-            base_price=f.money("base_price"),
-            price_ex_tax=f.money("price_ex_tax", _MISSING),
-            price_inc_tax=f.money("price_inc_tax", _MISSING),
-            price_tax=f.money("price_tax"),
-            total_ex_tax=f.money("total_ex_tax", _MISSING),
-            total_inc_tax=f.money("total_inc_tax", _MISSING),
-            total_tax=f.money("total_tax"),
-            applied_discounts=tuple(discounts),
-            wrapping_name=f.str("wrapping_name"),
-            base_wrapping_cost=f.money("base_wrapping_cost"),
-            wrapping_cost_ex_tax=f.money("wrapping_cost_ex_tax"),
-            wrapping_cost_inc_tax=f.money("wrapping_cost_inc_tax"),
-            wrapping_cost_tax=f.money("wrapping_cost_tax"),
-            product_options=tuple(options),
-            is_refunded=f.bool("is_refunded"),
-            quantity_refunded=f.int("quantity_refunded", 0),
-            quantity_shipped=f.int("quantity_shipped", 0),
-        )
+    def _prepare(cls, data: Mapping, order_id: int | None = None) -> Mapping:
+        """`order_id`: the order the line belongs to, for a line that does not say."""
+        return data if order_id is None or data.get("order_id") is not None else {**data, "order_id": order_id}
 
 
-def _line_items(items: Any, order_id: int) -> tuple[OrderProduct, ...] | None:
-    """Inlined line items, or None when BigCommerce sent `{url, resource}` links instead."""
-    if not isinstance(items, list) or any(isinstance(i, Mapping) and "resource" in i for i in items):
-        return None
-    return tuple(OrderProduct.from_api(item, order_id=order_id) for item in items)
-
-
-@dataclass(frozen=True, slots=True)
-class ShippingConsignment:
-    """A shipping consignment: one destination address (its `id` is the order address id) and its lines."""
+@bc_type
+class ShippingDestination(BcType):
+    """What an order's shipping address (`/shipping_addresses`) and a shipping consignment share: the address
+    (its `id` is the order address id; its fields are the object's own, read into `address`), the method, costs."""
 
     id: int
-    address: Address
-    shipping_method: str
-    items_total: int
-    items_shipped: int
-    base_cost: Decimal
-    cost_ex_tax: Decimal
-    cost_inc_tax: Decimal
-    cost_tax: Decimal
-    base_handling_cost: Decimal
-    handling_cost_ex_tax: Decimal
-    handling_cost_inc_tax: Decimal
-    handling_cost_tax: Decimal
-    line_items: tuple[OrderProduct, ...] | None
-    truncated: bool
-
-    @classmethod
-    def from_api(cls, data: Mapping, order_id: int) -> Self:
-        resource = f"order {order_id} shipping consignment {data.get('id', '?')}"
-        f = Fields(data, resource)
-        return cls(
-            id=f.id("id"),
-            address=Address.from_api(data, resource),
-            shipping_method=f.str("shipping_method"),
-            items_total=f.int("items_total", 0),
-            items_shipped=f.int("items_shipped", 0),
-            base_cost=f.money("base_cost"),
-            cost_ex_tax=f.money("cost_ex_tax"),
-            cost_inc_tax=f.money("cost_inc_tax"),
-            cost_tax=f.money("cost_tax"),
-            base_handling_cost=f.money("base_handling_cost"),
-            handling_cost_ex_tax=f.money("handling_cost_ex_tax"),
-            handling_cost_inc_tax=f.money("handling_cost_inc_tax"),
-            handling_cost_tax=f.money("handling_cost_tax"),
-            line_items=_line_items(data.get("line_items"), order_id),
-            # Undocumented: more than 50 inline lines come back cut to 50 with a `__warning__` (docs issue #960).
-            truncated="__warning__" in data,
-        )
+    address: Address | None = Address()
+    shipping_method: Text = ""
+    shipping_zone_name: Text = ""
+    items_total: int | None = 0
+    items_shipped: int | None = 0
+    base_cost: Money = ZERO
+    cost_ex_tax: Money = ZERO
+    cost_inc_tax: Money = ZERO
+    cost_tax: Money = ZERO
+    base_handling_cost: Money = ZERO
+    handling_cost_ex_tax: Money = ZERO
+    handling_cost_inc_tax: Money = ZERO
+    handling_cost_tax: Money = ZERO
 
 
-@dataclass(frozen=True, slots=True)
-class PickupConsignment:
-    """A pickup consignment: collected at a store location."""
+@bc_type
+class ShippingConsignment(ShippingDestination):
+    """A shipping consignment: one destination and its lines.
+
+    `line_items` is None when BigCommerce sent links instead of lines; `truncated` says it cut them to 50 (an
+    undocumented `__warning__`, docs issue #960). Both, and `address`, are set by `Consignments.inlined`."""
+
+    RESOURCE = "order {order_id} shipping consignment {id}"
+
+    line_items: tuple[OrderProduct, ...] | None = None
+    truncated: bool = False
+
+
+@bc_type
+class PickupLocation(BcType):
+    id: OptionalId = None
+    name: Text = ""
+
+
+@bc_type
+class PickupConsignment(BcType):
+    """A pickup consignment: collected at a store location. `line_items` and `truncated` as for shipping."""
+
+    RESOURCE = "order {order_id} pickup consignment {id}"
 
     id: int
-    pickup_method_id: int | None
-    display_name: str
-    collection_instructions: str
-    location_id: int | None
-    location_name: str
-    line_items: tuple[OrderProduct, ...] | None
-    truncated: bool
-
-    @classmethod
-    def from_api(cls, data: Mapping, order_id: int) -> Self:
-        resource = f"order {order_id} pickup consignment {data.get('id', '?')}"
-        f = Fields(data, resource)
-        location = Fields(f.obj("location"), f"{resource} location")
-        return cls(
-            id=f.id("id"),
-            pickup_method_id=f.id("pickup_method_id", None),
-            display_name=f.str("pickup_method_display_name"),
-            collection_instructions=f.str("collection_instructions"),
-            location_id=location.id("id", None),
-            location_name=location.str("name"),
-            line_items=_line_items(data.get("line_items"), order_id),
-            truncated="__warning__" in data,
-        )
+    pickup_method_id: OptionalId = None
+    pickup_method_display_name: Text = ""
+    collection_instructions: Text = ""
+    location: PickupLocation | None = PickupLocation()
+    line_items: tuple[OrderProduct, ...] | None = None
+    truncated: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Consignments:
+@bc_type
+class Consignments(BcType):
     """An order's consignments (`include=consignments.line_items&consignment_structure=object`).
 
     A consignment's `line_items` is None when BigCommerce sent links instead of lines (`include=consignments`
     alone); `truncated` says BigCommerce cut some consignment to 50 inline lines.
     """
+
+    RESOURCE = "order {order_id} consignments"
 
     shipping: tuple[ShippingConsignment, ...] = ()
     pickups: tuple[PickupConsignment, ...] = ()
@@ -468,85 +583,127 @@ class Consignments:
     truncated: bool = False
     line_items_inlined: bool = True
 
-    @classmethod
-    def from_api(cls, data: Any, order_id: int) -> Self | None:
-        """None when the order came without inlined consignments (only a `{url, resource}` link)."""
-        if not isinstance(data, Mapping) or "resource" in data:
-            return None
-        f = Fields(data, f"order {order_id} consignments")
-        shipping = tuple(ShippingConsignment.from_api(c, order_id) for c in f.list("shipping"))
-        pickups = tuple(PickupConsignment.from_api(c, order_id) for c in f.list("pickups"))
-        truncated = any(c.truncated for c in (*shipping, *pickups))
-        inlined = all(c.line_items is not None for c in (*shipping, *pickups))
-        other: list[OrderProduct] = []
-        for group in [*f.list("downloads"), *Fields(f.obj("email"), f.resource).list("gift_certificates")]:
-            if isinstance(group, Mapping):
-                lines = _line_items(group.get("line_items"), order_id)
-                inlined = inlined and lines is not None
-                other.extend(lines or ())
-                truncated = truncated or "__warning__" in group
-        return cls(shipping, pickups, tuple(other), truncated, inlined)
-
     @property
     def line_items(self) -> tuple[OrderProduct, ...]:
         lines = [li for c in (*self.shipping, *self.pickups) for li in c.line_items or ()]
         return (*lines, *self.other_line_items)
+
+    @staticmethod
+    def inlined(data: Any, order_id: Any) -> Any:
+        """BigCommerce's consignments object in this class's shape, or None for a `{url, resource}` link.
+
+        Its consignments get `line_items` None for links, `truncated` for a `__warning__`, and (shipping) their
+        own address fields as `address`; downloads and e-mailed gift certificates become `other_line_items`; a
+        line that does not say its order gets `order_id`.
+        """
+        if not isinstance(data, Mapping) or "resource" in data:
+            return None
+        shape: dict[str, Any] = {"truncated": False, "line_items_inlined": True}
+        for kind in ("shipping", "pickups"):
+            rows = data.get(kind)
+            if isinstance(rows, list):
+                shape[kind] = [_consignment(c, shape, order_id, address=kind == "shipping") for c in rows]
+        email = data.get("email")
+        groups = [
+            *_list(data.get("downloads")),
+            *_list(email.get("gift_certificates") if isinstance(email, Mapping) else None),
+        ]
+        other = []
+        for group in groups:
+            if isinstance(group, Mapping):
+                lines = _inline_lines(group.get("line_items"), order_id)
+                shape["line_items_inlined"] &= lines is not None
+                shape["truncated"] |= "__warning__" in group
+                other.extend(lines or ())
+        shape["other_line_items"] = other
+        return shape
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _inline_lines(items: Any, order_id: Any) -> list | None:
+    """Inlined line items (each saying its order), or None when BigCommerce sent `{url, resource}` links instead."""
+    if not isinstance(items, list):
+        return None
+    lines = []
+    for item in items:
+        if isinstance(item, Mapping):
+            if "resource" in item:
+                return None
+            if item.get("order_id") is None:
+                item = {**item, "order_id": order_id}
+        lines.append(item)
+    return lines
+
+
+def _consignment(data: Any, shape: dict, order_id: Any, *, address: bool) -> Any:
+    if not isinstance(data, Mapping):
+        return data
+    lines = _inline_lines(data.get("line_items"), order_id)
+    truncated = "__warning__" in data
+    shape["line_items_inlined"] &= lines is not None
+    shape["truncated"] |= truncated
+    return {**data, "line_items": lines, "truncated": truncated, **({"address": data} if address else {})}
 
 
 class LineItemsNotIncluded(ValueError):
     """The order was fetched without its line items; ask the client for `include_line_items=True`."""
 
 
-@dataclass(frozen=True, slots=True)
-class Order:
+@bc_type
+class Order(BcType):
     """A V2 order (`GET /v2/orders/{id}`). `customer_id` 0 is a guest. Amounts are the transactional currency's."""
+
+    RESOURCE = "order {id}"
 
     id: int
     status_id: int
-    status: str
-    customer_id: int
-    date_created: dt.datetime
-    date_modified: dt.datetime
-    date_shipped: dt.datetime | None
-    default_currency_code: str
-    currency_code: str
-    is_tax_inclusive_pricing: bool
-    subtotal_ex_tax: Decimal
-    subtotal_inc_tax: Decimal
-    subtotal_tax: Decimal
-    base_shipping_cost: Decimal
-    shipping_cost_ex_tax: Decimal
-    shipping_cost_inc_tax: Decimal
-    shipping_cost_tax: Decimal
-    base_handling_cost: Decimal
-    handling_cost_ex_tax: Decimal
-    handling_cost_inc_tax: Decimal
-    handling_cost_tax: Decimal
-    base_wrapping_cost: Decimal
-    wrapping_cost_ex_tax: Decimal
-    wrapping_cost_inc_tax: Decimal
-    wrapping_cost_tax: Decimal
-    total_ex_tax: Decimal
-    total_inc_tax: Decimal
-    total_tax: Decimal
-    discount_amount: Decimal
-    coupon_discount: Decimal
-    store_credit_amount: Decimal
-    gift_certificate_amount: Decimal
-    items_total: int
-    items_shipped: int
-    payment_method: str
-    payment_provider_id: str
-    payment_status: str
-    customer_message: str
-    staff_notes: str
-    order_source: str
-    external_source: str
-    external_id: str
-    channel_id: int
-    is_deleted: bool
-    billing_address: Address
-    consignments: Consignments | None = field(default=None)
+    date_created: RequiredDate
+    date_modified: RequiredDate
+    default_currency_code: Text
+    subtotal_ex_tax: Money
+    subtotal_inc_tax: Money
+    total_ex_tax: Money
+    total_inc_tax: Money
+    total_tax: Money
+    status: Text = ""
+    customer_id: int | None = 0
+    date_shipped: Date = None
+    currency_code: Text = ""
+    is_tax_inclusive_pricing: Flag = False
+    subtotal_tax: Money = ZERO
+    base_shipping_cost: Money = ZERO
+    shipping_cost_ex_tax: Money = ZERO
+    shipping_cost_inc_tax: Money = ZERO
+    shipping_cost_tax: Money = ZERO
+    base_handling_cost: Money = ZERO
+    handling_cost_ex_tax: Money = ZERO
+    handling_cost_inc_tax: Money = ZERO
+    handling_cost_tax: Money = ZERO
+    base_wrapping_cost: Money = ZERO
+    wrapping_cost_ex_tax: Money = ZERO
+    wrapping_cost_inc_tax: Money = ZERO
+    wrapping_cost_tax: Money = ZERO
+    discount_amount: Money = ZERO
+    coupon_discount: Money = ZERO
+    store_credit_amount: Money = ZERO
+    gift_certificate_amount: Money = ZERO
+    items_total: int | None = 0
+    items_shipped: int | None = 0
+    payment_method: Text = ""
+    payment_provider_id: Text = ""
+    payment_status: Text = ""
+    customer_message: Text = ""
+    staff_notes: Text = ""
+    order_source: Text = ""
+    external_source: Text = ""
+    external_id: Text = ""
+    channel_id: int | None = 1
+    is_deleted: Flag = False
+    billing_address: Address | None = Address()
+    consignments: Consignments | None = None
 
     @property
     def products(self) -> tuple[OrderProduct, ...]:
@@ -560,496 +717,302 @@ class Order:
         return self.customer_id == 0
 
     @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        f = Fields(data, f"order {data.get('id', '?') if isinstance(data, Mapping) else '?'}")
-        order_id = f.id("id")
-        m = f.money
-        return cls(
-            id=order_id,
-            status_id=f.int("status_id"),
-            status=f.str("status"),
-            customer_id=f.id("customer_id", 0),
-            date_created=f.required_date("date_created"),
-            date_modified=f.required_date("date_modified"),
-            date_shipped=f.date("date_shipped"),
-            default_currency_code=f.str("default_currency_code", _MISSING),
-            currency_code=f.str("currency_code"),
-            is_tax_inclusive_pricing=f.bool("is_tax_inclusive_pricing"),
-            subtotal_ex_tax=m("subtotal_ex_tax", _MISSING),
-            subtotal_inc_tax=m("subtotal_inc_tax", _MISSING),
-            subtotal_tax=m("subtotal_tax"),
-            base_shipping_cost=m("base_shipping_cost"),
-            shipping_cost_ex_tax=m("shipping_cost_ex_tax"),
-            shipping_cost_inc_tax=m("shipping_cost_inc_tax"),
-            shipping_cost_tax=m("shipping_cost_tax"),
-            base_handling_cost=m("base_handling_cost"),
-            handling_cost_ex_tax=m("handling_cost_ex_tax"),
-            handling_cost_inc_tax=m("handling_cost_inc_tax"),
-            handling_cost_tax=m("handling_cost_tax"),
-            base_wrapping_cost=m("base_wrapping_cost"),
-            wrapping_cost_ex_tax=m("wrapping_cost_ex_tax"),
-            wrapping_cost_inc_tax=m("wrapping_cost_inc_tax"),
-            wrapping_cost_tax=m("wrapping_cost_tax"),
-            total_ex_tax=m("total_ex_tax", _MISSING),
-            total_inc_tax=m("total_inc_tax", _MISSING),
-            total_tax=m("total_tax", _MISSING),
-            discount_amount=m("discount_amount"),
-            coupon_discount=m("coupon_discount"),
-            store_credit_amount=m("store_credit_amount"),
-            gift_certificate_amount=m("gift_certificate_amount"),
-            items_total=f.int("items_total", 0),
-            items_shipped=f.int("items_shipped", 0),
-            payment_method=f.str("payment_method"),
-            payment_provider_id=f.str("payment_provider_id"),
-            payment_status=f.str("payment_status"),
-            customer_message=f.str("customer_message"),
-            staff_notes=f.str("staff_notes"),
-            order_source=f.str("order_source"),
-            external_source=f.str("external_source"),
-            external_id=f.str("external_id"),
-            channel_id=f.id("channel_id", 1),
-            is_deleted=f.bool("is_deleted"),
-            billing_address=Address.from_api(f.obj("billing_address"), f"{f.resource} billing address"),
-            consignments=Consignments.from_api(data.get("consignments"), order_id),
-        )
+    def _prepare(cls, data: Mapping, **context: Any) -> Mapping:
+        consignments = data.get("consignments")
+        if consignments is None:
+            return data
+        return {**data, "consignments": Consignments.inlined(consignments, data.get("id"))}
 
 
-@dataclass(frozen=True, slots=True)
-class OrderCount:
-    """`GET /v2/orders/count`: the total and the count per status id."""
+@bc_type
+class StatusCount(BcType):
+    RESOURCE = "order count status"
 
-    total: int
-    by_status: dict[int, int]
-
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        f = Fields(data, "order count")
-        by_status = {}
-        for item in f.list("statuses"):
-            s = Fields(item, "order count status")
-            by_status[s.int("id")] = s.int("count", 0)
-        return cls(total=f.int("count"), by_status=by_status)
+    id: int
+    count: int | None = 0
 
 
-@dataclass(frozen=True, slots=True)
-class ShippingAddress:
+@bc_type
+class OrderCount(BcType):
+    """`GET /v2/orders/count`: the total (`count`) and the count per status id."""
+
+    RESOURCE = "order count"
+
+    count: int
+    statuses: tuple[StatusCount, ...] | None = ()
+
+    @property
+    def total(self) -> int:
+        return self.count
+
+    @property
+    def by_status(self) -> dict[int, int]:
+        return {s.id: s.count for s in self.statuses}
+
+
+@bc_type
+class ShippingAddress(ShippingDestination):
     """`GET /v2/orders/{id}/shipping_addresses`: a destination, its shipping method and costs."""
 
-    id: int
-    order_id: int
-    address: Address
-    shipping_method: str
-    items_total: int
-    items_shipped: int
-    base_cost: Decimal
-    cost_ex_tax: Decimal
-    cost_inc_tax: Decimal
-    cost_tax: Decimal
-    handling_cost_ex_tax: Decimal
-    handling_cost_inc_tax: Decimal
-    handling_cost_tax: Decimal
-    shipping_zone_name: str
+    RESOURCE = "order {order_id} shipping address {id}"
+
+    order_id: int = field(kw_only=True)
 
     @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        resource = f"order {data.get('order_id', '?')} shipping address {data.get('id', '?')}"
-        f = Fields(data, resource)
-        return cls(
-            id=f.id("id"),
-            order_id=f.id("order_id"),
-            address=Address.from_api(data, resource),
-            shipping_method=f.str("shipping_method"),
-            items_total=f.int("items_total", 0),
-            items_shipped=f.int("items_shipped", 0),
-            base_cost=f.money("base_cost"),
-            cost_ex_tax=f.money("cost_ex_tax"),
-            cost_inc_tax=f.money("cost_inc_tax"),
-            cost_tax=f.money("cost_tax"),
-            handling_cost_ex_tax=f.money("handling_cost_ex_tax"),
-            handling_cost_inc_tax=f.money("handling_cost_inc_tax"),
-            handling_cost_tax=f.money("handling_cost_tax"),
-            shipping_zone_name=f.str("shipping_zone_name"),
-        )
+    def _prepare(cls, data: Mapping, **context: Any) -> Mapping:
+        return {**data, "address": data}
 
 
-@dataclass(frozen=True, slots=True)
-class ShipmentItem:
+@bc_type
+class ShipmentItem(BcType):
+    RESOURCE = "{parent} item"
+
     order_product_id: int
-    product_id: int | None
     quantity: int
+    product_id: OptionalId = None
 
 
-@dataclass(frozen=True, slots=True)
-class Shipment:
-    """A V2 shipment (`POST /v2/orders/{id}/shipments`)."""
+@bc_type
+class Shipment(BcType):
+    """A V2 shipment (`POST /v2/orders/{id}/shipments`). `tracking_link` falls back to the generated one."""
+
+    RESOURCE = "order {order_id} shipment {id}"
 
     id: int
     order_id: int
-    order_address_id: int
-    date_created: dt.datetime | None
-    tracking_number: str
-    tracking_carrier: str
-    tracking_link: str
-    shipping_provider: str
-    shipping_method: str
-    comments: str
-    items: tuple[ShipmentItem, ...]
+    order_address_id: int | None = 0
+    date_created: Date = None
+    tracking_number: Text = ""
+    tracking_carrier: Text = ""
+    tracking_link: Text = ""
+    generated_tracking_link: Text = ""
+    shipping_provider: Text = ""
+    shipping_method: Text = ""
+    comments: Text = ""
+    items: tuple[ShipmentItem, ...] | None = ()
 
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        resource = f"order {data.get('order_id', '?')} shipment {data.get('id', '?')}"
-        f = Fields(data, resource)
-        items = []
-        for item in f.list("items"):
-            i = Fields(item, f"{resource} item")
-            items.append(ShipmentItem(i.id("order_product_id"), i.id("product_id", None), i.int("quantity")))
-        return cls(
-            id=f.id("id"),
-            order_id=f.id("order_id"),
-            order_address_id=f.id("order_address_id", 0),
-            date_created=f.date("date_created"),
-            tracking_number=f.str("tracking_number"),
-            tracking_carrier=f.str("tracking_carrier"),
-            tracking_link=f.str("tracking_link") or f.str("generated_tracking_link"),
-            shipping_provider=f.str("shipping_provider"),
-            shipping_method=f.str("shipping_method"),
-            comments=f.str("comments"),
-            items=tuple(items),
-        )
+    def _derive(self) -> None:
+        if not self.tracking_link:
+            object.__setattr__(self, "tracking_link", self.generated_tracking_link)
 
 
 # ---------------------------------------------------------------- payments (Orders V3)
 
 
-@dataclass(frozen=True, slots=True)
-class Transaction:
+@bc_type
+class OfflinePayment(BcType):
+    display_name: Text = ""
+
+
+@bc_type
+class CustomPayment(BcType):
+    payment_method: Text = ""
+
+
+@bc_type
+class Transaction(BcType):
     """`GET /v3/orders/{id}/transactions`: a payment event. `order_id` arrives as a string; here it is an int."""
+
+    RESOURCE = "order {order_id} transaction {id}"
 
     id: int
     order_id: int
-    event: str
-    method: str
-    amount: Decimal
-    currency: str
-    gateway: str
-    gateway_transaction_id: str
-    status: str
-    test: bool
-    date_created: dt.datetime | None
-    payment_method_id: str
+    event: Text
+    method: Text
+    amount: Money
+    currency: Text
+    gateway: Text
+    gateway_transaction_id: Text = ""
+    status: Text = ""
+    test: Flag = False
+    date_created: Date = None
+    payment_method_id: Text = ""
     # The merchant's label for an offline method ("Cash on Delivery") or a custom one ("Manual").
-    offline_display_name: str
-    custom_payment_method: str
+    offline: OfflinePayment | None = OfflinePayment()
+    custom: CustomPayment | None = CustomPayment()
 
     @property
     def method_label(self) -> str:
         """The most specific label BigCommerce gives the payment method."""
-        return self.offline_display_name or self.custom_payment_method or self.gateway or self.method
-
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        resource = f"order {data.get('order_id', '?')} transaction {data.get('id', '?')}"
-        f = Fields(data, resource)
-        return cls(
-            id=f.id("id"),
-            order_id=f.id("order_id"),
-            event=f.str("event", _MISSING),
-            method=f.str("method", _MISSING),
-            amount=f.money("amount", _MISSING),
-            currency=f.str("currency", _MISSING),
-            gateway=f.str("gateway", _MISSING),
-            gateway_transaction_id=f.str("gateway_transaction_id"),
-            status=f.str("status"),
-            test=f.bool("test"),
-            date_created=f.date("date_created"),
-            payment_method_id=f.str("payment_method_id"),
-            offline_display_name=str(f.obj("offline").get("display_name") or ""),
-            custom_payment_method=str(f.obj("custom").get("payment_method") or ""),
-        )
+        return self.offline.display_name or self.custom.payment_method or self.gateway or self.method
 
 
-@dataclass(frozen=True, slots=True)
-class RefundPayment:
-    id: int | None
-    provider_id: str
-    amount: Decimal
-    offline: bool
-    is_declined: bool
+@bc_type
+class RefundPayment(BcType):
+    RESOURCE = "{parent} payment"
+
+    amount: Money
+    id: OptionalId = None
+    provider_id: Text = ""
+    offline: Flag = False
+    is_declined: Flag = False
 
 
-@dataclass(frozen=True, slots=True)
-class RefundItem:
-    item_type: str
-    item_id: int | None
-    quantity: int | None
-    requested_amount: Decimal | None
+@bc_type
+class RefundItem(BcType):
+    RESOURCE = "{parent} item"
+
+    item_type: Text
+    item_id: OptionalId = None
+    quantity: int | None = None
+    requested_amount: Money = None
 
 
-@dataclass(frozen=True, slots=True)
-class Refund:
+@bc_type
+class Refund(BcType):
     """A V3 refund (`GET /v3/orders/{id}/payment_actions/refunds`): what was refunded and how it was paid back."""
+
+    RESOURCE = "order {order_id} refund {id}"
 
     id: int
     order_id: int
-    created: dt.datetime | None
-    reason: str
-    total_amount: Decimal
-    total_tax: Decimal
-    payments: tuple[RefundPayment, ...]
-    items: tuple[RefundItem, ...]
+    total_amount: Money
+    created: Date = None
+    reason: Text = ""
+    total_tax: Money = ZERO
+    payments: tuple[RefundPayment, ...] | None = ()
+    items: tuple[RefundItem, ...] | None = ()
 
     @property
     def refunded_amount(self) -> Decimal:
         """What actually went back to the customer: the payments that were not declined."""
         return sum((p.amount for p in self.payments if not p.is_declined), ZERO)
 
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        resource = f"order {data.get('order_id', '?')} refund {data.get('id', '?')}"
-        f = Fields(data, resource)
-        payments = []
-        for item in f.list("payments"):
-            p = Fields(item, f"{resource} payment")
-            payments.append(
-                RefundPayment(
-                    id=p.id("id", None),
-                    provider_id=p.str("provider_id"),
-                    amount=p.money("amount", _MISSING),
-                    offline=p.bool("offline"),
-                    is_declined=p.bool("is_declined"),
-                )
-            )
-        items = []
-        for item in f.list("items"):
-            i = Fields(item, f"{resource} item")
-            items.append(
-                RefundItem(
-                    item_type=i.str("item_type", _MISSING),
-                    item_id=i.id("item_id", None),
-                    quantity=i.int("quantity", None),
-                    requested_amount=i.money("requested_amount", None),
-                )
-            )
-        return cls(
-            id=f.id("id"),
-            order_id=f.id("order_id"),
-            created=f.date("created"),
-            reason=f.str("reason"),
-            total_amount=f.money("total_amount", _MISSING),
-            total_tax=f.money("total_tax"),
-            payments=tuple(payments),
-            items=tuple(items),
-        )
-
 
 # ---------------------------------------------------------------- customers, hooks, catalog, inventory
 
 
-@dataclass(frozen=True, slots=True)
-class Customer:
+@bc_type
+class Customer(BcType):
     """A V3 customer (`GET /v3/customers?id:in=...`)."""
 
+    RESOURCE = "customer {id}"
+
     id: int
-    email: str
-    first_name: str
-    last_name: str
-    company: str
-    phone: str
-    notes: str
-    customer_group_id: int | None
-    date_created: dt.datetime | None
-    date_modified: dt.datetime | None
-
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        f = Fields(data, f"customer {data.get('id', '?')}")
-        return cls(
-            id=f.id("id"),
-            email=f.str("email"),
-            first_name=f.str("first_name"),
-            last_name=f.str("last_name"),
-            company=f.str("company"),
-            phone=f.str("phone"),
-            notes=f.str("notes"),
-            customer_group_id=f.id("customer_group_id", None),
-            date_created=f.date("date_created"),
-            date_modified=f.date("date_modified"),
-        )
+    email: Text = ""
+    first_name: Text = ""
+    last_name: Text = ""
+    company: Text = ""
+    phone: Text = ""
+    notes: Text = ""
+    customer_group_id: OptionalId = None
+    date_created: Date = None
+    date_modified: Date = None
 
 
-@dataclass(frozen=True, slots=True)
-class Hook:
+@bc_type
+class Hook(BcType):
     """A V3 webhook subscription. BigCommerce echoes `headers` on every delivery."""
 
+    RESOURCE = "hook {id}"
+
     id: int
-    scope: str
-    destination: str
-    is_active: bool
-    headers: dict[str, str]
-    client_id: str
-    created_at: dt.datetime | None
-    updated_at: dt.datetime | None
-
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        f = Fields(data, f"hook {data.get('id', '?')}")
-        return cls(
-            id=f.id("id"),
-            scope=f.str("scope", _MISSING),
-            destination=f.str("destination", _MISSING),
-            is_active=f.bool("is_active"),
-            headers={str(k): str(v) for k, v in f.obj("headers").items()},
-            client_id=f.str("client_id"),
-            created_at=f.date("created_at"),
-            updated_at=f.date("updated_at"),
-        )
+    scope: Text
+    destination: Text
+    is_active: Flag = False
+    headers: dict[str, str] | None = field(default_factory=dict)
+    client_id: Text = ""
+    created_at: Date = None
+    updated_at: Date = None
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogProduct:
+@bc_type
+class CatalogProduct(BcType):
     """A V3 catalog product. `inventory_level` is the default location's only (BigCommerce's rule)."""
 
+    RESOURCE = "product {id}"
+
     id: int
-    name: str
-    sku: str
-    type: str
-    price: Decimal
-    sale_price: Decimal
-    retail_price: Decimal
-    cost_price: Decimal
-    calculated_price: Decimal | None
-    inventory_level: int
-    inventory_tracking: str
-    base_variant_id: int | None
-    is_visible: bool
-    date_modified: dt.datetime | None
-
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        f = Fields(data, f"product {data.get('id', '?')}")
-        return cls(
-            id=f.id("id"),
-            name=f.str("name", _MISSING),
-            sku=f.str("sku"),
-            type=f.str("type", "physical"),
-            price=f.money("price"),
-            sale_price=f.money("sale_price"),
-            retail_price=f.money("retail_price"),
-            cost_price=f.money("cost_price"),
-            calculated_price=f.money("calculated_price", None),
-            inventory_level=f.int("inventory_level", 0),
-            inventory_tracking=f.str("inventory_tracking", "none"),
-            base_variant_id=f.id("base_variant_id", None),
-            is_visible=f.bool("is_visible", True),
-            date_modified=f.date("date_modified"),
-        )
+    name: Text
+    sku: Text = ""
+    type: Text = "physical"
+    price: Money = ZERO
+    sale_price: Money = ZERO
+    retail_price: Money = ZERO
+    cost_price: Money = ZERO
+    calculated_price: Money = None
+    inventory_level: int | None = 0
+    inventory_tracking: Text = "none"
+    base_variant_id: OptionalId = None
+    is_visible: Flag = True
+    date_modified: Date = None
 
 
-@dataclass(frozen=True, slots=True)
-class OptionValue:
-    option_display_name: str
-    label: str
+@bc_type
+class OptionValue(BcType):
+    option_display_name: Text = ""
+    label: Text = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Variant:
+@bc_type
+class Variant(BcType):
     """A V3 catalog variant. `price` None means "the product's price"; `sku_id` None is the base variant."""
+
+    RESOURCE = "product {product_id} variant {id}"
 
     id: int
     product_id: int
-    sku: str
-    sku_id: int | None
-    price: Decimal | None
-    sale_price: Decimal | None
-    calculated_price: Decimal | None
-    cost_price: Decimal | None
-    inventory_level: int
-    purchasing_disabled: bool
-    upc: str
-    option_values: tuple[OptionValue, ...]
-
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        resource = f"product {data.get('product_id', '?')} variant {data.get('id', '?')}"
-        f = Fields(data, resource)
-        options = tuple(
-            OptionValue(Fields(o, resource).str("option_display_name"), Fields(o, resource).str("label"))
-            for o in f.list("option_values")
-        )
-        return cls(
-            id=f.id("id"),
-            product_id=f.id("product_id"),
-            sku=f.str("sku"),
-            sku_id=f.id("sku_id", None),
-            price=f.money("price", None),
-            sale_price=f.money("sale_price", None),
-            calculated_price=f.money("calculated_price", None),
-            cost_price=f.money("cost_price", None),
-            inventory_level=f.int("inventory_level", 0),
-            purchasing_disabled=f.bool("purchasing_disabled"),
-            upc=f.str("upc"),
-            option_values=options,
-        )
+    sku: Text = ""
+    sku_id: OptionalId = None
+    price: Money = None
+    sale_price: Money = None
+    calculated_price: Money = None
+    cost_price: Money = None
+    inventory_level: int | None = 0
+    purchasing_disabled: Flag = False
+    upc: Text = ""
+    option_values: tuple[OptionValue, ...] | None = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+@bc_type
+class Location(BcType):
     """A V3 inventory location. Location 1 is the store's default."""
 
-    id: int
-    code: str
-    label: str
-    enabled: bool
-    type_id: str
+    RESOURCE = "location {id}"
 
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        f = Fields(data, f"location {data.get('id', '?')}")
-        return cls(
-            id=f.id("id"),
-            code=f.str("code"),
-            label=f.str("label"),
-            enabled=f.bool("enabled", True),
-            type_id=f.str("type_id"),
-        )
+    id: int
+    code: Text = ""
+    label: Text = ""
+    enabled: Flag = True
+    type_id: Text = ""
 
 
 # ---------------------------------------------------------------- webhook callbacks
 
 
-@dataclass(frozen=True, slots=True)
-class WebhookCallback:
+@bc_type
+class HookStatus(BcType):
+    previous_status_id: int | None = None
+    new_status_id: int | None = None
+
+
+@bc_type
+class WebhookCallback(BcType):
     """A webhook delivery's body. `store_id` arrives as a string; `order_id` is the order it is about (an order
     event's `data.id`, a shipment's `data.orderId`), None for other resources."""
 
-    scope: str
-    store_id: int
-    producer: str
-    hash: str
-    created_at: dt.datetime
-    data: dict
-    order_id: int | None
-    previous_status_id: int | None
-    new_status_id: int | None
+    RESOURCE = "webhook {scope}"
 
-    @classmethod
-    def from_api(cls, data: Mapping) -> Self:
-        f = Fields(data, f"webhook {data.get('scope', '?') if isinstance(data, Mapping) else '?'}")
-        body = Fields(f.obj("data"), f"{f.resource} data")
-        order_id = None
-        if body.data.get("type") == "order":
-            order_id = body.id("id")
-        elif "orderId" in body.data or "order_id" in body.data:
-            order_id = body.id("orderId" if "orderId" in body.data else "order_id")
-        status = Fields(body.obj("status"), f"{f.resource} status")
-        return cls(
-            scope=f.str("scope", _MISSING),
-            store_id=f.id("store_id"),
-            producer=f.str("producer"),
-            hash=f.str("hash", _MISSING),
-            created_at=f.required_date("created_at"),
-            data=dict(body.data),
-            order_id=order_id,
-            previous_status_id=status.int("previous_status_id", None),
-            new_status_id=status.int("new_status_id", None),
-        )
+    scope: Text
+    store_id: int
+    hash: Text
+    created_at: RequiredDate
+    producer: Text = ""
+    data: dict[str, Any] | None = field(default_factory=dict)
+    order_id: int | None = field(default=None, init=False)
+    previous_status_id: int | None = field(default=None, init=False)
+    new_status_id: int | None = field(default=None, init=False)
+
+    def _derive(self) -> None:
+        body = self.data
+        key = next((k for k in ("orderId", "order_id") if k in body), None)
+        key = "id" if body.get("type") == "order" else key
+        status = body.get("status")
+        try:
+            if key is not None:
+                object.__setattr__(self, "order_id", msgspec.convert(body.get(key), int, strict=False))
+            status = msgspec.convert(status if isinstance(status, Mapping) else {}, HookStatus, strict=False)
+        except msgspec.ValidationError:
+            raise ValueError(f"field `data` is unreadable ({str(body)[:40]!r})") from None
+        object.__setattr__(self, "previous_status_id", status.previous_status_id)
+        object.__setattr__(self, "new_status_id", status.new_status_id)

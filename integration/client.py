@@ -28,6 +28,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
+import msgspec
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -81,6 +82,8 @@ ORDER_FILTERS = frozenset(
     }
 )
 HOOK_FIELDS = frozenset({"scope", "destination", "is_active", "headers"})
+# JSON numbers with a fraction become Decimal, never float (V3 and consignment money are JSON numbers).
+JSON_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 
 
 class BigCommerceClient:
@@ -413,7 +416,10 @@ class BigCommerceClient:
         )
         placed = {li.id for c in (*shipping, *pickups) for li in c.line_items or ()}
         other = tuple(li for li in lines if li.id not in placed)
-        return replace(order, consignments=Consignments(shipping, pickups, other, truncated=False))
+        return replace(
+            order,
+            consignments=Consignments(shipping=shipping, pickups=pickups, other_line_items=other, truncated=False),
+        )
 
     # ------------------------------------------------------------ internals: paging
 
@@ -461,7 +467,7 @@ class BigCommerceClient:
                 f"{method} {path}: empty body with HTTP {response.status_code}", status=response.status_code
             )
         try:
-            data = json.loads(response.content, parse_float=Decimal)
+            data = JSON_DECODER.decode(response.content)
         except ValueError:
             kind = response.headers.get("Content-Type", "no content type")
             raise ApiBadResponse(

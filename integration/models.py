@@ -68,6 +68,10 @@ class StoreLink(models.Model):
             models.UniqueConstraint(
                 fields=["retailer"], condition=~Q(state=LinkState.UNLINKED), name="storelink_one_live_per_retailer"
             ),
+            # A store is linked to one retailer at a time (support moves it: integration.services.link).
+            models.UniqueConstraint(
+                fields=["store_hash"], condition=~Q(state=LinkState.UNLINKED), name="storelink_one_live_per_store"
+            ),
         ]
         indexes = [models.Index(fields=["store_hash", "state"]), models.Index(fields=["store_id", "state"])]
 

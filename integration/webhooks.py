@@ -26,13 +26,23 @@ def bigcommerce_webhook(request: HttpRequest) -> HttpResponse:
         declared = 0
     if declared > limit:
         return _reject(request, WebhookRejected(413, "body_too_large"))
-    body = request.read(limit + 1)
+    body = _body(request, limit + 1)
     headers = {name: request.headers.get(name, "") for name in HEADERS_READ}
     try:
         accepted = webhook_accept(body=body, headers=headers)
     except WebhookRejected as rejected:
         return _reject(request, rejected)
     return JsonResponse({"status": accepted.outcome})
+
+
+def _body(request: HttpRequest, size: int) -> bytes:
+    """Up to `size` bytes of the body. A chunked body has no Content-Length, and Django's WSGI request then reads
+    nothing (its stream is limited to the declared length, 0): read the server's de-chunked input instead, still
+    bounded. Under ASGI the server hands Django the whole body, so `request.read` has it either way."""
+    chunked = "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not request.META.get("CONTENT_LENGTH") and "wsgi.input" in request.META:
+        return request.META["wsgi.input"].read(size)
+    return request.read(size)
 
 
 def _reject(request: HttpRequest, rejected: WebhookRejected) -> HttpResponse:

@@ -133,6 +133,7 @@ class AuditAction(models.TextChoices):
     HISTORICAL_IMPORT_DISABLED = "historical_import_disabled", _("Historical import disabled")
     STORE_LINKED = "store_linked", _("Store linked")
     STORE_UNLINKED = "store_unlinked", _("Store unlinked")
+    STORE_MOVED = "store_moved", _("Store moved to another retailer")
     PRODUCT_CREATED = "product_created", _("Product created")
     PRODUCT_UPDATED = "product_updated", _("Product updated")
     PRODUCT_ACCEPTED = "product_accepted", _("Link-created product accepted")

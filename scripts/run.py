@@ -142,7 +142,7 @@ def main() -> int:
         )
         procs.append(("web", start("web", [*MANAGE, "runserver", f"{host}:{port}", "--noreload"], env)))
         # A sandbox BigCommerce store that keeps taking orders; the demo retailer is linked to it.
-        sandbox = [*MANAGE, "bigcommerce_sandbox", "--host", host, "--port", sandbox_port, "--place-every", "20"]
+        sandbox = [PYTHON, "-m", "sandbox", "--host", host, "--port", sandbox_port, "--place-every", "20"]
         procs.append(("sandbox", start("sandbox", sandbox, env)))
         link_demo_to_sandbox(f"http://{host}:{sandbox_port}", procs[-1][1], env)
         log(f"ready: open http://{host}:{port}/ (Ctrl-C stops everything)")

@@ -219,7 +219,7 @@ def pytest_sessionstart(session):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef, request):
-    from integration.sandbox.server import SandboxServer
+    from sandbox.server import SandboxServer
 
     value = yield
     if isinstance(value, SandboxServer):

@@ -17,8 +17,8 @@ import pytest
 from django.utils import timezone
 
 from integration.client import BigCommerceClient
-from integration.sandbox.server import SandboxServer
-from integration.sandbox.store import SandboxStore, StoreSettings
+from sandbox.server import SandboxServer
+from sandbox.store import SandboxStore, StoreSettings
 
 SANDBOX_DEFAULT_ORDERS = 40
 SETTINGS_OPTIONS = {

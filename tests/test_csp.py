@@ -19,10 +19,10 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
-from integration.sandbox.auth import signed_payload_jwt
 from integration.services.app_install import app_claim_token
 from pos.choices import Role
 from pos.tenancy import SESSION_KEY
+from sandbox.auth import signed_payload_jwt
 from tests import factories
 from tests.fixtures_catalog import receive
 from tests.url_access import ROUTES, Access, route_methods

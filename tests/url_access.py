@@ -166,6 +166,9 @@ ROUTES: dict[str, Route] = {
     "dashboard:support_switch": Route(
         Access.SUPPORT, method="POST", kwargs_for=lambda retailer: {"pk": retailer.pk}, cross_retailer=True
     ),
+    "dashboard:support_store_move": Route(
+        Access.SUPPORT, kwargs_for=lambda retailer: {"pk": retailer.pk}, prepare=linked_store, cross_retailer=True
+    ),
 }
 
 

@@ -38,6 +38,7 @@ class LoginThrottleMixin:
     }
 
     def clean(self):
+        # The raw text: the throttle counts it as the account Django will sign in (see pos.services.auth).
         username = self.data.get("username", "")
         ip = client_ip(self.request)
         if login_throttle_is_locked(username=username, ip=ip):

@@ -14,7 +14,8 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from dashboard.forms import CatalogFilterForm, ProductForm
-from dashboard.views.mixins import HtmxPartialMixin, call_service, paginate, redirect_back
+from dashboard.views.htmx import PartialTemplateMixin
+from dashboard.views.mixins import call_service, paginate, redirect_back
 from integration.models import ProductLink
 from integration.selectors import products_with_link_state, products_with_links
 from pos.models import Outlet, Product
@@ -41,7 +42,7 @@ class ProductMixin:
         return super().dispatch(request, *args, **kwargs)
 
 
-class CatalogView(HtmxPartialMixin, RetailerRequiredMixin, TemplateView):
+class CatalogView(PartialTemplateMixin, RetailerRequiredMixin, TemplateView):
     template_name = "dashboard/catalog.html"
 
     def get_context_data(self, **kwargs):
@@ -104,7 +105,7 @@ class ProductEditView(AdminRequiredMixin, ProductMixin, FormView):
         return redirect("dashboard:product_detail", pk=self.product.pk)
 
 
-class ProductDetailView(HtmxPartialMixin, RetailerRequiredMixin, ProductMixin, TemplateView):
+class ProductDetailView(PartialTemplateMixin, RetailerRequiredMixin, ProductMixin, TemplateView):
     """A product, its stock at every outlet, and its movement history (filtered by outlet, paginated)."""
 
     template_name = "dashboard/product_detail.html"

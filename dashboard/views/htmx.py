@@ -16,4 +16,4 @@ class PartialTemplateMixin:
 
     def get_template_names(self):
         names = super().get_template_names()
-        return [f"{names[0]}#{self.partial_name}"] if is_partial(self.request) else names
+        return [f"{name}#{self.partial_name}" for name in names] if is_partial(self.request) else names

@@ -1,4 +1,4 @@
-"""Small pieces the dashboard's page views share."""
+"""Small pieces the dashboard's page views share (the htmx ones are in `dashboard.views.htmx`)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,6 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.http import HttpResponseRedirect
 from django.utils.http import url_has_allowed_host_and_scheme
-
-
-class HtmxPartialMixin:
-    """For an htmx request (not a boosted link) render only the template's `partial_name` region."""
-
-    partial_name = "results"
-
-    def get_template_names(self):
-        names = super().get_template_names()
-        htmx = getattr(self.request, "htmx", None)
-        if htmx and not htmx.boosted:
-            return [f"{name}#{self.partial_name}" for name in names]
-        return names
 
 
 def paginate(request, queryset, per_page: int = 50, param: str = "page") -> Page:

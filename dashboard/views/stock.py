@@ -14,7 +14,8 @@ from django.utils.http import urlencode
 from django.views.generic import FormView, TemplateView
 
 from dashboard.forms import StockAdjustForm, StockCountForm, StockFilterForm
-from dashboard.views.mixins import HtmxPartialMixin, call_service, paginate
+from dashboard.views.htmx import PartialTemplateMixin
+from dashboard.views.mixins import call_service, paginate
 from pos.models import Product
 from pos.selectors import products_search, stock_levels, stock_on_hand
 from pos.services.inventory import stock_adjust, stock_count
@@ -24,7 +25,7 @@ PAGE_SIZE = 50
 PREVIEW_ROWS = 200
 
 
-class StockView(HtmxPartialMixin, RetailerRequiredMixin, TemplateView):
+class StockView(PartialTemplateMixin, RetailerRequiredMixin, TemplateView):
     """On hand per outlet, with search and the low and negative levels highlighted."""
 
     template_name = "dashboard/stock.html"

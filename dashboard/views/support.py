@@ -1,5 +1,6 @@
 """The support console: every retailer with its link health, failing orders and historical-import switch, the
-audit trail of support actions, and switching to a retailer (audited)."""
+audit trail of support actions, switching to a retailer, and moving a linked store to another retailer (both
+audited)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
-from dashboard.forms import HistoricalImportSwitchForm
+from dashboard.forms import HistoricalImportSwitchForm, StoreMoveForm
+from integration.choices import LinkState
+from integration.models import StoreLink
 from integration.selectors import support_audit_trail, support_retailers_page
 from integration.services.historical_import import historical_import_switch_set
+from integration.services.link import LinkError, store_link_move
 from pos.models import Retailer
 from pos.tenancy import SupportRequiredMixin, support_switch_retailer
 
@@ -69,3 +73,39 @@ class SupportHistoricalImportView(SupportRequiredMixin, View):
         else:
             messages.info(request, "Nothing changed.")
         return _back_to_row(retailer)
+
+
+class SupportStoreMoveView(SupportRequiredMixin, TemplateView):
+    """Move a retailer's linked store to another retailer, with a reason (audited). A store is linked to one
+    retailer at a time, so this is how a store changes hands."""
+
+    template_name = "dashboard/support_store_move.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated and request.user.is_support:
+            self.retailer = get_object_or_404(Retailer, pk=kwargs["pk"])
+            live = StoreLink.objects.filter(retailer=self.retailer).exclude(state=LinkState.UNLINKED)
+            self.link = get_object_or_404(live)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        kwargs.setdefault("form", StoreMoveForm(source=self.retailer))
+        return super().get_context_data(retailer=self.retailer, link=self.link, **kwargs)
+
+    def post(self, request, pk: int):
+        form = StoreMoveForm(request.POST, source=self.retailer)
+        if form.is_valid():
+            target = form.cleaned_data["to_retailer"]
+            try:
+                store_link_move(
+                    link=self.link, to_retailer=target, reason=form.cleaned_data["reason"], acting_user=request.user
+                )
+            except LinkError as error:
+                form.add_error("to_retailer" if error.field == "to_retailer" else None, error.message)
+            else:
+                store = self.link.store_name or self.link.store_hash
+                messages.success(
+                    request, f"{store} moved from {self.retailer.name} to {target.name}. Recorded in the audit log."
+                )
+                return _back_to_row(target)
+        return self.render_to_response(self.get_context_data(form=form))

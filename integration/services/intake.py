@@ -179,23 +179,70 @@ def _authenticate_signature(body: bytes, headers: dict[str, str]) -> StoreLink:
     return link
 
 
+# BigCommerce's callbacks nest three levels ({"data": {"status": {...}}}); anything much deeper is not one, and
+# ~1,000 levels would overflow the parser's (or the JSON encoder's, at the insert) recursion limit.
+MAX_JSON_DEPTH = 32
+
+
+class _BadNumber(ValueError):
+    pass
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999999: PostgreSQL's jsonb has no Infinity
+        raise _BadNumber(text)
+    return value
+
+
+def _no_constant(text: str):
+    raise _BadNumber(text)  # NaN, Infinity, -Infinity: Python's extension of JSON, which jsonb refuses
+
+
 def _parse(body: bytes) -> dict[str, Any]:
     # PostgreSQL text and jsonb cannot hold U+0000: a body carrying one would fail at the insert (a 500, and
     # BigCommerce retrying it for a day). No BigCommerce callback has one.
     if b"\\u0000" in body:
         raise WebhookRejected(400, "nul_character")
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_float=_finite_float, parse_constant=_no_constant)
+    except _BadNumber:
+        raise WebhookRejected(400, "number_out_of_range") from None
+    except RecursionError:
+        raise WebhookRejected(400, "nested_too_deep") from None
     except (UnicodeDecodeError, ValueError):
         raise WebhookRejected(400, "malformed_json") from None
     if not isinstance(payload, dict):
         raise WebhookRejected(400, "malformed_json")
+    _check_storable(payload)
     for field in ("scope", "hash"):
         if not isinstance(payload.get(field), str) or not payload[field]:
             raise WebhookRejected(400, f"missing_{field}")
     if not isinstance(payload.get("data"), dict):
         raise WebhookRejected(400, "missing_data")
     return payload
+
+
+def _check_storable(payload: dict[str, Any]) -> None:
+    """Refuse what parses but could not be stored: nesting beyond MAX_JSON_DEPTH, and strings PostgreSQL cannot
+    hold as UTF-8 (a lone surrogate such as \\ud800, which JSON's escapes allow). One pass, no recursion."""
+    stack: list[tuple[object, int]] = [(payload, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            items = [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            items = value
+        else:
+            if isinstance(value, str) and not value.isascii():
+                try:
+                    value.encode()
+                except UnicodeEncodeError:
+                    raise WebhookRejected(400, "invalid_unicode") from None
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise WebhookRejected(400, "nested_too_deep")
+        stack.extend((item, depth + 1) for item in items)
 
 
 def _order_id(payload: dict[str, Any]) -> int:

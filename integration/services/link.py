@@ -23,7 +23,8 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -258,6 +259,8 @@ def store_link_create(
             f"This retailer is already linked to {live.store_name or live.store_hash}. Unlink it first.",
             code="already_linked",
         )
+    if _store_linked_elsewhere(retailer, check.store_hash):
+        raise LinkError(STORE_LINKED_ELSEWHERE, field="store_hash", code="store_linked_elsewhere")
     if mappings_of_other_stores(retailer=retailer, store_hash=check.store_hash) and not confirm_different_store:
         raise LinkError(
             "This is a different store from the one linked before. Confirm to link it: its orders "
@@ -280,7 +283,12 @@ def store_link_create(
     link.webhook_secret = secrets.token_urlsafe(32)
     link.linked_by = acting_user
     link.full_clean(exclude=["access_token", "webhook_secret"])
-    link.save()
+    try:
+        with transaction.atomic():
+            link.save()
+    except IntegrityError:
+        # Another retailer linked the same store in the same instant (storelink_one_live_per_store).
+        raise LinkError(STORE_LINKED_ELSEWHERE, field="store_hash", code="store_linked_elsewhere") from None
     AuditEntry.objects.create(
         retailer=retailer,
         actor=acting_user,
@@ -302,6 +310,17 @@ def store_link_create(
         push_request_all(link=link)
         kernel.request(RECONCILE, link.pk, shard=link.retailer_id)
     return link
+
+
+STORE_LINKED_ELSEWHERE = (
+    "This BigCommerce store is already linked to another retailer. A store can be linked to one retailer at a "
+    "time; if it should be linked here, ask support to move it."
+)
+
+
+def _store_linked_elsewhere(retailer: Retailer, store_hash: str) -> bool:
+    live = StoreLink.objects.filter(store_hash=store_hash).exclude(state=LinkState.UNLINKED)
+    return live.exclude(retailer=retailer).exists()
 
 
 def _after_link(link_id: int) -> None:
@@ -487,18 +506,67 @@ def outlet_location_default(*, link: StoreLink, client=None) -> OutletLocation |
 # ---------------------------------------------------------------- webhooks
 
 
+# Which hooks are ours: a hook is owned by the link whose id its auth header carries ("<link id>:<secret>", see
+# integration.services.intake), never by its scope and URL alone. Another retailer's live link may have hooks at the
+# same address (this deployment's); they are never updated, reused or deleted from here.
+
+
+def _auth_value(hook) -> str:
+    return str(next((v for k, v in (hook.headers or {}).items() if k.lower() == AUTH_HEADER.lower()), ""))
+
+
+def _hook_owner(hook) -> int | None:
+    """The link id in the hook's auth header, or None (no header, or not one of ours)."""
+    link_id, _, secret = _auth_value(hook).partition(":")
+    return int(link_id) if link_id.isdigit() and secret else None
+
+
+def _owns(link: StoreLink, hook) -> bool:
+    """The hook delivers to this link: its header names the link with the link's current secret."""
+    return _auth_value(hook) == f"{link.pk}:{link.webhook_secret}"
+
+
+def _registered_by(link: StoreLink, hook, hook_ids: Sequence[int] | None = None) -> bool:
+    """The hook was registered for this link: it names the link, with the current secret or (a relink changes
+    the secret) as one of the hooks the link recorded (`hook_ids`, default the link's stored hooks)."""
+    known = {h["id"] for h in link.hooks} if hook_ids is None else set(hook_ids)
+    return _owns(link, hook) or (_hook_owner(hook) == link.pk and hook.id in known)
+
+
+def _live_owners(link: StoreLink, hooks) -> set[int]:
+    """Of the links named by `hooks`' headers, the other live ones."""
+    owners = {_hook_owner(hook) for hook in hooks} - {None, link.pk}
+    return set(StoreLink.objects.filter(pk__in=owners).exclude(state=LinkState.UNLINKED).values_list("pk", flat=True))
+
+
 def hooks_register(*, link: StoreLink, client=None) -> bool:
-    """Create (or reactivate and update) our hooks at BigCommerce for every order scope; store their ids, and
-    delete hooks this link registered earlier for another destination (PUBLIC_BASE_URL changed).
-    Returns False, with the reason in the sync log, when BigCommerce refused."""
+    """Create (or reactivate and update) this link's hooks at BigCommerce for every order scope and store their
+    ids; delete the hooks it registered earlier for another destination (PUBLIC_BASE_URL changed).
+
+    At our destination, a hook naming this link (even with an older secret) is updated, and so is one naming no
+    live link (left behind by an unlink that could not delete it); a hook naming another live link is left
+    alone and its scope recorded as delivering elsewhere. Returns False, with the reason in the sync log, when
+    BigCommerce refused or a scope could not be registered."""
     client = client or _link_client(link)
     destination = webhook_destination()
     headers = {AUTH_HEADER: f"{link.pk}:{link.webhook_secret}"}
     try:
-        existing = {(h.scope, h.destination): h for h in client.list_hooks()}
-        hooks = []
+        existing = client.list_hooks()
+        here = [h for h in existing if h.destination == destination and h.scope in HOOK_SCOPES]
+        others = _live_owners(link, here)
+
+        def preference(hook) -> int:  # one hook per scope: this link's, else a left-behind one, else another's
+            owner = _hook_owner(hook)
+            return 2 if owner == link.pk else 0 if owner in others else 1
+
+        by_scope = {h.scope: h for h in sorted(here, key=preference)}
+        hooks, elsewhere = [], []
         for scope in HOOK_SCOPES:
-            hook = existing.get((scope, destination))
+            hook = by_scope.get(scope)
+            if hook is not None and _hook_owner(hook) in others:
+                elsewhere.append(scope)
+                hooks.append({"scope": scope, "id": hook.id, "is_active": False, "elsewhere": True})
+                continue
             if hook is None:
                 hook = client.create_hook(scope=scope, destination=destination, headers=headers, is_active=True)
             else:
@@ -513,11 +581,20 @@ def hooks_register(*, link: StoreLink, client=None) -> bool:
         )
         return False
     StoreLink.objects.filter(pk=link.pk).update(hooks=hooks, hooks_checked_at=timezone.now())
-    current = {hook["id"] for hook in hooks}
-    live_ids = {h.id for h in existing.values()}
-    _hooks_delete(link, client, [h["id"] for h in link.hooks if h["id"] not in current and h["id"] in live_ids])
+    moved = [h.id for h in existing if h.destination != destination and _registered_by(link, h)]
+    _hooks_delete(link, client, moved)
+    if elsewhere:
+        sync_log(link=link, event=Event.HOOKS_FAILED, message=_elsewhere_message(elsewhere))
+        return False
     sync_log(link=link, event=Event.HOOKS_REGISTERED, scopes=", ".join(HOOK_SCOPES))
     return True
+
+
+def _elsewhere_message(scopes: Sequence[str]) -> str:
+    return (
+        f"BigCommerce sends {', '.join(scopes)} for this store to another link of this back office, not to this "
+        "one. A store is linked to one retailer at a time: ask support to move it."
+    )
 
 
 def _hooks_delete(link: StoreLink, client, hook_ids: Sequence[int]) -> None:
@@ -531,24 +608,43 @@ def _hooks_delete(link: StoreLink, client, hook_ids: Sequence[int]) -> None:
             logger.warning("could not delete hook %s of link %s: %s", hook_id, link.pk, exc.detail)
 
 
+def _hooks_delete_own(link: StoreLink, hook_ids: Sequence[int]) -> None:
+    """After an unlink: delete the hooks this link registered, as BigCommerce lists them now, and no other (a
+    hook id the link once had may since belong to another link). Nothing is deleted when the list fails."""
+    client = _link_client(link)
+    try:
+        live = client.list_hooks()
+    except ApiError as exc:
+        logger.warning("could not list hooks of unlinked link %s (none deleted): %s", link.pk, exc.detail)
+        return
+    _hooks_delete(link, client, [h.id for h in live if _registered_by(link, h, hook_ids)])
+
+
 def hooks_check(*, link: StoreLink, client=None) -> int:
-    """Re-register hooks BigCommerce deactivated (after failed deliveries or 90 days idle) or deleted.
-    Returns how many needed it."""
+    """Re-register hooks BigCommerce deactivated (after failed deliveries or 90 days idle) or deleted, and notice
+    hooks that no longer deliver to this link (another link's header, or an old secret). Stores what it saw
+    (each scope's hook of this link, or one delivering to another live link) before trying. Returns how many
+    scopes needed it."""
     client = client or _link_client(link)
     destination = webhook_destination()
     try:
-        live = {h.scope: h for h in client.list_hooks() if h.destination == destination}
+        here = [h for h in client.list_hooks() if h.destination == destination and h.scope in HOOK_SCOPES]
     except ApiError as exc:
         logger.warning("could not list hooks of link %s: %s", link.pk, exc.detail)
         return 0
-    broken = [s for s in HOOK_SCOPES if s not in live or not live[s].is_active]
+    ours = {h.scope: h for h in here if _owns(link, h)}
+    others = _live_owners(link, here)
+    theirs = {h.scope: h for h in here if _hook_owner(h) in others}
+    seen = []
+    for scope in HOOK_SCOPES:
+        if scope in ours:
+            seen.append({"scope": scope, "id": ours[scope].id, "is_active": ours[scope].is_active})
+        elif scope in theirs:
+            seen.append({"scope": scope, "id": theirs[scope].id, "is_active": False, "elsewhere": True})
+    StoreLink.objects.filter(pk=link.pk).update(hooks=seen, hooks_checked_at=timezone.now())
+    broken = [s for s in HOOK_SCOPES if s not in ours or not ours[s].is_active]
     if broken and hooks_register(link=link, client=client):
         sync_log(link=link, event=Event.HOOKS_REACTIVATED, count=len(broken))
-    else:
-        StoreLink.objects.filter(pk=link.pk).update(
-            hooks=[{"scope": s, "id": live[s].id, "is_active": live[s].is_active} for s in HOOK_SCOPES if s in live],
-            hooks_checked_at=timezone.now(),
-        )
     return len(broken)
 
 
@@ -574,9 +670,67 @@ def store_link_unlink(*, link: StoreLink, acting_user, delete_hooks: bool = True
     )
     who = str(acting_user) if acting_user else "BigCommerce (the app was uninstalled)"
     sync_log(link=link, event=Event.UNLINKED, store=link.store_name or link.store_hash, user=who)
-    if delete_hooks and hook_ids:
-        transaction.on_commit(lambda: _hooks_delete(link, _link_client(link), hook_ids))
+    if delete_hooks:
+        transaction.on_commit(partial(_hooks_delete_own, link, hook_ids))
     return True
+
+
+# ---------------------------------------------------------------- moving a store between retailers
+
+
+@transaction.atomic
+def store_link_move(*, link: StoreLink, to_retailer: Retailer, reason: str, acting_user) -> StoreLink:
+    """Support moves a linked store to another retailer: the link is unlinked (its own hooks deleted) and the
+    store linked to `to_retailer` with the same credentials, booked to its first register (its admins change
+    that in Settings). Support only, with a reason; audited on both retailers. Raises LinkError."""
+    if not getattr(acting_user, "is_support", False):
+        raise PermissionDenied("Only support can move a store between retailers.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise LinkError("Say why: the reason is recorded in the audit log.", field="reason", code="reason_missing")
+    link = _live_link(link)
+    source = link.retailer
+    if to_retailer.pk == source.pk:
+        raise LinkError(f"The store is already linked to {source.name}.", field="to_retailer", code="same_retailer")
+    register = Register.objects.filter(retailer=to_retailer).select_related("outlet").order_by("pk").first()
+    if register is None:
+        raise LinkError(
+            f"{to_retailer.name} has no register to book online sales to. Create an outlet with a register first.",
+            field="to_retailer",
+            code="no_register",
+        )
+    check = StoreCheck(
+        store_hash=link.store_hash,
+        store_id=link.store_id,
+        name=link.store_name,
+        domain=link.store_domain,
+        currency=link.store_currency,
+        api_url=link.api_base_url,
+    )
+    store_link_unlink(link=link, acting_user=acting_user)
+    moved = store_link_create(
+        retailer=to_retailer,
+        check=check,
+        access_token=link.access_token,
+        outlet=register.outlet,
+        register=register,
+        default_payment_type=None,
+        acting_user=acting_user,
+        confirm_different_store=True,
+        kind=link.kind,
+        scopes=link.scopes,
+    )
+    link.app_installs.update(link=moved)
+    detail = {"store_hash": link.store_hash, "from_retailer": source.pk, "to_retailer": to_retailer.pk}
+    AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                retailer=retailer, actor=acting_user, action=AuditAction.STORE_MOVED, reason=reason, detail=detail
+            )
+            for retailer in (source, to_retailer)
+        ]
+    )
+    return moved
 
 
 @dataclass(frozen=True)
@@ -585,6 +739,8 @@ class LinkStatus:
 
     hooks_active: int
     hooks_expected: int
+    # Scopes whose hook at our address delivers to another link (as of the last check).
+    hooks_elsewhere: int
     hooks_checked_at: datetime | None
     last_webhook_at: datetime | None
     last_order_synced_at: datetime | None
@@ -599,8 +755,9 @@ class LinkStatus:
 def link_status(link: StoreLink) -> LinkStatus:
     """The link's health as stored (no BigCommerce call), plus the webhooks queue's depth from Redis."""
     return LinkStatus(
-        hooks_active=sum(1 for hook in link.hooks if hook.get("is_active")),
+        hooks_active=sum(1 for hook in link.hooks if hook.get("is_active") and not hook.get("elsewhere")),
         hooks_expected=len(HOOK_SCOPES),
+        hooks_elsewhere=sum(1 for hook in link.hooks if hook.get("elsewhere")),
         hooks_checked_at=link.hooks_checked_at,
         last_webhook_at=link.last_webhook_at,
         last_order_synced_at=link.last_order_synced_at,

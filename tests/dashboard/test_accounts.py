@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+import time_machine
 from django.urls import reverse
 
 from tests import factories
@@ -103,15 +102,62 @@ def test_a_username_is_counted_whatever_its_case_and_spaces(client, admin_user, 
 
 
 def test_the_lock_ends_with_the_window(client, admin_user, settings):
-    settings.LOGIN_THROTTLE_ATTEMPTS, settings.LOGIN_THROTTLE_WINDOW_SECONDS = 1, 1
-    _fail(client, "alice")
-    locked = client.post(reverse("login"), {"username": "alice", "password": "pw-correct-horse"})
-    time.sleep(1.2)
+    settings.LOGIN_THROTTLE_ATTEMPTS, settings.LOGIN_THROTTLE_WINDOW_SECONDS = 1, 60
+    with time_machine.travel("2026-03-02 09:00:00Z", tick=False) as clock:
+        _fail(client, "alice")
+        clock.shift(59)
+        locked = client.post(reverse("login"), {"username": "alice", "password": "pw-correct-horse"})
+        clock.shift(1)
 
-    response = client.post(reverse("login"), {"username": "alice", "password": "pw-correct-horse"})
+        response = client.post(reverse("login"), {"username": "alice", "password": "pw-correct-horse"})
 
     assert "Too many failed sign-in attempts" in locked.content.decode()
     assert response.status_code == 302
+
+
+def test_a_failure_after_the_window_starts_a_new_count(client, admin_user, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS, settings.LOGIN_THROTTLE_WINDOW_SECONDS = 2, 60
+    with time_machine.travel("2026-03-02 09:00:00Z", tick=False) as clock:
+        _fail(client, "alice")
+        clock.shift(61)
+        _fail(client, "alice")
+
+        response = client.post(reverse("login"), {"username": "alice", "password": "pw-correct-horse"})
+
+    assert response.status_code == 302
+
+
+# Each of these signs in as "a-staff" (Django NFKC-normalises the username): fullwidth, mathematical bold and
+# italic, fullwidth s, feminine ordinal, modifier small a, circled a.
+LOOK_ALIKES = ("ａ-staff", "𝐚-staff", "𝑎-staff", "a-ｓtaff", "ª-staff", "ᵃ-staff", "ⓐ-staff")
+
+
+@pytest.mark.parametrize("variant", LOOK_ALIKES)
+def test_a_look_alike_username_gets_no_fresh_attempts(client, settings, variant):
+    settings.LOGIN_THROTTLE_ATTEMPTS = 5
+    factories.UserFactory(username="a-staff")
+    for n in range(5):
+        _fail(client, "a-staff", REMOTE_ADDR=f"10.0.2.{n}")
+
+    response = client.post(
+        reverse("login"), {"username": variant, "password": "pw-correct-horse"}, REMOTE_ADDR="10.0.3.1"
+    )
+
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_look_alike_failures_add_up_on_the_account_they_reach(client, settings):
+    settings.LOGIN_THROTTLE_ATTEMPTS = len(LOOK_ALIKES)
+    factories.UserFactory(username="a-staff")
+    for n, variant in enumerate(LOOK_ALIKES):
+        _fail(client, variant, REMOTE_ADDR=f"10.0.4.{n}")
+
+    response = client.post(
+        reverse("login"), {"username": "a-staff", "password": "pw-correct-horse"}, REMOTE_ADDR="10.0.5.1"
+    )
+
+    assert "Too many failed sign-in attempts" in response.content.decode()
 
 
 def test_the_django_admin_sign_in_is_throttled_too(client, settings):

@@ -9,10 +9,10 @@ from django.urls import reverse
 
 from integration.choices import LinkState
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink
-from integration.sandbox.faults import Fault
-from integration.services.link import HOOK_SCOPES
+from integration.services.link import HOOK_SCOPES, hooks_check
 from pos.choices import AuditAction
 from pos.models import AuditEntry
+from sandbox.faults import Fault
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -192,6 +192,20 @@ def test_the_status_panel_shows_hooks_last_webhook_last_order_and_queue(admin_cl
     for testid in ("hooks", "last-webhook", "last-order", "queue-depth"):
         assert f'data-testid="{testid}"' in html
     assert "Re-register webhooks" in html and "Unlink…" in html
+
+
+def test_the_status_panel_says_when_hooks_deliver_to_another_link(admin_client, linked, sandbox, other_retailer):
+    # Another retailer's live link took the hooks over (what a second link of the same store once did).
+    other = factories.StoreLinkFactory(retailer=other_retailer)
+    for hook in sandbox.store.hooks.values():
+        sandbox.store.update_hook(hook.id, {"headers": {"X-Pos-Webhook-Auth": f"{other.pk}:{other.webhook_secret}"}})
+    hooks_check(link=linked)
+
+    response = admin_client.get(PAGE)
+
+    status = response.context["status"]
+    assert (status.hooks_active, status.hooks_elsewhere, status.hooks_ok) == (0, 5, False)
+    assert "5 of this store's webhooks now deliver to another link" in response.content.decode()
 
 
 def test_the_status_panel_refreshes_alone_over_htmx(admin_client, linked):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integration.choices import LinkState, OrderSyncState
+from integration.models import StoreLink
 from pos.choices import AuditAction
 from tests import factories
 
@@ -95,3 +96,62 @@ class TestSupportConsole:
 
     def test_search_by_name(self, support_client, retailer, other_retailer):
         assert list(rows(support_client.get(URL, {"q": "acme"}))) == ["Acme Outdoor"]
+
+
+class TestMoveAStore:
+    """Support moves a linked store to another retailer (the sandbox store over HTTP), audited."""
+
+    @pytest.fixture
+    def linked(self, link_sandbox):
+        return link_sandbox()
+
+    @pytest.fixture
+    def target(self, other_retailer):
+        outlet = factories.OutletFactory(retailer=other_retailer, name="Harbour")
+        factories.RegisterFactory(retailer=other_retailer, outlet=outlet, name="Online")
+        return other_retailer
+
+    def _url(self, retailer):
+        return reverse("dashboard:support_store_move", args=[retailer.pk])
+
+    def test_the_page_offers_retailers_without_a_linked_store(self, support_client, linked, target, retailer):
+        third = factories.RetailerFactory(name="Third Shop")
+        factories.StoreLinkFactory(retailer=third)
+
+        response = support_client.get(self._url(retailer))
+
+        assert response.status_code == 200
+        assert list(response.context["form"].fields["to_retailer"].queryset) == [target]
+        assert "Move the store" in response.content.decode()
+
+    def test_moving_relinks_the_store_and_records_the_reason(
+        self, support_client, linked, target, retailer, sandbox, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = support_client.post(
+                self._url(retailer), {"to_retailer": target.pk, "reason": "Bought by Other Shop"}
+            )
+
+        assert response.status_code == 302
+        moved = StoreLink.objects.get(retailer=target, state=LinkState.ACTIVE)
+        assert moved.store_hash == linked.store_hash
+        assert {h.headers["X-Pos-Webhook-Auth"] for h in sandbox.store.hooks.values()} == {
+            f"{moved.pk}:{moved.webhook_secret}"
+        }
+        trail = support_client.get(URL).context["audit_page"]
+        moves = {(e.retailer, e.reason) for e in trail if e.action == AuditAction.STORE_MOVED}
+        assert moves == {(retailer, "Bought by Other Shop"), (target, "Bought by Other Shop")}
+
+    def test_a_move_without_a_reason_is_refused_with_the_form(self, support_client, linked, target, retailer):
+        response = support_client.post(self._url(retailer), {"to_retailer": target.pk, "reason": ""})
+
+        assert response.status_code == 200
+        assert "Say why" in response.content.decode()
+        linked.refresh_from_db()
+        assert linked.state == LinkState.ACTIVE
+
+    def test_a_retailer_without_a_linked_store_has_nothing_to_move(self, support_client, other_retailer):
+        assert support_client.get(self._url(other_retailer)).status_code == 404
+
+    def test_merchant_admins_cannot_move_stores(self, admin_client, retailer, linked):
+        assert admin_client.get(self._url(retailer)).status_code == 403

@@ -56,7 +56,22 @@ class Figures:
             print(f"  {name.ljust(width)}  {value}")
         if path := os.environ.get("DRILL_FIGURES"):
             with open(path, "a") as out:
-                out.write(json.dumps({"drill": self.drill, "full": FULL, "figures": self.rows}, default=str) + "\n")
+                record = {"drill": self.drill, "full": FULL, "figures": _json_safe(self.rows)}
+                out.write(json.dumps(record, default=str) + "\n")
+
+
+def _json_safe(value):
+    """`value` with every mapping's keys made strings: JSON has no tuple (or number) keys, and one such key made
+    json.dumps fail, so bench/drill_*.py reported a drill that passed as FAILED."""
+    if isinstance(value, dict):
+        return {_json_key(key): _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _json_key(key) -> str:
+    return " ".join(map(str, key)).strip() if isinstance(key, tuple) else str(key)
 
 
 # ---------------------------------------------------------------- webhooks

@@ -81,6 +81,23 @@ def _endpoint_corpus(store, link, settings) -> list[tuple[str, bytes, dict, int,
         ),
         ("non-ASCII everywhere", body(scope="store/order/créé", data_name="名前" * 50), good, 200, "ignored_scope"),
         ("a very long hash", body(hash="h" * 5000), good, 200, "accepted"),
+        (
+            "nested 1,000 levels deep",
+            body(data_x="N").replace(b'"N"', b"[" * 1000 + b"]" * 1000),
+            good,
+            400,
+            "nested_too_deep",
+        ),
+        (
+            "a number beyond a double",
+            body(data_total="N").replace(b'"N"', b"1e999999"),
+            good,
+            400,
+            "number_out_of_range",
+        ),
+        ("NaN", body(data_total="N").replace(b'"N"', b"NaN"), good, 400, "number_out_of_range"),
+        ("lone surrogate in the hash", body(hash="N").replace(b'"N"', b'"h\\ud800"'), good, 400, "invalid_unicode"),
+        ("lone surrogate in the data", body(data_note="N").replace(b'"N"', b'"\\udfff"'), good, 400, "invalid_unicode"),
     ]
 
 
@@ -203,6 +220,6 @@ def test_drill_6_bad_order_data_gets_a_reason_code_and_nothing_is_lost(sandbox, 
     precise = next(oid for oid, (case, _, _) in cases.items() if case == "money with 6 decimals")
     assert Sale.objects.get(external_order_id=str(precise)).total_inc_tax == Decimal("12.3457")  # to 4 places
     figures.add("orders in the corpus", len(cases))
-    figures.add("outcomes (state, reason)", dict(seen))
+    figures.add("outcomes (state, reason)", {f"{state} {reason}".strip(): n for (state, reason), n in seen.items()})
     assert not wrong, wrong
     assert Sale.objects.filter(lines__product__kind=ProductKind.PLACEHOLDER).exists()

@@ -24,9 +24,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from integration.models import OrderSync
-from integration.sandbox.store import SandboxError
 from integration.status_table import status_for
 from pos.models import Sale
+from sandbox.store import SandboxError
 from tests.drills.support import (
     assert_pos_matches_store,
     post_webhooks,

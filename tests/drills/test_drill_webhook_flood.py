@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from integration.models import WebhookEvent
-from integration.sandbox.store import SandboxError
+from sandbox.store import SandboxError
 from tests.drills.support import assert_pos_matches_store, post_webhooks, settle, size, webhook_body
 from work.models import WorkItem
 

@@ -8,8 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from integration.sandbox.faults import Fault
 from pos.models import Sale
+from sandbox.faults import Fault
 from tests.work_helpers import sync_order
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

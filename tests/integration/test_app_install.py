@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from integration.choices import LinkKind, LinkState
 from integration.models import AppInstall, StoreLink
-from integration.sandbox.auth import signed_payload_jwt
-from integration.sandbox.faults import Fault
 from integration.services.app_install import CLAIM_MAX_AGE, app_claim_token
 from integration.services.link import HOOK_SCOPES
+from sandbox.auth import signed_payload_jwt
+from sandbox.faults import Fault
 from tests import factories
 
 pytestmark = pytest.mark.django_db

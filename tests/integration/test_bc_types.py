@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import email.utils
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -226,3 +228,125 @@ def test_every_webhook_sample_parses_with_an_int_store_id(sample):
         assert callback.order_id in (250, 251)
     if callback.scope == "store/order/statusUpdated":
         assert (callback.previous_status_id, callback.new_status_id) == (0, 11)
+
+
+def test_null_reads_as_the_default_and_a_zero_reference_as_none():
+    data = {**_order_example(), "external_id": None, "customer_message": None, "discount_amount": None}
+    line = {**_line_example(), "variant_id": 0, "order_pickup_method_id": 0, "sku": None, "applied_discounts": None}
+
+    order = bc_types.Order.from_api(data)
+    line = bc_types.OrderProduct.from_api(line)
+
+    assert (order.external_id, order.customer_message, order.discount_amount) == ("", "", Decimal("0"))
+    assert (line.variant_id, line.order_pickup_method_id, line.sku, line.applied_discounts) == (None, None, "", ())
+
+
+def test_null_in_a_field_without_a_default_is_missing():
+    with pytest.raises(ApiParseError) as error:
+        bc_types.Order.from_api({**_order_example(), "total_inc_tax": None})
+
+    assert (error.value.field, error.value.resource) == ("total_inc_tax", "order 218")
+    assert str(error.value) == "order 218: field 'total_inc_tax' is missing"
+
+
+def test_a_number_sent_for_text_is_written_out():
+    order = bc_types.Order.from_api({**_order_example(), "payment_provider_id": 12345, "external_id": 7})
+
+    assert (order.payment_provider_id, order.external_id) == ("12345", "7")
+
+
+def _order_with_lines(*lines: dict) -> dict:
+    consignment = {"id": 51, "first_name": "Jane", "zip": "12345", "line_items": list(lines)}
+    return {**_order_example(), "consignments": {"shipping": [consignment], "pickups": []}}
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        ({"quantity": -2}, "quantity", "unreadable ('-2')"),
+        ({"quantity": "1.5"}, "quantity", "unreadable ('1.5')"),
+        ({"total_inc_tax": "NaN"}, "total_inc_tax", "unreadable ('NaN')"),
+        ({"price_ex_tax": "1E+400"}, "price_ex_tax", "unreadable ('1E+400')"),
+        ({"name": None}, "name", "missing"),
+    ],
+)
+def test_a_bad_line_inside_the_consignments_names_the_line_and_its_order(change, field, reason):
+    line = _line_example()
+    data = _order_with_lines(line, {**line, "id": 66, **change})
+    del data["consignments"]["shipping"][0]["line_items"][1]["order_id"]  # a line that does not say its order
+
+    with pytest.raises(ApiParseError) as error:
+        bc_types.Order.from_api(data)
+
+    assert (error.value.field, error.value.resource) == (field, "order 218 line 66")
+    assert str(error.value) == f"order 218 line 66: field '{field}' is {reason}"
+
+
+def test_a_bad_value_in_a_nested_object_names_where_it_is():
+    data = {**_order_example(), "billing_address": {"first_name": ["not", "text"]}}
+
+    with pytest.raises(ApiParseError) as error:
+        bc_types.Order.from_api(data)
+
+    assert (error.value.field, error.value.resource) == ("first_name", "order 218 billing address")
+
+
+def test_an_empty_required_date_says_so():
+    with pytest.raises(ApiParseError) as error:
+        bc_types.Order.from_api({**_order_example(), "date_modified": ""})
+
+    assert str(error.value) == "order 218: field 'date_modified' is empty"
+
+
+def test_a_consignment_that_is_not_an_object_is_a_bad_response():
+    data = {**_order_example(), "consignments": {"shipping": ["not an object"]}}
+
+    with pytest.raises(ApiBadResponse) as error:
+        bc_types.Order.from_api(data)
+
+    assert not isinstance(error.value, ApiParseError)
+    assert str(error.value).startswith("order 218 shipping consignment ?: expected a JSON object")
+
+
+def test_a_shipping_consignment_has_its_own_address():
+    order = bc_types.Order.from_api(_order_with_lines(_line_example()))
+
+    consignment = order.consignments.shipping[0]
+    assert (consignment.address.first_name, consignment.address.zip) == ("Jane", "12345")
+
+
+def test_values_are_frozen_dataclasses_that_replace_and_asdict_handle():
+    order = bc_types.Order.from_api(_order_with_lines(_line_example()))
+
+    changed = dataclasses.replace(order, status_id=21)
+
+    assert changed.status_id == 21 and changed.date_modified == order.date_modified
+    assert changed.products == order.products
+    assert dataclasses.asdict(order.billing_address)["first_name"] == "Jane"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        order.status_id = 5
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tue, 05 Mar 2019 21:40:11 +0000",
+        "Thu, 20 Apr 2017 11:32:00 -0400",
+        "Sat, 31 Dec 2022 23:59:59 +0530",
+        "Mon, 1 Jan 2024 00:00:00 +0000",
+        "Wed, 29 Feb 2024 12:00:00 -1200",
+        "Tue, 05 Mar 2019 21:40:11 GMT",
+        "Tue, 05 Mar 2019 21:40:11 +0000 (UTC)",
+    ],
+)
+def test_rfc2822_dates_read_as_the_email_parser_reads_them(text):
+    expected = email.utils.parsedate_to_datetime(text).astimezone(dt.UTC)
+
+    assert bc_types.to_datetime(text) == expected
+    assert bc_types.to_datetime(text).tzinfo == dt.UTC
+
+
+@pytest.mark.parametrize("text", ["Tue, 31 Feb 2019 21:40:11 +0000", "Tue, 05 Mar 2019 25:40:11 +0000", "yesterday"])
+def test_an_impossible_rfc2822_date_is_refused(text):
+    with pytest.raises((ValueError, TypeError)):
+        bc_types.to_datetime(text)

@@ -182,6 +182,7 @@ def test_a_refused_connection_is_unavailable(caplog):
         ("<html><body>Bad gateway</body></html>", "text/html", ApiBadResponse),
         ('{"id": 5, "status_id": 11, "total_inc', "application/json", ApiBadResponse),
         ('["an", "array"]', "application/json", ApiBadResponse),
+        (b'{"id": 5, "status": "\xff"}', "application/json", ApiBadResponse),  # not UTF-8
         ('{"id": 5}', "application/json", ApiParseError),
     ],
 )

@@ -188,7 +188,7 @@ def test_a_worker_killed_mid_run_resumes_and_finishes_with_the_right_totals(sand
     import sys
     import time
 
-    from integration.sandbox.faults import Fault
+    from sandbox.faults import Fault
     from tests.fixtures_workers import ROOT, worker_env
 
     # Slow pages of 10, applied one by one, so the worker can be killed between two of them.

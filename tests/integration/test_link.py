@@ -7,13 +7,13 @@ import logging
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from integration.bc_types import Location
 from integration.choices import LinkKind, LinkState
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink, SyncLogEntry
-from integration.sandbox.faults import Fault
 from integration.services.intake import AUTH_HEADER
 from integration.services.link import (
     HOOK_SCOPES,
@@ -26,12 +26,15 @@ from integration.services.link import (
     payment_methods_map,
     public_url_problem,
     store_credentials_check,
+    store_link_create,
+    store_link_move,
     store_link_unlink,
     store_link_update_settings,
 )
 from integration.services.order_sync import order_sync_request
 from pos.choices import AuditAction
 from pos.models import AuditEntry, PaymentType, Sale
+from sandbox.faults import Fault
 from tests import factories
 from tests.work_helpers import sync_order
 from work.models import WorkItem
@@ -495,3 +498,198 @@ def test_an_order_placed_in_the_second_of_linking_is_not_historical(link_sandbox
     sync_order(link, order.id)
 
     assert Sale.objects.filter(external_order_id=str(order.id)).exists()
+
+
+# ---------------------------------------------------------------- one store, one retailer; hooks owned by a link
+
+
+@pytest.fixture
+def other_places(other_retailer):
+    outlet = factories.OutletFactory(retailer=other_retailer, name="Harbour")
+    return {
+        "outlet": outlet,
+        "register": factories.RegisterFactory(retailer=other_retailer, outlet=outlet, name="Online"),
+        "default_payment_type": None,
+    }
+
+
+def _link_other(sandbox, other_retailer, other_places, django_capture_on_commit_callbacks):
+    check = store_credentials_check(store_hash=sandbox.store_hash, access_token=sandbox.access_token)
+    with django_capture_on_commit_callbacks(execute=True):
+        return store_link_create(
+            retailer=other_retailer,
+            check=check,
+            access_token=sandbox.access_token,
+            acting_user=factories.UserFactory(username="bob"),
+            **other_places,
+        )
+
+
+def _taken_by(sandbox, hook_id: int, link) -> None:
+    """What a second retailer's link did before the fix: rewrote a hook to deliver to it."""
+    sandbox.store.update_hook(hook_id, {"headers": {AUTH_HEADER: f"{link.pk}:{link.webhook_secret}"}})
+
+
+def test_a_store_linked_to_another_retailer_is_refused_and_its_hooks_untouched(
+    link_sandbox, sandbox, other_retailer, other_places, django_capture_on_commit_callbacks
+):
+    first = link_sandbox()
+    before = {hook.id: dict(hook.headers) for hook in sandbox.store.hooks.values()}
+
+    with pytest.raises(LinkError) as raised:
+        _link_other(sandbox, other_retailer, other_places, django_capture_on_commit_callbacks)
+
+    assert raised.value.code == "store_linked_elsewhere"
+    assert "linked to another retailer" in raised.value.message and "support" in raised.value.message
+    assert other_retailer.name not in raised.value.message and first.retailer.name not in raised.value.message
+    assert {hook.id: hook.headers for hook in sandbox.store.hooks.values()} == before
+    assert not StoreLink.objects.filter(retailer=other_retailer).exists()
+
+
+def test_the_database_refuses_two_live_links_of_one_store(link_sandbox, other_retailer):
+    first = link_sandbox()
+
+    with pytest.raises(IntegrityError):
+        factories.StoreLinkFactory(retailer=other_retailer, store_hash=first.store_hash)
+
+
+def test_once_unlinked_the_store_can_be_linked_by_another_retailer(
+    link_sandbox, sandbox, admin_user, other_retailer, other_places, django_capture_on_commit_callbacks
+):
+    first = link_sandbox()
+    with django_capture_on_commit_callbacks(execute=True):
+        store_link_unlink(link=first, acting_user=admin_user)
+
+    second = _link_other(sandbox, other_retailer, other_places, django_capture_on_commit_callbacks)
+
+    headers = {hook.headers[AUTH_HEADER] for hook in sandbox.store.hooks.values()}
+    assert headers == {f"{second.pk}:{second.webhook_secret}"}
+    assert len(sandbox.store.hooks) == len(HOOK_SCOPES)
+
+
+def _other_live_link(other_retailer):
+    return factories.StoreLinkFactory(retailer=other_retailer, webhook_secret="the-other-links-secret")
+
+
+def test_registering_never_takes_another_live_links_hooks(link_sandbox, sandbox, other_retailer):
+    link = link_sandbox()
+    other = _other_live_link(other_retailer)
+    created = _hooks_at_bigcommerce(sandbox)["store/order/created"]
+    _taken_by(sandbox, created.id, other)
+
+    assert not hooks_register(link=link)
+
+    assert sandbox.store.hooks[created.id].headers[AUTH_HEADER] == f"{other.pk}:{other.webhook_secret}"
+    link.refresh_from_db()
+    assert [h["scope"] for h in link.hooks if h.get("elsewhere")] == ["store/order/created"]
+    assert "another link" in SyncLogEntry.objects.filter(link=link, event="hooks_failed").latest("pk").message
+
+
+def test_the_health_check_notices_hooks_that_deliver_to_another_link(link_sandbox, sandbox, other_retailer):
+    link = link_sandbox()
+    other = _other_live_link(other_retailer)
+    for hook in list(sandbox.store.hooks.values()):
+        _taken_by(sandbox, hook.id, other)
+
+    assert hooks_check(link=link) == len(HOOK_SCOPES)
+
+    link.refresh_from_db()
+    status = link_status(link)
+    assert (status.hooks_active, status.hooks_elsewhere, status.hooks_ok) == (0, len(HOOK_SCOPES), False)
+    assert {h.headers[AUTH_HEADER] for h in sandbox.store.hooks.values()} == {f"{other.pk}:{other.webhook_secret}"}
+
+
+def test_a_hook_left_by_an_unlinked_link_is_taken_over(link_sandbox, sandbox, retailer, settings):
+    gone = factories.StoreLinkFactory(retailer=retailer, state=LinkState.UNLINKED, store_hash="oldstore")
+    destination = settings.PUBLIC_BASE_URL + "/webhooks/bigcommerce/"
+    left = sandbox.store.create_hook(
+        scope="store/order/created", destination=destination, headers={AUTH_HEADER: f"{gone.pk}:old"}
+    )
+
+    link = link_sandbox()
+
+    assert sandbox.store.hooks[left.id].headers[AUTH_HEADER] == f"{link.pk}:{link.webhook_secret}"
+    assert len(sandbox.store.hooks) == len(HOOK_SCOPES)
+    assert link_status(link).hooks_ok
+
+
+def test_unlinking_deletes_only_the_links_own_hooks(
+    link_sandbox, sandbox, admin_user, other_retailer, django_capture_on_commit_callbacks
+):
+    link = link_sandbox()
+    other = _other_live_link(other_retailer)
+    taken = _hooks_at_bigcommerce(sandbox)["store/order/updated"]
+    _taken_by(sandbox, taken.id, other)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        store_link_unlink(link=link, acting_user=admin_user)
+
+    assert list(sandbox.store.hooks) == [taken.id]
+
+
+def test_unlinking_deletes_nothing_when_bigcommerce_cannot_list_the_hooks(
+    link_sandbox, sandbox, admin_user, django_capture_on_commit_callbacks
+):
+    link = link_sandbox()
+    sandbox.store.faults.add(Fault(kind="error", endpoint="list_hooks", status=503))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        store_link_unlink(link=link, acting_user=admin_user)
+
+    assert len(sandbox.store.hooks) == len(HOOK_SCOPES)  # left for BigCommerce to deactivate: the intake refuses them
+
+
+# ---------------------------------------------------------------- support moves a store
+
+
+def test_support_moves_a_store_to_another_retailer(
+    link_sandbox, sandbox, other_retailer, other_places, support_user, django_capture_on_commit_callbacks
+):
+    first = link_sandbox()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = store_link_move(
+            link=first,
+            to_retailer=other_retailer,
+            reason="Merchant re-registered as Other Shop",
+            acting_user=support_user,
+        )
+
+    first.refresh_from_db()
+    assert first.state == LinkState.UNLINKED
+    assert (moved.retailer, moved.state, moved.store_hash) == (other_retailer, LinkState.ACTIVE, first.store_hash)
+    assert moved.register == other_places["register"]
+    headers = {hook.headers[AUTH_HEADER] for hook in sandbox.store.hooks.values()}
+    assert headers == {f"{moved.pk}:{moved.webhook_secret}"}
+    assert len(sandbox.store.hooks) == len(HOOK_SCOPES)
+    audits = AuditEntry.objects.filter(action=AuditAction.STORE_MOVED)
+    assert {(a.retailer, a.actor, a.reason) for a in audits} == {
+        (first.retailer, support_user, "Merchant re-registered as Other Shop"),
+        (other_retailer, support_user, "Merchant re-registered as Other Shop"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("who", "reason", "raised"),
+    [("admin", "why", PermissionDenied), ("support", "  ", LinkError)],
+)
+def test_moving_a_store_takes_support_and_a_reason(
+    link_sandbox, other_retailer, other_places, admin_user, support_user, who, reason, raised
+):
+    first = link_sandbox()
+    user = support_user if who == "support" else admin_user
+
+    with pytest.raises(raised):
+        store_link_move(link=first, to_retailer=other_retailer, reason=reason, acting_user=user)
+
+    first.refresh_from_db()
+    assert first.state == LinkState.ACTIVE
+
+
+def test_a_store_cannot_move_to_a_retailer_without_a_register(link_sandbox, other_retailer, support_user):
+    first = link_sandbox()
+
+    with pytest.raises(LinkError) as raised:
+        store_link_move(link=first, to_retailer=other_retailer, reason="why", acting_user=support_user)
+
+    assert raised.value.code == "no_register"

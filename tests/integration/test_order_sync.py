@@ -14,7 +14,6 @@ from django.utils import timezone
 
 from integration.choices import ErrorCode, OrderSyncState
 from integration.models import CustomerLink, OrderSync, PaymentMethodMap, ProductLink, SyncLogEntry
-from integration.sandbox.faults import Fault
 from integration.services.order_apply import ApplyOptions, FetchedOrder, Mode, orders_apply
 from integration.services.order_sync import ORDER_SYNC, order_fetch, order_sync_request
 from pos.choices import (
@@ -28,6 +27,7 @@ from pos.choices import (
     SaleStatus,
 )
 from pos.models import Customer, Fulfillment, InventoryLevel, InventoryMovement, Product, Sale, SalePayment
+from sandbox.faults import Fault
 from tests import factories
 from tests.work_helpers import make_due, sync_order, work_rows
 from work import kernel

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from integration.choices import BcItemKind, LinkState
 from integration.models import PricePushState, ProductLink, StockPushState, StoreLink, SyncLogEntry
-from integration.sandbox.records import to_units
 from integration.services.link import HOOK_SCOPES
 from integration.services.push import push_run
 from integration.services.push_state import PUSH, push_debounce_seconds, push_request_all, stock_push_mark
@@ -21,6 +20,7 @@ from pos.services.catalog import product_update
 from pos.services.inventory import stock_adjust, stock_count
 from pos.services.sales import InStoreLine, sale_create_in_store
 from pos.services.stock import StockMove, stock_move_many
+from sandbox.records import to_units
 from tests import factories
 from tests.work_helpers import make_due, sync_order, work_rows
 from work.models import WorkItem

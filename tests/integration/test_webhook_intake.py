@@ -170,6 +170,12 @@ def test_a_body_over_the_limit_gets_413_before_anything_is_read(post, client, li
     assert not WebhookEvent.objects.exists()
 
 
+def _delivery(*, hash: str = "abc", data: dict | None = None) -> str:
+    """A delivery's JSON text (lone surrogates written as the escapes a client would send)."""
+    payload = {"scope": "store/order/created", "hash": hash, "data": data or {"id": 1}}
+    return json.dumps(payload).replace("\\\\ud", "\\ud")
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
@@ -182,6 +188,17 @@ def test_a_body_over_the_limit_gets_413_before_anything_is_read(post, client, li
         (json.dumps({"scope": "store/order/created", "hash": "abc", "data": {"type": "order"}}), "missing_order_id"),
         (json.dumps({"scope": "store/order/created", "hash": "abc", "data": {"id": "x"}}), "missing_order_id"),
         (json.dumps({"scope": "store/order/created", "hash": "abc", "data": {"id": -4}}), "missing_order_id"),
+        # Bodies that parse (or nearly) but that Python's recursion or PostgreSQL's jsonb cannot take: 500s once.
+        (_delivery(data={"id": 1, "x": "N"}).replace('"N"', "[" * 1000 + "]" * 1000), "nested_too_deep"),
+        (_delivery(data={"id": 1, "x": "N"}).replace('"N"', '{"a":' * 1000 + "1" + "}" * 1000), "nested_too_deep"),
+        (_delivery(data={"id": 1, "x": "N"}).replace('"N"', "[" * 40 + "]" * 40), "nested_too_deep"),
+        (_delivery(data={"id": 1, "total": "N"}).replace('"N"', "1e999999"), "number_out_of_range"),
+        (_delivery(data={"id": 1, "total": "N"}).replace('"N"', "-1e999999"), "number_out_of_range"),
+        (_delivery(data={"id": 1, "total": "N"}).replace('"N"', "NaN"), "number_out_of_range"),
+        (_delivery(data={"id": 1, "total": "N"}).replace('"N"', "Infinity"), "number_out_of_range"),
+        (_delivery(hash="abc\ud800def"), "invalid_unicode"),
+        (_delivery(data={"id": 1, "note": "x\udfffy"}), "invalid_unicode"),
+        (_delivery(data={"id": 1, "\ud800": "key"}), "invalid_unicode"),
     ],
 )
 def test_malformed_bodies_get_400_with_the_reason(post, client, link, body, reason):

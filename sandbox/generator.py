@@ -16,8 +16,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from integration.sandbox.catalog import COUPONS, ORDER_SOURCES, PAYMENT_METHODS
-from integration.sandbox.records import (
+from sandbox.catalog import COUPONS, ORDER_SOURCES, PAYMENT_METHODS
+from sandbox.records import (
     PICKUP,
     SLOT_SECOND_ADDRESS,
     TAX_INCLUSIVE,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from integration.sandbox.records import LineRecord, OrderRecord, split_tax
+from sandbox.records import LineRecord, OrderRecord, split_tax
 
 
 @dataclass(frozen=True, slots=True)

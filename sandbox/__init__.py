@@ -11,9 +11,11 @@ Modules: `records` (compact order storage), `catalog` (seeded products, customer
 (the deterministic order generator), `amounts` (an order's totals), `store` (the state and every change a test
 or the demo can make), `render` (BigCommerce's JSON shapes), `app` (the WSGI app), `control` (the
 `/__sandbox__/` endpoints), `webhooks` (the deliverer thread), `faults`, `requestlog`, `auth` (app install),
-`server` (a threaded server on a port).
+`server` (a threaded server on a port),
+`__main__` (`python -m sandbox`).
 
-Nothing in the product imports this package: only tests, benchmarks and `manage.py bigcommerce_sandbox` do.
+A development package (it needs werkzeug, a development dependency, and no Django): nothing in the product
+imports it (`tests/sandbox/test_isolation.py` keeps it so); tests, benchmarks and `python -m sandbox` do.
 """
 
 from __future__ import annotations

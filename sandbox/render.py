@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
-from integration.sandbox.amounts import OrderTotals
-from integration.sandbox.catalog import LOCATIONS, ORDER_SOURCES, STATUSES
-from integration.sandbox.records import LineRecord, OrderRecord, money, number, split_tax
-from integration.sandbox.store import address_id, pickup_id, shipping_slots
+from sandbox.amounts import OrderTotals
+from sandbox.catalog import LOCATIONS, ORDER_SOURCES, STATUSES
+from sandbox.records import LineRecord, OrderRecord, money, number, split_tax
+from sandbox.store import address_id, pickup_id, shipping_slots
 
 if TYPE_CHECKING:
-    from integration.sandbox.store import SandboxStore
+    from sandbox.store import SandboxStore
 
 INLINE_LINE_LIMIT = 50
 INLINE_WARNING = (

@@ -44,7 +44,7 @@ def requests_to_work_rows(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integration', '0006_push_state'),
+        ('integration', '0007_one_live_link_per_store'),
         ('pos', '0005_audit_settings_changed'),
         ('work', '0001_initial'),
     ]

@@ -14,8 +14,8 @@ import threading
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from integration.sandbox.app import SandboxApp
-from integration.sandbox.store import SandboxStore
+from sandbox.app import SandboxApp
+from sandbox.store import SandboxStore
 
 
 class _QuietHandler(WSGIRequestHandler):

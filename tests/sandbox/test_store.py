@@ -10,10 +10,10 @@ from decimal import Decimal
 import pytest
 
 from integration import bc_types
-from integration.sandbox import render
-from integration.sandbox.catalog import STATUSES
-from integration.sandbox.generator import COVERAGE, STAFF_NOTES_EDITED
-from integration.sandbox.store import SandboxStore, StoreSettings
+from sandbox import render
+from sandbox.catalog import STATUSES
+from sandbox.generator import COVERAGE, STAFF_NOTES_EDITED
+from sandbox.store import SandboxStore, StoreSettings
 
 NOW = 1_790_000_000
 BASE = "http://sandbox.test/stores/h/v2"

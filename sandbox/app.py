@@ -19,16 +19,15 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from integration.client import ORDER_FILTERS
-from integration.sandbox import render
-from integration.sandbox.auth import TokenExchangeError
-from integration.sandbox.control import CONTROL_ROUTES, ControlApi
-from integration.sandbox.requestlog import RequestRecord
-from integration.sandbox.store import SandboxError
+from sandbox import render
+from sandbox.auth import TokenExchangeError
+from sandbox.control import CONTROL_ROUTES, ControlApi
+from sandbox.requestlog import RequestRecord
+from sandbox.store import ORDER_FILTERS, SandboxError
 
 if TYPE_CHECKING:
-    from integration.sandbox.faults import Fault
-    from integration.sandbox.store import SandboxStore
+    from sandbox.faults import Fault
+    from sandbox.store import SandboxStore
 
 V3_ERROR_TYPE = "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes"
 V2_PAGE_DEFAULT, V3_PAGE_DEFAULT, PAGE_MAX = 50, 50, 250

@@ -8,7 +8,7 @@ import random
 import unicodedata
 from dataclasses import dataclass
 
-from integration.sandbox.records import UNITS, CustomerRecord, Option, ProductRecord, VariantRecord
+from sandbox.records import UNITS, CustomerRecord, Option, ProductRecord, VariantRecord
 
 # BigCommerce's order statuses: id -> (name, description, sort order), from the Orders V2 reference.
 STATUSES: dict[int, tuple[str, str, int]] = {

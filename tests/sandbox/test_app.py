@@ -22,7 +22,7 @@ from integration.exceptions import (
     ApiUnavailable,
 )
 from integration.ratelimit import StoreRateLimiter
-from integration.sandbox.faults import Fault
+from sandbox.faults import Fault
 
 pytestmark = pytest.mark.sandbox(orders=30)
 # Plain HTTP for what is not BigCommerce's API (control endpoints, the login host) or is checked raw.

@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Request, Response
 
-from integration.sandbox.auth import signed_payload_jwt
-from integration.sandbox.faults import Fault
-from integration.sandbox.store import SandboxError
+from sandbox.auth import signed_payload_jwt
+from sandbox.faults import Fault
+from sandbox.store import SandboxError
 
 if TYPE_CHECKING:
-    from integration.sandbox.store import SandboxStore
+    from sandbox.store import SandboxStore
 
 _C = "/__sandbox__"
 CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import requests
 
 if TYPE_CHECKING:
-    from integration.sandbox.store import SandboxStore
+    from sandbox.store import SandboxStore
 
 logger = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
-from integration.sandbox.amounts import line_unit_inc, order_totals
-from integration.sandbox.auth import AppAuth
-from integration.sandbox.catalog import (
+from sandbox.amounts import line_unit_inc, order_totals
+from sandbox.auth import AppAuth
+from sandbox.catalog import (
     COUPONS,
     DELETED_PRODUCT_INDEXES,
     FIRST_PRODUCT_ID,
@@ -35,9 +35,9 @@ from integration.sandbox.catalog import (
     build_catalog,
     build_customers,
 )
-from integration.sandbox.faults import FaultInjector
-from integration.sandbox.generator import OrderGenerator
-from integration.sandbox.records import (
+from sandbox.faults import FaultInjector
+from sandbox.generator import OrderGenerator
+from sandbox.records import (
     ARCHIVED,
     FIELD_AT,
     PICKUP,
@@ -51,12 +51,32 @@ from integration.sandbox.records import (
     split_tax,
     to_units,
 )
-from integration.sandbox.requestlog import RequestLog
-from integration.sandbox.webhooks import WebhookDeliverer
+from sandbox.requestlog import RequestLog
+from sandbox.webhooks import WebhookDeliverer
 
 # Statuses in which BigCommerce considers the goods sent (a shipment moves an order there).
 SHIPPED, PARTIALLY_SHIPPED, REFUNDED, PARTIALLY_REFUNDED, CANCELLED = 2, 3, 4, 14, 5
 ORDER_SORT_FIELDS = {"id", "customer_id", "date_created", "date_modified", "status_id", "channel_id", "external_id"}
+# The filters BigCommerce documents for GET /v2/orders and /v2/orders/count (others are ignored, as there).
+ORDER_FILTERS = frozenset(
+    {
+        "min_id",
+        "max_id",
+        "min_total",
+        "max_total",
+        "customer_id",
+        "email",
+        "status_id",
+        "cart_id",
+        "payment_method",
+        "min_date_created",
+        "max_date_created",
+        "min_date_modified",
+        "max_date_modified",
+        "channel_id",
+        "external_order_id",
+    }
+)
 
 
 class SandboxError(Exception):

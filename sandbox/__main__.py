@@ -1,0 +1,91 @@
+"""`python -m sandbox`: run a sandbox BigCommerce store until Ctrl-C (or SIGTERM). No Django, no settings.
+
+    .venv/bin/python -m sandbox --port 8100 --orders 200 --place-every 20
+
+Prints the base URL (for BIGCOMMERCE_API_URL and BIGCOMMERCE_LOGIN_URL), the store hash and the access token
+to link it with, and optionally keeps a live store going: `--place-every 20` places an order every 20 seconds
+and now and then moves an older order on (status change or refund), each with its webhooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import signal
+import sys
+import threading
+
+from sandbox.server import SandboxServer
+from sandbox.store import SandboxStore, StoreSettings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="Run a sandbox BigCommerce store (API, webhooks, faults, control endpoints) on a local port.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8100, help="port (default 8100; 0 picks a free one)")
+    parser.add_argument("--seed", type=int, default=1, help="the store and its orders follow from the seed")
+    parser.add_argument("--orders", type=int, default=50, help="historical orders to generate (default 50)")
+    parser.add_argument(
+        "--place-every", type=float, default=0, metavar="SECONDS", help="place an order every SECONDS (0: never)"
+    )
+    parser.add_argument(
+        "--quota", type=int, default=450, help="requests per window before 429s (default 450; Standard: 150)"
+    )
+    parser.add_argument("--window-ms", type=int, default=30_000, help="rate-limit window (default 30000 ms)")
+    parser.add_argument("--tax-inclusive", action="store_true", help="prices entered including tax")
+    parser.add_argument("--access-log", action="store_true", help="log every request on stderr")
+    options = parser.parse_args(argv)
+    if options.orders < 0 or options.place_every < 0:
+        parser.error("--orders and --place-every must not be negative")
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    settings = StoreSettings(
+        seed=options.seed, quota=options.quota, window_ms=options.window_ms, tax_inclusive=options.tax_inclusive
+    )
+    store = SandboxStore(settings, orders=options.orders)
+    try:
+        server = SandboxServer(store, host=options.host, port=options.port, quiet=not options.access_log)
+    except OSError as exc:
+        print(f"cannot listen on {options.host}:{options.port}: {exc}", file=sys.stderr)
+        return 1
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    print(banner(server, options.place_every), flush=True)
+    rng = random.Random(settings.seed)
+    try:
+        while not stop.wait(options.place_every or None):
+            touched = store.simulate_activity(rng)
+            print(f"placed order {touched[0]}" + (f", updated {touched[1]}" if touched[1:] else ""), flush=True)
+    finally:
+        server.stop()
+        print("sandbox stopped", flush=True)
+    return 0
+
+
+def banner(server: SandboxServer, place_every: float) -> str:
+    s = server.store.settings
+    placing = f"an order every {place_every:g} s" if place_every else "no new orders"
+    return "\n".join(
+        [
+            "BigCommerce sandbox store running (Ctrl-C stops it)",
+            f"  base URL:      {server.url}   (BIGCOMMERCE_API_URL and BIGCOMMERCE_LOGIN_URL)",
+            f"  store hash:    {s.store_hash}",
+            f"  access token:  {s.access_token}",
+            f"  store id:      {s.store_id}",
+            f"  app client id: {s.client_id}  secret: {s.client_secret}",
+            f"  control:       {server.url}/__sandbox__/info",
+            f"  {server.store.order_count()} orders, quota {s.quota} per {s.window_ms} ms, {placing}",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
