@@ -16,11 +16,12 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from integration.choices import ErrorCode, LinkState, OrderSyncState, Reason
-from integration.models import OrderSync, StoreLink, SyncLogEntry, WebhookEvent
+from integration.models import OrderSync, PaymentMethodMap, StoreLink, SyncLogEntry, WebhookEvent
 from integration.queueing import QUEUE_WEBHOOKS, get_queue
 from integration.services.synclog import Event
 from pos.models import AuditEntry, Retailer
 from pos.selectors import local_day_bounds, within_local_days
+from pos.services.retailer import NOTHING_IN_USE, InUse
 
 logger = logging.getLogger("integration.selectors")
 
@@ -44,6 +45,26 @@ def active_link(retailer: Retailer) -> StoreLink | None:
         .exclude(state=LinkState.UNLINKED)
         .select_related("outlet", "register", "default_payment_type")
         .first()
+    )
+
+
+LINK_IN_USE_WHY = "the BigCommerce link uses it (Settings › BigCommerce); choose another there first"
+
+
+def link_in_use(*, retailer: Retailer, link: StoreLink | None = None) -> InUse:
+    """What the live link relies on: its outlet, its register (the online register, never offered for counter
+    sales) and the payment types it books online payments as (the default and every mapped one)."""
+    link = link or active_link(retailer)
+    if link is None:
+        return NOTHING_IN_USE
+    mapped = PaymentMethodMap.objects.filter(link=link, payment_type__isnull=False).values_list(
+        "payment_type_id", flat=True
+    )
+    return InUse(
+        outlet_ids=frozenset(filter(None, [link.outlet_id])),
+        register_ids=frozenset(filter(None, [link.register_id])),
+        payment_type_ids=frozenset(filter(None, [link.default_payment_type_id, *mapped])),
+        why=LINK_IN_USE_WHY,
     )
 
 

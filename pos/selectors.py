@@ -31,18 +31,65 @@ from integration.models import ProductLink
 from pos.choices import Channel, FulfillmentState, SaleStatus
 from pos.keyset import KeysetPage, keyset_page
 from pos.models import (
+    AuditEntry,
     Customer,
     Fulfillment,
     FulfillmentEvent,
     FulfillmentLine,
     InventoryLevel,
     InventoryMovement,
+    Membership,
     Outlet,
+    PaymentType,
     Product,
+    Register,
     Retailer,
     Sale,
     SalePayment,
 )
+
+# ---------------------------------------------------------------- the shop's set-up
+
+
+def retailer_outlets(*, retailer: Retailer) -> list[Outlet]:
+    """Every outlet (active first, then by name) with its registers (by name) prefetched: two queries."""
+    registers = Prefetch("registers", queryset=Register.objects.order_by("-active", "name"))
+    return list(Outlet.objects.for_retailer(retailer).order_by("-active", "name").prefetch_related(registers))
+
+
+def retailer_payment_types(*, retailer: Retailer) -> list[PaymentType]:
+    return list(PaymentType.objects.for_retailer(retailer).order_by("-active", "name"))
+
+
+def retailer_people(*, retailer: Retailer) -> list[Membership]:
+    """The retailer's people (active first, admins first, then by username), with their user: one query."""
+    return list(
+        Membership.objects.for_retailer(retailer).select_related("user").order_by("-active", "role", "user__username")
+    )
+
+
+@dataclass(frozen=True)
+class SetupCounts:
+    """How much of the shop is set up: active outlets, registers that can sell, payment types and people."""
+
+    outlets: int
+    registers: int
+    payment_types: int
+    people: int
+
+
+def settings_counts(*, retailer: Retailer) -> SetupCounts:
+    return SetupCounts(
+        outlets=Outlet.objects.for_retailer(retailer).filter(active=True).count(),
+        registers=Register.objects.for_retailer(retailer).filter(active=True, outlet__active=True).count(),
+        payment_types=PaymentType.objects.for_retailer(retailer).filter(active=True).count(),
+        people=Membership.objects.for_retailer(retailer).filter(active=True).count(),
+    )
+
+
+def retailer_audit_recent(*, retailer: Retailer, limit: int = 10) -> list[AuditEntry]:
+    """The latest audited changes at the retailer (settings, people, catalog, link), newest first."""
+    return list(AuditEntry.objects.for_retailer(retailer).select_related("actor")[:limit])
 
 
 def retailer_today_bounds(retailer: Retailer) -> tuple[datetime, datetime]:

@@ -13,16 +13,17 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
-from django.views.generic import TemplateView
 
 from dashboard.forms import (
     AppInstallClaimForm,
     FulfillmentSettingsForm,
     OutletLocationsForm,
     PaymentMethodsForm,
+    RetailerSettingsForm,
     StoreLinkForm,
     StoreLinkPlacesForm,
 )
+from dashboard.views.mixins import call_service
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink
 from integration.services.app_install import AppAuthError, app_claim_install, app_install_claim
 from integration.services.link import (
@@ -41,10 +42,12 @@ from integration.services.link import (
     store_locations,
 )
 from pos.models import Outlet, Register
-from pos.services.retailer import retailer_unpaid_fulfillment_set
+from pos.selectors import retailer_audit_recent, settings_counts
+from pos.services.retailer import retailer_currency_locked, retailer_settings_update, retailer_unpaid_fulfillment_set
 from pos.tenancy import AdminRequiredMixin, RetailerRequiredMixin, is_admin
 
 BIGCOMMERCE_TEMPLATE = "dashboard/settings_bigcommerce.html"
+RETAILER_FIELD_LABELS = {"name": "name", "time_zone": "time zone", "currency": "currency"}
 
 
 def _read_only(*forms) -> None:
@@ -63,15 +66,54 @@ def _form_error(form, error: LinkError) -> None:
     form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
-class SettingsView(RetailerRequiredMixin, TemplateView):
-    template_name = "dashboard/settings.html"
+def settings_page(request, *, retailer_form=None, status: int = 200):
+    """The Settings overview: the shop's own settings, links to outlets, payment types and people, fulfilment,
+    BigCommerce, and (admins) the latest audited changes. A bound form with errors replaces the fresh one."""
+    retailer = request.retailer
+    admin = is_admin(request)
+    retailer_form = retailer_form or RetailerSettingsForm(
+        retailer=retailer, currency_locked=retailer_currency_locked(retailer=retailer)
+    )
+    fulfillment_form = FulfillmentSettingsForm(initial={"allow_unpaid_fulfillment": retailer.allow_unpaid_fulfillment})
+    if not admin:
+        _read_only(retailer_form, fulfillment_form)
+    context = {
+        "link": active_link(retailer),
+        "retailer_form": retailer_form,
+        "fulfillment_form": fulfillment_form,
+        "audit": retailer_audit_recent(retailer=retailer) if admin else [],
+        "counts": settings_counts(retailer=retailer),
+    }
+    return render(request, "dashboard/settings.html", context, status=status)
 
-    def get_context_data(self, **kwargs):
-        retailer = self.request.retailer
-        form = FulfillmentSettingsForm(initial={"allow_unpaid_fulfillment": retailer.allow_unpaid_fulfillment})
-        if not is_admin(self.request):
-            _read_only(form)
-        return super().get_context_data(link=active_link(retailer), fulfillment_form=form, **kwargs)
+
+class SettingsView(RetailerRequiredMixin, View):
+    def get(self, request):
+        return settings_page(request)
+
+
+class RetailerSettingsView(AdminRequiredMixin, View):
+    """The Shop card's form: name, time zone and (until the first sale) currency."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        retailer = request.retailer
+        form = RetailerSettingsForm(
+            request.POST, retailer=retailer, currency_locked=retailer_currency_locked(retailer=retailer)
+        )
+        changed = None
+        if form.is_valid():
+            changed = call_service(
+                form, retailer_settings_update, retailer=retailer, acting_user=request.user, **form.cleaned_data
+            )
+        if changed is None:
+            return settings_page(request, retailer_form=form, status=400)
+        if changed:
+            messages.success(request, f"Saved the shop's {', '.join(RETAILER_FIELD_LABELS[f] for f in changed)}.")
+        else:
+            messages.info(request, "Nothing changed.")
+        return redirect("dashboard:settings")
 
 
 class FulfillmentSettingsView(AdminRequiredMixin, View):
@@ -108,7 +150,7 @@ def bigcommerce_page(request, *, status: int = 200, **forms):
             "archived": archived,
             "archived_mappings": _archived_mappings(archived=archived),
             "public_url_problem": public_url_problem(),
-            "has_register": Register.objects.for_retailer(retailer).exists(),
+            "has_register": Register.objects.for_retailer(retailer).filter(active=True, outlet__active=True).exists(),
         }
         shown = [context["link_form"]]
     else:

@@ -84,7 +84,7 @@ def test_staff_see_the_fulfilment_setting_but_cannot_change_it(staff_client, ret
     html = staff_client.get(SETTINGS).content.decode()
 
     assert 'name="allow_unpaid_fulfillment"' in html and "disabled" in html
-    assert "Only an admin can change this." in html
+    assert "only an admin of Acme Outdoor can change them" in html
     response = staff_client.post(reverse("dashboard:settings_fulfillment"), {"allow_unpaid_fulfillment": "on"})
     assert response.status_code == 403
     retailer.refresh_from_db()
