@@ -21,9 +21,9 @@ def _post(client, register, **data):
 
 
 @pytest.fixture
-def till(shop, outlet):
-    """A counter register at the shop's outlet (the `register` fixture is the link's online register)."""
-    return factories.RegisterFactory(outlet=outlet, retailer=outlet.retailer, name="Till 1")
+def till(shop):
+    """The counter's register (the `register` fixture is the link's online register)."""
+    return shop.till
 
 
 def _cart(response) -> list[tuple[str, int]]:
