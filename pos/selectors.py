@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -506,11 +506,13 @@ def sale_for_detail(*, retailer: Retailer) -> QuerySet[Sale]:
     )
 
 
+CENTS = Decimal("0.01")
+
+
 def _plain(amount: Decimal) -> str:
-    """Money for a spreadsheet: no separators or symbol, at least 2 decimals, never rounded."""
-    text = f"{amount.normalize():f}"
-    whole, _, decimals = text.partition(".")
-    return f"{whole}.{decimals.ljust(2, '0')}"
+    """Money for a spreadsheet as the pages show it: two decimals rounded half up (what `floatformat:2` shows;
+    53.495 is 53.50), no separator or symbol."""
+    return f"{amount.quantize(CENTS, rounding=ROUND_HALF_UP):f}"
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -547,10 +549,11 @@ SALES_CSV_HEADER = [
 
 
 def sales_csv_rows(*, retailer: Retailer, filters: SaleFilters, chunk_size: int = 2000) -> Iterator[list[str]]:
-    """The filtered Sales history as spreadsheet rows (header first): local times, plain decimals, text that
-    cannot run as a formula. Streams from a server-side cursor in chunks, so a million rows never sit in memory."""
+    """The filtered Sales history as spreadsheet rows (header first): local times (the Date column names the time
+    zone), money rounded to cents as the pages show it, text that cannot run as a formula. Streams from a
+    server-side cursor in chunks, so a million rows never sit in memory."""
     tz = ZoneInfo(retailer.time_zone)
-    yield SALES_CSV_HEADER
+    yield [f"Date ({retailer.time_zone})" if column == "Date" else column for column in SALES_CSV_HEADER]
     for sale in sales_history(retailer=retailer, filters=filters).iterator(chunk_size=chunk_size):
         customer = sale.customer
         fulfillment = getattr(sale, "fulfillment", None)
