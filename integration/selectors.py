@@ -4,7 +4,7 @@ support console show. Each returns what a page needs in a fixed number of querie
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -285,6 +285,10 @@ class TimelineItem:
     level: str
     title: str
     message: str
+    event: str = ""  # the log event's code ("" for a webhook)
+    # The same entry repeated back to back (a failure retried four times) is one item: how many, since when.
+    count: int = 1
+    first_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -297,6 +301,51 @@ class OrderTimeline:
     order_sync: OrderSync | None
     items: list[TimelineItem]
     truncated: bool
+
+    @property
+    def failed_attempts(self) -> int:
+        """How many times syncing this order failed: the row's counter, or the failures its log records when
+        more (the counter restarts at a retry by staff, and a permanent failure found while applying an order
+        does not add to it)."""
+        logged = sum(item.count for item in self.items if item.event in FAILED_EVENTS)
+        return max(self.order_sync.attempts if self.order_sync else 0, logged)
+
+
+# What each webhook BigCommerce sends for an order says, in words.
+WEBHOOK_WORDS = {
+    "store/order/created": "BigCommerce: order placed.",
+    "store/order/updated": "BigCommerce: order changed.",
+    "store/order/statusUpdated": "BigCommerce: status changed.",
+    "store/order/archived": "BigCommerce: order archived.",
+    "store/order/refund/created": "BigCommerce: refund made.",
+}
+
+
+def _without_order_prefix(message: str, bc_order_id: int) -> str:
+    """A log sentence on its order's own timeline: "Order 160: Order 160 was cancelled…" and "Order 160: created
+    product…" say the order once, or not at all."""
+    prefix = f"Order {bc_order_id}: "
+    if not message.startswith(prefix):
+        return message
+    rest = message[len(prefix) :]
+    return rest if rest.startswith(f"Order {bc_order_id}") else rest[:1].upper() + rest[1:]
+
+
+def _collapse_repeats(items: list[TimelineItem]) -> list[TimelineItem]:
+    """Back-to-back items saying the same thing become one, with how many times and since when."""
+    collapsed: list[TimelineItem] = []
+    for item in items:
+        last = collapsed[-1] if collapsed else None
+        if last and (last.kind, last.level, last.title, last.message) == (
+            item.kind,
+            item.level,
+            item.title,
+            item.message,
+        ):
+            collapsed[-1] = replace(last, at=item.at, count=last.count + 1, first_at=last.first_at or last.at)
+        else:
+            collapsed.append(item)
+    return collapsed
 
 
 def order_timeline(*, link: StoreLink, bc_order_id: int) -> OrderTimeline:
@@ -312,15 +361,21 @@ def order_timeline(*, link: StoreLink, bc_order_id: int) -> OrderTimeline:
         .only("scope", "received_at")
         .order_by("-received_at")[: TIMELINE_LIMIT + 1]
     )
-    items = [TimelineItem(e.created_at, "log", e.level, code_label(e.event), e.message) for e in entries] + [
-        TimelineItem(h.received_at, "webhook", "info", "Webhook received", h.scope) for h in hooks
+    items = [
+        TimelineItem(
+            e.created_at, "log", e.level, code_label(e.event), _without_order_prefix(e.message, bc_order_id), e.event
+        )
+        for e in entries
+    ] + [
+        TimelineItem(h.received_at, "webhook", "info", "Webhook received", WEBHOOK_WORDS.get(h.scope, h.scope))
+        for h in hooks
     ]
     items.sort(key=lambda item: item.at)
     return OrderTimeline(
         link=link,
         bc_order_id=bc_order_id,
         order_sync=sync,
-        items=items[-TIMELINE_LIMIT:],
+        items=_collapse_repeats(items[-TIMELINE_LIMIT:]),
         truncated=len(items) > TIMELINE_LIMIT,
     )
 

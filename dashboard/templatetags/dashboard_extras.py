@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from integration.choices import LinkState, LogLevel, OrderSyncState
 from integration.selectors import code_label as _code_label
 from integration.selectors import reason_for
+from integration.status_table import STATUS_TABLE
 from pos.choices import Channel, FulfillmentState, PaymentState, SaleStatus
 
 register = template.Library()
@@ -124,3 +125,12 @@ def audit_summary(entry) -> str:
     if "setting" in detail:
         parts.append(f"{str(detail['setting']).replace('_', ' ')}: {detail.get('value')}")
     return " · ".join(parts)
+
+
+@register.filter
+def bc_status(status_id: int | None) -> str:
+    """A BigCommerce status id in words ("Completed"); an id this version does not know says so."""
+    if status_id is None:
+        return ""
+    status = STATUS_TABLE.get(status_id)
+    return status.label if status else f"an unknown status (id {status_id})"

@@ -136,6 +136,8 @@ def test_resolve_one_with_a_note(page, live_server, signed_in):
     history_shop = signed_in
     page.goto(f"{live_server.url}/failed-orders/")
     row = page.get_by_test_id("failed-row-6002")
+    badge = page.get_by_test_id("attention-badge")
+    expect(badge).to_have_text(re.compile(r"^2 "))
 
     row.get_by_role("link", name="Resolve order 6002").click()
     page.get_by_label("How was it resolved?").fill("Status fixed in BigCommerce; sale entered by hand as #88")
@@ -145,6 +147,7 @@ def test_resolve_one_with_a_note(page, live_server, signed_in):
         "Status fixed in BigCommerce; sale entered by hand as #88"
     )
     expect(row.get_by_test_id("sync-state")).to_have_text("Resolved")
+    expect(badge).to_have_text(re.compile(r"^1 "))  # updated with the answer, before any reload
     assert OrderSync.objects.get(pk=history_shop.syncs["status"].pk).state == OrderSyncState.RESOLVED
     page.reload()
     expect(page.get_by_test_id("failed-row-6002")).to_have_count(0)
