@@ -604,8 +604,21 @@ class FulfillmentSettingsForm(BootstrapMixin, forms.Form):
     )
 
 
+class RegisterSelect(forms.Select):
+    """A select of registers whose options carry their outlet (`data-outlet`): static/js/app.js narrows the list
+    to the outlet chosen in the select named by `data-narrowed-by`."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        instance = getattr(value, "instance", None)
+        if instance is not None:
+            option["attrs"]["data-outlet"] = str(instance.outlet_id)
+        return option
+
+
 class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
-    """Where online sales are booked: an outlet, a register of that outlet, and the default payment type."""
+    """Where online sales are booked: an outlet, a register of that outlet, and the default payment type. Only
+    active outlets and registers are offered (plus the link's own, which cannot be deactivated anyway)."""
 
     outlet = forms.ModelChoiceField(
         queryset=Outlet.objects.none(),
@@ -614,8 +627,10 @@ class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
     )
     register = forms.ModelChoiceField(
         queryset=Register.objects.none(),
-        help_text="A register of that outlet; online sales show on it in Sales history.",
+        help_text="A register of that outlet; online sales show on it in Sales history, and it is not offered on "
+        "the Sell screen. A register of its own (“Online”) keeps web orders apart from the counter.",
         empty_label=None,
+        widget=RegisterSelect(attrs={"data-narrowed-by": "outlet"}),
     )
     default_payment_type = forms.ModelChoiceField(
         label="Default payment type",
@@ -634,9 +649,12 @@ class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
                 },
             )
         super().__init__(*args, **kwargs)
-        self.fields["outlet"].queryset = Outlet.objects.for_retailer(retailer).order_by("name")
+        self.fields["outlet"].queryset = Outlet.objects.for_retailer(retailer).filter(active=True).order_by("name")
         self.fields["register"].queryset = (
-            Register.objects.for_retailer(retailer).select_related("outlet").order_by("outlet__name", "name")
+            Register.objects.for_retailer(retailer)
+            .filter(active=True, outlet__active=True)
+            .select_related("outlet")
+            .order_by("outlet__name", "name")
         )
         payment_types = PaymentType.objects.for_retailer(retailer).filter(active=True).order_by("name")
         field = self.fields["default_payment_type"]
@@ -647,7 +665,7 @@ class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
             field.empty_label = f"{DEFAULT_PAYMENT_TYPE_NAME} (a new payment type)"
         else:
             field.empty_label = None
-            if link is None:
+            if link is None and "default_payment_type" not in self.initial:
                 field.initial = next(p.pk for p in payment_types if p.name == DEFAULT_PAYMENT_TYPE_NAME)
 
     def places(self) -> dict:
@@ -665,8 +683,22 @@ CONFIRM_DIFFERENT_STORE_LABEL = (
 )
 
 
+TOKEN_HELP = (
+    "The store-level API account's access token (scopes: Orders, Products and Inventory modify, Information "
+    "&amp; settings read-only). It is stored encrypted and never shown again."
+)
+TOKEN_KEPT_HELP = (
+    "The token of your last attempt is kept, encrypted, for a few minutes: leave this empty to use it again, or "
+    "paste another."
+)
+
+
 class StoreLinkForm(StoreLinkPlacesForm):
-    """Link a store with its hash and a store-level API account's token (checked live by the service)."""
+    """Link a store with its hash and a store-level API account's token (checked live by the service).
+
+    Relinking: the hash and places of the store linked last are the defaults (relinking the same store reuses
+    its mappings). After a failed attempt the token may be kept on the server (`token_kept`): it is then not
+    required, and never rendered back."""
 
     store_hash = forms.CharField(
         label="Store hash",
@@ -679,12 +711,34 @@ class StoreLinkForm(StoreLinkPlacesForm):
         max_length=300,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="The store-level API account's access token (scopes: Orders and Products modify, "
-        "Information &amp; settings read-only). It is stored encrypted and never shown again.",
+        help_text=TOKEN_HELP,
     )
     confirm_different_store = forms.BooleanField(required=False, label=CONFIRM_DIFFERENT_STORE_LABEL)
 
     field_order = ["store_hash", "access_token", "outlet", "register", "default_payment_type"]
+
+    def __init__(
+        self, *args, retailer: Retailer, previous: StoreLink | None = None, token_kept: bool = False, **kwargs
+    ):
+        if previous is not None:
+            initial = {"store_hash": previous.store_hash}
+            if previous.outlet_id and previous.outlet.active:
+                initial["outlet"] = previous.outlet_id
+            if previous.register_id and previous.register.active and previous.register.outlet_id == previous.outlet_id:
+                initial["register"] = previous.register_id
+            if previous.default_payment_type_id and previous.default_payment_type.active:
+                initial["default_payment_type"] = previous.default_payment_type_id
+            kwargs["initial"] = {**initial, **kwargs.get("initial", {})}
+        super().__init__(*args, retailer=retailer, **kwargs)
+        self.set_token_kept(token_kept)
+
+    def set_token_kept(self, kept: bool) -> None:
+        """Say whether a token from a failed attempt is kept (then the field may stay empty)."""
+        self.token_kept = kept
+        field = self.fields["access_token"]
+        field.required = not kept
+        field.help_text = TOKEN_KEPT_HELP if kept else TOKEN_HELP
+        self["access_token"].help_text = field.help_text  # a bound field copies the help text when first made
 
 
 class AppInstallClaimForm(StoreLinkPlacesForm):
