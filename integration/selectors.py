@@ -13,6 +13,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.timesince import timesince
 from redis.exceptions import RedisError
 
 from integration.choices import ErrorCode, LinkState, OrderSyncState, Reason
@@ -105,6 +106,29 @@ class LinkHealth:
         return "Needs a look" if self.problems else "Healthy"
 
 
+def _reconcile_every() -> timedelta:
+    return timedelta(seconds=settings.RECONCILE_INTERVAL_SECONDS)
+
+
+def reconcile_overdue(link: StoreLink) -> timedelta | None:
+    """How long ago reconciliation last ran when that is late (None when it is not): several intervals since its
+    last run, or since the store was last linked (a link, or a relink, gets the same grace as a run)."""
+    if link.state != LinkState.ACTIVE:
+        return None
+    now = timezone.now()
+    late = now - _reconcile_every() * RECONCILE_LATE_INTERVALS
+    if link.last_reconciled_at and link.last_reconciled_at >= late:
+        return None
+    linked = (
+        SyncLogEntry.objects.filter(link=link, event=Event.LINKED.code)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    since = max(moment for moment in (link.last_reconciled_at, linked, link.linked_at) if moment)
+    return None if since >= late else now - since
+
+
 def webhooks_queue_depth() -> int | None:
     """Order syncs waiting in the webhooks queue; None when Redis cannot say."""
     try:
@@ -139,11 +163,12 @@ def overview_link_health(*, retailer: Retailer) -> LinkHealth:
             f"{len(hooks) - active} of {len(hooks)} webhooks are inactive at BigCommerce; "
             "reconciliation re-registers them."
         )
-    late = timedelta(seconds=settings.RECONCILE_INTERVAL_SECONDS * RECONCILE_LATE_INTERVALS)
-    if link.state == LinkState.ACTIVE and (
-        link.last_reconciled_at is None or link.last_reconciled_at < timezone.now() - late
-    ):
-        problems.append("Reconciliation has not run recently: check that the scheduler (rqcron) is running.")
+    if overdue := reconcile_overdue(link):
+        problems.append(
+            f"The regular check for orders that webhooks missed last ran {timesince(timezone.now() - overdue)} ago "
+            f"(it runs every {timesince(timezone.now() - _reconcile_every())}). New orders still arrive by webhook; "
+            "one a webhook misses waits until the check runs again. If this lasts over an hour, contact support."
+        )
     if counts["attention"]:
         problems.append(f"{counts['attention']} order(s) need attention.")
     return LinkHealth(

@@ -217,3 +217,44 @@ def test_the_receipt_query_count_does_not_grow_with_its_lines(staff_client, reta
     factories.SalePaymentFactory.create_batch(3, sale=sale)
     with django_assert_num_queries(len(few)):
         staff_client.get(url)
+
+
+def test_selling_more_than_the_outlet_holds_warns_and_still_sells(staff_client, shop, till):
+    cart = {"product": [shop.sock.pk, shop.shoe.pk], "quantity": ["3", "2"]}  # 2 socks and 10 shoes on the shelf
+
+    response = _post(staff_client, till, sell_action="update", **cart)
+
+    html = response.content.decode()
+    assert [line.product.name for line in response.context["below_zero"]] == ["Merino Sock"]
+    assert "2 in stock at Main Street: selling 3 takes it below zero." in html
+    assert "1 product will go below zero stock at Main Street." in html
+    sold = _post(staff_client, till, sell_action="complete", payment_type=shop.cash.pk, **cart)
+    assert sold.status_code == 302
+
+
+def test_the_sell_screen_and_the_receipt_say_the_same_about_tax(staff_client, shop, till):
+    screen = _post(staff_client, till, q="TS-1", sell_action="add").content.decode()
+    sold = _post(
+        staff_client, till, sell_action="complete", payment_type=shop.cash.pk, product=[shop.shoe.pk], quantity=["1"]
+    )
+    receipt = staff_client.get(sold["Location"]).content.decode()
+
+    assert "no tax added" in screen and "prices include tax" not in screen
+    assert 'data-testid="receipt-tax">no tax added<' in receipt and "Subtotal (ex tax)" not in receipt
+
+
+def test_a_receipt_with_tax_shows_the_subtotal_and_the_tax(staff_client, shop, till):
+    sale = factories.SaleFactory(retailer=shop.outlet.retailer, outlet=shop.outlet, register=till)
+
+    receipt = staff_client.get(reverse("dashboard:sale_receipt", args=[sale.pk])).content.decode()
+
+    assert "Subtotal (ex tax)" in receipt and ">1.00<" in receipt
+
+
+def test_an_inactive_register_cannot_sell_even_when_posted(staff_client, shop, till):
+    till.active = False
+    till.save()
+
+    response = _post(staff_client, till, sell_action="complete", product=[shop.shoe.pk], quantity=["1"])
+
+    assert response.status_code == 404
