@@ -7,8 +7,11 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from functools import cache
+from zoneinfo import available_timezones
 
 from django import forms
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 
 from integration.choices import ErrorCode, LinkState, LogLevel, OrderSyncState
@@ -17,7 +20,7 @@ from integration.selectors import FailedOrderFilters, SyncLogFilters, code_label
 from integration.services.link import DEFAULT_PAYMENT_TYPE_NAME
 from integration.services.synclog import Event
 from integration.status_table import STATUS_TABLE
-from pos.choices import Channel, FulfillmentState, MovementReason, PaymentState, ProductKind, SaleStatus
+from pos.choices import Channel, FulfillmentState, MovementReason, PaymentState, ProductKind, Role, SaleStatus
 from pos.models import MONEY, FulfillmentLine, Outlet, PaymentType, Product, Register, Retailer
 from pos.selectors import CATALOG_SORTS, NO_FULFILLMENT, SALE_SORTS, STOCK_STATES, SaleFilters, products_by_sku
 from pos.services.fulfillment import FIELD_MAX_LENGTH, LineQuantities
@@ -26,19 +29,19 @@ YES_NO = [("", "Any"), ("yes", "Yes"), ("no", "No")]
 
 
 class BootstrapMixin:
-    """Gives every widget the Bootstrap class its type needs (templates render `{{ field }}` as is)."""
+    """Gives every widget the Bootstrap class its type needs (templates render `{{ field }}` as is). Applied when a
+    field is rendered, so fields a form adds in its own `__init__` (one select per payment method...) get it too."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if isinstance(widget, forms.CheckboxInput):
-                css = "form-check-input"
-            elif isinstance(widget, forms.Select):
-                css = "form-select"
-            else:
-                css = "form-control"
-            widget.attrs.setdefault("class", css)
+    def __getitem__(self, name):
+        widget = self.fields[name].widget
+        if isinstance(widget, forms.CheckboxInput | forms.RadioSelect):
+            css = "form-check-input"
+        elif isinstance(widget, forms.Select):
+            css = "form-select"
+        else:
+            css = "form-control"
+        widget.attrs.setdefault("class", css)
+        return super().__getitem__(name)
 
 
 def _yes_no(value: str) -> bool | None:
@@ -457,7 +460,140 @@ class ResolveForm(forms.Form):
     )
 
 
-# ---------------------------------------------------------------- settings
+# ---------------------------------------------------------------- settings: the shop
+
+
+@cache
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(available_timezones()) if "/" in name or name == "UTC"]
+
+
+class RetailerSettingsForm(BootstrapMixin, forms.Form):
+    """The retailer's name, time zone and currency (the currency only until the first sale)."""
+
+    name = forms.CharField(label="Shop name", max_length=200)
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=time_zone_choices,
+        help_text="Every date and time on these pages, in exports and receipts, and the days of the filters.",
+    )
+    currency = forms.CharField(
+        label="Currency",
+        max_length=3,
+        min_length=3,
+        help_text="The three-letter code of your sales' money (USD, EUR, AUD…). A linked BigCommerce store must "
+        "sell in it: orders in another currency are never converted.",
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "class": "form-control text-uppercase"}),
+    )
+
+    def __init__(self, *args, retailer: Retailer, currency_locked: bool, **kwargs):
+        kwargs.setdefault(
+            "initial", {"name": retailer.name, "time_zone": retailer.time_zone, "currency": retailer.currency}
+        )
+        super().__init__(*args, **kwargs)
+        if currency_locked:
+            field = self.fields["currency"]
+            field.disabled = True
+            field.help_text = "Fixed: the shop has sales in this currency, and amounts are never converted."
+
+
+class OutletForm(BootstrapMixin, forms.Form):
+    name = forms.CharField(max_length=120)
+    address = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Printed on receipts.",
+    )
+    active = forms.BooleanField(
+        required=False,
+        initial=True,
+        help_text="Inactive outlets keep their sales and stock history; their registers cannot sell.",
+    )
+
+
+class RegisterCreateForm(BootstrapMixin, forms.Form):
+    outlet = forms.ModelChoiceField(
+        queryset=Outlet.objects.none(), empty_label=None, help_text="A register stays at its outlet."
+    )
+    name = forms.CharField(max_length=120, help_text="e.g. Front counter, Till 2.")
+
+    def __init__(self, *args, retailer: Retailer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["outlet"].queryset = Outlet.objects.for_retailer(retailer).filter(active=True).order_by("name")
+
+
+class RegisterForm(BootstrapMixin, forms.Form):
+    name = forms.CharField(max_length=120)
+    active = forms.BooleanField(required=False, help_text="Inactive registers keep their sales and cannot sell.")
+
+
+class PaymentTypeForm(BootstrapMixin, forms.Form):
+    name = forms.CharField(max_length=80, help_text="As staff pick it on the Sell screen: Cash, Card, Gift voucher…")
+    active = forms.BooleanField(
+        required=False, initial=True, help_text="Inactive payment types are no longer offered; past payments keep it."
+    )
+
+
+ROLE_HELP = "Admins also manage settings, people, the catalog and the BigCommerce link; staff sell and fulfil."
+
+
+class PersonAddForm(BootstrapMixin, forms.Form):
+    """A new person: invited by email (they choose their password) or given a password now."""
+
+    INVITE, PASSWORD = "invite", "password"
+
+    username = forms.CharField(max_length=150, help_text="What they sign in with.")
+    first_name = forms.CharField(label="First name", max_length=150, required=False)
+    last_name = forms.CharField(label="Last name", max_length=150, required=False)
+    email = forms.EmailField(required=False, help_text="For the invitation and password resets.")
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.STAFF, help_text=ROLE_HELP)
+    how = forms.ChoiceField(
+        label="How they get in",
+        choices=[(INVITE, "Email an invitation to choose a password"), (PASSWORD, "Set a password now")],
+        initial=INVITE,
+        widget=forms.RadioSelect,
+    )
+    password1 = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Only when setting a password now. Give it to them in person; they can change it after signing in.",
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("how") == self.PASSWORD:
+            if not data.get("password1"):
+                self.add_error("password1", "Enter the password, or send an invitation instead.")
+            elif data.get("password1") != data.get("password2"):
+                self.add_error("password2", "The two passwords differ.")
+        return data
+
+    def password(self) -> str | None:
+        return self.cleaned_data["password1"] if self.cleaned_data["how"] == self.PASSWORD else None
+
+
+class PersonRoleForm(BootstrapMixin, forms.Form):
+    role = forms.ChoiceField(choices=Role.choices, help_text=ROLE_HELP)
+
+
+class BootstrapPasswordChangeForm(BootstrapMixin, PasswordChangeForm):
+    pass
+
+
+class BootstrapSetPasswordForm(BootstrapMixin, SetPasswordForm):
+    pass
+
+
+class BootstrapPasswordResetForm(BootstrapMixin, PasswordResetForm):
+    pass
 
 
 class FulfillmentSettingsForm(BootstrapMixin, forms.Form):
@@ -468,8 +604,21 @@ class FulfillmentSettingsForm(BootstrapMixin, forms.Form):
     )
 
 
+class RegisterSelect(forms.Select):
+    """A select of registers whose options carry their outlet (`data-outlet`): static/js/app.js narrows the list
+    to the outlet chosen in the select named by `data-narrowed-by`."""
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        instance = getattr(value, "instance", None)
+        if instance is not None:
+            option["attrs"]["data-outlet"] = str(instance.outlet_id)
+        return option
+
+
 class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
-    """Where online sales are booked: an outlet, a register of that outlet, and the default payment type."""
+    """Where online sales are booked: an outlet, a register of that outlet, and the default payment type. Only
+    active outlets and registers are offered (plus the link's own, which cannot be deactivated anyway)."""
 
     outlet = forms.ModelChoiceField(
         queryset=Outlet.objects.none(),
@@ -478,8 +627,10 @@ class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
     )
     register = forms.ModelChoiceField(
         queryset=Register.objects.none(),
-        help_text="A register of that outlet; online sales show on it in Sales history.",
+        help_text="A register of that outlet; online sales show on it in Sales history, and it is not offered on "
+        "the Sell screen. A register of its own (“Online”) keeps web orders apart from the counter.",
         empty_label=None,
+        widget=RegisterSelect(attrs={"data-narrowed-by": "outlet"}),
     )
     default_payment_type = forms.ModelChoiceField(
         label="Default payment type",
@@ -498,9 +649,12 @@ class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
                 },
             )
         super().__init__(*args, **kwargs)
-        self.fields["outlet"].queryset = Outlet.objects.for_retailer(retailer).order_by("name")
+        self.fields["outlet"].queryset = Outlet.objects.for_retailer(retailer).filter(active=True).order_by("name")
         self.fields["register"].queryset = (
-            Register.objects.for_retailer(retailer).select_related("outlet").order_by("outlet__name", "name")
+            Register.objects.for_retailer(retailer)
+            .filter(active=True, outlet__active=True)
+            .select_related("outlet")
+            .order_by("outlet__name", "name")
         )
         payment_types = PaymentType.objects.for_retailer(retailer).filter(active=True).order_by("name")
         field = self.fields["default_payment_type"]
@@ -511,7 +665,7 @@ class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
             field.empty_label = f"{DEFAULT_PAYMENT_TYPE_NAME} (a new payment type)"
         else:
             field.empty_label = None
-            if link is None:
+            if link is None and "default_payment_type" not in self.initial:
                 field.initial = next(p.pk for p in payment_types if p.name == DEFAULT_PAYMENT_TYPE_NAME)
 
     def places(self) -> dict:
@@ -529,8 +683,22 @@ CONFIRM_DIFFERENT_STORE_LABEL = (
 )
 
 
+TOKEN_HELP = (
+    "The store-level API account's access token (scopes: Orders, Products and Inventory modify, Information "
+    "&amp; settings read-only). It is stored encrypted and never shown again."
+)
+TOKEN_KEPT_HELP = (
+    "The token of your last attempt is kept, encrypted, for a few minutes: leave this empty to use it again, or "
+    "paste another."
+)
+
+
 class StoreLinkForm(StoreLinkPlacesForm):
-    """Link a store with its hash and a store-level API account's token (checked live by the service)."""
+    """Link a store with its hash and a store-level API account's token (checked live by the service).
+
+    Relinking: the hash and places of the store linked last are the defaults (relinking the same store reuses
+    its mappings). After a failed attempt the token may be kept on the server (`token_kept`): it is then not
+    required, and never rendered back."""
 
     store_hash = forms.CharField(
         label="Store hash",
@@ -543,12 +711,34 @@ class StoreLinkForm(StoreLinkPlacesForm):
         max_length=300,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "spellcheck": "false"}),
-        help_text="The store-level API account's access token (scopes: Orders and Products modify, "
-        "Information &amp; settings read-only). It is stored encrypted and never shown again.",
+        help_text=TOKEN_HELP,
     )
     confirm_different_store = forms.BooleanField(required=False, label=CONFIRM_DIFFERENT_STORE_LABEL)
 
     field_order = ["store_hash", "access_token", "outlet", "register", "default_payment_type"]
+
+    def __init__(
+        self, *args, retailer: Retailer, previous: StoreLink | None = None, token_kept: bool = False, **kwargs
+    ):
+        if previous is not None:
+            initial = {"store_hash": previous.store_hash}
+            if previous.outlet_id and previous.outlet.active:
+                initial["outlet"] = previous.outlet_id
+            if previous.register_id and previous.register.active and previous.register.outlet_id == previous.outlet_id:
+                initial["register"] = previous.register_id
+            if previous.default_payment_type_id and previous.default_payment_type.active:
+                initial["default_payment_type"] = previous.default_payment_type_id
+            kwargs["initial"] = {**initial, **kwargs.get("initial", {})}
+        super().__init__(*args, retailer=retailer, **kwargs)
+        self.set_token_kept(token_kept)
+
+    def set_token_kept(self, kept: bool) -> None:
+        """Say whether a token from a failed attempt is kept (then the field may stay empty)."""
+        self.token_kept = kept
+        field = self.fields["access_token"]
+        field.required = not kept
+        field.help_text = TOKEN_KEPT_HELP if kept else TOKEN_HELP
+        self["access_token"].help_text = field.help_text  # a bound field copies the help text when first made
 
 
 class AppInstallClaimForm(StoreLinkPlacesForm):

@@ -4,7 +4,7 @@ support console show. Each returns what a page needs in a fixed number of querie
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,13 +13,15 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from integration.choices import ErrorCode, LinkState, OrderSyncState, Reason
-from integration.models import OrderSync, ProductLink, StoreLink, SyncLogEntry, WebhookEvent
+from integration.models import OrderSync, PaymentMethodMap, ProductLink, StoreLink, SyncLogEntry, WebhookEvent
 from integration.services.order_sync import ORDER_SYNC
 from integration.services.synclog import Event
 from pos.models import AuditEntry, Retailer
 from pos.selectors import local_day_bounds, within_local_days
+from pos.services.retailer import NOTHING_IN_USE, InUse
 from work import kernel
 
 logger = logging.getLogger("integration.selectors")
@@ -44,6 +46,26 @@ def active_link(retailer: Retailer) -> StoreLink | None:
         .exclude(state=LinkState.UNLINKED)
         .select_related("outlet", "register", "default_payment_type")
         .first()
+    )
+
+
+LINK_IN_USE_WHY = "the BigCommerce link uses it (Settings › BigCommerce); choose another there first"
+
+
+def link_in_use(*, retailer: Retailer, link: StoreLink | None = None) -> InUse:
+    """What the live link relies on: its outlet, its register (the online register, never offered for counter
+    sales) and the payment types it books online payments as (the default and every mapped one)."""
+    link = link or active_link(retailer)
+    if link is None:
+        return NOTHING_IN_USE
+    mapped = PaymentMethodMap.objects.filter(link=link, payment_type__isnull=False).values_list(
+        "payment_type_id", flat=True
+    )
+    return InUse(
+        outlet_ids=frozenset(filter(None, [link.outlet_id])),
+        register_ids=frozenset(filter(None, [link.register_id])),
+        payment_type_ids=frozenset(filter(None, [link.default_payment_type_id, *mapped])),
+        why=LINK_IN_USE_WHY,
     )
 
 
@@ -89,6 +111,29 @@ def order_syncs_queued(*, retailer_id: int) -> int:
     return sum(due + running for kind, due, running, _ in kernel.counts(shard=retailer_id) if kind == ORDER_SYNC)
 
 
+def _reconcile_every() -> timedelta:
+    return timedelta(seconds=settings.RECONCILE_INTERVAL_SECONDS)
+
+
+def reconcile_overdue(link: StoreLink) -> timedelta | None:
+    """How long ago reconciliation last ran when that is late (None when it is not): several intervals since its
+    last run, or since the store was last linked (a link, or a relink, gets the same grace as a run)."""
+    if link.state != LinkState.ACTIVE:
+        return None
+    now = timezone.now()
+    late = now - _reconcile_every() * RECONCILE_LATE_INTERVALS
+    if link.last_reconciled_at and link.last_reconciled_at >= late:
+        return None
+    linked = (
+        SyncLogEntry.objects.filter(link=link, event=Event.LINKED.code)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    since = max(moment for moment in (link.last_reconciled_at, linked, link.linked_at) if moment)
+    return None if since >= late else now - since
+
+
 def overview_link_health(*, retailer: Retailer) -> LinkHealth:
     """The live link's hooks, last webhook / sync / reconciliation, orders waiting and failing, and the queue."""
     link = active_link(retailer)
@@ -114,11 +159,12 @@ def overview_link_health(*, retailer: Retailer) -> LinkHealth:
             f"{len(hooks) - active} of {len(hooks)} webhooks are inactive at BigCommerce; "
             "reconciliation re-registers them."
         )
-    late = timedelta(seconds=settings.RECONCILE_INTERVAL_SECONDS * RECONCILE_LATE_INTERVALS)
-    if link.state == LinkState.ACTIVE and (
-        link.last_reconciled_at is None or link.last_reconciled_at < timezone.now() - late
-    ):
-        problems.append("Reconciliation has not run recently: check that the scheduler (rqcron) is running.")
+    if overdue := reconcile_overdue(link):
+        problems.append(
+            f"The regular check for orders that webhooks missed last ran {timesince(timezone.now() - overdue)} ago "
+            f"(it runs every {timesince(timezone.now() - _reconcile_every())}). New orders still arrive by webhook; "
+            "one a webhook misses waits until the check runs again. If this lasts over an hour, contact support."
+        )
     if counts["attention"]:
         problems.append(f"{counts['attention']} order(s) need attention.")
     return LinkHealth(
@@ -260,6 +306,10 @@ class TimelineItem:
     level: str
     title: str
     message: str
+    event: str = ""  # the log event's code ("" for a webhook)
+    # The same entry repeated back to back (a failure retried four times) is one item: how many, since when.
+    count: int = 1
+    first_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -272,6 +322,51 @@ class OrderTimeline:
     order_sync: OrderSync | None
     items: list[TimelineItem]
     truncated: bool
+
+    @property
+    def failed_attempts(self) -> int:
+        """How many times syncing this order failed: the row's counter, or the failures its log records when
+        more (the counter restarts at a retry by staff, and a permanent failure found while applying an order
+        does not add to it)."""
+        logged = sum(item.count for item in self.items if item.event in FAILED_EVENTS)
+        return max(self.order_sync.attempts if self.order_sync else 0, logged)
+
+
+# What each webhook BigCommerce sends for an order says, in words.
+WEBHOOK_WORDS = {
+    "store/order/created": "BigCommerce: order placed.",
+    "store/order/updated": "BigCommerce: order changed.",
+    "store/order/statusUpdated": "BigCommerce: status changed.",
+    "store/order/archived": "BigCommerce: order archived.",
+    "store/order/refund/created": "BigCommerce: refund made.",
+}
+
+
+def _without_order_prefix(message: str, bc_order_id: int) -> str:
+    """A log sentence on its order's own timeline: "Order 160: Order 160 was cancelled…" and "Order 160: created
+    product…" say the order once, or not at all."""
+    prefix = f"Order {bc_order_id}: "
+    if not message.startswith(prefix):
+        return message
+    rest = message[len(prefix) :]
+    return rest if rest.startswith(f"Order {bc_order_id}") else rest[:1].upper() + rest[1:]
+
+
+def _collapse_repeats(items: list[TimelineItem]) -> list[TimelineItem]:
+    """Back-to-back items saying the same thing become one, with how many times and since when."""
+    collapsed: list[TimelineItem] = []
+    for item in items:
+        last = collapsed[-1] if collapsed else None
+        if last and (last.kind, last.level, last.title, last.message) == (
+            item.kind,
+            item.level,
+            item.title,
+            item.message,
+        ):
+            collapsed[-1] = replace(last, at=item.at, count=last.count + 1, first_at=last.first_at or last.at)
+        else:
+            collapsed.append(item)
+    return collapsed
 
 
 def order_timeline(*, link: StoreLink, bc_order_id: int) -> OrderTimeline:
@@ -287,15 +382,21 @@ def order_timeline(*, link: StoreLink, bc_order_id: int) -> OrderTimeline:
         .only("scope", "received_at")
         .order_by("-received_at")[: TIMELINE_LIMIT + 1]
     )
-    items = [TimelineItem(e.created_at, "log", e.level, code_label(e.event), e.message) for e in entries] + [
-        TimelineItem(h.received_at, "webhook", "info", "Webhook received", h.scope) for h in hooks
+    items = [
+        TimelineItem(
+            e.created_at, "log", e.level, code_label(e.event), _without_order_prefix(e.message, bc_order_id), e.event
+        )
+        for e in entries
+    ] + [
+        TimelineItem(h.received_at, "webhook", "info", "Webhook received", WEBHOOK_WORDS.get(h.scope, h.scope))
+        for h in hooks
     ]
     items.sort(key=lambda item: item.at)
     return OrderTimeline(
         link=link,
         bc_order_id=bc_order_id,
         order_sync=sync,
-        items=items[-TIMELINE_LIMIT:],
+        items=_collapse_repeats(items[-TIMELINE_LIMIT:]),
         truncated=len(items) > TIMELINE_LIMIT,
     )
 

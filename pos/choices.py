@@ -139,6 +139,17 @@ class AuditAction(models.TextChoices):
     PRODUCT_ACCEPTED = "product_accepted", _("Link-created product accepted")
     PRODUCT_MERGED = "product_merged", _("Products merged")
     SETTINGS_CHANGED = "settings_changed", _("Settings changed")
+    OUTLET_CREATED = "outlet_created", _("Outlet created")
+    OUTLET_UPDATED = "outlet_updated", _("Outlet changed")
+    REGISTER_CREATED = "register_created", _("Register created")
+    REGISTER_UPDATED = "register_updated", _("Register changed")
+    PAYMENT_TYPE_CREATED = "payment_type_created", _("Payment type created")
+    PAYMENT_TYPE_UPDATED = "payment_type_updated", _("Payment type changed")
+    PERSON_ADDED = "person_added", _("Person added")
+    PERSON_ROLE_CHANGED = "person_role_changed", _("Role changed")
+    PERSON_DEACTIVATED = "person_deactivated", _("Person deactivated")
+    PERSON_REACTIVATED = "person_reactivated", _("Person reactivated")
+    PASSWORD_EMAIL_SENT = "password_email_sent", _("Password email sent")
 
 
 class FulfillmentAction(models.TextChoices):

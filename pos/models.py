@@ -89,6 +89,8 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.STAFF)
+    # A deactivated member keeps their history (sales rung up, audit entries) but cannot act for the retailer.
+    active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = TenantManager()
@@ -126,6 +128,8 @@ class Outlet(models.Model):
     retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="outlets")
     name = models.CharField(max_length=120)
     address = models.TextField(blank=True)
+    # Inactive outlets keep their sales and stock history; their registers cannot sell.
+    active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = TenantManager()
@@ -144,6 +148,7 @@ class Register(models.Model):
     retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="registers")
     outlet = models.ForeignKey(Outlet, on_delete=models.CASCADE, related_name="registers")
     name = models.CharField(max_length=120)
+    active = models.BooleanField(default=True)
 
     objects = TenantManager()
 

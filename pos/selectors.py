@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection
@@ -29,18 +29,65 @@ from django.utils import timezone
 from pos.choices import Channel, FulfillmentState, SaleStatus
 from pos.keyset import KeysetPage, keyset_page
 from pos.models import (
+    AuditEntry,
     Customer,
     Fulfillment,
     FulfillmentEvent,
     FulfillmentLine,
     InventoryLevel,
     InventoryMovement,
+    Membership,
     Outlet,
+    PaymentType,
     Product,
+    Register,
     Retailer,
     Sale,
     SalePayment,
 )
+
+# ---------------------------------------------------------------- the shop's set-up
+
+
+def retailer_outlets(*, retailer: Retailer) -> list[Outlet]:
+    """Every outlet (active first, then by name) with its registers (by name) prefetched: two queries."""
+    registers = Prefetch("registers", queryset=Register.objects.order_by("-active", "name"))
+    return list(Outlet.objects.for_retailer(retailer).order_by("-active", "name").prefetch_related(registers))
+
+
+def retailer_payment_types(*, retailer: Retailer) -> list[PaymentType]:
+    return list(PaymentType.objects.for_retailer(retailer).order_by("-active", "name"))
+
+
+def retailer_people(*, retailer: Retailer) -> list[Membership]:
+    """The retailer's people (active first, admins first, then by username), with their user: one query."""
+    return list(
+        Membership.objects.for_retailer(retailer).select_related("user").order_by("-active", "role", "user__username")
+    )
+
+
+@dataclass(frozen=True)
+class SetupCounts:
+    """How much of the shop is set up: active outlets, registers that can sell, payment types and people."""
+
+    outlets: int
+    registers: int
+    payment_types: int
+    people: int
+
+
+def settings_counts(*, retailer: Retailer) -> SetupCounts:
+    return SetupCounts(
+        outlets=Outlet.objects.for_retailer(retailer).filter(active=True).count(),
+        registers=Register.objects.for_retailer(retailer).filter(active=True, outlet__active=True).count(),
+        payment_types=PaymentType.objects.for_retailer(retailer).filter(active=True).count(),
+        people=Membership.objects.for_retailer(retailer).filter(active=True).count(),
+    )
+
+
+def retailer_audit_recent(*, retailer: Retailer, limit: int = 10) -> list[AuditEntry]:
+    """The latest audited changes at the retailer (settings, people, catalog, link), newest first."""
+    return list(AuditEntry.objects.for_retailer(retailer).select_related("actor")[:limit])
 
 
 def retailer_today_bounds(retailer: Retailer) -> tuple[datetime, datetime]:
@@ -444,11 +491,13 @@ def sale_for_detail(*, retailer: Retailer) -> QuerySet[Sale]:
     )
 
 
+CENTS = Decimal("0.01")
+
+
 def _plain(amount: Decimal) -> str:
-    """Money for a spreadsheet: no separators or symbol, at least 2 decimals, never rounded."""
-    text = f"{amount.normalize():f}"
-    whole, _, decimals = text.partition(".")
-    return f"{whole}.{decimals.ljust(2, '0')}"
+    """Money for a spreadsheet as the pages show it: two decimals rounded half up (what `floatformat:2` shows;
+    53.495 is 53.50), no separator or symbol."""
+    return f"{amount.quantize(CENTS, rounding=ROUND_HALF_UP):f}"
 
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -485,10 +534,11 @@ SALES_CSV_HEADER = [
 
 
 def sales_csv_rows(*, retailer: Retailer, filters: SaleFilters, chunk_size: int = 2000) -> Iterator[list[str]]:
-    """The filtered Sales history as spreadsheet rows (header first): local times, plain decimals, text that
-    cannot run as a formula. Streams from a server-side cursor in chunks, so a million rows never sit in memory."""
+    """The filtered Sales history as spreadsheet rows (header first): local times (the Date column names the time
+    zone), money rounded to cents as the pages show it, text that cannot run as a formula. Streams from a
+    server-side cursor in chunks, so a million rows never sit in memory."""
     tz = ZoneInfo(retailer.time_zone)
-    yield SALES_CSV_HEADER
+    yield [f"Date ({retailer.time_zone})" if column == "Date" else column for column in SALES_CSV_HEADER]
     for sale in sales_history(retailer=retailer, filters=filters).iterator(chunk_size=chunk_size):
         customer = sale.customer
         fulfillment = getattr(sale, "fulfillment", None)

@@ -36,7 +36,7 @@ def resolve_retailer(request: HttpRequest) -> tuple[Retailer | None, str | None]
             if retailer:
                 return retailer, SUPPORT_ROLE
         return None, SUPPORT_ROLE
-    memberships = Membership.objects.filter(user=user).select_related("retailer").order_by("id")
+    memberships = Membership.objects.filter(user=user, active=True).select_related("retailer").order_by("id")
     if chosen:
         memberships = memberships.filter(retailer_id=chosen) or memberships
     membership = memberships.first()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pos.choices import MovementReason
-from pos.models import Outlet, PaymentType, Product
+from pos.models import Outlet, PaymentType, Product, Register
 from pos.services.stock import StockMove, stock_move_many
 from tests import factories
 
@@ -21,6 +21,8 @@ class Shop:
     sock: Product
     from_link: Product
     cash: PaymentType
+    # The counter's register (the `register` fixture is the link's online register, never used for counter sales).
+    till: Register
 
 
 def receive(product: Product, outlet: Outlet, quantity: int, key: str) -> None:
@@ -46,4 +48,5 @@ def shop(retailer, outlet, register) -> Shop:
     receive(sock, outlet, 2, "fixture:sock:main")
     receive(from_link, outlet, 3, "fixture:bc:main")
     cash = factories.PaymentTypeFactory(retailer=retailer, name="Cash")
-    return Shop(outlet=outlet, backroom=backroom, shoe=shoe, sock=sock, from_link=from_link, cash=cash)
+    till = factories.RegisterFactory(outlet=outlet, retailer=retailer, name="Till 1")
+    return Shop(outlet=outlet, backroom=backroom, shoe=shoe, sock=sock, from_link=from_link, cash=cash, till=till)

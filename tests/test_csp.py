@@ -194,3 +194,22 @@ def test_the_audit_finds_what_the_policy_would_block():
     )
 
     assert len(audit.problems) == 6
+
+
+def test_django_rqs_admin_pages_get_their_own_looser_policy_and_only_they(client):
+    """django-rq's templates need inline script and style: its pages get a policy allowing them (nothing from
+    another origin), while the rest of the admin and every product page keep the strict one."""
+    client.force_login(factories.UserFactory(is_staff=True, is_superuser=True))
+
+    rq_home = client.get(reverse("admin:django_rq_home"))
+    rq_queue = client.get(reverse("admin:django_rq_jobs", kwargs={"queue_index": 0}))
+    admin_index = client.get(reverse("admin:index"))
+
+    for response in (rq_home, rq_queue):
+        assert response.status_code == 200
+        directives = policy(response)
+        assert directives["script-src"] == ["'self'", "'unsafe-inline'"]
+        assert directives["style-src"] == ["'self'", "'unsafe-inline'"]
+        assert directives["object-src"] == ["'none'"] and directives["frame-ancestors"] == ["'none'"]
+    assert b"<script" in rq_queue.content  # what needed it
+    assert_policy_in_force(admin_index)

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from django.core import mail
 from django.test import Client
 from django.urls import resolve, reverse
 
@@ -272,6 +273,10 @@ PUBLIC_WITHOUT_CREDENTIALS = {
     "integration:app_auth": ("GET", {}, 400),
     "integration:app_load": ("GET", {"signed_payload_jwt": _jwt_shaped()}, 403),
     "integration:app_uninstall": ("GET", {"signed_payload_jwt": _jwt_shaped()}, 403),
+    "password_reset": ("POST", {"email": "nobody@example.com"}, 302),
+    "password_reset_done": ("GET", {}, 200),
+    "password_reset_confirm": ("POST", {"new_password1": "Sneaky-pass-42", "new_password2": "Sneaky-pass-42"}, 200),
+    "password_reset_complete": ("GET", {}, 200),
 }
 
 
@@ -283,18 +288,26 @@ def test_every_public_route_is_covered_below():
 def test_public_routes_do_nothing_without_their_credentials(client, retailer, name):
     link = factories.StoreLinkFactory(retailer=retailer, store_hash="abc")
     factories.AppInstallFactory(store_hash="abc", link=link)
+    user = factories.UserFactory(email="nobody-else@example.com")
     method, params, status = PUBLIC_WITHOUT_CREDENTIALS[name]
+    route = ROUTES[name]
+    url = reverse(name, kwargs=route.kwargs_for(retailer) if route.kwargs_for else None)
     body = json.dumps({"scope": "store/order/created", "hash": "f" * 40, "data": {"type": "order", "id": 7}})
 
-    if method == "POST":
-        response = client.post(reverse(name), body, content_type="application/json")
+    if method == "POST" and name.startswith("integration:"):
+        response = client.post(url, body, content_type="application/json")
+    elif method == "POST":
+        response = client.post(url, params)
     else:
-        response = client.get(reverse(name), params)
+        response = client.get(url, params)
 
     assert response.status_code == status
     assert not WebhookEvent.objects.exists()
     assert AppInstall.objects.get().is_installed
     assert StoreLink.objects.get().is_active
+    assert mail.outbox == []
+    user.refresh_from_db()
+    assert user.check_password("pw-correct-horse")
 
 
 @pytest.mark.parametrize("name", sorted(n for n in PUBLIC_ROUTES if not hasattr(callbacks()[n], "view_class")))

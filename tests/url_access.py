@@ -53,6 +53,10 @@ PUBLIC_ROUTES = {
     "integration:app_auth": "BigCommerce's install callback: nothing happens without a code BigCommerce accepts",
     "integration:app_load": "BigCommerce's load callback: nothing is shown without a valid signed_payload_jwt",
     "integration:app_uninstall": "BigCommerce's uninstall callback: nothing happens without a valid JWT",
+    "password_reset": "asking for a reset email: throttled, and it never says whether the address has an account",
+    "password_reset_done": "a static page: check your email",
+    "password_reset_confirm": "choosing a password: nothing happens without a valid one-use token from the email",
+    "password_reset_complete": "a static page: your password is saved",
 }
 
 # Namespaces with their own access control (the Django admin and django-rq's pages in it: is_staff only); the
@@ -91,6 +95,27 @@ def register_id(retailer) -> int:
     return factories.RegisterFactory(outlet__retailer=retailer).pk
 
 
+def outlet_kwargs(retailer) -> dict:
+    return {"pk": factories.OutletFactory(retailer=retailer).pk}
+
+
+def register_kwargs(retailer) -> dict:
+    return {"pk": register_id(retailer)}
+
+
+def payment_type_kwargs(retailer) -> dict:
+    return {"pk": factories.PaymentTypeFactory(retailer=retailer).pk}
+
+
+def person_kwargs(retailer) -> dict:
+    return {"pk": factories.MembershipFactory(retailer=retailer).pk}
+
+
+def reset_link_kwargs(retailer) -> dict:
+    """A password reset link whose token is not valid: the page says so."""
+    return {"uidb64": "MQ", "token": "not-a-valid-token"}
+
+
 def linked_store(retailer) -> None:
     """A live link whose API answers nothing (a closed loopback port): pages show "could not reach" at once."""
     factories.StoreLinkFactory(retailer=retailer, api_base_url="http://127.0.0.1:9")
@@ -106,6 +131,10 @@ ROUTES: dict[str, Route] = {
     "logout": Route(Access.SIGNED_IN, method="POST"),
     "password_change": Route(Access.SIGNED_IN),
     "password_change_done": Route(Access.SIGNED_IN),
+    "password_reset": Route(Access.PUBLIC),
+    "password_reset_done": Route(Access.PUBLIC),
+    "password_reset_confirm": Route(Access.PUBLIC, kwargs_for=reset_link_kwargs, cross_retailer=True),
+    "password_reset_complete": Route(Access.PUBLIC),
     "dashboard:overview": Route(Access.MEMBER),
     "dashboard:catalog": Route(Access.MEMBER),
     "dashboard:product_create": Route(Access.ADMIN),
@@ -143,6 +172,22 @@ ROUTES: dict[str, Route] = {
     "dashboard:order_timeline": Route(Access.MEMBER, kwargs_for=timeline_kwargs),
     "dashboard:settings": Route(Access.MEMBER),
     "dashboard:settings_fulfillment": Route(Access.ADMIN, method="POST"),
+    "dashboard:settings_retailer": Route(Access.ADMIN, method="POST"),
+    "dashboard:settings_outlets": Route(Access.MEMBER),
+    "dashboard:settings_outlet_create": Route(Access.ADMIN),
+    "dashboard:settings_outlet_edit": Route(Access.ADMIN, kwargs_for=outlet_kwargs),
+    "dashboard:settings_register_create": Route(
+        Access.ADMIN, data_for=lambda retailer: {"outlet": outlet_kwargs(retailer)["pk"], "name": "Till 9"}
+    ),
+    "dashboard:settings_register_edit": Route(Access.ADMIN, kwargs_for=register_kwargs),
+    "dashboard:settings_payment_types": Route(Access.MEMBER),
+    "dashboard:settings_payment_type_create": Route(Access.ADMIN),
+    "dashboard:settings_payment_type_edit": Route(Access.ADMIN, kwargs_for=payment_type_kwargs),
+    "dashboard:settings_people": Route(Access.ADMIN),
+    "dashboard:settings_person_add": Route(Access.ADMIN),
+    "dashboard:settings_person": Route(Access.ADMIN, kwargs_for=person_kwargs),
+    "dashboard:settings_person_active": Route(Access.ADMIN, method="POST", kwargs_for=person_kwargs),
+    "dashboard:settings_person_password_email": Route(Access.ADMIN, method="POST", kwargs_for=person_kwargs),
     "dashboard:settings_bigcommerce": Route(Access.MEMBER),
     "dashboard:settings_bigcommerce_unlink": Route(Access.ADMIN),
     "dashboard:settings_bigcommerce_claim": Route(Access.ADMIN),

@@ -6,12 +6,16 @@ every call: on a 200-row list that was a measurable part of the page's time.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
+from django.utils import timezone
 from django.utils.html import format_html
 
 from integration.choices import LinkState, LogLevel, OrderSyncState
 from integration.selectors import code_label as _code_label
 from integration.selectors import reason_for
+from integration.status_table import STATUS_TABLE
 from pos.choices import Channel, FulfillmentState, PaymentState, SaleStatus
 
 register = template.Library()
@@ -79,3 +83,54 @@ def reason_fix(code: str) -> str:
     """The suggested fix for a failure reason code ("" when the code is unknown)."""
     reason = reason_for(code or "")
     return reason.fix if reason else ""
+
+
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+
+
+@register.filter
+def when(value: datetime | None, precision: str = "") -> str:
+    """A moment as every page shows it: in the viewer's time zone (the retailer's; UTC for support without a
+    retailer), in one format, labelled with the zone: `2025-03-01 14:05 GMT` (`|when:"seconds"` adds the
+    seconds). The full zone name is its tooltip; the machine-readable instant is its `datetime`. "" for None."""
+    if not isinstance(value, datetime):
+        return ""
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    text = local.strftime(TIME_FORMAT + (":%S" if precision == "seconds" else ""))
+    zone = timezone.get_current_timezone_name()
+    return format_html(
+        '<time datetime="{}" title="{}">{} {}</time>', value.isoformat(), zone, text, local.strftime("%Z") or zone
+    )
+
+
+@register.filter
+def when_text(value: datetime | None) -> str:
+    """`when` as plain text (for attributes and emails): `2025-03-01 14:05 GMT`."""
+    if not isinstance(value, datetime):
+        return ""
+    local = timezone.localtime(value)
+    return f"{local:{TIME_FORMAT}} {local.strftime('%Z') or timezone.get_current_timezone_name()}"
+
+
+@register.filter
+def audit_summary(entry) -> str:
+    """What an audit entry changed, in a few words: the name or username it concerns and the fields changed."""
+    detail = entry.detail or {}
+    parts = [str(detail[key]) for key in ("name", "username", "store_hash") if detail.get(key)]
+    changed = detail.get("changed")
+    if isinstance(changed, dict):
+        parts.append(", ".join(f"{field.replace('_', ' ')}: {old} → {new}" for field, (old, new) in changed.items()))
+    elif isinstance(changed, list) and len(changed) == 2:
+        parts.append(f"{changed[0]} → {changed[1]}")
+    if "setting" in detail:
+        parts.append(f"{str(detail['setting']).replace('_', ' ')}: {detail.get('value')}")
+    return " · ".join(parts)
+
+
+@register.filter
+def bc_status(status_id: int | None) -> str:
+    """A BigCommerce status id in words ("Completed"); an id this version does not know says so."""
+    if status_id is None:
+        return ""
+    status = STATUS_TABLE.get(status_id)
+    return status.label if status else f"an unknown status (id {status_id})"

@@ -1,4 +1,5 @@
-"""Sign in (throttled), sign out and password change."""
+"""Sign in (throttled), sign out, password change, and password reset by email (Django's own views, with our
+templates; reset requests are throttled like failed sign-ins)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
+from dashboard.forms import BootstrapPasswordChangeForm, BootstrapPasswordResetForm, BootstrapSetPasswordForm
 from pos.services.auth import login_throttle_is_locked, login_throttle_record_failure, login_throttle_reset
 
 
@@ -32,8 +35,8 @@ class LoginThrottleMixin:
 
     throttle_error_messages = {
         "throttled": _(
-            "Too many failed sign-in attempts. Wait %(minutes)d minutes and try again, or reset your password "
-            "with your admin."
+            "Too many failed sign-in attempts. Wait %(minutes)d minutes and try again, or use “Forgot your "
+            "password?” below to choose a new one."
         ),
     }
 
@@ -75,7 +78,54 @@ class LogoutView(auth_views.LogoutView):
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "registration/password_change.html"
+    form_class = BootstrapPasswordChangeForm
 
 
 class PasswordChangeDoneView(auth_views.PasswordChangeDoneView):
     template_name = "registration/password_change_done.html"
+
+
+class ThrottledPasswordResetForm(BootstrapPasswordResetForm):
+    """Every request counts against the address and the email like a failed sign-in: the form cannot be used to
+    flood someone's inbox or to probe addresses at speed. It never says whether the address has an account."""
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.request = request
+
+    def clean(self):
+        cleaned = super().clean()
+        key, ip = f"password-reset:{cleaned.get('email', '')}", client_ip(self.request)
+        if login_throttle_is_locked(username=key, ip=ip):
+            raise forms.ValidationError(
+                _("Too many password reset requests. Wait %(minutes)d minutes and try again."),
+                code="throttled",
+                params={"minutes": max(1, settings.LOGIN_THROTTLE_WINDOW_SECONDS // 60)},
+            )
+        login_throttle_record_failure(username=key, ip=ip)
+        return cleaned
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = ThrottledPasswordResetForm
+    template_name = "registration/password_reset_form.html"
+    email_template_name = "registration/password_reset_email.html"
+    subject_template_name = "registration/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "request": self.request}
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "registration/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = BootstrapSetPasswordForm
+    template_name = "registration/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "registration/password_reset_complete.html"

@@ -16,6 +16,7 @@ from django.views.generic import FormView, TemplateView
 from dashboard.forms import CatalogFilterForm, ProductForm
 from dashboard.views.htmx import PartialTemplateMixin
 from dashboard.views.mixins import call_service, paginate, redirect_back
+from integration.choices import LinkState
 from integration.models import ProductLink
 from integration.selectors import products_with_link_state, products_with_links
 from pos.models import Outlet, Product
@@ -30,6 +31,7 @@ from pos.services.catalog import EDITABLE_FIELDS, product_accept, product_create
 from pos.tenancy import AdminRequiredMixin, RetailerRequiredMixin
 
 PAGE_SIZE = 50
+LIVE_LINK_STATES = (LinkState.ACTIVE, LinkState.PAUSED)
 
 
 class ProductMixin:
@@ -160,7 +162,10 @@ class ProductMergeView(AdminRequiredMixin, ProductMixin, TemplateView):
         candidates = products_search(
             retailer=self.request.retailer, query=query, limit=20, exclude_ids=(self.product.pk,)
         )
-        return super().get_context_data(product=self.product, query=query, candidates=candidates, **kwargs)
+        linked = ProductLink.objects.filter(product=self.product, link__state__in=LIVE_LINK_STATES).exists()
+        return super().get_context_data(
+            product=self.product, query=query, candidates=candidates, pushes_price=linked, **kwargs
+        )
 
     def post(self, request, pk: int):
         target_id = request.POST.get("into", "")

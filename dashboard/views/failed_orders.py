@@ -55,7 +55,13 @@ class FailedOrderRowView(RetailerRequiredMixin, View):
 
     def get(self, request, pk: int):
         sync = get_object_or_404(self.scoped(OrderSync).select_related("link", "sale"), pk=pk)
-        return render(request, ROW_TEMPLATE, {"sync": sync})
+        return _row(request, sync)
+
+
+def _row(request, sync, **context):
+    """One row, for htmx; the navigation's attention badge comes along out of band, as the row's change (a
+    resolve, a retry that succeeded) may have changed the count."""
+    return render(request, ROW_TEMPLATE, {"sync": sync, "badge_oob": True, **context})
 
 
 class FailedOrderRetryView(RetailerRequiredMixin, View):
@@ -64,7 +70,7 @@ class FailedOrderRetryView(RetailerRequiredMixin, View):
         count = order_syncs_retry(order_syncs=[sync], acting_user=request.user)
         if is_partial(request):
             sync = self.scoped(OrderSync).select_related("link", "sale").get(pk=pk)
-            return render(request, ROW_TEMPLATE, {"sync": sync})
+            return _row(request, sync)
         _retried_message(request, count, 1)
         return _back(request)
 
@@ -100,8 +106,9 @@ class FailedOrderResolveView(RetailerRequiredMixin, View):
     """Mark a failing order resolved with a note: inline in the row (htmx) or on its own page."""
 
     def _render(self, request, sync, form):
-        template = ROW_TEMPLATE if is_partial(request) else "dashboard/failed_order_resolve.html"
-        return render(request, template, {"sync": sync, "resolve_form": form})
+        if is_partial(request):
+            return _row(request, sync, resolve_form=form)
+        return render(request, "dashboard/failed_order_resolve.html", {"sync": sync, "resolve_form": form})
 
     def _sync(self, pk: int) -> OrderSync:
         return get_object_or_404(self.scoped(OrderSync).select_related("link", "sale"), pk=pk)
@@ -119,7 +126,7 @@ class FailedOrderResolveView(RetailerRequiredMixin, View):
                 form.add_error(None, exc)
             else:
                 if is_partial(request):
-                    return render(request, ROW_TEMPLATE, {"sync": self._sync(pk)})
+                    return _row(request, self._sync(pk))
                 messages.success(request, f"Order {sync.bc_order_id} marked resolved.")
                 return _back(request)
         return self._render(request, sync, form)

@@ -12,6 +12,7 @@ from django.views.generic import DetailView, TemplateView
 from dashboard.forms import SaleFilterForm
 from dashboard.views.htmx import PartialTemplateMixin
 from integration.selectors import order_timeline
+from pos.choices import FulfillmentState
 from pos.selectors import SALE_SORTS, sale_for_detail, sales_csv_rows, sales_history_page
 from pos.tenancy import RetailerRequiredMixin
 
@@ -70,6 +71,7 @@ class SaleDetailView(RetailerRequiredMixin, DetailView):
             order_sync=sync,
             bc_order_url=sync.link.control_panel_order_url(sync.bc_order_id) if sync else "",
             fulfillment=getattr(self.object, "fulfillment", None),
+            open_fulfillment_states=FulfillmentState.open_states(),
             timeline_recent=timeline.items[-SALE_DETAIL_TIMELINE:][::-1] if timeline else [],
             **kwargs,
         )

@@ -25,8 +25,10 @@ from django.views.generic import TemplateView
 from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.forms import new_request_key
+from integration.selectors import link_in_use
 from pos.models import PaymentType, Product, Register
-from pos.selectors import products_search, sale_for_receipt
+from pos.selectors import products_search, sale_for_receipt, stock_on_hand
+from pos.services.retailer import registers_for_counter_sales
 from pos.services.sales import InStoreLine, InStorePayment, sale_create_in_store
 from pos.tenancy import RetailerRequiredMixin
 
@@ -40,10 +42,17 @@ MAX_QUANTITY = 9999
 class CartLine:
     product: Product
     quantity: int
+    # Units on hand at the register's outlet (None: the product does not track stock).
+    on_hand: int | None = None
 
     @property
     def total(self) -> Decimal:
         return self.product.retail_price * self.quantity
+
+    @property
+    def below_zero(self) -> bool:
+        """Selling this many takes the outlet's stock below zero (allowed: the count may be behind)."""
+        return self.on_hand is not None and self.quantity > self.on_hand
 
 
 def _quantity(raw: str) -> int:
@@ -64,8 +73,14 @@ def _amount(raw: str) -> Decimal | None:
 class SellView(RetailerRequiredMixin, View):
     template_name = "dashboard/sell.html"
 
+    def _registers(self):
+        """Registers that may sell: active, at an active outlet, never the online register."""
+        return registers_for_counter_sales(
+            retailer=self.request.retailer, in_use=link_in_use(retailer=self.request.retailer)
+        )
+
     def get(self, request):
-        registers = list(self.scoped(Register).select_related("outlet"))
+        registers = list(self._registers())
         register = self._chosen_register(registers)
         if register is None:
             return render(request, self.template_name, {"registers": registers})
@@ -73,7 +88,7 @@ class SellView(RetailerRequiredMixin, View):
         return self._render({"register": register, "registers": registers, "lines": [], "token": new_request_key()})
 
     def post(self, request):
-        register = get_object_or_404(self.scoped(Register).select_related("outlet"), pk=_int(request.POST, "register"))
+        register = get_object_or_404(self._registers(), pk=_int(request.POST, "register"))
         token = request.POST.get("token") or new_request_key()
         done = request.session.get(SESSION_DONE, {})
         if token in done:
@@ -165,6 +180,11 @@ class SellView(RetailerRequiredMixin, View):
 
     def _render(self, context: dict):
         lines = context.get("lines", [])
+        if lines:
+            on_hand = stock_on_hand(outlet=context["register"].outlet, product_ids=[line.product.pk for line in lines])
+            for line in lines:
+                if line.product.tracks_inventory:
+                    line.on_hand = on_hand.get(line.product.pk, 0)
         payment_types = list(self.scoped(PaymentType).filter(active=True).order_by("name"))
         chosen = _int(self.request.POST, "payment_type")
         default = next(
@@ -173,6 +193,7 @@ class SellView(RetailerRequiredMixin, View):
         context.update(
             total=sum((line.total for line in lines), Decimal("0")),
             item_count=sum(line.quantity for line in lines),
+            below_zero=[line for line in lines if line.below_zero],
             payment_types=payment_types,
             payment_type_id=chosen or (default.pk if default else None),
             amount=self.request.POST.get("amount", "") if context.get("errors") else "",

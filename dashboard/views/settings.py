@@ -9,20 +9,23 @@ the page is shown again.
 
 from __future__ import annotations
 
+from cryptography.fernet import InvalidToken
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views import View
-from django.views.generic import TemplateView
 
 from dashboard.forms import (
     AppInstallClaimForm,
     FulfillmentSettingsForm,
     OutletLocationsForm,
     PaymentMethodsForm,
+    RetailerSettingsForm,
     StoreLinkForm,
     StoreLinkPlacesForm,
 )
+from dashboard.views.mixins import call_service
+from integration.fields import fernet
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink
 from integration.services.app_install import AppAuthError, app_claim_install, app_install_claim
 from integration.services.link import (
@@ -31,6 +34,7 @@ from integration.services.link import (
     hooks_register,
     link_status,
     links_archived,
+    mappings_of_other_stores,
     outlet_locations_map,
     payment_methods_map,
     public_url_problem,
@@ -41,10 +45,12 @@ from integration.services.link import (
     store_locations,
 )
 from pos.models import Outlet, Register
-from pos.services.retailer import retailer_unpaid_fulfillment_set
+from pos.selectors import retailer_audit_recent, settings_counts
+from pos.services.retailer import retailer_currency_locked, retailer_settings_update, retailer_unpaid_fulfillment_set
 from pos.tenancy import AdminRequiredMixin, RetailerRequiredMixin, is_admin
 
 BIGCOMMERCE_TEMPLATE = "dashboard/settings_bigcommerce.html"
+RETAILER_FIELD_LABELS = {"name": "name", "time_zone": "time zone", "currency": "currency"}
 
 
 def _read_only(*forms) -> None:
@@ -53,25 +59,58 @@ def _read_only(*forms) -> None:
             field.disabled = True
 
 
-def _archived_mappings(retailer=None, *, archived=None) -> bool:
-    """Whether stores linked before left product or customer mappings (linking another store archives them)."""
-    archived = archived if archived is not None else links_archived(retailer=retailer)
-    return any(a.product_count or a.customer_count for a in archived)
-
-
 def _form_error(form, error: LinkError) -> None:
     form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
-class SettingsView(RetailerRequiredMixin, TemplateView):
-    template_name = "dashboard/settings.html"
+def settings_page(request, *, retailer_form=None, status: int = 200):
+    """The Settings overview: the shop's own settings, links to outlets, payment types and people, fulfilment,
+    BigCommerce, and (admins) the latest audited changes. A bound form with errors replaces the fresh one."""
+    retailer = request.retailer
+    admin = is_admin(request)
+    retailer_form = retailer_form or RetailerSettingsForm(
+        retailer=retailer, currency_locked=retailer_currency_locked(retailer=retailer)
+    )
+    fulfillment_form = FulfillmentSettingsForm(initial={"allow_unpaid_fulfillment": retailer.allow_unpaid_fulfillment})
+    if not admin:
+        _read_only(retailer_form, fulfillment_form)
+    context = {
+        "link": active_link(retailer),
+        "retailer_form": retailer_form,
+        "fulfillment_form": fulfillment_form,
+        "audit": retailer_audit_recent(retailer=retailer) if admin else [],
+        "counts": settings_counts(retailer=retailer),
+    }
+    return render(request, "dashboard/settings.html", context, status=status)
 
-    def get_context_data(self, **kwargs):
-        retailer = self.request.retailer
-        form = FulfillmentSettingsForm(initial={"allow_unpaid_fulfillment": retailer.allow_unpaid_fulfillment})
-        if not is_admin(self.request):
-            _read_only(form)
-        return super().get_context_data(link=active_link(retailer), fulfillment_form=form, **kwargs)
+
+class SettingsView(RetailerRequiredMixin, View):
+    def get(self, request):
+        return settings_page(request)
+
+
+class RetailerSettingsView(AdminRequiredMixin, View):
+    """The Shop card's form: name, time zone and (until the first sale) currency."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        retailer = request.retailer
+        form = RetailerSettingsForm(
+            request.POST, retailer=retailer, currency_locked=retailer_currency_locked(retailer=retailer)
+        )
+        changed = None
+        if form.is_valid():
+            changed = call_service(
+                form, retailer_settings_update, retailer=retailer, acting_user=request.user, **form.cleaned_data
+            )
+        if changed is None:
+            return settings_page(request, retailer_form=form, status=400)
+        if changed:
+            messages.success(request, f"Saved the shop's {', '.join(RETAILER_FIELD_LABELS[f] for f in changed)}.")
+        else:
+            messages.info(request, "Nothing changed.")
+        return redirect("dashboard:settings")
 
 
 class FulfillmentSettingsView(AdminRequiredMixin, View):
@@ -103,12 +142,14 @@ def bigcommerce_page(request, *, status: int = 200, **forms):
     context: dict = {"link": link, "can_change": is_admin(request)}
     if link is None:
         archived = links_archived(retailer=retailer)
+        link_form = forms.get("link_form") or StoreLinkForm(
+            retailer=retailer, previous=archived[0] if archived else None, token_kept=kept_token(request) is not None
+        )
         context |= {
-            "link_form": forms.get("link_form") or StoreLinkForm(retailer=retailer),
+            "link_form": link_form,
             "archived": archived,
-            "archived_mappings": _archived_mappings(archived=archived),
             "public_url_problem": public_url_problem(),
-            "has_register": Register.objects.for_retailer(retailer).exists(),
+            "has_register": Register.objects.for_retailer(retailer).filter(active=True, outlet__active=True).exists(),
         }
         shown = [context["link_form"]]
     else:
@@ -188,33 +229,76 @@ class LinkedStoreFormView(AdminRequiredMixin, View):
         return bigcommerce_page(request, **{self.form_key: form})
 
 
+# A token pasted into a link attempt that failed for another reason (a register of another outlet, a store
+# hash mistyped, BigCommerce unreachable) is kept for the next attempt: in the session, encrypted with the
+# FIELD_ENCRYPTION_KEY like stored tokens, for a few minutes, and never rendered back into the page.
+KEPT_TOKEN_SESSION_KEY = "bigcommerce_link_token"
+KEPT_TOKEN_SECONDS = 15 * 60
+# Failures that say the token itself is wrong: it is not kept.
+TOKEN_REFUSED_CODES = {"token_missing", "token_rejected"}
+
+
+def kept_token(request) -> str | None:
+    """The token kept from this retailer's last failed link attempt, if not expired."""
+    kept = request.session.get(KEPT_TOKEN_SESSION_KEY)
+    if not kept or kept.get("retailer") != request.retailer.pk:
+        return None
+    try:
+        return fernet().decrypt(kept["token"].encode(), ttl=KEPT_TOKEN_SECONDS).decode()
+    except InvalidToken:
+        forget_token(request)
+        return None
+
+
+def keep_token(request, token: str) -> None:
+    request.session[KEPT_TOKEN_SESSION_KEY] = {
+        "retailer": request.retailer.pk,
+        "token": fernet().encrypt(token.encode()).decode(),
+    }
+
+
+def forget_token(request) -> None:
+    request.session.pop(KEPT_TOKEN_SESSION_KEY, None)
+
+
 class BigCommerceLinkView(AdminRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request):
         retailer = request.retailer
-        form = StoreLinkForm(request.POST, retailer=retailer)
+        kept = kept_token(request)
+        form = StoreLinkForm(request.POST, retailer=retailer, token_kept=kept is not None)
         if active_link(retailer) is not None:
             messages.info(request, "A store is already linked.")
             return redirect("dashboard:settings_bigcommerce")
+        token = (request.POST.get("access_token") or "").strip() or kept or ""
         if not form.is_valid():
-            return bigcommerce_page(request, link_form=form)
+            return self._failed(request, form, token)
         data = form.cleaned_data
         try:
-            check = store_credentials_check(store_hash=data["store_hash"], access_token=data["access_token"])
+            check = store_credentials_check(store_hash=data["store_hash"], access_token=token)
             link = store_link_create(
                 retailer=retailer,
                 check=check,
-                access_token=data["access_token"],
+                access_token=token,
                 acting_user=request.user,
                 confirm_different_store=data["confirm_different_store"],
                 **form.places(),
             )
         except LinkError as error:
             _form_error(form, error)
-            return bigcommerce_page(request, link_form=form)
+            return self._failed(request, form, "" if error.code in TOKEN_REFUSED_CODES else token)
+        forget_token(request)
         _linked_messages(request, link)
         return redirect("dashboard:settings_bigcommerce")
+
+    def _failed(self, request, form, token: str):
+        if token:
+            keep_token(request, token)
+        else:
+            forget_token(request)
+        form.set_token_kept(bool(token))
+        return bigcommerce_page(request, link_form=form)
 
 
 def _linked_messages(request, link: StoreLink) -> None:
@@ -346,7 +430,10 @@ class AppInstallClaimView(AdminRequiredMixin, View):
             "install": install,
             "form": form,
             "link": active_link(request.retailer),
-            "archived_mappings": _archived_mappings(request.retailer),
+            # The install names its store: warn only when mappings of another store would be archived.
+            "archived_mappings": bool(
+                mappings_of_other_stores(retailer=request.retailer, store_hash=install.store_hash)
+            ),
             "public_url_problem": public_url_problem(),
         }
         return render(request, self.template_name, context)

@@ -66,7 +66,7 @@ def attention_digest_send(*, retailer: Retailer) -> int:
     recipients = sorted(
         set(
             Membership.objects.for_retailer(retailer)
-            .filter(role=Role.ADMIN, user__is_active=True)
+            .filter(role=Role.ADMIN, active=True, user__is_active=True)
             .exclude(user__email="")
             .values_list("user__email", flat=True)
         )

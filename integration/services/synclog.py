@@ -196,6 +196,11 @@ def sync_log_build(
 ) -> SyncLogEntry:
     """An unsaved entry (for callers that write many at once with `sync_log_save`)."""
     order_id = bc_order_id if bc_order_id is not None else (order_sync.bc_order_id if order_sync else None)
+    message = event.template.format_map(_SafeDict(order=order_id, **params))
+    # "Order 160: Order 160 was cancelled…": a failure's sentence names its order already.
+    prefix = f"Order {order_id}: "
+    if message.startswith(prefix + f"Order {order_id} "):
+        message = message[len(prefix) :]
     return SyncLogEntry(
         retailer_id=link.retailer_id,
         link=link,
@@ -203,7 +208,7 @@ def sync_log_build(
         bc_order_id=order_id,
         level=event.level,
         event=event.code,
-        message=event.template.format_map(_SafeDict(order=order_id, **params)),
+        message=message,
         data=data or {},
     )
 

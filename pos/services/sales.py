@@ -63,6 +63,10 @@ SALE_OVERPAID = (
     "over: give the difference back as change."
 )
 SALE_CUSTOMER = "The customer belongs to another retailer."
+SALE_REGISTER_INACTIVE = (
+    "The register “%(name)s” (or its outlet) is inactive and cannot sell. Choose another register, or ask an admin "
+    "to reactivate it in Settings › Outlets and registers."
+)
 FOUR_PLACES = Decimal("0.0001")
 
 
@@ -95,6 +99,8 @@ def sale_create_in_store(
     retailer_id = register.retailer_id
     if not lines:
         raise ValidationError(SALE_EMPTY)
+    if not Register.objects.filter(pk=register.pk, active=True, outlet__active=True).exists():
+        raise ValidationError(SALE_REGISTER_INACTIVE % {"name": register.name})
     if customer is not None and customer.retailer_id != retailer_id:
         raise ValidationError(SALE_CUSTOMER)
     products = {p.pk: p for p in Product.objects.for_retailer(retailer_id).filter(pk__in=[x.product_id for x in lines])}

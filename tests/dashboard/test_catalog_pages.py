@@ -245,6 +245,16 @@ def test_the_merge_page_finds_targets_by_search_and_leaves_out_the_product_itsel
     assert [p.name for p in response.context["candidates"]] == ["Trail Shoe"]
 
 
+def test_the_merge_page_says_the_chosen_products_price_goes_to_bigcommerce(admin_client, shop):
+    linked = admin_client.get(reverse("dashboard:product_merge", args=[shop.from_link.pk]), {"q": "trail"})
+    unlinked = admin_client.get(reverse("dashboard:product_merge", args=[shop.sock.pk]), {"q": "trail"})
+
+    html = linked.content.decode()
+    assert 'data-testid="merge-price-push"' in html and "replacing the price your web store shows now" in html
+    assert "BigCommerce will then sell it at USD 129.00." in html
+    assert 'data-testid="merge-price-push"' not in unlinked.content.decode()
+
+
 def test_an_admin_merges_a_link_created_product(admin_client, shop):
     response = admin_client.post(reverse("dashboard:product_merge", args=[shop.from_link.pk]), {"into": shop.shoe.pk})
 

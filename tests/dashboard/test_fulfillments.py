@@ -88,8 +88,12 @@ def test_times_show_in_the_retailers_time_zone(staff_client, make_fulfillment, r
     fulfillment = make_fulfillment()
     Fulfillment.objects.filter(pk=fulfillment.pk).update(created_at=datetime(2026, 1, 15, 15, 0, tzinfo=UTC))
 
-    assert "2026-01-15 10:00" in staff_client.get(LIST).content.decode()
-    assert "received 2026-01-15 10:00" in staff_client.get(_detail(fulfillment)).content.decode()
+    shown = 'title="America/New_York">2026-01-15 10:00 EST</time>'
+    assert shown in staff_client.get(LIST).content.decode()
+    assert (
+        f'received <time datetime="2026-01-15T15:00:00+00:00" {shown}'
+        in staff_client.get(_detail(fulfillment)).content.decode()
+    )
 
 
 def test_an_empty_queue_says_what_to_expect(staff_client):

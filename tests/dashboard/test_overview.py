@@ -80,6 +80,35 @@ class TestOverview:
         assert health.summary == "Paused"
         assert any("paused" in p for p in health.problems)
 
+    def test_late_reconciliation_is_said_in_words_a_merchant_can_act_on(self, staff_client, link, settings):
+        settings.RECONCILE_INTERVAL_SECONDS = 300
+        link.hooks = HOOKS
+        link.last_reconciled_at = NOW - timedelta(minutes=25)
+        link.linked_at = NOW - timedelta(days=30)
+        link.save()
+
+        problems = staff_client.get(URL).context["health"].problems
+
+        assert problems == [
+            "The regular check for orders that webhooks missed last ran 25\xa0minutes ago (it runs every "
+            "5\xa0minutes). New orders still arrive by webhook; one a webhook misses waits until the check runs "
+            "again. If this lasts over an hour, contact support."
+        ]
+        assert "rqcron" not in staff_client.get(URL).content.decode()
+
+    @pytest.mark.parametrize("relinked", [False, True])
+    def test_no_reconciliation_warning_in_the_first_minutes_after_a_link(self, staff_client, link, settings, relinked):
+        settings.RECONCILE_INTERVAL_SECONDS = 300
+        link.hooks = HOOKS
+        if relinked:  # an old link row, relinked a minute ago: its reconciliation ran before the unlink
+            link.linked_at = link.last_reconciled_at = NOW - timedelta(days=30)
+            log(link, "linked", None, NOW - timedelta(minutes=1))
+        else:
+            link.linked_at, link.last_reconciled_at = NOW - timedelta(minutes=1), None
+        link.save()
+
+        assert staff_client.get(URL).context["health"].problems == []
+
     def test_without_a_link(self, staff_client, retailer):
         body = staff_client.get(URL).content.decode()
 

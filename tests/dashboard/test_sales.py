@@ -286,9 +286,19 @@ class TestSalesExport:
         assert len(rows) == 1
         row = rows[0]
         assert row["Invoice"] == "1"
-        assert row["Date"] == "2026-07-02 00:30:00"  # Paris, summer time
+        assert row["Date (Europe/Paris)"] == "2026-07-02 00:30:00"  # Paris, summer time
         assert row["Customer"] == "Ada Lovelace"
-        assert (row["Total"], row["Paid"], row["Balance"]) == ("1234.50", "1000.125", "234.375")
+        assert (row["Total"], row["Paid"], row["Balance"]) == ("1234.50", "1000.13", "234.38")
+
+    def test_csv_money_is_rounded_as_the_pages_show_it(self, admin_client, retailer, places):
+        shown = sale(retailer, places["till"], 1, total_ex_tax=Decimal("53.4950"), total_inc_tax=Decimal("588.4450"))
+
+        export = admin_client.get(reverse("dashboard:sales_export"))
+        page = admin_client.get(reverse("dashboard:sale_detail", args=[shown.pk])).content.decode()
+
+        row = next(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+        assert (row["Total ex tax"], row["Total"]) == ("53.50", "588.45")
+        assert ">53.50<" in page and ">588.45<" in page
 
     def test_text_that_a_spreadsheet_would_run_as_a_formula_stays_text(self, admin_client, retailer, places):
         evil = factories.CustomerFactory(retailer=retailer, first_name="=HYPERLINK(1)", last_name="", email="@x.com")

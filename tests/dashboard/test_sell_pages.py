@@ -20,18 +20,24 @@ def _post(client, register, **data):
     return client.post(reverse(SELL), {"register": register.pk, "token": data.pop("token", "tok-1"), **data})
 
 
+@pytest.fixture
+def till(shop):
+    """The counter's register (the `register` fixture is the link's online register)."""
+    return shop.till
+
+
 def _cart(response) -> list[tuple[str, int]]:
     return [(line.product.name, line.quantity) for line in response.context["lines"]]
 
 
-def test_with_one_register_the_screen_opens_on_it(staff_client, shop, register):
+def test_with_one_register_the_screen_opens_on_it(staff_client, shop, till):
     response = staff_client.get(reverse(SELL))
 
-    assert response.context["register"] == register
+    assert response.context["register"] == till
     assert "The sale is empty" in response.content.decode()
 
 
-def test_with_several_registers_the_cashier_picks_one_and_it_is_remembered(staff_client, shop, register):
+def test_with_several_registers_the_cashier_picks_one_and_it_is_remembered(staff_client, shop, till):
     other = factories.RegisterFactory(outlet=shop.backroom, retailer=shop.backroom.retailer, name="Back till")
 
     picker = staff_client.get(reverse(SELL))
@@ -43,55 +49,55 @@ def test_with_several_registers_the_cashier_picks_one_and_it_is_remembered(staff
     assert again.context["register"] == other
 
 
-def test_a_scanned_sku_is_added_and_scanned_again_adds_one_more(staff_client, shop, register):
-    first = _post(staff_client, register, q="TS-1", sell_action="add")
-    second = _post(staff_client, register, q="TS-1", sell_action="add", product=[shop.shoe.pk], quantity=["1"])
+def test_a_scanned_sku_is_added_and_scanned_again_adds_one_more(staff_client, shop, till):
+    first = _post(staff_client, till, q="TS-1", sell_action="add")
+    second = _post(staff_client, till, q="TS-1", sell_action="add", product=[shop.shoe.pk], quantity=["1"])
 
     assert _cart(first) == [("Trail Shoe", 1)]
     assert _cart(second) == [("Trail Shoe", 2)]
     assert second.context["total"] == Decimal("258.0000")
 
 
-def test_a_name_search_lists_matches_to_pick_from(staff_client, shop, register):
-    listed = _post(staff_client, register, q="trail", sell_action="add")
-    picked = _post(staff_client, register, add_product=shop.shoe.pk)
+def test_a_name_search_lists_matches_to_pick_from(staff_client, shop, till):
+    listed = _post(staff_client, till, q="trail", sell_action="add")
+    picked = _post(staff_client, till, add_product=shop.shoe.pk)
 
     assert [p.name for p in listed.context["matches"]] == ["Trail Shoe", "Trail shoe (BC)"]
     assert _cart(listed) == []
     assert _cart(picked) == [("Trail Shoe", 1)]
 
 
-def test_quantities_update_and_lines_are_removed(staff_client, shop, register):
+def test_quantities_update_and_lines_are_removed(staff_client, shop, till):
     cart = {"product": [shop.shoe.pk, shop.sock.pk], "quantity": ["3", "2"]}
 
-    updated = _post(staff_client, register, sell_action="update", **cart)
-    removed = _post(staff_client, register, remove_product=shop.shoe.pk, **cart)
-    zeroed = _post(staff_client, register, sell_action="update", product=[shop.shoe.pk], quantity=["0"])
+    updated = _post(staff_client, till, sell_action="update", **cart)
+    removed = _post(staff_client, till, remove_product=shop.shoe.pk, **cart)
+    zeroed = _post(staff_client, till, sell_action="update", product=[shop.shoe.pk], quantity=["0"])
 
     assert _cart(updated) == [("Trail Shoe", 3), ("Merino Sock", 2)]
     assert _cart(removed) == [("Merino Sock", 2)]
     assert _cart(zeroed) == []
 
 
-def test_an_unknown_search_says_so(staff_client, shop, register):
-    response = _post(staff_client, register, q="zzz", sell_action="add")
+def test_an_unknown_search_says_so(staff_client, shop, till):
+    response = _post(staff_client, till, q="zzz", sell_action="add")
 
     assert response.context["errors"] == ["No active product matches “zzz”."]
 
 
-def test_htmx_gets_the_form_region_only(staff_client, shop, register):
+def test_htmx_gets_the_form_region_only(staff_client, shop, till):
     response = staff_client.post(
-        reverse(SELL), {"register": register.pk, "q": "TS-1", "sell_action": "add"}, headers={"HX-Request": "true"}
+        reverse(SELL), {"register": till.pk, "q": "TS-1", "sell_action": "add"}, headers={"HX-Request": "true"}
     )
 
     html = response.content.decode()
     assert html.lstrip().startswith('<form id="sell-form"') and "<nav" not in html
 
 
-def test_completing_a_sale_records_it_moves_stock_once_and_shows_the_receipt(staff_client, shop, register, staff_user):
+def test_completing_a_sale_records_it_moves_stock_once_and_shows_the_receipt(staff_client, shop, till, staff_user):
     response = _post(
         staff_client,
-        register,
+        till,
         sell_action="complete",
         product=[shop.shoe.pk, shop.sock.pk],
         quantity=["1", "2"],
@@ -113,7 +119,7 @@ def test_completing_a_sale_records_it_moves_stock_once_and_shows_the_receipt(sta
     assert InventoryLevel.objects.get(product=shop.sock, outlet=shop.outlet).on_hand == 0
 
     # the same form posted again (a double click) shows the same receipt and sells nothing more
-    again = _post(staff_client, register, sell_action="complete", product=[shop.shoe.pk], quantity=["1"])
+    again = _post(staff_client, till, sell_action="complete", product=[shop.shoe.pk], quantity=["1"])
     assert again["Location"] == response["Location"]
     assert Sale.objects.count() == 1
     assert InventoryMovement.objects.filter(reason=MovementReason.SALE).count() == 2
@@ -123,10 +129,10 @@ def test_completing_a_sale_records_it_moves_stock_once_and_shows_the_receipt(sta
     assert f"#{sale.invoice_number}" in html and "Trail Shoe" in html and "165.00" in html and "Cash" in html
 
 
-def test_a_partial_payment_leaves_a_balance_on_the_receipt(staff_client, shop, register):
+def test_a_partial_payment_leaves_a_balance_on_the_receipt(staff_client, shop, till):
     response = _post(
         staff_client,
-        register,
+        till,
         sell_action="complete",
         product=[shop.sock.pk],
         quantity=["1"],
@@ -139,11 +145,11 @@ def test_a_partial_payment_leaves_a_balance_on_the_receipt(staff_client, shop, r
     assert staff_client.get(response["Location"]).context["sale"].balance == Decimal("8.0000")
 
 
-def test_htmx_completion_redirects_the_browser_to_the_receipt(staff_client, shop, register):
+def test_htmx_completion_redirects_the_browser_to_the_receipt(staff_client, shop, till):
     response = staff_client.post(
         reverse(SELL),
         {
-            "register": register.pk,
+            "register": till.pk,
             "sell_action": "complete",
             "product": [shop.sock.pk],
             "quantity": ["1"],
@@ -163,11 +169,11 @@ def test_htmx_completion_redirects_the_browser_to_the_receipt(staff_client, shop
         ({"quantity": ["1"]}, "ten", "Enter the amount paid as a number"),
     ],
 )
-def test_refused_sales_keep_the_cart_and_say_why(staff_client, shop, register, cart, amount, message):
+def test_refused_sales_keep_the_cart_and_say_why(staff_client, shop, till, cart, amount, message):
     if cart:
         cart["product"] = [shop.sock.pk]
 
-    response = _post(staff_client, register, sell_action="complete", payment_type=shop.cash.pk, amount=amount, **cart)
+    response = _post(staff_client, till, sell_action="complete", payment_type=shop.cash.pk, amount=amount, **cart)
 
     assert response.status_code == 200
     assert message in " ".join(response.context["errors"])
@@ -175,22 +181,22 @@ def test_refused_sales_keep_the_cart_and_say_why(staff_client, shop, register, c
     assert not Sale.objects.exists()
 
 
-def test_an_inactive_product_in_the_cart_is_refused(staff_client, shop, register):
+def test_an_inactive_product_in_the_cart_is_refused(staff_client, shop, till):
     shop.sock.active = False
     shop.sock.save()
 
-    response = _post(staff_client, register, sell_action="complete", product=[shop.sock.pk], quantity=["1"])
+    response = _post(staff_client, till, sell_action="complete", product=[shop.sock.pk], quantity=["1"])
 
     assert "is inactive and cannot be sold" in response.context["errors"][0]
     assert not Sale.objects.exists()
 
 
-def test_another_retailers_register_and_products_are_refused(staff_client, shop, register, other_retailer):
+def test_another_retailers_register_and_products_are_refused(staff_client, shop, till, other_retailer):
     foreign_register = factories.RegisterFactory(outlet=factories.OutletFactory(retailer=other_retailer))
     foreign_product = factories.ProductFactory(retailer=other_retailer)
 
     assert _post(staff_client, foreign_register, q="x").status_code == 404
-    response = _post(staff_client, register, sell_action="update", product=[foreign_product.pk], quantity=["1"])
+    response = _post(staff_client, till, sell_action="update", product=[foreign_product.pk], quantity=["1"])
     assert _cart(response) == []
 
 
@@ -211,3 +217,44 @@ def test_the_receipt_query_count_does_not_grow_with_its_lines(staff_client, reta
     factories.SalePaymentFactory.create_batch(3, sale=sale)
     with django_assert_num_queries(len(few)):
         staff_client.get(url)
+
+
+def test_selling_more_than_the_outlet_holds_warns_and_still_sells(staff_client, shop, till):
+    cart = {"product": [shop.sock.pk, shop.shoe.pk], "quantity": ["3", "2"]}  # 2 socks and 10 shoes on the shelf
+
+    response = _post(staff_client, till, sell_action="update", **cart)
+
+    html = response.content.decode()
+    assert [line.product.name for line in response.context["below_zero"]] == ["Merino Sock"]
+    assert "2 in stock at Main Street: selling 3 takes it below zero." in html
+    assert "1 product will go below zero stock at Main Street." in html
+    sold = _post(staff_client, till, sell_action="complete", payment_type=shop.cash.pk, **cart)
+    assert sold.status_code == 302
+
+
+def test_the_sell_screen_and_the_receipt_say_the_same_about_tax(staff_client, shop, till):
+    screen = _post(staff_client, till, q="TS-1", sell_action="add").content.decode()
+    sold = _post(
+        staff_client, till, sell_action="complete", payment_type=shop.cash.pk, product=[shop.shoe.pk], quantity=["1"]
+    )
+    receipt = staff_client.get(sold["Location"]).content.decode()
+
+    assert "no tax added" in screen and "prices include tax" not in screen
+    assert 'data-testid="receipt-tax">no tax added<' in receipt and "Subtotal (ex tax)" not in receipt
+
+
+def test_a_receipt_with_tax_shows_the_subtotal_and_the_tax(staff_client, shop, till):
+    sale = factories.SaleFactory(retailer=shop.outlet.retailer, outlet=shop.outlet, register=till)
+
+    receipt = staff_client.get(reverse("dashboard:sale_receipt", args=[sale.pk])).content.decode()
+
+    assert "Subtotal (ex tax)" in receipt and ">1.00<" in receipt
+
+
+def test_an_inactive_register_cannot_sell_even_when_posted(staff_client, shop, till):
+    till.active = False
+    till.save()
+
+    response = _post(staff_client, till, sell_action="complete", product=[shop.shoe.pk], quantity=["1"])
+
+    assert response.status_code == 404

@@ -4,7 +4,11 @@ staff (read-only, 403 on every change) and other retailers."""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.urls import reverse
 
 from integration.choices import LinkState
@@ -83,7 +87,7 @@ def test_staff_see_the_fulfilment_setting_but_cannot_change_it(staff_client, ret
     html = staff_client.get(SETTINGS).content.decode()
 
     assert 'name="allow_unpaid_fulfillment"' in html and "disabled" in html
-    assert "Only an admin can change this." in html
+    assert "only an admin of Acme Outdoor can change them" in html
     response = staff_client.post(reverse("dashboard:settings_fulfillment"), {"allow_unpaid_fulfillment": "on"})
     assert response.status_code == 403
     retailer.refresh_from_db()
@@ -108,18 +112,18 @@ def test_an_admin_links_the_sandbox_store(admin_client, bc_settings, sandbox, pl
 
 
 @pytest.mark.parametrize(
-    ("overrides", "fault", "words"),
+    ("overrides", "fault", "words", "kept"),
     [
-        ({"access_token": "wrong"}, None, "BigCommerce rejected this access token"),
-        ({"store_hash": "zzz999"}, None, "BigCommerce has no store with the hash “zzz999”"),
-        ({}, Fault(kind="error", endpoint="list_orders", status=403), "The token lacks the “Orders” scope"),
-        ({}, Fault(kind="error", endpoint="list_products", status=403), "The token lacks the “Products” scope"),
-        ({}, Fault(kind="error", status=503), "BigCommerce could not be reached"),
-        ({}, Fault(kind="rate_limit", endpoint="get_store", reset_ms=20_000), "is rate-limiting this store"),
+        ({"access_token": "wrong"}, None, "BigCommerce rejected this access token", False),
+        ({"store_hash": "zzz999"}, None, "BigCommerce has no store with the hash “zzz999”", True),
+        ({}, Fault(kind="error", endpoint="list_orders", status=403), "The token lacks the “Orders” scope", True),
+        ({}, Fault(kind="error", endpoint="list_products", status=403), "The token lacks the “Products” scope", True),
+        ({}, Fault(kind="error", status=503), "BigCommerce could not be reached", True),
+        ({}, Fault(kind="rate_limit", endpoint="get_store", reset_ms=20_000), "is rate-limiting this store", True),
     ],
     ids=["token", "hash", "orders-scope", "products-scope", "unreachable", "rate-limited"],
 )
-def test_each_credential_problem_shows_its_own_message(post_link, sandbox, overrides, fault, words):
+def test_each_credential_problem_shows_its_own_message(post_link, sandbox, overrides, fault, words, kept):
     if fault:
         sandbox.store.faults.add(fault)
 
@@ -128,7 +132,10 @@ def test_each_credential_problem_shows_its_own_message(post_link, sandbox, overr
     assert response.status_code == 200
     html = response.content.decode()
     assert words in html
-    assert "paste it again" in html
+    # A token BigCommerce refused is not kept; any other failure keeps it for the next attempt, never in the page.
+    assert response.context["link_form"].token_kept is kept
+    assert ("The token of your last attempt is kept" in html) is kept
+    assert sandbox.access_token not in html
     assert not StoreLink.objects.exists()
     assert sandbox.store.hooks == {}
 
@@ -163,6 +170,76 @@ def test_a_different_store_asks_for_the_confirmation_that_states_the_consequence
     assert "Relinking this store reuses them" in html
     assert linked.redirect_chain == [(PAGE, 302)]
     assert StoreLink.objects.filter(retailer=retailer, state=LinkState.ACTIVE).exclude(pk=old.pk).exists()
+
+
+def test_a_failed_attempt_keeps_the_token_encrypted_on_the_server_for_the_next(
+    admin_client, post_link, sandbox, places, retailer
+):
+    harbour = factories.OutletFactory(retailer=retailer, name="Harbour")
+
+    refused = post_link(outlet=harbour.pk)  # the register is not in that outlet
+    session_value = str(admin_client.session.get("bigcommerce_link_token"))
+    linked = post_link(access_token="")
+
+    assert "is not in the outlet “Harbour”" in refused.content.decode()
+    assert sandbox.access_token not in refused.content.decode() and sandbox.access_token not in session_value
+    assert linked.redirect_chain == [(PAGE, 302)]
+    assert StoreLink.objects.get(retailer=retailer).access_token == sandbox.access_token
+    assert "bigcommerce_link_token" not in admin_client.session
+
+
+def test_a_kept_token_expires(admin_client, post_link, retailer):
+    harbour = factories.OutletFactory(retailer=retailer, name="Harbour")
+    with time_machine.travel(datetime(2026, 5, 1, 9, 0, tzinfo=UTC), tick=False):
+        post_link(outlet=harbour.pk)
+    with time_machine.travel(datetime(2026, 5, 1, 9, 16, tzinfo=UTC), tick=False):
+        response = post_link(access_token="")
+
+    assert response.context["link_form"].errors["access_token"]
+    assert not StoreLink.objects.exists()
+
+
+def test_relinking_defaults_to_the_last_store_and_its_places_without_the_different_store_warning(
+    admin_client, retailer, outlet, register
+):
+    online = factories.RegisterFactory(outlet=outlet, name="Web")
+    card = factories.PaymentTypeFactory(retailer=retailer, name="Card")
+    old = factories.StoreLinkFactory(
+        retailer=retailer,
+        state=LinkState.UNLINKED,
+        store_hash="abc123",
+        outlet=outlet,
+        register=online,
+        default_payment_type=card,
+    )
+    factories.ProductLinkFactory(link=old)
+
+    response = admin_client.get(PAGE)
+
+    form = response.context["link_form"]
+    assert (form["store_hash"].value(), form["register"].value(), form["default_payment_type"].value()) == (
+        "abc123",
+        online.pk,
+        card.pk,
+    )
+    html = response.content.decode()
+    assert 'data-testid="different-store-warning"' not in html
+    assert "Relinking this store reuses them" in html
+
+
+def test_the_link_form_offers_active_registers_tagged_with_their_outlet_and_names_every_scope(
+    admin_client, retailer, outlet, register
+):
+    factories.RegisterFactory(outlet=outlet, name="Retired", active=False)
+    closed = factories.OutletFactory(retailer=retailer, name="Closed", active=False)
+    factories.RegisterFactory(outlet=closed, name="Closed till")
+
+    html = admin_client.get(PAGE).content.decode()
+
+    assert re.search(rf'<option value="{register.pk}"[^>]* data-outlet="{outlet.pk}"', html)
+    assert 'data-narrowed-by="outlet"' in html
+    assert "Retired" not in html and "Closed till" not in html
+    assert "Orders, Products and Inventory modify" in html
 
 
 def test_linking_a_store_in_another_currency_warns(post_link, retailer):
@@ -206,6 +283,19 @@ def test_the_status_panel_says_when_hooks_deliver_to_another_link(admin_client, 
     status = response.context["status"]
     assert (status.hooks_active, status.hooks_elsewhere, status.hooks_ok) == (0, 5, False)
     assert "5 of this store's webhooks now deliver to another link" in response.content.decode()
+
+
+def test_the_linked_page_styles_every_select_and_tells_staff_why_it_is_greyed(client, admin_user, staff_user, linked):
+    factories.PaymentMethodMapFactory(link=linked, method="PayPal")
+
+    client.force_login(admin_user)
+    admin_html = client.get(PAGE).content.decode()
+    client.force_login(staff_user)
+    staff_html = client.get(PAGE).content.decode()
+
+    selects = re.findall(r"<select[^>]*>", admin_html)
+    assert selects and all("form-select" in tag for tag in selects), selects
+    assert 'data-testid="read-only-note"' in staff_html and "only an admin of Acme Outdoor" in staff_html
 
 
 def test_the_status_panel_refreshes_alone_over_htmx(admin_client, linked):

@@ -76,3 +76,36 @@ def test_an_admin_merges_a_link_created_product_from_the_review_queue(page, live
     page.get_by_role("link", name="Catalog").click()
     page.get_by_role("link", name="Review queue").click()
     expect(page.get_by_role("status")).to_contain_text("Nothing to review")
+
+
+def test_htmx_swaps_never_copy_a_style_attribute_the_policy_refuses(page, live_server, login, staff_user, shop):
+    """htmx's settle step copies the old element's `style` attribute onto its replacement with setAttribute, which
+    style-src 'self' refuses (a console violation). Inputs get a style from the browser or a script's CSSOM
+    (allowed); this sets one on purpose, then swaps the form and waits for htmx to settle it."""
+    violations: list[str] = []
+    page.on("console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None)
+    login(staff_user)
+    page.goto(f"{live_server.url}/sell/")
+    search = page.get_by_placeholder("Scan or type a SKU or a name")
+    search.fill("TS-1")
+    search.press("Enter")
+    expect(page.get_by_test_id("cart")).to_contain_text("Trail Shoe")
+    page.wait_for_load_state("networkidle")
+
+    page.evaluate(
+        """() => {
+            for (const id of ['sell-q', 'sell-amount']) document.getElementById(id).style.color = 'red';
+            document.querySelector('input[name=quantity]').style.width = '5rem';
+            window.settled = new Promise((done) => {
+                document.body.addEventListener('htmx:afterSettle', done, {once: true});
+            });
+        }"""
+    )
+    page.get_by_role("button", name="Update quantities").click()
+    page.evaluate("() => window.settled")
+
+    assert violations == [], violations
+    styles = page.evaluate(
+        "() => ['sell-q', 'sell-amount'].map((id) => document.getElementById(id).getAttribute('style'))"
+    )
+    assert styles == [None, None]

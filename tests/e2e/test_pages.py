@@ -76,6 +76,49 @@ def test_filter_and_search_sales(page, live_server, signed_in, screenshot):
     expect(page.get_by_test_id("sales-count")).to_contain_text("1 sale match the filters")
 
 
+def test_the_navigation_stays_on_one_line_at_1366_px(page, live_server, signed_in):
+    signed_in.retailer.name = "Acme Outdoor Supplies Co."
+    signed_in.retailer.save()
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(f"{live_server.url}/sales/")
+
+    boxes = page.eval_on_selector_all(
+        "#mainnav .nav-link, #mainnav .navbar-text",
+        "els => els.map(e => { const r = e.getBoundingClientRect(); return [r.top, r.height, r.right]; })",
+    )
+    line = page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('#mainnav .nav-link')).lineHeight)")
+
+    assert len(boxes) >= 10
+    assert max(top for top, _, _ in boxes) - min(top for top, _, _ in boxes) < line / 2  # one row
+    assert all(height < 2 * line for _, height, _ in boxes), boxes  # no label on two lines
+    assert max(right for _, _, right in boxes) <= 1366
+    expect(page.get_by_test_id("current-retailer")).to_have_attribute("title", "Acme Outdoor Supplies Co.")
+
+
+def test_the_sales_list_reads_on_a_390_px_phone_without_sideways_scroll(page, live_server, signed_in):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/sales/")
+    row = page.get_by_test_id("sale-row").first
+
+    expect(row.get_by_test_id("sale-status")).to_be_in_viewport()
+    expect(row.get_by_test_id("sale-row-total")).to_be_in_viewport()
+    expect(row.get_by_test_id("sale-date-compact")).to_be_visible()
+    widths = page.evaluate(
+        """() => {
+            const table = document.querySelector('[data-testid=sales-table]').parentElement;
+            return [document.documentElement.scrollWidth, table.scrollWidth, table.clientWidth];
+        }"""
+    )
+    page_width, table_width, table_box = widths
+    assert page_width <= 390 and table_width <= table_box, widths
+    for cell in (row.get_by_test_id("sale-status"), row.get_by_test_id("sale-row-total")):
+        box = cell.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+
+    page.get_by_role("button", name="Filters").click()  # the filters fold away on a phone
+    expect(page.get_by_label("Channel")).to_be_visible()
+
+
 def test_open_a_sale_and_follow_its_timeline(page, live_server, signed_in, screenshot):
     history_shop = signed_in
     page.goto(f"{live_server.url}/sales/?q=ada")
@@ -136,6 +179,8 @@ def test_resolve_one_with_a_note(page, live_server, signed_in):
     history_shop = signed_in
     page.goto(f"{live_server.url}/failed-orders/")
     row = page.get_by_test_id("failed-row-6002")
+    badge = page.get_by_test_id("attention-badge")
+    expect(badge).to_have_text(re.compile(r"^2 "))
 
     row.get_by_role("link", name="Resolve order 6002").click()
     page.get_by_label("How was it resolved?").fill("Status fixed in BigCommerce; sale entered by hand as #88")
@@ -145,6 +190,7 @@ def test_resolve_one_with_a_note(page, live_server, signed_in):
         "Status fixed in BigCommerce; sale entered by hand as #88"
     )
     expect(row.get_by_test_id("sync-state")).to_have_text("Resolved")
+    expect(badge).to_have_text(re.compile(r"^1 "))  # updated with the answer, before any reload
     assert OrderSync.objects.get(pk=history_shop.syncs["status"].pk).state == OrderSyncState.RESOLVED
     page.reload()
     expect(page.get_by_test_id("failed-row-6002")).to_have_count(0)

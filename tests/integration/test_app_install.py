@@ -392,3 +392,26 @@ def test_the_install_check_says_what_is_wrong_with_the_token(
     assert response.status_code == 200
     assert "lacks the “Orders” scope" in response.content.decode()
     assert not StoreLink.objects.exists()
+
+
+def test_the_claim_page_warns_of_a_different_store_only_when_it_is_one(
+    install, client, admin_client, sandbox, retailer
+):
+    claim_url = _claim_url(client.get(LOAD, {"signed_payload_jwt": _jwt(sandbox)}))
+    same = factories.StoreLinkFactory(retailer=retailer, state=LinkState.UNLINKED, store_hash=sandbox.store_hash)
+    factories.ProductLinkFactory(link=same)
+
+    relink = admin_client.get(claim_url).content.decode()
+    other = factories.StoreLinkFactory(
+        retailer=retailer,
+        state=LinkState.UNLINKED,
+        store_hash="another1",
+        outlet=same.outlet,
+        register=same.register,
+        default_payment_type=same.default_payment_type,
+    )
+    factories.ProductLinkFactory(link=other)
+    different = admin_client.get(claim_url).content.decode()
+
+    assert 'data-testid="different-store-warning"' not in relink
+    assert 'data-testid="different-store-warning"' in different

@@ -204,3 +204,17 @@ def test_an_in_store_sale_is_never_queued_for_bigcommerce(retailer, register, dj
     assert not OrderSync.objects.filter(sale=sale).exists()
     # Only the record that stock moved (the link pushes the new level): nothing else is sent for it.
     assert set(WorkItem.objects.values_list("kind", flat=True)) == {"pos.stock_moved"}
+
+
+@pytest.mark.parametrize("inactive", ["register", "outlet"])
+def test_an_inactive_register_or_outlet_cannot_sell(retailer, register, staff_user, inactive):
+    row = register if inactive == "register" else register.outlet
+    row.active = False
+    row.save()
+    shoe = factories.ProductFactory(retailer=retailer)
+
+    with pytest.raises(ValidationError) as excinfo:
+        sale_create_in_store(register=register, lines=[InStoreLine(shoe.pk, 1)], payments=[], user=staff_user)
+
+    assert "is inactive and cannot sell" in excinfo.value.messages[0]
+    assert not Sale.objects.exists()
