@@ -14,6 +14,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from rq import Retry, get_current_job
 
+from config.observability import log_context
 from integration.choices import ErrorCode, LinkState, OrderSyncState
 from integration.models import OrderSync, StoreLink, WebhookEvent
 from integration.queueing import QUEUE_DEFAULT, QUEUE_WEBHOOKS, enqueue_now
@@ -36,13 +37,14 @@ def order_sync_job(order_sync_id: int) -> None:
     """Sync one order (see integration.services.order_sync)."""
     from integration.services.order_sync import order_sync_fail, order_sync_run
 
-    try:
-        order_sync_run(order_sync_id=order_sync_id)
-    except Exception as exc:  # noqa: BLE001 - an unexpected error must not lose the order: record it, retry it
-        logger.exception("order sync %s failed unexpectedly", order_sync_id)
-        sync = OrderSync.objects.filter(pk=order_sync_id).first()
-        if sync is not None:
-            order_sync_fail(order_sync=sync, reason=ErrorCode.INTERNAL, detail=exc.__class__.__name__)
+    with log_context(order_sync=order_sync_id):
+        try:
+            order_sync_run(order_sync_id=order_sync_id)
+        except Exception as exc:  # noqa: BLE001 - an unexpected error must not lose the order: record it, retry it
+            logger.exception("order sync %s failed unexpectedly", order_sync_id)
+            sync = OrderSync.objects.filter(pk=order_sync_id).first()
+            if sync is not None:
+                order_sync_fail(order_sync=sync, reason=ErrorCode.INTERNAL, detail=exc.__class__.__name__)
 
 
 def intake_sweep_job() -> int:

@@ -38,6 +38,10 @@ def bigcommerce_webhook(request: HttpRequest) -> HttpResponse:
 def _reject(request: HttpRequest, rejected: WebhookRejected) -> HttpResponse:
     # The reason code only: never the body, the auth header or a signature.
     logger.warning(
-        "webhook rejected: %s (HTTP %s) from %s", rejected.reason, rejected.status, request.META.get("REMOTE_ADDR", "?")
+        "webhook rejected: %s (HTTP %s) from %s",
+        rejected.reason,
+        rejected.status,
+        request.META.get("REMOTE_ADDR", "?"),
+        extra={"reason": rejected.reason},
     )
     return JsonResponse({"status": "rejected", "reason": rejected.reason}, status=rejected.status)
