@@ -8,6 +8,7 @@ Everything is read from the environment (and an optional `.env` file) through on
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -259,8 +260,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    # /healthz is probed over plain HTTP by load balancers.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # /healthz is probed, and /metrics scraped, per instance over the internal network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # ---------------------------------------------------------------- LOGGING
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -268,7 +269,7 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = logging_config(level=LOG_LEVEL, log_format=LOG_FORMAT)
 
-# ---------------------------------------------------------------- ERROR REPORTS
+# ---------------------------------------------------------------- ERROR REPORTS AND METRICS
 # Error reports go to Sentry when SENTRY_DSN is set (scrubbed of secrets and e-mail addresses: config/sentry.py).
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
@@ -288,3 +289,12 @@ if SENTRY_DSN:
         traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
         include_local_variables=SENTRY_INCLUDE_LOCAL_VARIABLES,
     )
+# GET /metrics (Prometheus) answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404. Web and
+# worker processes of one machine share their figures through the directory in PROMETHEUS_MULTIPROC_DIR (an
+# environment variable read by prometheus_client itself; see the README's production section).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_dir == "":
+    del os.environ["PROMETHEUS_MULTIPROC_DIR"]  # an empty value would put prometheus_client in multiprocess mode
+elif _metrics_dir is not None and not Path(_metrics_dir).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR is not a directory: {_metrics_dir}")

@@ -36,7 +36,7 @@ import pytest
 from sentry_sdk.transport import Transport
 
 MIN_SECRET_LENGTH = 8  # shorter values ("bench", "x") would match ordinary words
-SECRET_SETTINGS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BIGCOMMERCE_CLIENT_SECRET")
+SECRET_SETTINGS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BIGCOMMERCE_CLIENT_SECRET", "METRICS_TOKEN")
 SECRET_PARAMETER = re.compile(r"password|secret|token|^code$|signed_payload_jwt", re.IGNORECASE)
 NOT_SECRET_PARAMETERS = {"csrfmiddlewaretoken"}
 SECRET_HEADERS = ("HTTP_X_POS_WEBHOOK_AUTH", "HTTP_WEBHOOK_SIGNATURE", "HTTP_X_AUTH_TOKEN", "HTTP_AUTHORIZATION")

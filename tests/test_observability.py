@@ -170,7 +170,7 @@ def _shell(**env: str) -> subprocess.CompletedProcess:
 
 
 def test_logs_are_plain_text_and_sentry_is_off_by_default():
-    result = _shell()
+    result = _shell(PROMETHEUS_MULTIPROC_DIR="")  # as a copied .env.example leaves it: not multiprocess mode
 
     assert result.returncode == 0, result.stderr
     assert "WARNING integration.sync hello" in result.stderr
@@ -190,6 +190,7 @@ def test_log_format_json_and_a_sentry_dsn_turn_each_on():
     ("env", "message"),
     [
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT must be one of plain, json"),
+        ({"PROMETHEUS_MULTIPROC_DIR": "/nonexistent/pos-metrics"}, "PROMETHEUS_MULTIPROC_DIR is not a directory"),
     ],
 )
 def test_a_wrong_setting_stops_the_start(env, message):

@@ -34,6 +34,7 @@ from integration.exceptions import (
     ApiServerError,
     ApiUnavailable,
 )
+from integration.metrics import webhook_to_sale_observe
 from integration.models import OrderSync, StoreLink
 from integration.queueing import QUEUE_WEBHOOKS, get_queue
 from integration.services.catalog_ids import catalog_ids_add, catalog_ids_missing
@@ -239,6 +240,7 @@ def order_sync_run(*, order_sync_id: int, client=None) -> OrderOutcome | None:
     for sync, exc in failed:
         _fail_for(sync, exc)
     outcomes = _apply(link, fetched)
+    webhook_to_sale_observe(syncs, outcomes)
     _release(syncs)
     return outcomes.get(order_sync_id)
 

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integration.choices import LogLevel, OrderSyncState
+from integration.metrics import sync_log_observe
 from integration.models import OrderSync, StoreLink, SyncLogEntry
 
 logger = logging.getLogger("integration.sync")
@@ -210,7 +211,7 @@ def sync_log_build(
 
 def sync_log_save(entries: list[SyncLogEntry]) -> None:
     """Write entries in one statement, and the same sentences to the Python log (never a secret), with the
-    retailer, link, order, event and reason code as fields of the line."""
+    retailer, link, order, event and reason code as fields of the line; failures are counted in the metrics."""
     SyncLogEntry.objects.bulk_create(entries)
     for entry in entries:
         reason = _reason_code(entry)
@@ -229,6 +230,7 @@ def sync_log_save(entries: list[SyncLogEntry]) -> None:
                 "reason": reason or None,
             },
         )
+        sync_log_observe(event=entry.event, reason=reason)
 
 
 def _reason_code(entry: SyncLogEntry) -> str:
