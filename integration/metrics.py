@@ -17,7 +17,9 @@ Read from the database at each scrape (right whatever process did the work; `Dat
 
 - `pos_work_due{kind}` and `pos_work_running{kind}`: background work waiting / in hand (`work_counts()`);
 - `pos_historical_import_progress_ratio{store,import}` and `pos_historical_import_orders{store,import,count}`:
-  imports running, or finished in the last hour.
+  imports running, or finished in the last hour;
+- and django-rq's own collector, read from Redis: `rq_jobs{queue,status}` and `rq_workers{name,state,queues}`
+  (a worker that died is missing from it).
 
 Several processes (gunicorn workers, RQ workers) add up through the files in `PROMETHEUS_MULTIPROC_DIR` when it is
 set (prometheus_client's multiprocess mode): every process of a machine must share that directory, and it must be
@@ -268,6 +270,21 @@ class DatabaseCollector:
         )
 
 
+class QueueCollector:
+    """django-rq's collector of RQ queues and workers (from Redis); a scrape goes on without it if Redis fails."""
+
+    def collect(self):
+        from django_rq.contrib.prometheus import RQCollector
+        from redis.exceptions import RedisError
+
+        try:
+            families = list(RQCollector().collect())
+        except RedisError as exc:
+            logger.warning("metrics: queue figures left out of this scrape (%s)", exc.__class__.__name__)
+            return
+        yield from families
+
+
 class _Forward:
     """This process's own metrics (single-process mode), forwarded into a scrape's registry."""
 
@@ -277,11 +294,12 @@ class _Forward:
 
 def scrape() -> tuple[bytes, str]:
     """The exposition of every metric: the processes' counts (all processes of this machine in multiprocess
-    mode) and the database gauges. Returns (body, content type)."""
+    mode), the database gauges and the RQ queues. Returns (body, content type)."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
         registry.register(_Forward())
     registry.register(DatabaseCollector())
+    registry.register(QueueCollector())
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import django_rq
 import pytest
 import time_machine
 from django.conf import settings as django_settings
@@ -128,6 +129,7 @@ def test_webhooks_received_and_rejected_count_by_outcome_and_reason(scrape, deli
     received = "pos_webhooks_received_total"
     assert [moved(received, outcome=o) for o in ("queued", "duplicate", "absorbed", "ignored_scope")] == [1, 1, 1, 0]
     assert moved("pos_webhooks_rejected_total", reason="unknown_secret") == 1
+    assert moved("rq_jobs", queue="webhooks", status="queued") == 1  # django-rq's collector: one sync job waits
 
 
 # ---------------------------------------------------------------- webhook to sale
@@ -349,7 +351,7 @@ def test_every_metric_the_dashboard_queries_is_exposed_by_a_scrape(scrape, retai
     dashboard = json.loads(DASHBOARD.read_text())
     queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
     queries += [v["definition"] for v in dashboard["templating"]["list"] if "definition" in v]
-    used = {name for query in queries for name in re.findall(r"\bpos_[a-z0-9_]+", query)}
+    used = {name for query in queries for name in re.findall(r"\b(?:pos|rq)_[a-z0-9_]+", query)}
     # One of each event, so that every labelled series exists in this process's files.
     webhook_received("queued")
     webhook_rejected("unknown_secret")
@@ -360,9 +362,17 @@ def test_every_metric_the_dashboard_queries_is_exposed_by_a_scrape(scrape, retai
         store="dash01", method="GET", path="/v2/orders/1", status=429, seconds=0.2, headers=headers
     )
     factories.HistoricalImportFactory(link__retailer=retailer, state=ImportState.RUNNING, total=4, seen=1)
+    worker = django_rq.get_worker("webhooks")
+    worker.register_birth()  # a live worker, as RQ records it in Redis
 
     exposed = scrape().names()
+    worker.register_death()
 
     assert len(queries) >= 15
     assert used - exposed == set()
-    assert {"pos_work_due", "pos_webhook_to_sale_seconds_bucket", "pos_bigcommerce_quota_remaining"} <= used
+    assert {
+        "pos_work_due",
+        "pos_webhook_to_sale_seconds_bucket",
+        "pos_bigcommerce_quota_remaining",
+        "rq_workers",
+    } <= used
