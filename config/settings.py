@@ -8,11 +8,14 @@ Everything is read from the environment (and an optional `.env` file) through on
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+
+from config.observability import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -70,6 +73,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later log line of the request carries its request id.
+    "config.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -279,25 +284,41 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
-    # /healthz is probed over plain HTTP by load balancers.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # /healthz is probed, and /metrics scraped, per instance over the internal network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 # ---------------------------------------------------------------- LOGGING
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"forbidden_without_traceback": {"()": "config.log_filters.ForbiddenWithoutTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        # Django's default config gives "django" its own console handler in development: with the root's, every
-        # record (a 403's traceback...) was printed twice. Records go up to the root's handler alone.
-        "django": {"handlers": [], "level": "INFO", "propagate": True},
-        "django.request": {"filters": ["forbidden_without_traceback"]},
-        "django.db.backends": {"level": "INFO"},
-        # rq disables propagation on its own loggers: give them the handler explicitly.
-        "rq.worker": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
-    },
-}
+# "plain" (text lines) or "json" (one JSON object per line, with the context fields; see config/observability.py).
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOGGING = logging_config(level=LOG_LEVEL, log_format=LOG_FORMAT)
+
+# ---------------------------------------------------------------- ERROR REPORTS AND METRICS
+# Error reports go to Sentry when SENTRY_DSN is set (scrubbed of secrets and e-mail addresses: config/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_RELEASE = env.str("SENTRY_RELEASE", default="")
+# Share of requests and jobs traced for Sentry's performance pages (0: errors only).
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+# Frame variables in reports help debugging but carry customers' names and addresses (secrets and e-mail addresses
+# are masked in them): off unless turned on.
+SENTRY_INCLUDE_LOCAL_VARIABLES = env.bool("SENTRY_INCLUDE_LOCAL_VARIABLES", default=False)
+if SENTRY_DSN:
+    from config.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        release=SENTRY_RELEASE,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+        include_local_variables=SENTRY_INCLUDE_LOCAL_VARIABLES,
+    )
+# GET /metrics (Prometheus) answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404. Web and
+# worker processes of one machine share their figures through the directory in PROMETHEUS_MULTIPROC_DIR (an
+# environment variable read by prometheus_client itself; see the README's production section).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _metrics_dir == "":
+    del os.environ["PROMETHEUS_MULTIPROC_DIR"]  # an empty value would put prometheus_client in multiprocess mode
+elif _metrics_dir is not None and not Path(_metrics_dir).is_dir():
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR is not a directory: {_metrics_dir}")

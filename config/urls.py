@@ -1,4 +1,4 @@
-"""The URLconf: accounts, the dashboard, the BigCommerce endpoints, the Django admin and health."""
+"""The URLconf: accounts, the dashboard, the BigCommerce endpoints, the Django admin, health and metrics."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ admin.site.login_form = accounts.ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", health.metrics, name="metrics"),
     path("accounts/login/", accounts.ThrottledLoginView.as_view(), name="login"),
     path("accounts/logout/", accounts.LogoutView.as_view(), name="logout"),
     path("accounts/password/", accounts.PasswordChangeView.as_view(), name="password_change"),

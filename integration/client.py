@@ -11,7 +11,8 @@ Each public method names the BigCommerce operation it calls and how many calls i
 Other failures are not retried here: the work kernel decides (`integration.choices.ErrorCode.for_exception`).
 
 One log line per response on the `integration.client` logger: method, path (without the query string, which may
-hold an email filter), status, duration in ms and requests left; never the token, never a body.
+hold an email filter), status, duration in ms and requests left; never the token, never a body. The same call is
+counted in the Prometheus metrics (`integration.metrics`: by templated endpoint and status, 429s and quota per store).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from integration.bc_types import (
     Variant,
 )
 from integration.exceptions import ApiBadResponse, ApiError, ApiRateLimited, ApiUnavailable
+from integration.metrics import bigcommerce_call_observe
 from integration.ratelimit import Priority, RateLimitHeaders, StoreRateLimiter
 
 if TYPE_CHECKING:
@@ -511,8 +513,12 @@ class BigCommerceClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _log(self, method: str, path: str, status: int | None, started: float, headers: RateLimitHeaders | None):
-        duration_ms = round((time.monotonic() - started) * 1000)
+        seconds = time.monotonic() - started
+        duration_ms = round(seconds * 1000)
         left = headers.requests_left if headers else None
+        bigcommerce_call_observe(
+            store=self.store_hash, method=method, path=path, status=status, seconds=seconds, headers=headers
+        )
         logger.info(
             "bigcommerce %s %s %s %d ms left=%s",
             method,

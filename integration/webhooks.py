@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from integration.metrics import webhook_received, webhook_rejected
 from integration.services.intake import WebhookRejected, webhook_accept
 
 logger = logging.getLogger("integration.webhooks")
@@ -32,6 +33,7 @@ def bigcommerce_webhook(request: HttpRequest) -> HttpResponse:
         accepted = webhook_accept(body=body, headers=headers)
     except WebhookRejected as rejected:
         return _reject(request, rejected)
+    webhook_received(accepted.outcome)
     return JsonResponse({"status": accepted.outcome})
 
 
@@ -47,7 +49,12 @@ def _body(request: HttpRequest, size: int) -> bytes:
 
 def _reject(request: HttpRequest, rejected: WebhookRejected) -> HttpResponse:
     # The reason code only: never the body, the auth header or a signature.
+    webhook_rejected(rejected.reason)
     logger.warning(
-        "webhook rejected: %s (HTTP %s) from %s", rejected.reason, rejected.status, request.META.get("REMOTE_ADDR", "?")
+        "webhook rejected: %s (HTTP %s) from %s",
+        rejected.reason,
+        rejected.status,
+        request.META.get("REMOTE_ADDR", "?"),
+        extra={"reason": rejected.reason},
     )
     return JsonResponse({"status": "rejected", "reason": rejected.reason}, status=rejected.status)

@@ -1,4 +1,4 @@
-"""No token, secret, signature or password in any log line: a check over the whole test session.
+"""No token, secret, signature or password in any log line or error report: a check over the whole test session.
 
 Every log record created in the test process during the session (from any logger, propagating or not, in any
 thread: the live server's, the sandbox's) is kept as the text a handler would write: the message, the traceback
@@ -10,15 +10,21 @@ and the plain-valued `extra=` fields. Every secret the tests create is learned a
   query strings, Standard Webhooks signatures and our webhook auth header, passwords and tokens posted in forms;
 - the sandbox store's access token and client secret (any fixture that returns a sandbox server).
 
-At the end of the session every record is matched against every secret; any match fails the session with a list
-of the records (secrets masked) and the test that was running. Under xdist each worker checks its own records and
-sends what it found to the controller, which reports and fails. Worker processes started by tests (rqworker
+Error reports are checked the same way: the session runs the Sentry SDK as production does (`config.sentry`, with
+its scrubber) with a transport that records every event instead of sending it (`SENTRY_EVENTS`; the
+`sentry_events` fixture gives a test the events it caused). An event must hold no secret, nor any customer's,
+user's or installer's e-mail address (learned as they are saved).
+
+At the end of the session every record and event is matched against every secret; any match fails the session
+with a list of them (secrets masked) and the test that was running. Under xdist each worker checks its own records
+and sends what it found to the controller, which reports and fails. Worker processes started by tests (rqworker
 subprocesses) log to their own stderr and are outside this check.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import re
 import threading
@@ -27,9 +33,10 @@ from dataclasses import asdict, dataclass
 from urllib.parse import parse_qsl, quote
 
 import pytest
+from sentry_sdk.transport import Transport
 
 MIN_SECRET_LENGTH = 8  # shorter values ("bench", "x") would match ordinary words
-SECRET_SETTINGS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BIGCOMMERCE_CLIENT_SECRET")
+SECRET_SETTINGS = ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BIGCOMMERCE_CLIENT_SECRET", "METRICS_TOKEN")
 SECRET_PARAMETER = re.compile(r"password|secret|token|^code$|signed_payload_jwt", re.IGNORECASE)
 NOT_SECRET_PARAMETERS = {"csrfmiddlewaretoken"}
 SECRET_HEADERS = ("HTTP_X_POS_WEBHOOK_AUTH", "HTTP_WEBHOOK_SIGNATURE", "HTTP_X_AUTH_TOKEN", "HTTP_AUTHORIZATION")
@@ -48,23 +55,38 @@ class Leak:
 
 
 class LogSafety:
-    """The secrets learned and the log records seen; `leaks()` matches them."""
+    """The secrets learned and the log records and error reports seen; `leaks()` matches them."""
 
     def __init__(self) -> None:
         self.secrets: dict[str, str] = {}
+        self.personal: dict[str, str] = {}  # e-mail addresses: never in an error report
         self.records: dict[str, tuple[str, str, str]] = {}  # text -> (where, logger, level), first occurrence
+        self.events: dict[str, tuple[str, str, str]] = {}  # error reports, the same way
         self.where = "(outside any test)"
         self._pending: list[logging.LogRecord] = []
         self._lock = threading.Lock()
 
     def learn(self, value, kind: str) -> None:
+        self._learn(self.secrets, value, kind)
+
+    def learn_personal(self, value, kind: str) -> None:
+        self._learn(self.personal, value, kind)
+
+    @staticmethod
+    def _learn(into: dict[str, str], value, kind: str) -> None:
         if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
             return
         for variant in {value, quote(value, safe=""), quote(value)}:
-            self.secrets.setdefault(variant, kind)
+            into.setdefault(variant, kind)
 
     def knows(self, value: str) -> bool:
-        return value in self.secrets
+        return value in self.secrets or value in self.personal
+
+    def observe_event(self, event: dict) -> None:
+        """An error report as it would leave the process."""
+        text = json.dumps(event, default=str, sort_keys=True)
+        with self._lock:
+            self.events.setdefault(text, (self.where, "sentry", str(event.get("level", "error")).upper()))
 
     def observe(self, record: logging.LogRecord) -> None:
         # Formatting waits for `drain`: by then `extra=` fields are on the record, and the hot path stays cheap.
@@ -79,11 +101,17 @@ class LogSafety:
 
     def leaks(self) -> list[Leak]:
         self.drain()
+        return self._matches(self.records, self.secrets) + self._matches(
+            dict(self.events), {**self.personal, **self.secrets}
+        )
+
+    @staticmethod
+    def _matches(texts: dict[str, tuple[str, str, str]], secrets: dict[str, str]) -> list[Leak]:
         by_prefix: dict[str, list[str]] = {}
-        for secret in self.secrets:
+        for secret in secrets:
             by_prefix.setdefault(secret[:MIN_SECRET_LENGTH], []).append(secret)
         found = []
-        for text, (where, logger, level) in self.records.items():
+        for text, (where, logger, level) in texts.items():
             held = {
                 secret
                 for i in range(len(text) - MIN_SECRET_LENGTH + 1)
@@ -93,8 +121,8 @@ class LogSafety:
             if held:
                 masked = text
                 for secret in sorted(held, key=len, reverse=True):
-                    masked = masked.replace(secret, f"<{self.secrets[secret]}>")
-                found.append(Leak(where, logger, level, masked, tuple(sorted({self.secrets[s] for s in held}))))
+                    masked = masked.replace(secret, f"<{secrets[secret]}>")
+                found.append(Leak(where, logger, level, masked, tuple(sorted({secrets[s] for s in held}))))
         return found
 
 
@@ -117,6 +145,24 @@ def record_text(record: logging.LogRecord) -> str:
 
 
 LOG_SAFETY = LogSafety()
+
+
+class RecordingTransport(Transport):
+    """Sentry's transport for the test session: every error report is kept (and checked), none is sent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[dict] = []
+
+    def capture_envelope(self, envelope) -> None:
+        for item in envelope.items:
+            event = item.get_event() or item.get_transaction_event()
+            if event is not None:
+                self.events.append(event)
+                LOG_SAFETY.observe_event(event)
+
+
+SENTRY_EVENTS = RecordingTransport()
 
 
 # ---------------------------------------------------------------- learning secrets
@@ -144,11 +190,18 @@ def _on_store_link_saved(*, instance, **kwargs) -> None:
 
 def _on_app_install_saved(*, instance, **kwargs) -> None:
     LOG_SAFETY.learn(instance.access_token, "AppInstall.access_token")
+    LOG_SAFETY.learn_personal(instance.installer_email, "AppInstall.installer_email")
+    LOG_SAFETY.learn_personal(instance.owner_email, "AppInstall.owner_email")
 
 
 def _on_user_saved(*, instance, **kwargs) -> None:
     # Django keeps the raw password on the instance until save() has told the validators about it.
     LOG_SAFETY.learn(getattr(instance, "_password", None), "password")
+    LOG_SAFETY.learn_personal(instance.email, "User.email")
+
+
+def _on_customer_saved(*, instance, **kwargs) -> None:
+    LOG_SAFETY.learn_personal(instance.email, "Customer.email")
 
 
 def _learn_parameters(pairs, where: str) -> None:
@@ -189,12 +242,14 @@ def _connect_signals() -> None:
     from django.test.signals import setting_changed
 
     from integration.models import AppInstall, StoreLink
+    from pos.models import Customer
 
     setting_changed.connect(_on_setting_changed, weak=False, dispatch_uid="logsafety-settings")
     request_started.connect(_on_request_started, weak=False, dispatch_uid="logsafety-request")
     post_save.connect(_on_store_link_saved, sender=StoreLink, weak=False, dispatch_uid="logsafety-storelink")
     post_save.connect(_on_app_install_saved, sender=AppInstall, weak=False, dispatch_uid="logsafety-appinstall")
     post_save.connect(_on_user_saved, sender=get_user_model(), weak=False, dispatch_uid="logsafety-user")
+    post_save.connect(_on_customer_saved, sender=Customer, weak=False, dispatch_uid="logsafety-customer")
 
 
 # ---------------------------------------------------------------- the session
@@ -210,6 +265,19 @@ def pytest_configure(config):
 
     logging.setLogRecordFactory(observed_record)
     config._log_safety = {"leaks": [], "records": 0, "secrets": 0}
+    from config.sentry import sentry_init
+
+    # With frame variables, the most an event can carry: the check covers them too.
+    sentry_init(
+        dsn="https://public@sentry.invalid/1", environment="test", include_local_variables=True, transport=SENTRY_EVENTS
+    )
+
+
+@pytest.fixture
+def sentry_events():
+    """A function giving the error reports caused since the test started (as they would leave the process)."""
+    start = len(SENTRY_EVENTS.events)
+    return lambda: SENTRY_EVENTS.events[start:]
 
 
 def pytest_sessionstart(session):
@@ -259,7 +327,7 @@ def _tally(config, leaks: list[Leak], *, records: int, secrets: int) -> None:
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     leaks = LOG_SAFETY.leaks()
-    records, secrets = len(LOG_SAFETY.records), len(LOG_SAFETY.secrets)
+    records, secrets = len(LOG_SAFETY.records) + len(LOG_SAFETY.events), len(LOG_SAFETY.secrets)
     if hasattr(config, "workerinput"):
         config.workeroutput["log_safety"] = {
             "leaks": [asdict(leak) | {"kinds": list(leak.kinds)} for leak in leaks],
@@ -277,7 +345,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if tally is None or hasattr(config, "workerinput"):
         return
     terminalreporter.write_line(
-        f"log safety: {tally['records']:,} distinct log records checked against secrets "
+        f"log safety: {tally['records']:,} distinct log records and error reports checked against secrets "
         f"(up to {tally['secrets']:,} in one process)"
     )
     leaks = tally["leaks"]

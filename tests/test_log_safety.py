@@ -1,5 +1,6 @@
-"""The session-wide check that no log line holds a secret (tests/fixtures_logsafety.py): it learns the secrets the
-tests create, finds them in messages, tracebacks and `extra=` fields, and fails a session (also under xdist)."""
+"""The session-wide check that no log line or error report holds a secret (tests/fixtures_logsafety.py): it learns
+the secrets the tests create, finds them in messages, tracebacks, `extra=` fields and Sentry events (e-mail
+addresses too, in events), and fails a session (also under xdist)."""
 
 from __future__ import annotations
 
@@ -74,19 +75,40 @@ def test_objects_passed_as_extra_are_not_read_as_log_text():
     assert safety.leaks() == []
 
 
+def test_an_error_report_holding_a_secret_or_an_email_address_is_a_leak_but_a_log_line_naming_a_customer_is_not():
+    safety = LogSafety()
+    safety.learn("tok-0123456789abcdef", "StoreLink.access_token")
+    safety.learn_personal("jane.doe@shop.example", "Customer.email")
+    safety.observe_event({"level": "error", "extra": {"held": "tok-0123456789abcdef"}})
+    safety.observe_event({"level": "error", "message": "order of jane.doe@shop.example"})
+    safety.observe_event({"level": "error", "message": "order of [email]"})
+    safety.observe(_record("customer matched: jane.doe@shop.example"))
+
+    leaks = safety.leaks()
+
+    assert sorted(leak.kinds for leak in leaks) == [("Customer.email",), ("StoreLink.access_token",)]
+    assert {(leak.logger, leak.level) for leak in leaks} == {("sentry", "ERROR")}
+    assert all("<StoreLink.access_token>" in leak.text or "<Customer.email>" in leak.text for leak in leaks)
+
+
 # ---------------------------------------------------------------- learning the secrets the tests create
 
 
-def test_link_and_install_tokens_and_passwords_are_learned_as_they_are_saved():
+def test_tokens_passwords_and_email_addresses_are_learned_as_they_are_saved():
     link = factories.StoreLinkFactory()
-    install = factories.AppInstallFactory()
-    user = factories.UserFactory()
+    install = factories.AppInstallFactory(installer_email="installer@merchant.example")
+    user = factories.UserFactory(email="staff.member@merchant.example")
     user.set_password("a-new-password-42")
     user.save()
+    customer = factories.CustomerFactory(email="buyer.one@customer.example")
 
     assert LOG_SAFETY.knows(link.access_token) and LOG_SAFETY.knows(link.webhook_secret)
     assert LOG_SAFETY.knows(install.access_token)
     assert LOG_SAFETY.knows("pw-correct-horse") and LOG_SAFETY.knows("a-new-password-42")
+    # e-mail addresses: checked in error reports only
+    assert LOG_SAFETY.knows(customer.email) and LOG_SAFETY.knows(user.email)
+    assert LOG_SAFETY.knows(install.installer_email)
+    assert customer.email not in LOG_SAFETY.secrets
 
 
 def test_secret_settings_are_learned_when_a_test_changes_them(settings):

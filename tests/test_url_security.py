@@ -268,6 +268,7 @@ def _jwt_shaped() -> str:
 # What each public route answers an anonymous caller without its credentials (or with forged ones).
 PUBLIC_WITHOUT_CREDENTIALS = {
     "healthz": ("GET", {}, 200),
+    "metrics": ("GET", {}, 404),
     "login": ("GET", {}, 200),
     "integration:webhook": ("POST", {}, 401),
     "integration:app_auth": ("GET", {}, 400),

@@ -48,6 +48,7 @@ class Route:
 # sweep fails until it is listed here too, and tests/test_url_security.py says what each must refuse.
 PUBLIC_ROUTES = {
     "healthz": "load balancers probe it; it says ok or error and nothing else",
+    "metrics": "Prometheus scrapes it: a 404 while METRICS_TOKEN is unset, a 401 without that bearer token",
     "login": "the sign-in form itself (throttled)",
     "integration:webhook": "BigCommerce's deliveries: authenticated by the link's secret header or a signature",
     "integration:app_auth": "BigCommerce's install callback: nothing happens without a code BigCommerce accepts",
@@ -123,6 +124,7 @@ def linked_store(retailer) -> None:
 
 ROUTES: dict[str, Route] = {
     "healthz": Route(Access.PUBLIC),
+    "metrics": Route(Access.PUBLIC),
     "integration:webhook": Route(Access.PUBLIC, method="POST"),
     "integration:app_auth": Route(Access.PUBLIC),
     "integration:app_load": Route(Access.PUBLIC),

@@ -44,6 +44,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from config.observability import log_context
 from work import bell
 from work.models import WorkItem
 from work.registry import (
@@ -134,11 +135,14 @@ def request_many(
         f"THEN {least}(COALESCE({table}.due_at, excluded.due_at), excluded.due_at) "
         f"ELSE COALESCE({table}.due_at, excluded.due_at) END, "
         f"attempts = CASE WHEN {reset_sql} OR {table}.failed_at IS NOT NULL THEN 0 ELSE {table}.attempts END, "
+        # Waiting since: kept while the work waits; the first request after a claim (or after giving up) starts anew.
+        f"requested_at = CASE WHEN {table}.failed_at IS NOT NULL OR ({table}.lease_until IS NOT NULL "
+        f"AND {table}.requested = {table}.claimed) THEN excluded.requested_at ELSE {table}.requested_at END, "
         f"failed_at = NULL, updated_at = excluded.updated_at"
     )
     columns = (
         "kind, key, shard, priority, due_at, requested, claimed, claimed_by, attempts, last_error_code, "
-        "last_error, payload, created_at, updated_at"
+        "last_error, payload, requested_at, updated_at"
     )
     written = 0
     with connection.cursor() as cursor:
@@ -189,7 +193,7 @@ def ensure(kind: Kind | str, rows: Iterable[tuple[str | int, int | None]], *, du
                 params += [kind.name, key, shard, kind.priority, due or now, now, now]
             cursor.execute(
                 f"INSERT INTO {_table()} (kind, key, shard, priority, due_at, requested, claimed, claimed_by, "
-                f"attempts, last_error_code, last_error, payload, created_at, updated_at) VALUES {values} "
+                f"attempts, last_error_code, last_error, payload, requested_at, updated_at) VALUES {values} "
                 f"ON CONFLICT (kind, key) DO NOTHING",
                 params,
             )
@@ -267,14 +271,14 @@ def _claim_rows(kind: Kind, shard: int | None, worker: str, now: datetime) -> li
         f"attempts = attempts + 1, updated_at = %s WHERE id IN ("
         f"SELECT id FROM {table} WHERE kind = %s AND {shard_sql} AND {_claimable()} "
         f"ORDER BY COALESCE(due_at, lease_until), id LIMIT %s{skip_locked}) "
-        f"RETURNING id, key, shard, priority, payload, attempts, requested, claimed, lease_until, created_at"
+        f"RETURNING id, key, shard, priority, payload, attempts, requested, claimed, lease_until, requested_at"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     payload_field = WorkItem._meta.get_field("payload")
     items = []
-    for pk, key, shard_, priority, payload, attempts, requested, claimed, lease_until, created_at in rows:
+    for pk, key, shard_, priority, payload, attempts, requested, claimed, lease_until, requested_at in rows:
         if isinstance(payload, str):
             payload = payload_field.from_db_value(payload, None, connection)
         items.append(
@@ -290,7 +294,7 @@ def _claim_rows(kind: Kind, shard: int | None, worker: str, now: datetime) -> li
                 claimed=claimed,
                 claimed_by=worker,
                 lease_until=lease_until,
-                created_at=created_at,
+                requested_at=requested_at,
             )
         )
     items.sort(key=lambda item: item.pk)
@@ -382,7 +386,7 @@ def run(claim: Claim) -> int:
         if not claim.items:
             return len(lost)
     if kind.handler is not None:
-        with _Heartbeat(claim):
+        with _Heartbeat(claim), log_context(job_kind=kind.name, shard=claim.items[0].shard):
             try:
                 if kind.atomic:
                     with transaction.atomic():

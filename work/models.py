@@ -30,7 +30,8 @@ class WorkItem(models.Model):
     last_error_code = models.CharField(max_length=40, blank=True)
     last_error = models.TextField(blank=True)
     payload = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Since when this work has been waiting: its earliest request not yet taken by a run (request-to-done latency).
+    requested_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -21,7 +21,7 @@ def requests_to_work_rows(apps, schema_editor):
     def add(kind, key, shard, priority, due, attempts=0):
         rows[(kind, str(key))] = WorkItem(
             kind=kind, key=str(key), shard=shard, priority=priority, due_at=due or now, attempts=attempts,
-            created_at=now, updated_at=now,
+            requested_at=now, updated_at=now,
         )
 
     waiting = OrderSync.objects.filter(Q(queued_at__isnull=False) | Q(state="retrying")).select_related("link")

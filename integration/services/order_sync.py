@@ -14,6 +14,7 @@ on the OrderSync row ("retrying", or "needs attention" with a sentence the merch
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -22,13 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 from django.utils import timezone
 
+from config.observability import log_context
 from integration.bc_types import Order, Refund
 from integration.choices import ErrorCode, LinkState, OrderSyncState
 from integration.exceptions import ApiError, ApiNotFound
+from integration.metrics import webhook_to_sale_observe
 from integration.models import OrderSync, StoreLink
 from integration.services.catalog_ids import catalog_ids_add, catalog_ids_missing
 from integration.services.catalog_resolve import LineRef, products_unresolved
-from integration.services.order_apply import ApplyOptions, FetchedOrder, orders_apply
+from integration.services.order_apply import ApplyOptions, FetchedOrder, Kind, OrderOutcome, orders_apply
 from integration.services.synclog import Event, sync_log, sync_log_build, sync_log_save
 from integration.status_table import has_refunds
 from pos.db import bulk_update_rows
@@ -39,6 +42,8 @@ from work.registry import Attempt, get
 logger = logging.getLogger("integration.sync")
 
 ORDER_SYNC = "bc.order_sync"
+# Outcomes that wrote a sale (for the webhook-to-sale latency).
+SALE_WRITTEN = frozenset({Kind.CREATE, Kind.UPDATE})
 # BigCommerce calls in flight at once while fetching a batch.
 FETCH_CONCURRENCY = 8
 
@@ -90,16 +95,21 @@ def order_syncs_run(items: Sequence[WorkItem], *, client=None) -> dict[int, obje
         link_id, order_id = _parse_key(item.key)
         by_link[link_id][order_id] = item
     for link_id, wanted in by_link.items():
-        link = (
-            StoreLink.objects.select_related("retailer", "default_payment_type", "outlet", "register")
-            .filter(pk=link_id)
-            .first()
-        )
-        if link is None or link.state != LinkState.ACTIVE:
-            logger.info("%s order(s) not synced: link %s is not active", len(wanted), link_id)
-            continue  # done: a relink requests what changed meanwhile (reconciliation)
-        outcomes.update(_run_link(link, wanted, client))
+        with log_context(link=link_id):
+            outcomes.update(_run_link_id(link_id, wanted, client))
     return outcomes
+
+
+def _run_link_id(link_id: int, wanted: dict[int, WorkItem], client) -> dict[int, object]:
+    link = (
+        StoreLink.objects.select_related("retailer", "default_payment_type", "outlet", "register")
+        .filter(pk=link_id)
+        .first()
+    )
+    if link is None or link.state != LinkState.ACTIVE:
+        logger.info("%s order(s) not synced: link %s is not active", len(wanted), link_id)
+        return {}  # done: a relink requests what changed meanwhile (reconciliation)
+    return _run_link(link, wanted, client)
 
 
 def _run_link(link: StoreLink, wanted: dict[int, WorkItem], client) -> dict[int, object]:
@@ -123,28 +133,34 @@ def _run_link(link: StoreLink, wanted: dict[int, WorkItem], client) -> dict[int,
             )
             continue
         outcomes[wanted[sync.bc_order_id].pk] = exc
-    for order_id, error in _apply(link, fetched).items():
+    applied, errors = _apply(link, fetched)
+    for order_id, error in errors.items():
         outcomes[wanted[order_id].pk] = error
+    webhook_to_sale_observe(wanted[o.bc_order_id].requested_at for o in applied if o.kind in SALE_WRITTEN)
     return outcomes
 
 
-def _apply(link: StoreLink, fetched: list[tuple[OrderSync, FetchedOrder]]) -> dict[int, Exception]:
+def _apply(
+    link: StoreLink, fetched: list[tuple[OrderSync, FetchedOrder]]
+) -> tuple[list[OrderOutcome], dict[int, Exception]]:
     """Apply the batch in one transaction; if that fails, order by order so one bad order cannot hold up the rest.
-    Returns the errors of the orders that could not be applied, by order id."""
+    Returns the outcomes, and the errors of the orders that could not be applied by order id."""
     if not fetched:
-        return {}
+        return [], {}
     try:
-        orders_apply(link=link, fetched=[f for _, f in fetched], options=ApplyOptions())
+        return orders_apply(link=link, fetched=[f for _, f in fetched], options=ApplyOptions()), {}
     except Exception as exc:  # noqa: BLE001 - isolated below, then returned per order
         if len(fetched) == 1:
             logger.exception("order %s failed to apply", fetched[0][0].bc_order_id)
-            return {fetched[0][0].bc_order_id: exc}
+            return [], {fetched[0][0].bc_order_id: exc}
         logger.exception("a batch of %s orders failed to apply; applying them one by one", len(fetched))
+        outcomes: list[OrderOutcome] = []
         errors: dict[int, Exception] = {}
         for one in fetched:
-            errors.update(_apply(link, [one]))
-        return errors
-    return {}
+            done, failed = _apply(link, [one])
+            outcomes += done
+            errors.update(failed)
+        return outcomes, errors
 
 
 def order_syncs_record_failures(attempts: Sequence[Attempt]) -> None:
@@ -296,8 +312,9 @@ def _concurrently(call: Callable, items: Sequence) -> list:
 
     if len(items) <= 1:
         return [safe(item) for item in items]
+    context = contextvars.copy_context()  # the log context (job, link) follows the calls into the pool's threads
     with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(items))) as pool:
-        return list(pool.map(safe, items))
+        return list(pool.map(lambda item: context.copy().run(safe, item), items))
 
 
 def deleted_products(*, client, link: StoreLink, items: Iterable) -> frozenset[int]:

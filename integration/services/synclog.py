@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integration.choices import LogLevel, OrderSyncState
+from integration.metrics import sync_log_observe
 from integration.models import OrderSync, StoreLink, SyncLogEntry
 
 logger = logging.getLogger("integration.sync")
@@ -214,9 +215,11 @@ def sync_log_build(
 
 
 def sync_log_save(entries: list[SyncLogEntry]) -> None:
-    """Write entries in one statement, and the same sentences to the Python log (never a secret)."""
+    """Write entries in one statement, and the same sentences to the Python log (never a secret), with the
+    retailer, link, order, event and reason code as fields of the line; failures are counted in the metrics."""
     SyncLogEntry.objects.bulk_create(entries)
     for entry in entries:
+        reason = _reason_code(entry)
         logger.log(
             {LogLevel.INFO: logging.INFO, LogLevel.WARNING: logging.WARNING}.get(entry.level, logging.ERROR),
             "%s link=%s order=%s %s",
@@ -224,7 +227,22 @@ def sync_log_save(entries: list[SyncLogEntry]) -> None:
             entry.link_id,
             entry.bc_order_id,
             entry.message,
+            extra={
+                "retailer": entry.retailer_id,
+                "link": entry.link_id,
+                "order": entry.bc_order_id,
+                "sync_event": entry.event,
+                "reason": reason or None,
+            },
         )
+        sync_log_observe(event=entry.event, reason=reason)
+
+
+def _reason_code(entry: SyncLogEntry) -> str:
+    """The failure reason code of the entry's order sync, when the entry was built with one (no query)."""
+    if entry.order_sync_id is None or not SyncLogEntry.order_sync.is_cached(entry):
+        return ""
+    return entry.order_sync.last_error_code
 
 
 def sync_log(

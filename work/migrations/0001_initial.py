@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('last_error_code', models.CharField(blank=True, max_length=40)),
                 ('last_error', models.TextField(blank=True)),
                 ('payload', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ('requested_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
