@@ -444,9 +444,13 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
                 external_address_id=str(first.id) if first else "",
                 shipping_method=(first.shipping_method or "")[:200] if first else "",
                 already_shipped=plan.status.shipped,
+                sent={str(item.id): item.quantity_shipped or 0 for item in order.products},
             )
         )
-    fulfillments_follow_online_sales(specs=specs)
+    sent = fulfillments_follow_online_sales(specs=specs)
+    for plan in plans:
+        if plan.sale.pk in sent and (plan.kind == Kind.UPDATE or not plan.status.shipped):
+            batch.log(Event.ORDER_SHIPPED, plan, detail=sent[plan.sale.pk], invoice=plan.sale.invoice_number)
 
 
 # ---------------------------------------------------------------- recording the outcome

@@ -67,6 +67,12 @@ class Event:
         LogLevel.INFO,
         "Order {order} was edited in BigCommerce; sale #{invoice} lines and stock adjusted ({detail}).",
     )
+    ORDER_SHIPPED = _e(
+        "order_shipped",
+        LogLevel.INFO,
+        "Order {order}: shipped in BigCommerce ({detail}); the fulfilment of sale #{invoice} counts them as sent, "
+        "so they are not shipped again.",
+    )
     ORDER_FROM_POS = _e(
         "order_from_pos", LogLevel.INFO, "Order {order} came from this POS's own channel; not imported back."
     )
