@@ -67,6 +67,7 @@ class FetchedOrder:
     order: Order
     refunds: Sequence[Refund] | None = None  # None: not fetched, keep the refunds already recorded
     deleted_product_ids: frozenset[int] = frozenset()
+    refund_requests: int = 0  # OrderSync.refund_requests when the order was fetched
 
 
 @dataclass(frozen=True)
@@ -474,6 +475,8 @@ def _record(batch: _Batch) -> None:
             continue
         sync.bc_date_modified = order.date_modified
         sync.attempts, sync.next_retry_at, sync.last_error_code, sync.last_error_message = 0, None, "", ""
+        if plan.fetched.refunds is not None:
+            sync.refunds_read = max(sync.refunds_read or 0, plan.fetched.refund_requests)
         if plan.kind in (Kind.CREATE, Kind.UPDATE):
             was_imported = sync.state == OrderSyncState.IMPORTED and sync.sale_id == plan.sale.pk
             sync.state, sync.sale = OrderSyncState.IMPORTED, plan.sale
@@ -521,6 +524,7 @@ def _record(batch: _Batch) -> None:
             "bc_date_modified",
             "bc_status_id",
             "bc_date_created",
+            "refunds_read",
             "last_attempt_at",
             "updated_at",
         ],

@@ -2,18 +2,24 @@
 
 Shipments made in BigCommerce's control panel: the POS fulfilment counts them as sent (quantities, history,
 state), a fully shipped order's fulfilment is completed with nothing written back, and what staff ship later is
-only what BigCommerce has not shipped yet.
+only what BigCommerce has not shipped yet. API calls per order change: refunds are read only when something says
+they changed, and the paired webhooks of one change make one fetch.
 """
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from django.urls import reverse
 
 from integration.models import SyncLogEntry
+from integration.services.order_sync import ORDER_SYNC, order_sync_request
 from pos.choices import FulfillmentAction, FulfillmentState, WritebackState
 from pos.models import Fulfillment, Sale
 from tests.fixtures_fulfillment import complete
-from tests.work_helpers import sync_order
+from tests.work_helpers import make_due, sync_order
+from work import kernel
 from work.models import WorkItem
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +109,87 @@ def test_an_order_imported_partially_shipped_asks_staff_only_for_the_rest(sandbo
     assert fulfillment.state == FulfillmentState.PICKING
     assert _progress(fulfillment) == [(str(first), q1, q1, q1), (str(second), q2, 0, 0)]
     assert fulfillment.events.filter(action=FulfillmentAction.SHIPPED_IN_BIGCOMMERCE).count() == 1
+
+
+# ---------------------------------------------------------------- API calls per order change
+
+
+def _calls(sandbox) -> dict[str, int]:
+    counts = dict(sandbox.store.request_log.counts())
+    sandbox.store.request_log.clear()
+    return counts
+
+
+def test_refunds_are_read_when_a_refund_webhook_or_a_status_change_says_so_and_not_on_every_sync(sandbox, live_link):
+    order_id = sandbox.store.place_order(status_id=11, lines=3).id
+    sync_order(live_link, order_id)
+    first_line = sandbox.store.order(order_id).lines[0].id
+    sandbox.store.refund_order(order_id, lines=[(first_line, 1)])
+    _calls(sandbox)
+
+    # The refund's webhooks: refund/created (refunds may have changed), then the status change.
+    order_sync_request(link=live_link, bc_order_id=order_id, refunds=True)
+    sync_order(live_link, order_id)
+    assert _calls(sandbox) == {"get_order": 1, "list_refunds": 1}
+    assert Sale.objects.get(external_order_id=str(order_id)).amount_refunded > 0
+
+    # An edit of staff notes or another updated webhook: the order only.
+    sync_order(live_link, order_id)
+    assert _calls(sandbox) == {"get_order": 1}
+
+    # A second partial refund keeps the status; its refund webhook is what says to read them.
+    sandbox.store.refund_order(order_id, amount="1.00")
+    order_sync_request(link=live_link, bc_order_id=order_id, refunds=True)
+    sync_order(live_link, order_id)
+    assert _calls(sandbox) == {"get_order": 1, "list_refunds": 1}
+    sale = Sale.objects.get(external_order_id=str(order_id))
+    assert sale.payments.filter(kind="refund").count() == 2
+
+
+def test_a_refund_seen_first_by_its_status_change_is_read_once(sandbox, live_link):
+    order_id = sandbox.store.place_order(status_id=11, lines=2).id
+    sync_order(live_link, order_id)
+    sandbox.store.refund_order(order_id, full=True)  # its refund webhook was lost; reconciliation is not here yet
+    _calls(sandbox)
+
+    sync_order(live_link, order_id)
+    sync_order(live_link, order_id)
+
+    assert _calls(sandbox) == {"get_order": 2, "list_refunds": 1}
+    assert Sale.objects.get(external_order_id=str(order_id)).payment_state == "refunded"
+
+
+def test_the_paired_webhooks_of_one_change_wait_the_settle_window_and_make_one_fetch(
+    sandbox, live_link, client, django_capture_on_commit_callbacks, settings
+):
+    order_id = sandbox.store.place_order(status_id=11, lines=1).id
+    sync_order(live_link, order_id)
+    sandbox.store.set_status(order_id, 9, emit=False)
+    _calls(sandbox)
+    settings.ORDER_SYNC_SETTLE_SECONDS = 600  # far longer than the test: "not due yet" cannot depend on timing
+    live_link.webhook_secret = "secret-for-the-settle-test"
+    live_link.save(update_fields=["webhook_secret"])
+
+    for n, scope in enumerate(("store/order/updated", "store/order/statusUpdated")):
+        body = {
+            "scope": scope,
+            "store_id": live_link.store_id,
+            "data": {"type": "order", "id": order_id},
+            "hash": f"h{n}",
+        }
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                reverse("integration:webhook"),
+                data=json.dumps(body),
+                content_type="application/json",
+                HTTP_X_POS_WEBHOOK_AUTH=f"{live_link.pk}:{live_link.webhook_secret}",
+            )
+        assert response.status_code == 200
+    kernel.drain(only={ORDER_SYNC}, budget=600)
+    assert _calls(sandbox) == {}  # still settling
+
+    make_due(ORDER_SYNC)
+    kernel.drain(only={ORDER_SYNC}, budget=600)
+
+    assert _calls(sandbox) == {"get_order": 1}
+    assert Sale.objects.get(external_order_id=str(order_id)).bc_status_id == 9
