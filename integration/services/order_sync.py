@@ -247,10 +247,10 @@ def orders_fetch(
     *, client, link: StoreLink, syncs: Sequence[OrderSync]
 ) -> tuple[list[tuple[OrderSync, FetchedOrder]], list[tuple[OrderSync, ApiError]]]:
     """Everything the sync needs from BigCommerce about these orders, in as few calls as the API allows: each
-    order with its consignments and line items (one call each, made concurrently), its refunds only when it has
-    any, and one catalog call for all products the POS has never seen and the catalog cache does not know (to
-    tell a deleted product from a new one). A copy older than the one applied (a late delivery) costs the one
-    call only. Returns (fetched, failed) pairs."""
+    order with its consignments and line items (one call each, made concurrently), its refunds only when they may
+    have changed (`refunds_due`; one call for the whole batch), and one catalog call for all products the POS has
+    never seen and the catalog cache does not know (to tell a deleted product from a new one). A copy older than
+    the one applied (a late delivery) costs the one call only. Returns (fetched, failed) pairs."""
     failed: list[tuple[OrderSync, ApiError]] = []
     orders: dict[int, Order] = {}
     for sync, result in zip(syncs, _concurrently(lambda s: client.get_order(s.bc_order_id), syncs), strict=True):
@@ -261,9 +261,19 @@ def orders_fetch(
     fresh = [s for s in syncs if s.pk in orders and not _older(orders[s.pk], s)]
     wanting_refunds = [s for s in fresh if refunds_due(orders[s.pk], s)]
     refunds: dict[int, list[Refund]] = {}
-    for sync, result in zip(
-        wanting_refunds, _concurrently(lambda s: client.list_refunds(s.bc_order_id), wanting_refunds), strict=True
-    ):
+    if len(wanting_refunds) > 1:  # one call for the whole batch's refunds
+        try:
+            by_order = client.list_refunds_of_orders([s.bc_order_id for s in wanting_refunds])
+        except ApiError as exc:
+            by_order = exc
+        results = [
+            by_order if isinstance(by_order, ApiError) else by_order.get(s.bc_order_id, []) for s in wanting_refunds
+        ]
+    else:
+        results = (
+            [_concurrently(lambda s: client.list_refunds(s.bc_order_id), wanting_refunds)[0]] if wanting_refunds else []
+        )
+    for sync, result in zip(wanting_refunds, results, strict=True):
         if isinstance(result, ApiError):
             failed.append((sync, result))
             orders.pop(sync.pk)

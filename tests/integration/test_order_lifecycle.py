@@ -193,3 +193,21 @@ def test_the_paired_webhooks_of_one_change_wait_the_settle_window_and_make_one_f
 
     assert _calls(sandbox) == {"get_order": 1}
     assert Sale.objects.get(external_order_id=str(order_id)).bc_status_id == 9
+
+
+def test_a_batch_of_refunded_orders_reads_all_their_refunds_in_one_call(sandbox, live_link):
+    orders = [sandbox.store.place_order(status_id=11, lines=2).id for _ in range(3)]
+    for order_id in orders:
+        sync_order(live_link, order_id)
+        sandbox.store.refund_order(order_id, full=True)
+    _calls(sandbox)
+
+    for order_id in orders:
+        order_sync_request(link=live_link, bc_order_id=order_id, refunds=True)
+    kernel.drain(only={ORDER_SYNC}, budget=600)
+
+    calls = _calls(sandbox)
+    assert calls["get_order"] == 3 and sum(v for k, v in calls.items() if "refund" in k) == 1
+    assert set(Sale.objects.filter(external_order_id__in=map(str, orders)).values_list("payment_state", flat=True)) == {
+        "refunded"
+    }
