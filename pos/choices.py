@@ -28,6 +28,7 @@ class MovementReason(models.TextChoices):
     SALE = "sale", _("Sale")
     VOID = "void", _("Void")
     EDIT = "edit", _("Order edited")
+    RETURN = "return", _("Refunded item returned")
     ADJUSTMENT = "adjustment", _("Adjustment")
     COUNT = "count", _("Stock count")
     RECEIVED = "received", _("Stock received")

@@ -41,7 +41,7 @@ from pos.choices import Channel, PaymentKind, ProductKind, SaleStatus
 from pos.db import bulk_update_rows
 from pos.models import PaymentType, Product, Sale
 from pos.services.fulfillment import OnlineFulfillmentSpec, fulfillments_follow_online_sales
-from pos.services.sales import LineSpec, PaymentSpec, SaleSpec, SaleWritten, Totals, sales_write
+from pos.services.sales import LineSpec, PaymentSpec, ReturnSpec, SaleSpec, SaleWritten, Totals, sales_write
 
 logger = logging.getLogger("integration.sync")
 
@@ -250,6 +250,7 @@ def _sale_spec(
         ),
         lines=_lines(plan, resolution),
         payments=_payments(batch, plan, payment_types),
+        returns=_returns(plan) if link.retailer.restock_refunded_items else (),
         moves_stock=batch.options.adjust_stock,
         source_prefix=f"bc:{link.pk}:{order.id}",
         stock_note=f"BigCommerce order {order.id}",
@@ -414,6 +415,17 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
     return wanted
 
 
+def _returns(plan: Plan) -> list[ReturnSpec]:
+    """The items BigCommerce's refunds name (V3 refund items of type PRODUCT: an order product id and a quantity),
+    to go back into stock once each (the retailer's setting). A refund of an amount names no items."""
+    returns = []
+    for refund in plan.fetched.refunds or ():
+        for item in refund.items or ():
+            if (item.item_type or "").upper() == "PRODUCT" and item.item_id and item.quantity:
+                returns.append(ReturnSpec(f"{refund.id}-{item.item_id}", str(item.item_id), int(item.quantity)))
+    return returns
+
+
 def _log_sale_changes(
     batch: _Batch, plan: Plan, result: SaleWritten, payment_types: dict[str, PaymentType | None]
 ) -> None:
@@ -426,6 +438,14 @@ def _log_sale_changes(
         batch.log(Event.ORDER_EDITED, plan, invoice=sale.invoice_number, detail="; ".join(result.line_changes))
     if result.new_refunds:
         batch.log(Event.ORDER_REFUNDED, plan, amount=f"{result.new_refunds:.2f}", invoice=sale.invoice_number)
+    if result.returned:
+        batch.log(
+            Event.ORDER_RESTOCKED,
+            plan,
+            detail=", ".join(result.returned),
+            outlet=batch.link.outlet.name,
+            invoice=sale.invoice_number,
+        )
 
 
 def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:

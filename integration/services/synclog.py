@@ -62,6 +62,12 @@ class Event:
     ORDER_REFUNDED = _e(
         "order_refunded", LogLevel.INFO, "Order {order}: refund of {amount} recorded on sale #{invoice}."
     )
+    ORDER_RESTOCKED = _e(
+        "order_restocked",
+        LogLevel.INFO,
+        "Order {order}: refunded items returned to stock at {outlet} ({detail}), as the shop's settings ask; "
+        "see sale #{invoice}.",
+    )
     ORDER_EDITED = _e(
         "order_edited",
         LogLevel.INFO,

@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from integration.models import SyncLogEntry
 from integration.services.order_sync import ORDER_SYNC, order_sync_request
-from pos.choices import FulfillmentAction, FulfillmentState, WritebackState
-from pos.models import Fulfillment, Sale
+from pos.choices import FulfillmentAction, FulfillmentState, MovementReason, WritebackState
+from pos.models import Fulfillment, InventoryLevel, InventoryMovement, Sale
 from tests.fixtures_fulfillment import complete
 from tests.work_helpers import make_due, sync_order
 from work import kernel
@@ -211,3 +211,65 @@ def test_a_batch_of_refunded_orders_reads_all_their_refunds_in_one_call(sandbox,
     assert set(Sale.objects.filter(external_order_id__in=map(str, orders)).values_list("payment_state", flat=True)) == {
         "refunded"
     }
+
+
+# ---------------------------------------------------------------- refunded items back to stock
+
+
+def _level(sale: Sale, line_id: int) -> int:
+    line = sale.lines.get(external_line_id=str(line_id))
+    level = InventoryLevel.objects.filter(product=line.product, outlet=sale.outlet).first()
+    return level.on_hand if level else 0
+
+
+def _refund_first_line(sandbox, live_link, order_id: int, quantity: int = 1) -> int:
+    line = sandbox.store.order(order_id).lines[0]
+    sandbox.store.refund_order(order_id, lines=[(line.id, quantity)])
+    order_sync_request(link=live_link, bc_order_id=order_id, refunds=True)
+    sync_order(live_link, order_id)
+    return line.id
+
+
+def test_refunded_items_stay_out_of_stock_unless_the_retailer_asks(sandbox, live_link):
+    order_id = sandbox.store.place_order(status_id=11, lines=1).id
+    sync_order(live_link, order_id)
+    sale = Sale.objects.get(external_order_id=str(order_id))
+    line_id = sandbox.store.order(order_id).lines[0].id
+    before = _level(sale, line_id)
+
+    _refund_first_line(sandbox, live_link, order_id)
+
+    assert _level(sale, line_id) == before
+    assert not InventoryMovement.objects.filter(reason=MovementReason.RETURN).exists()
+
+
+def test_refunded_items_go_back_to_stock_once_per_refund_item_and_a_void_returns_only_the_rest(
+    sandbox, live_link, retailer, staff_client
+):
+    retailer.restock_refunded_items = True
+    retailer.save(update_fields=["restock_refunded_items"])
+    order_id = sandbox.store.place_order(status_id=11, lines=1).id
+    line = sandbox.store.order(order_id).lines[0]
+    if line.quantity < 2:
+        sandbox.store.edit_order(order_id, line_id=line.id, quantity=3)
+    sync_order(live_link, order_id)
+    sale = Sale.objects.get(external_order_id=str(order_id))
+    sold = _level(sale, line.id)
+
+    _refund_first_line(sandbox, live_link, order_id)
+    order_sync_request(link=live_link, bc_order_id=order_id, refunds=True)  # the refunds read again: a replay
+    sync_order(live_link, order_id)
+
+    assert _level(sale, line.id) == sold + 1
+    returns = InventoryMovement.objects.filter(sale=sale, reason=MovementReason.RETURN)
+    assert list(returns.values_list("quantity", "line_key")) == [(1, str(line.id))]
+    log = SyncLogEntry.objects.get(event="order_restocked")
+    assert f"Order {order_id}: refunded items returned to stock at {sale.outlet.name} (1 × " in log.message
+    page = staff_client.get(reverse("dashboard:sale_detail", args=[sale.pk])).content.decode()
+    assert f"Returned to stock at {sale.outlet.name}:" in page
+
+    sandbox.store.cancel_order(order_id)
+    sync_order(live_link, order_id)
+
+    ordered = sale.lines.get(external_line_id=str(line.id)).quantity
+    assert _level(sale, line.id) == sold + ordered  # back where it was before the sale, not one over
