@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from integration.bc_types import Order
 from integration.choices import ImportState, LinkState
+from integration.exceptions import ApiError
 from integration.models import HistoricalImport, OrderSync, StoreLink
 from integration.ratelimit import Priority
 from integration.services.catalog_resolve import LineRef, products_known
@@ -71,6 +72,14 @@ class ImportRefused(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class ImportUnreadable(Exception):
+    """BigCommerce could not be read for a preview; `message` says so, with BigCommerce's own words."""
+
+    def __init__(self, detail: str):
+        self.message = f"BigCommerce could not be read: {detail}"
+        super().__init__(self.message)
 
 
 # ---------------------------------------------------------------- the switch (support only)
@@ -144,9 +153,16 @@ def _refused_unless_allowed(link: StoreLink) -> None:
 
 def historical_import_preview(*, link: StoreLink, options: ImportOptions, client=None) -> dict:
     """The dry run: what an import with these options would do, computed from reads only (BigCommerce's order
-    count and pages, and the POS rows as they are). Nothing is written anywhere."""
+    count and pages, and the POS rows as they are). Nothing is written anywhere. ImportUnreadable when
+    BigCommerce answers with an error."""
     _refused_unless_allowed(link)
-    client = client or _client(link)
+    try:
+        return _preview(link, options, client or _client(link))
+    except ApiError as exc:
+        raise ImportUnreadable(exc.detail) from exc
+
+
+def _preview(link: StoreLink, options: ImportOptions, client) -> dict:
     count = client.count_orders(**options.filters())
     skipped_by_status: Counter = Counter()
     for status_id, n in count.by_status.items():
