@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import shutil
 import subprocess
@@ -87,3 +88,14 @@ def test_systemd_accepts_the_units(tmp_path):
         ["systemd-analyze", "verify", "--man=no", *names], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0 and "nknown" not in result.stderr, result.stderr
+
+
+def test_every_setting_the_product_reads_is_documented_in_env_example():
+    read = set()
+    for path in (ROOT / "config").glob("*.py"):
+        text = path.read_text()
+        read |= set(re.findall(r'\benv(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', text))
+        read |= set(re.findall(r'(?:os\.environ\.get|_required_in_production)\(\s*"([A-Z][A-Z0-9_]+)"', text))
+    assert {"WORK_POLL_SECONDS", "WORK_DRAIN_SECONDS", "SECRET_KEY", "WEB_CONCURRENCY"} <= read  # the scan works
+    documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert read - documented == set()
