@@ -29,7 +29,9 @@ from decimal import Decimal
 from django.db.models import Q
 
 from integration.bc_types import CatalogProduct, Location
-from integration.models import OutletLocation, ProductLink
+from integration.exceptions import ApiError
+from integration.models import OutletLocation, ProductLink, StoreLink
+from integration.services.link import StoreCheck, check_client, unreachable
 from pos.models import InventoryLevel, Outlet, Product, Retailer
 
 # Rows kept per outcome for the page (counts are always exact).
@@ -96,6 +98,8 @@ class CatalogMatch:
     # (outlet name, location label) pairs compared for stock, and the store's locations left out of them.
     locations: list[tuple[str, str]] = field(default_factory=list)
     locations_unmapped: int = 0
+    # The store's control panel (links to each BigCommerce product's page).
+    control_panel: str = ""
 
     @property
     def clean(self) -> bool:
@@ -223,7 +227,7 @@ def _classify(report, *, retailer, store_hash, items, pairs, elsewhere) -> None:
 def _resolve_by_sku(report, item, exact, folded, bc_items) -> Product | None:
     """The POS product an unlinked item's first sale links to by SKU, or None after recording why none."""
     if not item.sku:
-        report.created.add(Row(item, reason="No SKU in BigCommerce: the first sale creates a product."))
+        report.created.add(Row(item, reason="No SKU in BigCommerce."))
         return None
     twins = bc_items[_fold(item.sku)]
     if len(twins) > 1:
@@ -250,5 +254,21 @@ def _resolve_by_sku(report, item, exact, folded, bc_items) -> Product | None:
         )
         return None
     if product is None:
-        report.created.add(Row(item, reason="Not in the POS: the first sale creates a product."))
+        report.created.add(Row(item, reason="Not in the POS."))
     return product
+
+
+def catalog_match_before_link(
+    *, retailer: Retailer, check: StoreCheck, access_token: str, outlet: Outlet
+) -> CatalogMatch | None:
+    """The report an admin sees before linking a store for the first time (None when this retailer linked the
+    store before: its mappings are reused). Raises LinkError when BigCommerce cannot be read."""
+    if StoreLink.objects.filter(retailer=retailer, store_hash=check.store_hash).exists():
+        return None
+    client = check_client(check.store_hash, access_token, check.api_url)
+    try:
+        report = catalog_match(retailer=retailer, store_hash=check.store_hash, outlet=outlet, client=client)
+    except ApiError as exc:
+        raise unreachable(exc) from None
+    report.control_panel = StoreLink(store_hash=check.store_hash).control_panel_url
+    return report

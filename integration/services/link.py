@@ -97,7 +97,7 @@ def _link_client(link: StoreLink):
     return BigCommerceClient.for_link(link)
 
 
-def _check_client(store_hash: str, access_token: str, api_url: str):
+def check_client(store_hash: str, access_token: str, api_url: str):
     from integration.client import BigCommerceClient
     from integration.ratelimit import StoreRateLimiter
 
@@ -133,7 +133,7 @@ def store_credentials_check(*, store_hash: str, access_token: str, api_url: str 
         raise LinkError(
             "Paste the access token of the store-level API account.", field="access_token", code="token_missing"
         )
-    client = client or _check_client(store_hash, access_token, api_url)
+    client = client or check_client(store_hash, access_token, api_url)
     try:
         info = client.get_store()
     except ApiNotFound:
@@ -158,7 +158,7 @@ def store_credentials_check(*, store_hash: str, access_token: str, api_url: str 
             code="token_rejected",
         ) from None
     except ApiError as exc:
-        raise _unreachable(exc) from None
+        raise unreachable(exc) from None
     for scope, call in (
         ("Orders", lambda: client.list_orders(limit=1)),
         ("Products", lambda: client.get_products(ids=[1])),
@@ -175,7 +175,7 @@ def store_credentials_check(*, store_hash: str, access_token: str, api_url: str 
         except ApiNotFound:
             pass
         except ApiError as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
     return StoreCheck(
         store_hash=info.id or store_hash,
         store_id=str(info.store_id or ""),
@@ -186,7 +186,7 @@ def store_credentials_check(*, store_hash: str, access_token: str, api_url: str 
     )
 
 
-def _unreachable(exc: ApiError) -> LinkError:
+def unreachable(exc: ApiError) -> LinkError:
     if isinstance(exc, ApiRateLimited):
         return LinkError(
             "BigCommerce is rate-limiting this store's API right now. Wait a minute and try again.", code="rate_limited"
@@ -419,7 +419,7 @@ def store_locations(*, link: StoreLink, client=None) -> list[Location]:
             code="scope_inventory",
         ) from None
     except ApiError as exc:
-        raise _unreachable(exc) from None
+        raise unreachable(exc) from None
 
 
 @transaction.atomic
