@@ -129,6 +129,13 @@ def store_credentials_check(*, store_hash: str, access_token: str, api_url: str 
     products. Raises LinkError with the exact problem. Calls: 3 (`GET /v2/store`, one order, one product)."""
     store_hash = store_hash_parse(store_hash)
     access_token = access_token.strip()
+    own_url = api_url and api_url.rstrip("/") != settings.BIGCOMMERCE_API_URL.rstrip("/")
+    if own_url and not settings.BIGCOMMERCE_LINK_API_URLS:
+        raise LinkError(
+            f"A link to {api_url} is for development only (a sandbox store); this deployment links to "
+            f"{settings.BIGCOMMERCE_API_URL}.",
+            code="api_url",
+        )
     if not access_token:
         raise LinkError(
             "Paste the access token of the store-level API account.", field="access_token", code="token_missing"
