@@ -411,6 +411,21 @@ def payment_methods_map(*, link: StoreLink, mapping: Mapping[int, PaymentType | 
     return len(changed)
 
 
+def payment_methods_map_by_name(*, link: StoreLink, mapping: Mapping[str, PaymentType], acting_user) -> int:
+    """Map payment methods by the name BigCommerce's orders give them, before their first order (the demo's set-up):
+    each is recorded as an order would record it, and mapped unless someone mapped it already. Returns how many
+    mappings changed."""
+    now = timezone.now()
+    PaymentMethodMap.objects.bulk_create(
+        [PaymentMethodMap(link=link, method=method, first_seen_at=now, last_seen_at=now) for method in mapping],
+        ignore_conflicts=True,
+    )
+    unmapped = PaymentMethodMap.objects.filter(link=link, method__in=list(mapping), payment_type__isnull=True)
+    return payment_methods_map(
+        link=link, mapping={row.pk: mapping[row.method] for row in unmapped}, acting_user=acting_user
+    )
+
+
 # ---------------------------------------------------------------- outlets and BigCommerce inventory locations
 
 
