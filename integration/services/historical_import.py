@@ -197,6 +197,7 @@ def _preview(link: StoreLink, options: ImportOptions, client) -> dict:
         "skipped_by_status": dict(skipped_by_status.most_common()),
         "already_imported": already,
         "products_created": len(new_products),
+        # One label per BigCommerce product and variant: "Map Case · Size A5 · no SKU", never a bare name twice.
         "products_created_names": sorted(new_products.values())[:PREVIEW_TOP_PRODUCTS],
         "stock_impact": impact[:PREVIEW_TOP_PRODUCTS] if options.adjust_stock else [],
         "stock_products": len(impact) if options.adjust_stock else 0,
@@ -215,6 +216,14 @@ def _already_imported_count(link: StoreLink, options: ImportOptions) -> int:
     return rows.count()
 
 
+def line_label(item) -> str:
+    """How a page names an order line's product: its name, its variant's options and its SKU, so two variants
+    of one product (or two products of one name) read apart."""
+    options = ", ".join(f"{o.display_name} {o.display_value}".strip() for o in item.product_options or ())
+    sku = f"SKU {item.sku}" if item.sku else "no SKU"
+    return " · ".join(part for part in (item.name, options, sku) if part)
+
+
 def _preview_page(link, options, orders: list[Order], new_products: dict, stock: dict) -> int:
     """Fold one page into the preview's figures; returns how many of its orders would become sales."""
     with_sale = set(
@@ -231,15 +240,16 @@ def _preview_page(link, options, orders: list[Order], new_products: dict, stock:
         if order.id in with_sale or outcome == Outcome.SKIP:
             continue
         importing.append((order, outcome))
-    refs = {}
+    refs, labels = {}, {}
     for order, _ in importing:
         for item in order.products:
             ref = LineRef(item.product_id or 0, item.variant_id or 0, item.sku, item.name)
             refs[ref.key] = ref
+            labels.setdefault(ref.key, line_label(item))
     known = products_known(link=link, refs=list(refs.values()))
     for key, ref in refs.items():
         if ref.bc_product_id and key not in known:
-            new_products.setdefault(key, ref.name)
+            new_products.setdefault(key, labels[key])
     if options.adjust_stock:
         for order, outcome in importing:
             if outcome != Outcome.CLOSED:
