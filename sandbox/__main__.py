@@ -1,10 +1,13 @@
 """`python -m sandbox`: run a sandbox BigCommerce store until Ctrl-C (or SIGTERM). No Django, no settings.
 
     .venv/bin/python -m sandbox --port 8100 --orders 200 --place-every 20
+    .venv/bin/python -m sandbox --port 8100 --stores 1000 --quota 150   # many stores, routed by store hash
 
 Prints the base URL (for BIGCOMMERCE_API_URL and BIGCOMMERCE_LOGIN_URL), the store hash and the access token
 to link it with, and optionally keeps a live store going: `--place-every 20` places an order every 20 seconds
-and now and then moves an older order on (status change or refund), each with its webhooks.
+and now and then moves an older order on (status change or refund), each with its webhooks. With `--stores N`, one
+process serves N stores (seeds `--seed` onwards, each with its own hash, token and quota; `--orders` are the first
+store's); `GET /__sandbox__/stores` lists them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8100, help="port (default 8100; 0 picks a free one)")
     parser.add_argument("--seed", type=int, default=1, help="the store and its orders follow from the seed")
     parser.add_argument("--orders", type=int, default=50, help="historical orders to generate (default 50)")
+    parser.add_argument("--stores", type=int, default=1, help="stores served, routed by store hash (default 1)")
     parser.add_argument(
         "--place-every", type=float, default=0, metavar="SECONDS", help="place an order every SECONDS (0: never)"
     )
@@ -40,6 +44,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     options = parser.parse_args(argv)
     if options.orders < 0 or options.place_every < 0:
         parser.error("--orders and --place-every must not be negative")
+    if options.stores < 1:
+        parser.error("--stores must be at least 1")
     return options
 
 
@@ -57,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    if options.stores > 1:
+        server.add_stores(options.stores - 1)
     server.start()
     print(banner(server, options.place_every), flush=True)
     rng = random.Random(settings.seed)
@@ -83,6 +91,7 @@ def banner(server: SandboxServer, place_every: float) -> str:
             f"  app client id: {s.client_id}  secret: {s.client_secret}",
             f"  control:       {server.url}/__sandbox__/info",
             f"  {server.store.order_count()} orders, quota {s.quota} per {s.window_ms} ms, {placing}",
+            *([f"  {len(server.stores)} stores: {server.url}/__sandbox__/stores"] if len(server.stores) > 1 else []),
         ]
     )
 
