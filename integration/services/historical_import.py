@@ -9,7 +9,8 @@
   orders or a restart never shift a page), fetches 8 pages at a time (250 a page, line items inlined) and the
   refunds of the refunded ones in one call, then applies each page with `orders_apply` (Mode.IMPORT), the same
   path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation. A step
-  that is not the last asks for the next one, so other stores' work is served between steps.
+  that is not the last asks for the next one, so other stores' work is served between steps; a step yields to
+  its own store's live work (order syncs waiting for a worker) after any page of its window.
 - Progress is the HistoricalImport row. Each page's apply, its counters and the cursor commit in ONE
   transaction that first locks the import row and checks the cursor is still the one this runner read: a page is
   counted once even if a stale runner and a resumed one overlap, and a crash resumes from the cursor (the work's
@@ -42,7 +43,7 @@ from integration.services.synclog import Event, sync_log
 from integration.status_table import Outcome, UnknownStatusError, status_for
 from pos.choices import AuditAction
 from pos.models import AuditEntry, Retailer, User
-from work import kernel
+from work import kernel, registry
 from work.models import WorkItem
 from work.registry import Attempt
 
@@ -357,7 +358,7 @@ def historical_import_step(
             state=ImportState.RUNNING, total=total, started_at=timezone.now(), heartbeat_at=timezone.now(), error=""
         )
         run.refresh_from_db()
-    state = _run_window(run, link, client, options, page_size)
+    state = _run_window(run, link, client, options, page_size, yield_to_live=request_next)
     if state is not None:
         return state
     if request_next:
@@ -387,9 +388,18 @@ def historical_import_record_failures(attempts: Sequence[Attempt]) -> None:
             _finish(run, ImportState.FAILED, error=f"BigCommerce refused: {attempt.failure.message}")
 
 
-def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int):
+def _live_work_waits(link: StoreLink) -> bool:
+    """Whether this store's live work (order syncs, write-backs...) is due and no worker has it yet."""
+    return kernel.waiting(shard=link.retailer_id, before_priority=registry.get(IMPORT).priority)
+
+
+def _run_window(
+    run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int, *, yield_to_live: bool
+):
     """Fetch up to HISTORICAL_IMPORT_WINDOW_PAGES pages from the cursor and their refunds in one go, then apply
-    page by page.
+    page by page. With `yield_to_live`, the step ends after any page but the last when live work of the store is
+    waiting for a worker (the pages fetched and not applied are fetched again by the next step, from the cursor).
+    Every step applies at least one page, so a worker that serves only the imports queue never spins.
     Returns the final state when the run ended, None to go on."""
     cursor = dict(run.cursor)
     min_id = int(cursor.get("min_id", 0))
@@ -420,6 +430,8 @@ def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportO
             return state
         cursor = {"min_id": page[-1].id + 1}
         reset_queries()  # with DEBUG on, Django keeps every statement of a long job in memory
+        if yield_to_live and page is not pages[-1] and _live_work_waits(link):
+            return None
     if last:
         return _finish(run, ImportState.COMPLETED)
     return None
