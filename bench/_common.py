@@ -190,8 +190,6 @@ def run_workers(
                 "rqworker",
                 *queues,
                 *(["--burst"] if burst else []),
-                "--worker-class",
-                "integration.worker.SyncWorker",
             ],
             cwd=ROOT,
             env=bench_env(),
