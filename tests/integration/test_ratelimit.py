@@ -240,9 +240,8 @@ def test_worker_threads_with_batches_stay_inside_the_quota(sandbox):
 
     def work(client):
         for _ in range(2):
-            with client.reserved(6):
-                with ThreadPoolExecutor(max_workers=3) as pool:
-                    list(pool.map(lambda _: client.get_store(), range(6)))
+            with client.reserved(6), ThreadPoolExecutor(max_workers=3) as pool:
+                list(pool.map(lambda _: client.get_store(), range(6)))
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         list(pool.map(work, clients))
