@@ -150,13 +150,17 @@ def _latest_per_order(fetched: Sequence[FetchedOrder]) -> list[FetchedOrder]:
 
 
 def _lock_order_syncs(link: StoreLink, order_ids: list[int], now) -> dict[int, OrderSync]:
-    """Ensure a row per order and lock them all, in id order so two batches cannot deadlock."""
-    OrderSync.objects.bulk_create(
-        [OrderSync(link=link, bc_order_id=oid, created_at=now) for oid in sorted(set(order_ids))],
-        ignore_conflicts=True,
-    )
+    """Ensure a row per order and lock them all, in id order so two batches cannot deadlock. The rows usually
+    exist (a sync's request created them): then this is the one locking read."""
     rows = OrderSync.objects.select_for_update().filter(link=link, bc_order_id__in=order_ids).order_by("pk")
-    return {row.bc_order_id: row for row in rows}
+    locked = {row.bc_order_id: row for row in rows}
+    if len(locked) < len(set(order_ids)):
+        OrderSync.objects.bulk_create(
+            [OrderSync(link=link, bc_order_id=oid, created_at=now) for oid in sorted(set(order_ids) - locked.keys())],
+            ignore_conflicts=True,
+        )
+        locked = {row.bc_order_id: row for row in rows.all()}
+    return locked
 
 
 # ---------------------------------------------------------------- deciding
@@ -372,13 +376,20 @@ def _payment_types(link: StoreLink, plans: list[Plan]) -> dict[str, PaymentType 
     methods = {(p.order.payment_method or "").strip()[:100] for p in plans} - {""}
     if not methods:
         return {}
-    now = timezone.now()
-    PaymentMethodMap.objects.bulk_create(
-        [PaymentMethodMap(link=link, method=m, first_seen_at=now, last_seen_at=now) for m in sorted(methods)],
-        ignore_conflicts=True,
-    )
-    rows = PaymentMethodMap.objects.filter(link=link, method__in=methods).select_related("payment_type")
-    return {row.method: row.payment_type for row in rows}
+    known = {
+        row.method: row.payment_type
+        for row in PaymentMethodMap.objects.filter(link=link, method__in=methods).select_related("payment_type")
+    }
+    new = sorted(methods - known.keys())
+    if new:  # rare: a store has a handful of methods (a write only the first time each one is seen)
+        now = timezone.now()
+        PaymentMethodMap.objects.bulk_create(
+            [PaymentMethodMap(link=link, method=m, first_seen_at=now, last_seen_at=now) for m in new],
+            ignore_conflicts=True,
+        )
+        rows = PaymentMethodMap.objects.filter(link=link, method__in=new).select_related("payment_type")
+        known.update((row.method, row.payment_type) for row in rows)
+    return known
 
 
 def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | None]) -> list[PaymentSpec]:
@@ -466,6 +477,7 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
                 shipping_method=(first.shipping_method or "")[:200] if first else "",
                 already_shipped=plan.status.shipped,
                 sent={str(item.id): item.quantity_shipped or 0 for item in order.products},
+                new_sale=plan.kind == Kind.CREATE,
             )
         )
     sent = fulfillments_follow_online_sales(specs=specs)
