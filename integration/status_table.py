@@ -71,6 +71,8 @@ AWAITING_PICKUP = STATUS_TABLE[8]
 # BigCommerce's payment statuses (orders.v2 `payment_status`): money taken, and money that went back.
 PAID_PAYMENT_STATUSES = frozenset({"captured", "paid", "partially refunded", "refunded"})
 REFUNDED_PAYMENT_STATUSES = frozenset({"refunded", "partially refunded"})
+# The gateway holds the money but has not taken it yet (captured later in BigCommerce, usually on shipping).
+AUTHORIZED_PAYMENT_STATUSES = frozenset({"authorized", "capture pending"})
 
 
 def has_refunds(status_id: int, payment_status: str | None) -> bool:

@@ -61,6 +61,7 @@ class PaymentState(models.TextChoices):
     UNPAID = "unpaid", _("Unpaid")
     PARTIALLY_PAID = "partially_paid", _("Partially paid")
     PAID = "paid", _("Paid")
+    AUTHORISED = "authorised", _("Authorised, not captured")
     PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
     REFUNDED = "refunded", _("Refunded")
 
@@ -70,6 +71,7 @@ class PaymentState(models.TextChoices):
             cls.UNPAID: "danger",
             cls.PARTIALLY_PAID: "warning",
             cls.PAID: "success",
+            cls.AUTHORISED: "primary",
             cls.PARTIALLY_REFUNDED: "info",
             cls.REFUNDED: "secondary",
         }.get(value, "light")
@@ -77,6 +79,7 @@ class PaymentState(models.TextChoices):
 
 class PaymentKind(models.TextChoices):
     PAYMENT = "payment", _("Payment")
+    AUTHORISATION = "authorised", _("Authorised (not captured)")
     REFUND = "refund", _("Refund")
 
 

@@ -424,7 +424,7 @@ class SalePayment(models.Model):
 
     sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="payments")
     payment_type = models.ForeignKey(PaymentType, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=8, choices=PaymentKind.choices, default=PaymentKind.PAYMENT)
+    kind = models.CharField(max_length=12, choices=PaymentKind.choices, default=PaymentKind.PAYMENT)
     amount = models.DecimalField(max_digits=14, decimal_places=4)
     paid_at = models.DateTimeField(default=timezone.now)
     method_label = models.CharField(max_length=100, blank=True, help_text="The payment method as BigCommerce names it.")

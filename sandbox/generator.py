@@ -166,6 +166,9 @@ class OrderGenerator:
             record.coupon_amount = min(subtotal // 10 // 100 * 100 or UNITS, subtotal // 2)
         if spec.get("discount", rng.random() < 0.05) and subtotal:
             record.discount = min(5 * UNITS, (subtotal - record.coupon_amount) // 4)
+        record.store_credit = int(spec.get("store_credit", 0))
+        record.gift_certificate = int(spec.get("gift_certificate", 0))
+        record.authorized = 1 if spec.get("authorized") else 0
         generated = Generated(record, spec.get("refund") or {4: "full", 14: "partial"}.get(status_id))
         if rng.random() < 0.1:
             generated.message = rng.choice(MESSAGES)

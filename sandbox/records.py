@@ -43,6 +43,9 @@ _HEADER = (
     "channel_id",
     "source",
     "shipped_at",
+    "store_credit",
+    "gift_certificate",
+    "authorized",
 )
 _LINE = ("id", "product_id", "variant_id", "quantity", "unit_price", "wrapping", "refunded", "shipped", "slot")
 HEADER_SIZE, LINE_SIZE = len(_HEADER), len(_LINE)
@@ -117,6 +120,9 @@ class OrderRecord:
     channel_id: int = 1
     source: int = 0  # index into the order sources
     shipped_at: int = 0
+    store_credit: int = 0  # paid with store credit (units)
+    gift_certificate: int = 0  # paid with gift certificates (units)
+    authorized: int = 0  # 1: the gateway's payment is authorised, not captured yet
     lines: list[LineRecord] = field(default_factory=list)
 
     @property

@@ -406,7 +406,8 @@ class SandboxStore:
         """Place one order now (or at `created`), as a shopper would; emits `store/order/created`.
 
         `overrides` pick the case: `status_id`, `guest`, `customer_id`, `lines` (count), `pickup`, `coupon`,
-        `discount`, `wrapping`, `handling`, `shipping` (units), `two_addresses`, `no_sku`, `tax_flip`.
+        `discount`, `wrapping`, `handling`, `shipping` (units), `two_addresses`, `no_sku`, `tax_flip`,
+        `store_credit` and `gift_certificate` (units paid that way), `authorized` (payment not captured yet).
         """
         with self.lock:
             index = len(self._orders)
@@ -622,6 +623,19 @@ class SandboxStore:
             self.webhooks.emit("store/shipment/created", data, resource_id=record.id)
             self._emit_order_change(record, previous)
             return shipment
+
+    def capture_payment(self, order_id: int) -> OrderRecord:
+        """The merchant captures an authorised payment (control panel, or the V3 capture endpoint): the order's
+        `payment_status` becomes `captured`; emits `store/order/updated`."""
+        with self.lock:
+            record = self._existing(order_id)
+            if not record.authorized:
+                raise SandboxError(422, f"Order {order_id} has no authorised payment to capture.")
+            record.authorized = 0
+            self._touch(record)
+            self._save(record)
+            self.webhooks.emit("store/order/updated", {"type": "order", "id": record.id}, resource_id=record.id)
+            return record
 
     def ship_in_control_panel(
         self, order_id: int, *, lines: list[tuple[int, int]] | None = None, tracking_number: str = ""

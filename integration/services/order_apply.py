@@ -36,7 +36,14 @@ from integration.services.catalog_resolve import (
 )
 from integration.services.customers import CustomerMatch, CustomerRef, customers_resolve
 from integration.services.synclog import Event, sync_log_build, sync_log_save
-from integration.status_table import PAID_PAYMENT_STATUSES, BcStatus, Outcome, UnknownStatusError, status_for
+from integration.status_table import (
+    AUTHORIZED_PAYMENT_STATUSES,
+    PAID_PAYMENT_STATUSES,
+    BcStatus,
+    Outcome,
+    UnknownStatusError,
+    status_for,
+)
 from pos.choices import Channel, PaymentKind, ProductKind, SaleStatus
 from pos.db import bulk_update_rows
 from pos.models import PaymentType, Product, Sale
@@ -373,7 +380,8 @@ def _resolve_customers(batch: _Batch, plans: list[Plan]) -> dict[int, CustomerMa
 def _payment_types(link: StoreLink, plans: list[Plan]) -> dict[str, PaymentType | None]:
     """Payment method (as BigCommerce names it) → mapped POS payment type (None: use the default). Methods seen
     for the first time are recorded so the settings page can offer them for mapping."""
-    methods = {(p.order.payment_method or "").strip()[:100] for p in plans} - {""}
+    methods = {_method(p.order) for p in plans} | {label for p in plans for label, _, _ in _other_tenders(p.order)}
+    methods -= {""}
     if not methods:
         return {}
     known = {
@@ -393,22 +401,40 @@ def _payment_types(link: StoreLink, plans: list[Plan]) -> dict[str, PaymentType 
 
 
 def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | None]) -> list[PaymentSpec]:
-    """The paid amount as one payment, each BigCommerce refund as a negative payment. Refunds not re-read this
-    time (`refunds` None) are not listed, and the sales service keeps the ones recorded."""
+    """What the customer paid, as BigCommerce has it: store credit and gift certificates each as a payment of their
+    own, the rest through the order's payment method: taken (captured) or only authorised so far; each refund as
+    a negative payment. Refunds not re-read this time (`refunds` None) are not listed, and the sales service keeps
+    the ones recorded."""
     order = plan.order
-    method = (order.payment_method or "").strip()[:100]
+    method = _method(order)
     payment_type = payment_types.get(method) or batch.link.default_payment_type
+    status = (order.payment_status or "").lower()
     wanted = []
-    if (order.payment_status or "").lower() in PAID_PAYMENT_STATUSES and order.total_inc_tax > 0:
-        wanted.append(
-            PaymentSpec(
-                payment_type=payment_type,
-                amount=order.total_inc_tax,
-                paid_at=order.date_created,
-                method_label=method,
-                external_id=ORDER_PAYMENT_ID,
+    if status in PAID_PAYMENT_STATUSES or status in AUTHORIZED_PAYMENT_STATUSES:
+        gateway = order.total_inc_tax
+        for label, amount, external_id in _other_tenders(order):
+            gateway -= amount
+            wanted.append(
+                PaymentSpec(
+                    payment_type=payment_types.get(label) or batch.link.default_payment_type,
+                    amount=amount,
+                    paid_at=order.date_created,
+                    method_label=label,
+                    external_id=external_id,
+                )
             )
-        )
+        if gateway > 0:
+            authorised = status in AUTHORIZED_PAYMENT_STATUSES
+            wanted.append(
+                PaymentSpec(
+                    payment_type=payment_type,
+                    kind=PaymentKind.AUTHORISATION if authorised else PaymentKind.PAYMENT,
+                    amount=gateway,
+                    paid_at=order.date_created,
+                    method_label=method,
+                    external_id=ORDER_PAYMENT_ID,
+                )
+            )
     for refund in plan.fetched.refunds or ():
         # What went back to the customer: payments BigCommerce declined were not refunded.
         amount = refund.refunded_amount if refund.payments else refund.total_amount
@@ -426,6 +452,25 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
     return wanted
 
 
+# Tenders BigCommerce records beside the payment method (orders.v2 `store_credit_amount`,
+# `gift_certificate_amount`): (method label for mapping, the order's field).
+OTHER_TENDERS = (("Store credit", "store_credit_amount"), ("Gift certificate", "gift_certificate_amount"))
+
+
+def _other_tenders(order: Order) -> list[tuple[str, Decimal, str]]:
+    """(label, amount, external id) of the store credit and gift certificates that paid part of the order."""
+    tenders = []
+    for label, attr in OTHER_TENDERS:
+        amount = getattr(order, attr) or Decimal("0")
+        if amount > 0:
+            tenders.append((label, amount, f"bc-{attr.removesuffix('_amount').replace('_', '-')}"))
+    return tenders
+
+
+def _method(order: Order) -> str:
+    return (order.payment_method or "").strip()[:100]
+
+
 def _returns(plan: Plan) -> list[ReturnSpec]:
     """The items BigCommerce's refunds name (V3 refund items of type PRODUCT: an order product id and a quantity),
     to go back into stock once each (the retailer's setting). A refund of an amount names no items."""
@@ -441,9 +486,9 @@ def _log_sale_changes(
     batch: _Batch, plan: Plan, result: SaleWritten, payment_types: dict[str, PaymentType | None]
 ) -> None:
     sale = result.sale
-    method = (plan.order.payment_method or "").strip()[:100]
-    if any(p.kind == PaymentKind.PAYMENT for p in result.new_payments) and payment_types.get(method) is None:
-        payment_type = payment_types.get(method) or batch.link.default_payment_type
+    unmapped = {p.method_label for p in result.new_payments if p.kind != PaymentKind.REFUND}
+    for method in sorted(m for m in unmapped if payment_types.get(m) is None):
+        payment_type = batch.link.default_payment_type
         batch.log(Event.PAYMENT_METHOD_UNMAPPED, plan, method=method or "(none)", payment_type=str(payment_type))
     if result.line_changes:
         batch.log(Event.ORDER_EDITED, plan, invoice=sale.invoice_number, detail="; ".join(result.line_changes))

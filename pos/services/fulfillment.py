@@ -13,7 +13,9 @@ The rules, each enforced here and nowhere else:
   write-back (a shipment, or the Completed status), so "complete what is fulfilled" would leave goods the
   customer paid for with no record of how they get them. A short shipment is handled by editing the order in
   BigCommerce first (the sync then adjusts the sale and its lines) or by cancelling.
-- **Money.** A sale with a balance owing cannot be completed unless `retailer.allow_unpaid_fulfillment`.
+- **Money.** A sale with a balance owing cannot be completed unless `retailer.allow_unpaid_fulfillment`; a
+  payment authorised and not captured yet is not owing (the money is held for the sale; it is captured in the
+  channel, usually on shipping).
 - **Voids.** A voided sale's fulfilment is cancelled and can no longer change. A fulfilment completed before the
   void stays completed (the goods are gone) and its history says the sale was voided afterwards.
 - **Two people at once.** Every staff action carries the version the person saw. It claims the row with one
@@ -46,6 +48,7 @@ from pos.choices import (
     FulfillmentAction,
     FulfillmentState,
     FulfillmentType,
+    PaymentState,
     ProductKind,
     SaleStatus,
     WritebackState,
@@ -152,7 +155,8 @@ def fulfillment_completion_blockers(*, fulfillment: Fulfillment, lines: list[Ful
         more = f" and {len(short) - 3} more" if len(short) > 3 else ""
         blockers.append(f"Not everything is fulfilled yet ({listed}{more} fulfilled).")
     balance = fulfillment.sale.balance
-    if balance > 0 and not fulfillment.retailer.allow_unpaid_fulfillment:
+    authorised = fulfillment.sale.payment_state == PaymentState.AUTHORISED  # captured in BigCommerce, not here
+    if balance > 0 and not authorised and not fulfillment.retailer.allow_unpaid_fulfillment:
         blockers.append(
             f"The sale still has {fulfillment.sale.currency} {balance:.2f} owing. Take the payment first, or ask an "
             f"admin to allow completing unpaid fulfilments in Settings."

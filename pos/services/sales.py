@@ -91,13 +91,18 @@ SALE_REGISTER_INACTIVE = (
 FOUR_PLACES = Decimal("0.0001")
 
 
-def payment_state_for(*, total: Decimal, paid: Decimal, refunded: Decimal = Decimal("0")) -> str:
-    """A sale's payment state from its total, the payments received and the refunds given back."""
+def payment_state_for(
+    *, total: Decimal, paid: Decimal, refunded: Decimal = Decimal("0"), authorised: Decimal = Decimal("0")
+) -> str:
+    """A sale's payment state from its total, the payments received, the refunds given back and the payments
+    authorised but not captured yet (the customer's money is held for the sale: nothing is owed by them)."""
     if refunded > 0:
         return PaymentState.REFUNDED if refunded >= paid else PaymentState.PARTIALLY_REFUNDED
-    if paid <= 0:
-        return PaymentState.PAID if total <= 0 else PaymentState.UNPAID
-    return PaymentState.PAID if paid >= total else PaymentState.PARTIALLY_PAID
+    if paid >= total:
+        return PaymentState.PAID
+    if authorised > 0 and paid + authorised >= total:
+        return PaymentState.AUTHORISED
+    return PaymentState.UNPAID if paid <= 0 else PaymentState.PARTIALLY_PAID
 
 
 @transaction.atomic
@@ -424,8 +429,11 @@ def _payments(specs: Sequence[SaleSpec], results: list[SaleWritten]) -> tuple[li
                 to_update.append(old)
         paid = sum((p.amount for p in payments if p.kind == PaymentKind.PAYMENT), Decimal("0"))
         refunded = -sum((p.amount for p in payments if p.kind == PaymentKind.REFUND), Decimal("0"))
+        authorised = sum((p.amount for p in payments if p.kind == PaymentKind.AUTHORISATION), Decimal("0"))
         sale.amount_paid, sale.amount_refunded = paid, refunded
-        sale.payment_state = payment_state_for(total=sale.total_inc_tax, paid=paid, refunded=refunded)
+        sale.payment_state = payment_state_for(
+            total=sale.total_inc_tax, paid=paid, refunded=refunded, authorised=authorised
+        )
     return to_create, to_update
 
 

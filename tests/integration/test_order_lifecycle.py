@@ -9,13 +9,21 @@ they changed, and the paired webhooks of one change make one fetch.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
-from integration.models import SyncLogEntry
+from integration.models import PaymentMethodMap, SyncLogEntry
 from integration.services.order_sync import ORDER_SYNC, order_sync_request
-from pos.choices import FulfillmentAction, FulfillmentState, MovementReason, WritebackState
+from pos.choices import (
+    FulfillmentAction,
+    FulfillmentState,
+    MovementReason,
+    PaymentKind,
+    PaymentState,
+    WritebackState,
+)
 from pos.models import Fulfillment, InventoryLevel, InventoryMovement, Sale
 from tests.fixtures_fulfillment import complete
 from tests.work_helpers import make_due, sync_order
@@ -273,3 +281,42 @@ def test_refunded_items_go_back_to_stock_once_per_refund_item_and_a_void_returns
 
     ordered = sale.lines.get(external_line_id=str(line.id)).quantity
     assert _level(sale, line.id) == sold + ordered  # back where it was before the sale, not one over
+
+
+# ---------------------------------------------------------------- payments as BigCommerce has them
+
+
+def test_an_authorised_order_is_not_owing_can_be_fulfilled_and_is_paid_once_captured(
+    sandbox, live_link, staff_user, run_jobs, django_capture_on_commit_callbacks
+):
+    order_id = sandbox.store.place_order(status_id=11, lines=1, authorized=True).id
+    sync_order(live_link, order_id)
+    sale = Sale.objects.get(external_order_id=str(order_id))
+
+    assert sale.payment_state == PaymentState.AUTHORISED and sale.amount_paid == 0
+    assert list(sale.payments.values_list("kind", "amount")) == [(PaymentKind.AUTHORISATION, sale.total_inc_tax)]
+    with django_capture_on_commit_callbacks(execute=True):
+        fulfillment = complete(_fulfillment(order_id), staff_user)  # not blocked as "owing"
+    assert fulfillment.state == FulfillmentState.COMPLETED
+
+    sandbox.store.capture_payment(order_id)
+    sync_order(live_link, order_id)
+
+    sale.refresh_from_db()
+    assert (sale.payment_state, sale.amount_paid, sale.balance) == (PaymentState.PAID, sale.total_inc_tax, 0)
+    assert list(sale.payments.values_list("kind", flat=True)) == [PaymentKind.AUTHORISATION, PaymentKind.PAYMENT]
+
+
+def test_store_credit_and_gift_certificates_are_payments_of_their_own(sandbox, live_link):
+    order_id = sandbox.store.place_order(status_id=11, lines=2, store_credit=5_0000, gift_certificate=2_5000).id
+
+    sync_order(live_link, order_id)
+
+    sale = Sale.objects.get(external_order_id=str(order_id))
+    payments = dict(sale.payments.values_list("method_label", "amount"))
+    assert payments["Store credit"] == Decimal("5.00") and payments["Gift certificate"] == Decimal("2.50")
+    assert sum(payments.values()) == sale.total_inc_tax and sale.payment_state == PaymentState.PAID
+    assert set(PaymentMethodMap.objects.filter(link=live_link).values_list("method", flat=True)) >= {
+        "Store credit",
+        "Gift certificate",
+    }

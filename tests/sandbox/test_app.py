@@ -348,3 +348,16 @@ def test_shipping_in_the_control_panel_ships_given_lines_then_what_is_left(sandb
     assert all(li.shipped == li.quantity for li in sandbox.store.order(order_id).lines)
     shipments = sandbox.store.shipments[order_id]
     assert len(shipments) == 2 and shipments[0].items[0][2] == 1
+
+
+def test_an_authorised_order_with_store_credit_reads_as_bigcommerce_shows_it_until_captured(sandbox):
+    [order_id] = _control(
+        sandbox, "POST", "/orders", {"status_id": 11, "authorized": True, "store_credit": 5_0000, "gift_certificate": 1}
+    )["ids"]
+
+    before = _get(sandbox, f"/v2/orders/{order_id}").json()
+    _control(sandbox, "POST", f"/orders/{order_id}/capture")
+    after = _get(sandbox, f"/v2/orders/{order_id}").json()
+
+    assert (before["payment_status"], after["payment_status"]) == ("authorized", "captured")
+    assert (before["store_credit_amount"], before["gift_certificate_amount"]) == ("5.0000", "0.0001")
