@@ -161,6 +161,13 @@ class ErrorCode:
         "mark this resolved.",
         retryable=False,
     )
+    EDITED_AFTER_FULFILMENT = Reason(
+        "edited_after_fulfilment",
+        "It was edited in BigCommerce after its goods were handed over ({detail}); the sale follows the order, the "
+        "fulfilment keeps what was handed over.",
+        "Check with the customer whether goods must be returned or sent, then mark this resolved.",
+        retryable=False,
+    )
     LINK_INACTIVE = Reason(
         "link_inactive",
         "The store link is not active, so it was not synced.",

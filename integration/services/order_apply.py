@@ -104,6 +104,8 @@ class Plan:
     reason_detail: str = ""
     previous_status_id: int | None = None
     voided_now: bool = False
+    # Applied, but someone must look (goods already handed over changed): (reason, detail).
+    attention_after_apply: tuple[Reason, str] | None = None
 
     @property
     def order(self) -> Order:
@@ -525,10 +527,16 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
                 new_sale=plan.kind == Kind.CREATE,
             )
         )
-    sent = fulfillments_follow_online_sales(specs=specs)
+    report = fulfillments_follow_online_sales(specs=specs)
     for plan in plans:
-        if plan.sale.pk in sent and (plan.kind == Kind.UPDATE or not plan.status.shipped):
-            batch.log(Event.ORDER_SHIPPED, plan, detail=sent[plan.sale.pk], invoice=plan.sale.invoice_number)
+        sale = plan.sale
+        if sale.pk in report.sent and (plan.kind == Kind.UPDATE or not plan.status.shipped):
+            batch.log(Event.ORDER_SHIPPED, plan, detail=report.sent[sale.pk], invoice=sale.invoice_number)
+        if sale.pk in report.edited_after_completion:
+            detail, shipped_changed = report.edited_after_completion[sale.pk]
+            batch.log(Event.ORDER_EDITED_AFTER_FULFILMENT, plan, detail=detail, invoice=sale.invoice_number)
+            if shipped_changed:
+                plan.attention_after_apply = (ErrorCode.EDITED_AFTER_FULFILMENT, detail)
 
 
 # ---------------------------------------------------------------- recording the outcome
@@ -551,12 +559,23 @@ def _record(batch: _Batch) -> None:
             batch.log(Event.SYNC_FAILED, plan, message=sync.last_error_message, fix=plan.reason.fix)
             continue
         sync.bc_date_modified = order.date_modified
+        # An edit after fulfilment stays on Failed orders until staff resolve it, whatever syncs after it.
+        late_edit = sync.state == OrderSyncState.NEEDS_ATTENTION and (
+            sync.last_error_code == ErrorCode.EDITED_AFTER_FULFILMENT.code
+        )
+        kept = (sync.last_error_code, sync.last_error_message)
         sync.attempts, sync.next_retry_at, sync.last_error_code, sync.last_error_message = 0, None, "", ""
         if plan.fetched.refunds is not None:
             sync.refunds_read = max(sync.refunds_read or 0, plan.fetched.refund_requests)
         if plan.kind in (Kind.CREATE, Kind.UPDATE):
             was_imported = sync.state == OrderSyncState.IMPORTED and sync.sale_id == plan.sale.pk
             sync.state, sync.sale = OrderSyncState.IMPORTED, plan.sale
+            if plan.attention_after_apply:
+                reason, detail = plan.attention_after_apply
+                _set_attention(sync, reason, detail, now)
+            elif late_edit:
+                sync.state = OrderSyncState.NEEDS_ATTENTION
+                sync.last_error_code, sync.last_error_message = kept
             imported = True
             if plan.kind == Kind.CREATE:
                 event = Event.ORDER_VOIDED if plan.sale.status == SaleStatus.VOIDED else Event.ORDER_IMPORTED

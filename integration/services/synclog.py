@@ -62,6 +62,12 @@ class Event:
     ORDER_REFUNDED = _e(
         "order_refunded", LogLevel.INFO, "Order {order}: refund of {amount} recorded on sale #{invoice}."
     )
+    ORDER_EDITED_AFTER_FULFILMENT = _e(
+        "order_edited_late",
+        LogLevel.WARNING,
+        "Order {order} was edited in BigCommerce after sale #{invoice} was fulfilled ({detail}); the fulfilment's "
+        "history says so.",
+    )
     ORDER_RESTOCKED = _e(
         "order_restocked",
         LogLevel.INFO,

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -259,6 +259,16 @@ def fulfillment_cancel(
     return fresh
 
 
+@dataclass
+class FollowReport:
+    """What following the orders did, per sale id, for the caller's log."""
+
+    sent: dict[int, str] = field(default_factory=dict)  # what the channel newly sent: "2 × Tee, 1 × Cap"
+    # Edits of an order whose fulfilment was already completed: what changed, and whether goods already handed
+    # over changed (someone must look: they may have to be returned or shipped).
+    edited_after_completion: dict[int, tuple[str, bool]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class OnlineFulfillmentSpec:
     """How an online order wants to be fulfilled, as the order sync reads it."""
@@ -282,20 +292,21 @@ class OnlineFulfillmentSpec:
         return max(0, min((self.sent or {}).get(sale_line.external_line_id, 0), sale_line.quantity))
 
 
-def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) -> dict[int, str]:
+def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) -> FollowReport:
     """Keep online sales' fulfilments in step with their orders, for a whole batch of orders at once.
 
     A closed sale without a fulfilment gets one; an open fulfilment gains lines the order gained and follows
     changed quantities (progress is clamped, never lost silently: the history says what changed); a voided sale's
     fulfilment is cancelled. Goods the channel already sent (`spec.sent`, or everything when `already_shipped`)
     count as picked, packed and fulfilled, so staff are never asked to ship them again; a fulfilment whose every
-    unit was sent there is completed with nothing to write back. A fixed number of queries whatever the number of
-    sales (voids, which are rare, go one by one through `fulfillment_cancel`).
-
-    Returns, per sale id, what the channel newly sent ("2 × Tee, 1 × Cap"), for the caller's log.
+    unit was sent there is completed with nothing to write back. A completed fulfilment is never rewritten by an
+    edit of its order: the edit is recorded in its history, and reported (`FollowReport.edited_after_completion`),
+    flagged when goods already handed over changed. A fixed number of queries whatever the number of sales (voids,
+    which are rare, go one by one through `fulfillment_cancel`).
     """
+    report = FollowReport()
     if not specs:
-        return {}
+        return report
     older = [s.sale for s in specs if not s.new_sale]
     existing = {f.sale_id: f for f in Fulfillment.objects.filter(sale__in=older)} if older else {}
     for spec in specs:
@@ -307,7 +318,7 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) 
             )
     live = [s for s in specs if s.sale.status == SaleStatus.CLOSED]
     if not live:
-        return {}
+        return report
     goods: dict[int, list[SaleLine]] = {}
     for line in (
         SaleLine.objects.filter(sale__in=[s.sale for s in live])
@@ -315,8 +326,8 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) 
         .order_by("position", "id")
     ):
         goods.setdefault(line.sale_id, []).append(line)
-    sent = _create_online([s for s in live if s.sale.pk not in existing], goods)
-    sent |= _follow_lines(
+    report.sent = _create_online([s for s in live if s.sale.pk not in existing], goods)
+    report.sent |= _follow_lines(
         [
             (existing[s.sale.pk], s)
             for s in live
@@ -324,7 +335,55 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) 
         ],
         goods,
     )
-    return sent
+    report.edited_after_completion = _record_late_edits(
+        [existing[s.sale.pk] for s in live if s.sale.pk in existing and existing[s.sale.pk].state == State.COMPLETED],
+        goods,
+    )
+    return report
+
+
+def _record_late_edits(
+    fulfillments: list[Fulfillment], goods: dict[int, list[SaleLine]]
+) -> dict[int, tuple[str, bool]]:
+    """Compare completed fulfilments with their sale's lines now; record any difference in their history (once per
+    difference: the fulfilment's lines are left as handed over, so the history says what the order became)."""
+    if not fulfillments:
+        return {}
+    lines = {line.sale_line_id: line for line in FulfillmentLine.objects.filter(fulfillment__in=fulfillments)}
+    noted = {
+        (e.fulfillment_id, e.data.get("signature"))
+        for e in FulfillmentEvent.objects.filter(fulfillment__in=fulfillments, action=Action.ORDER_EDITED)
+    }
+    events, edited = [], {}
+    for fulfillment in fulfillments:
+        changes, shipped_changed = [], False
+        for sale_line in goods.get(fulfillment.sale_id, []):
+            line = lines.get(sale_line.pk)
+            if line is None:
+                if sale_line.quantity > 0:
+                    changes.append(f"added {sale_line.quantity} × {sale_line.name} (not handed over)")
+            elif line.quantity != sale_line.quantity:
+                changes.append(
+                    f"{sale_line.name}: {line.quantity} → {sale_line.quantity} ({line.fulfilled} handed over)"
+                )
+                shipped_changed |= line.fulfilled > 0
+        if not changes:
+            continue
+        detail = "; ".join(changes)
+        if (fulfillment.pk, detail) in noted:
+            continue
+        edited[fulfillment.sale_id] = (detail, shipped_changed)
+        what = "Goods already handed over changed: check with the customer." if shipped_changed else ""
+        events.append(
+            FulfillmentEvent(
+                fulfillment=fulfillment,
+                action=Action.ORDER_EDITED,
+                message=f"Order edited after this fulfilment was completed: {detail}. {what}".strip()[:500],
+                data={"signature": detail, "after_completion": True, "shipped_changed": shipped_changed},
+            )
+        )
+    FulfillmentEvent.objects.bulk_create(events)
+    return edited
 
 
 def _units(count: int) -> str:

@@ -320,3 +320,34 @@ def test_store_credit_and_gift_certificates_are_payments_of_their_own(sandbox, l
         "Store credit",
         "Gift certificate",
     }
+
+
+# ---------------------------------------------------------------- edits after fulfilment
+
+
+def test_an_order_edited_after_its_goods_were_shipped_is_recorded_and_needs_attention_until_resolved(
+    sandbox, live_link
+):
+    order_id = sandbox.store.place_order(status_id=11, lines=2).id
+    sync_order(live_link, order_id)
+    sandbox.store.ship_in_control_panel(order_id)
+    sync_order(live_link, order_id)
+    fulfillment = _fulfillment(order_id)
+    assert fulfillment.state == FulfillmentState.COMPLETED
+    handed_over = _progress(fulfillment)
+    line = sandbox.store.order(order_id).lines[0]
+
+    sandbox.store.edit_order(order_id, line_id=line.id, quantity=line.quantity + 2)
+    sync = sync_order(live_link, order_id)
+    sync_order(live_link, order_id)  # a later sync (another webhook) neither repeats the entry nor clears it
+
+    sync.refresh_from_db()
+    assert (sync.state, sync.last_error_code) == ("needs_attention", "edited_after_fulfilment")
+    assert "after its goods were handed over" in sync.last_error_message
+    assert _progress(_fulfillment(order_id)) == handed_over  # the fulfilment keeps what was handed over
+    [event] = fulfillment.events.filter(action=FulfillmentAction.ORDER_EDITED)
+    assert event.message.startswith("Order edited after this fulfilment was completed: ")
+    assert f"{line.quantity} → {line.quantity + 2}" in event.message
+    assert SyncLogEntry.objects.filter(event="order_edited_late").count() == 1
+    sale = Sale.objects.get(external_order_id=str(order_id))
+    assert sale.lines.get(external_line_id=str(line.id)).quantity == line.quantity + 2
