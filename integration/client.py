@@ -334,8 +334,10 @@ class BigCommerceClient:
         return products
 
     def iter_product_ids(self) -> Iterator[int]:
-        """The id of every catalog product (`GET /v3/catalog/products?include_fields=id`, 250 per call)."""
-        for row in self._iter_v3("/v3/catalog/products", params={"include_fields": "id"}, limit=self.PAGE_LIMIT):
+        """The id of every catalog product (`GET /v3/catalog/products?include_fields=sku`, 250 per call). The id is
+        always returned; `id` itself is not an allowed `include_fields` value, so the smallest allowed field is asked
+        for."""
+        for row in self._iter_v3("/v3/catalog/products", params={"include_fields": "sku"}, limit=self.PAGE_LIMIT):
             if isinstance(row, Mapping) and str(row.get("id", "")).isdigit():
                 yield int(row["id"])
 

@@ -66,6 +66,77 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# `include_fields` of GET /v3/catalog/products: the enum of BigCommerce's catalog OpenAPI file.
+PRODUCT_INCLUDE_FIELDS = frozenset(
+    [
+        "name",
+        "type",
+        "sku",
+        "description",
+        "weight",
+        "width",
+        "depth",
+        "height",
+        "price",
+        "cost_price",
+        "retail_price",
+        "sale_price",
+        "map_price",
+        "tax_class_id",
+        "product_tax_code",
+        "calculated_price",
+        "categories",
+        "brand_id",
+        "option_set_id",
+        "option_set_display",
+        "inventory_level",
+        "inventory_warning_level",
+        "inventory_tracking",
+        "reviews_rating_sum",
+        "reviews_count",
+        "total_sold",
+        "fixed_cost_shipping_price",
+        "is_free_shipping",
+        "is_visible",
+        "is_featured",
+        "related_products",
+        "warranty",
+        "bin_picking_number",
+        "layout_file",
+        "upc",
+        "mpn",
+        "gtin",
+        "date_last_imported",
+        "search_keywords",
+        "availability",
+        "availability_description",
+        "condition",
+        "is_condition_shown",
+        "order_quantity_minimum",
+        "order_quantity_maximum",
+        "page_title",
+        "meta_keywords",
+        "meta_description",
+        "date_created",
+        "date_modified",
+        "view_count",
+        "preorder_release_date",
+        "preorder_message",
+        "is_preorder_only",
+        "is_price_hidden",
+        "price_hidden_label",
+        "custom_url",
+        "base_variant_id",
+        "open_graph_type",
+        "open_graph_title",
+        "open_graph_description",
+        "open_graph_use_meta_description",
+        "open_graph_use_product_name",
+        "open_graph_use_image",
+    ]
+)
+
+
 class SandboxApp:
     """The WSGI callable for one `SandboxStore`."""
 
@@ -313,6 +384,10 @@ class SandboxApp:
             if (not ids or p.id in ids) and (not skus or (p.sku and p.sku in skus))
         ]
         fields = set(text_list(request, "include_fields"))
+        if fields - PRODUCT_INCLUDE_FIELDS:
+            # The spec's enum for include_fields (catalog products); `id` is not in it: it is always returned.
+            wrong = ", ".join(sorted(fields - PRODUCT_INCLUDE_FIELDS))
+            raise SandboxError(422, f"include_fields: not an allowed value: {wrong}", {"include_fields": wrong})
         variants = "variants" in text_list(request, "include")
 
         def to_json(p):

@@ -361,3 +361,11 @@ def test_an_authorised_order_with_store_credit_reads_as_bigcommerce_shows_it_unt
 
     assert (before["payment_status"], after["payment_status"]) == ("authorized", "captured")
     assert (before["store_credit_amount"], before["gift_certificate_amount"]) == ("5.0000", "0.0001")
+
+
+def test_include_fields_takes_only_the_specs_values_and_the_id_always_comes(sandbox):
+    refused = _get(sandbox, "/v3/catalog/products", include_fields="id")
+    asked = _get(sandbox, "/v3/catalog/products", include_fields="sku")
+
+    assert refused.status_code == 422 and "id" in refused.json()["title"]
+    assert asked.status_code == 200 and set(asked.json()["data"][0]) == {"id", "sku"}
