@@ -214,7 +214,14 @@ def unreachable(exc: ApiError) -> LinkError:
         return LinkError(
             "BigCommerce is rate-limiting this store's API right now. Wait a minute and try again.", code="rate_limited"
         )
-    if isinstance(exc, ApiServerError | ApiUnavailable | ApiBadResponse):
+    if isinstance(exc, ApiBadResponse):
+        return LinkError(
+            f"BigCommerce answered something unexpected ({exc.detail or 'no detail'}), so the store could not be "
+            "checked. Check the API path and token (they must be the store's own API account), then try again; if "
+            "it persists, contact support with this message.",
+            code="unexpected_answer",
+        )
+    if isinstance(exc, ApiServerError | ApiUnavailable):
         return LinkError(
             f"BigCommerce could not be reached ({exc.detail or 'no answer'}). Try again in a few "
             "minutes; if it persists, check status.bigcommerce.com.",

@@ -134,14 +134,24 @@ def test_rate_limiting_is_named_without_waiting_long(sandbox):
     assert "rate-limiting" in raised.value.message
 
 
-@pytest.mark.parametrize("fault", [Fault(kind="error", status=503), Fault(kind="malformed", body="html")])
-def test_a_failing_bigcommerce_is_unreachable(sandbox, fault):
-    sandbox.store.faults.add(fault)
+def test_a_failing_bigcommerce_is_unreachable(sandbox):
+    sandbox.store.faults.add(Fault(kind="error", status=503))
 
     with pytest.raises(LinkError) as raised:
         _check(sandbox)
 
     assert raised.value.code == "unreachable"
+
+
+def test_an_answer_that_cannot_be_read_says_bigcommerce_answered_something_unexpected_with_the_detail(sandbox):
+    sandbox.store.faults.add(Fault(kind="malformed", body="html"))
+
+    with pytest.raises(LinkError) as raised:
+        _check(sandbox)
+
+    assert raised.value.code == "unexpected_answer"
+    assert raised.value.message.startswith("BigCommerce answered something unexpected (")
+    assert "could not be reached" not in raised.value.message and "status.bigcommerce.com" not in raised.value.message
 
 
 def test_a_store_nobody_answers_for_is_unreachable():
