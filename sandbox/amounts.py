@@ -5,9 +5,11 @@ The invariants every rendered order satisfies, so tests can rely on them:
 
     subtotal_* = sum of the lines' total_*             (ex, inc, tax)
     total_tax  = subtotal_tax + shipping_tax + handling_tax + wrapping_tax
-    total_ex   = subtotal_ex + shipping_ex + handling_ex + wrapping_ex - discount_amount
+    total_ex   = subtotal_ex + shipping_ex + handling_ex + wrapping_ex - coupon_discount - discount_amount
     total_inc  = total_ex + total_tax
-    discount_amount = coupon_discount + manual discount, spread over the lines as `applied_discounts`
+    as BigCommerce reports them: `coupon_discount` the coupon, `discount_amount` the other (manual) discount, the two
+    never overlapping (orders.v2's example: 67.84 + 12.00 − 5.00 − 5.00 = 69.84); both are spread over the lines as
+    `applied_discounts`
 """
 
 from __future__ import annotations

@@ -123,7 +123,8 @@ def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: 
         "store_default_to_transactional_exchange_rate": "1.0000000000",
         "staff_notes": store.texts[record.staff_notes],
         "customer_message": store.texts[record.message],
-        "discount_amount": money(totals.discount_amount),
+        # The discount other than the coupon: BigCommerce's `discount_amount` does not include `coupon_discount`.
+        "discount_amount": money(record.discount),
         "coupon_discount": money(record.coupon_amount),
         "shipping_address_count": len(shipping_slots(record)),
         "is_deleted": record.archived,

@@ -351,3 +351,21 @@ def test_an_order_edited_after_its_goods_were_shipped_is_recorded_and_needs_atte
     assert SyncLogEntry.objects.filter(event="order_edited_late").count() == 1
     sale = Sale.objects.get(external_order_id=str(order_id))
     assert sale.lines.get(external_line_id=str(line.id)).quantity == line.quantity + 2
+
+
+# ---------------------------------------------------------------- discounts, checked against figures by hand
+
+
+@pytest.mark.sandbox(tax_rate_bp=0, tax_inclusive=False)
+def test_a_coupon_and_a_manual_discount_are_counted_once_each(sandbox, live_link):
+    order_id = sandbox.store.place_order(status_id=11, lines=1).id
+    record = sandbox.store.order(order_id)
+    record.lines[0].quantity, record.lines[0].unit_price, record.lines[0].wrapping = 2, 25_0000, 0
+    record.shipping, record.handling, record.coupon_amount, record.discount = 10_0000, 0, 5_0000, 3_0000
+    sandbox.store._save(record)
+
+    sync_order(live_link, order_id)
+
+    # 2 × 25.00 + 10.00 shipping − 5.00 coupon − 3.00 discount = 52.00; discounts 8.00 (not 13.00).
+    sale = Sale.objects.get(external_order_id=str(order_id))
+    assert (sale.total_inc_tax, sale.discount_total) == (Decimal("52.00"), Decimal("8.00"))
