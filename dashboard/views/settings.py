@@ -131,26 +131,29 @@ class FulfillmentSettingsView(AdminRequiredMixin, View):
     def post(self, request):
         form = FulfillmentSettingsForm(request.POST)
         form.is_valid()  # a checkbox is always valid: unticked is False
-        allowed = form.cleaned_data["allow_unpaid_fulfillment"]
-        restock = form.cleaned_data["restock_refunded_items"]
-        changed = False
-        if retailer_unpaid_fulfillment_set(retailer=request.retailer, allowed=allowed, acting_user=request.user):
-            changed = True
-            messages.success(
-                request,
+        data = form.cleaned_data
+        switches = (
+            (
+                retailer_unpaid_fulfillment_set(
+                    retailer=request.retailer, allowed=data["allow_unpaid_fulfillment"], acting_user=request.user
+                ),
                 "Fulfilments can now be completed while a balance is owing."
-                if allowed
+                if data["allow_unpaid_fulfillment"]
                 else "Fulfilments now need the sale paid before they can be completed.",
-            )
-        if retailer_restock_refunds_set(retailer=request.retailer, restock=restock, acting_user=request.user):
-            changed = True
-            messages.success(
-                request,
+            ),
+            (
+                retailer_restock_refunds_set(
+                    retailer=request.retailer, restock=data["restock_refunded_items"], acting_user=request.user
+                ),
                 "Items named by BigCommerce refunds from now on go back into stock."
-                if restock
+                if data["restock_refunded_items"]
                 else "Refunds no longer put items back into stock.",
-            )
-        if not changed:
+            ),
+        )
+        for switched, message in switches:
+            if switched:
+                messages.success(request, message)
+        if not any(switched for switched, _ in switches):
             messages.info(request, "Nothing changed.")
         return redirect("dashboard:settings")
 

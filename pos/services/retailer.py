@@ -121,37 +121,30 @@ def retailer_currency_locked(*, retailer: Retailer) -> bool:
     return Sale.objects.for_retailer(retailer).exists()
 
 
-@transaction.atomic
 def retailer_unpaid_fulfillment_set(*, retailer: Retailer, allowed: bool, acting_user: User) -> bool:
     """Allow (or forbid) completing a fulfilment while its sale has a balance owing. Returns True if it changed."""
-    retailer = Retailer.objects.select_for_update().get(pk=retailer.pk)
-    if retailer.allow_unpaid_fulfillment == allowed:
-        return False
-    retailer.allow_unpaid_fulfillment = allowed
-    retailer.save(update_fields=["allow_unpaid_fulfillment"])
-    AuditEntry.objects.create(
-        retailer=retailer,
-        actor=acting_user,
-        action=AuditAction.SETTINGS_CHANGED,
-        detail={"setting": "allow_unpaid_fulfillment", "value": allowed},
-    )
-    return True
+    return _switch_set(retailer, "allow_unpaid_fulfillment", allowed, acting_user)
 
 
-@transaction.atomic
 def retailer_restock_refunds_set(*, retailer: Retailer, restock: bool, acting_user: User) -> bool:
     """Return items named by online refunds to the sale's outlet's stock (or stop doing so; default off). Applies
     to refunds synced from now on. Returns True if it changed."""
+    return _switch_set(retailer, "restock_refunded_items", restock, acting_user)
+
+
+@transaction.atomic
+def _switch_set(retailer: Retailer, setting: str, value: bool, acting_user: User) -> bool:
+    """Set one of the retailer's on/off settings under its row lock, audited. Returns True if it changed."""
     retailer = Retailer.objects.select_for_update().get(pk=retailer.pk)
-    if retailer.restock_refunded_items == restock:
+    if getattr(retailer, setting) == value:
         return False
-    retailer.restock_refunded_items = restock
-    retailer.save(update_fields=["restock_refunded_items"])
+    setattr(retailer, setting, value)
+    retailer.save(update_fields=[setting])
     AuditEntry.objects.create(
         retailer=retailer,
         actor=acting_user,
         action=AuditAction.SETTINGS_CHANGED,
-        detail={"setting": "restock_refunded_items", "value": restock},
+        detail={"setting": setting, "value": value},
     )
     return True
 
