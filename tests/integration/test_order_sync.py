@@ -38,11 +38,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def link(live_link):
-    return live_link
-
-
-@pytest.fixture
 def sync(link):
     """Request the sync of one order as a webhook does, and run the due order syncs as a worker does."""
 

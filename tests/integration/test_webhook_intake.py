@@ -28,11 +28,6 @@ OTHER_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.json") if p.name not in O
 URL = reverse("integration:webhook")
 
 
-@pytest.fixture
-def link(db):
-    return factories.StoreLinkFactory(store_id="1025646", webhook_secret="s3cret-value-for-tests")
-
-
 def _auth(link) -> dict:
     return {"HTTP_X_POS_WEBHOOK_AUTH": f"{link.pk}:{link.webhook_secret}"}
 
