@@ -26,6 +26,7 @@ from dashboard.forms import (
 from dashboard.views.mixins import call_service
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink
 from integration.services.app_install import AppAuthError, app_claim_install, app_install_claim
+from integration.services.catalog_match import catalog_match_before_link
 from integration.services.link import (
     LinkError,
     active_link,
@@ -50,6 +51,7 @@ from pos.services.retailer import retailer_currency_locked, retailer_settings_up
 from pos.tenancy import AdminRequiredMixin, RetailerRequiredMixin, is_admin
 
 BIGCOMMERCE_TEMPLATE = "dashboard/settings_bigcommerce.html"
+MATCH_TEMPLATE = "dashboard/settings_bigcommerce_match.html"
 RETAILER_FIELD_LABELS = {"name": "name", "time_zone": "time zone", "currency": "currency"}
 
 
@@ -276,6 +278,13 @@ class BigCommerceLinkView(AdminRequiredMixin, View):
         data = form.cleaned_data
         try:
             check = store_credentials_check(store_hash=data["store_hash"], access_token=token)
+            if not data["catalog_accepted"]:
+                report = catalog_match_before_link(
+                    retailer=retailer, check=check, access_token=token, outlet=data["outlet"]
+                )
+                if report is not None:
+                    keep_token(request, token)  # "Accept and link" and "Check again" post the form without it
+                    return render(request, MATCH_TEMPLATE, {"form": form, "report": report, "check": check})
             link = store_link_create(
                 retailer=retailer,
                 check=check,

@@ -9,7 +9,8 @@
   orders or a restart never shift a page), fetches 8 pages at a time (250 a page, line items inlined) and the
   refunds of the refunded ones in one call, then applies each page with `orders_apply` (Mode.IMPORT), the same
   path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation. A step
-  that is not the last asks for the next one, so other stores' work is served between steps.
+  that is not the last asks for the next one, so other stores' work is served between steps; a step yields to
+  its own store's live work (order syncs waiting for a worker) after any page of its window.
 - Progress is the HistoricalImport row. Each page's apply, its counters and the cursor commit in ONE
   transaction that first locks the import row and checks the cursor is still the one this runner read: a page is
   counted once even if a stale runner and a resumed one overlap, and a crash resumes from the cursor (the work's
@@ -42,7 +43,7 @@ from integration.services.synclog import Event, sync_log
 from integration.status_table import Outcome, UnknownStatusError, status_for
 from pos.choices import AuditAction
 from pos.models import AuditEntry, Retailer, User
-from work import kernel
+from work import kernel, registry
 from work.models import WorkItem
 from work.registry import Attempt
 
@@ -197,6 +198,7 @@ def _preview(link: StoreLink, options: ImportOptions, client) -> dict:
         "skipped_by_status": dict(skipped_by_status.most_common()),
         "already_imported": already,
         "products_created": len(new_products),
+        # One label per BigCommerce product and variant: "Map Case · Size A5 · no SKU", never a bare name twice.
         "products_created_names": sorted(new_products.values())[:PREVIEW_TOP_PRODUCTS],
         "stock_impact": impact[:PREVIEW_TOP_PRODUCTS] if options.adjust_stock else [],
         "stock_products": len(impact) if options.adjust_stock else 0,
@@ -215,6 +217,14 @@ def _already_imported_count(link: StoreLink, options: ImportOptions) -> int:
     return rows.count()
 
 
+def line_label(item) -> str:
+    """How a page names an order line's product: its name, its variant's options and its SKU, so two variants
+    of one product (or two products of one name) read apart."""
+    options = ", ".join(f"{o.display_name} {o.display_value}".strip() for o in item.product_options or ())
+    sku = f"SKU {item.sku}" if item.sku else "no SKU"
+    return " · ".join(part for part in (item.name, options, sku) if part)
+
+
 def _preview_page(link, options, orders: list[Order], new_products: dict, stock: dict) -> int:
     """Fold one page into the preview's figures; returns how many of its orders would become sales."""
     with_sale = set(
@@ -231,15 +241,16 @@ def _preview_page(link, options, orders: list[Order], new_products: dict, stock:
         if order.id in with_sale or outcome == Outcome.SKIP:
             continue
         importing.append((order, outcome))
-    refs = {}
+    refs, labels = {}, {}
     for order, _ in importing:
         for item in order.products:
             ref = LineRef(item.product_id or 0, item.variant_id or 0, item.sku, item.name)
             refs[ref.key] = ref
+            labels.setdefault(ref.key, line_label(item))
     known = products_known(link=link, refs=list(refs.values()))
     for key, ref in refs.items():
         if ref.bc_product_id and key not in known:
-            new_products.setdefault(key, ref.name)
+            new_products.setdefault(key, labels[key])
     if options.adjust_stock:
         for order, outcome in importing:
             if outcome != Outcome.CLOSED:
@@ -347,7 +358,7 @@ def historical_import_step(
             state=ImportState.RUNNING, total=total, started_at=timezone.now(), heartbeat_at=timezone.now(), error=""
         )
         run.refresh_from_db()
-    state = _run_window(run, link, client, options, page_size)
+    state = _run_window(run, link, client, options, page_size, yield_to_live=request_next)
     if state is not None:
         return state
     if request_next:
@@ -377,9 +388,18 @@ def historical_import_record_failures(attempts: Sequence[Attempt]) -> None:
             _finish(run, ImportState.FAILED, error=f"BigCommerce refused: {attempt.failure.message}")
 
 
-def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int):
+def _live_work_waits(link: StoreLink) -> bool:
+    """Whether this store's live work (order syncs, write-backs...) is due and no worker has it yet."""
+    return kernel.waiting(shard=link.retailer_id, before_priority=registry.get(IMPORT).priority)
+
+
+def _run_window(
+    run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int, *, yield_to_live: bool
+):
     """Fetch up to HISTORICAL_IMPORT_WINDOW_PAGES pages from the cursor and their refunds in one go, then apply
-    page by page.
+    page by page. With `yield_to_live`, the step ends after any page but the last when live work of the store is
+    waiting for a worker (the pages fetched and not applied are fetched again by the next step, from the cursor).
+    Every step applies at least one page, so a worker that serves only the imports queue never spins.
     Returns the final state when the run ended, None to go on."""
     cursor = dict(run.cursor)
     min_id = int(cursor.get("min_id", 0))
@@ -410,6 +430,8 @@ def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportO
             return state
         cursor = {"min_id": page[-1].id + 1}
         reset_queries()  # with DEBUG on, Django keeps every statement of a long job in memory
+        if yield_to_live and page is not pages[-1] and _live_work_waits(link):
+            return None
     if last:
         return _finish(run, ImportState.COMPLETED)
     return None

@@ -176,3 +176,82 @@ def test_without_redis_calls_go_on_uncoordinated_and_say_so(sandbox, caplog):
     assert all(store.id == sandbox.store_hash for store in stores)
     warnings = [r.getMessage() for r in caplog.records if r.name == "integration.ratelimit"]
     assert len(warnings) == 1 and "uncoordinated" in warnings[0]  # once, then Redis is left alone for a while
+
+
+class _CountingRedis(redis.Redis):
+    """The test's Redis connection, counting the limiter's round trips (its scripts' calls)."""
+
+    sent = 0
+
+    def execute_command(self, *args, **options):
+        self.sent += args[0] in ("EVALSHA", "EVAL")
+        return super().execute_command(*args, **options)
+
+
+def _counting_redis() -> _CountingRedis:
+    import django_rq
+
+    return _CountingRedis(connection_pool=django_rq.get_connection("default").connection_pool)
+
+
+def test_a_batch_takes_its_tickets_in_one_round_trip_and_gives_back_the_unused():
+    conn = _counting_redis()
+    limiter = StoreRateLimiter("batch-store", connection=conn, max_wait=0)
+    limiter.observe(limiter.acquire(), RateLimitHeaders(100, 20_000, 30_000, 100), status=200)
+    conn.sent = 0
+
+    with limiter.reserved(8) as granted:
+        tickets = [limiter.acquire() for _ in range(5)]
+        in_flight_inside = conn.zcard("bc:ratelimit:batch-store:claims")
+    after = conn.zcard("bc:ratelimit:batch-store:claims")
+
+    assert granted == 8
+    assert len(set(tickets)) == 5
+    assert in_flight_inside == 8  # reserved tickets count as in flight for every other worker
+    assert after == 5  # the 3 unused given back; the 5 taken stay in flight until observed
+    assert conn.sent <= 4  # one grant and one give-back (each + a retry if its script was not loaded yet)
+    for ticket in tickets:
+        limiter.observe(ticket, RateLimitHeaders(95, 20_000, 30_000, 100), status=200)
+    assert conn.zcard("bc:ratelimit:batch-store:claims") == 0
+
+
+def test_a_batch_is_granted_no_more_than_the_quota_leaves():
+    limiter = StoreRateLimiter("small-batch-store", max_wait=0)
+    limiter.observe(limiter.acquire(), RateLimitHeaders(3, 20_000, 30_000, 10), status=200)
+    other = StoreRateLimiter("small-batch-store", max_wait=0)
+
+    with limiter.reserved(10) as granted:
+        for _ in range(granted):
+            limiter.acquire()
+        with pytest.raises(ApiRateLimited):
+            other.acquire()  # the batch holds every request left in the window
+        with pytest.raises(ApiRateLimited):
+            limiter.acquire()
+
+    assert granted == 3
+
+
+def test_bulk_batches_leave_the_reserve_to_live_traffic():
+    bulk = StoreRateLimiter("reserve-batch-store", max_wait=0, bulk_reserve=0.25)
+    bulk.observe(bulk.acquire(), RateLimitHeaders(20, 20_000, 30_000, 20), status=200)
+
+    with bulk.reserved(50, Priority.BULK) as granted:
+        live = [StoreRateLimiter("reserve-batch-store", max_wait=0).acquire() for _ in range(5)]
+
+    assert granted == 15
+    assert len(live) == 5
+
+
+@pytest.mark.sandbox(orders=0, quota=10, window_ms=1000)
+def test_worker_threads_with_batches_stay_inside_the_quota(sandbox):
+    clients = [_client(sandbox) for _ in range(3)]
+
+    def work(client):
+        for _ in range(2):
+            with client.reserved(6), ThreadPoolExecutor(max_workers=3) as pool:
+                list(pool.map(lambda _: client.get_store(), range(6)))
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(work, clients))
+
+    assert _statuses(sandbox) == [200] * 36
