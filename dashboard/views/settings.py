@@ -9,7 +9,6 @@ the page is shown again.
 
 from __future__ import annotations
 
-from cryptography.fernet import InvalidToken
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -25,7 +24,6 @@ from dashboard.forms import (
     StoreLinkPlacesForm,
 )
 from dashboard.views.mixins import call_service
-from integration.fields import fernet
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink
 from integration.services.app_install import AppAuthError, app_claim_install, app_install_claim
 from integration.services.catalog_match import catalog_match_before_link
@@ -44,6 +42,8 @@ from integration.services.link import (
     store_link_unlink,
     store_link_update_settings,
     store_locations,
+    token_seal,
+    token_unseal,
 )
 from pos.models import Outlet, Register
 from pos.selectors import retailer_audit_recent, settings_counts
@@ -245,17 +245,16 @@ def kept_token(request) -> str | None:
     kept = request.session.get(KEPT_TOKEN_SESSION_KEY)
     if not kept or kept.get("retailer") != request.retailer.pk:
         return None
-    try:
-        return fernet().decrypt(kept["token"].encode(), ttl=KEPT_TOKEN_SECONDS).decode()
-    except InvalidToken:
+    token = token_unseal(kept["token"], max_age_seconds=KEPT_TOKEN_SECONDS)
+    if token is None:
         forget_token(request)
-        return None
+    return token
 
 
 def keep_token(request, token: str) -> None:
     request.session[KEPT_TOKEN_SESSION_KEY] = {
         "retailer": request.retailer.pk,
-        "token": fernet().encrypt(token.encode()).decode(),
+        "token": token_seal(token),
     }
 
 

@@ -9,7 +9,8 @@
   orders or a restart never shift a page), fetches 8 pages at a time (250 a page, line items inlined) and the
   refunds of the refunded ones in one call, then applies each page with `orders_apply` (Mode.IMPORT), the same
   path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation. A step
-  that is not the last asks for the next one, so other stores' work is served between steps.
+  that is not the last asks for the next one, so other stores' work is served between steps; a step yields to
+  its own store's live work (order syncs waiting for a worker) after any page of its window.
 - Progress is the HistoricalImport row. Each page's apply, its counters and the cursor commit in ONE
   transaction that first locks the import row and checks the cursor is still the one this runner read: a page is
   counted once even if a stale runner and a resumed one overlap, and a crash resumes from the cursor (the work's
@@ -32,6 +33,7 @@ from django.utils import timezone
 
 from integration.bc_types import Order
 from integration.choices import ImportState, LinkState
+from integration.exceptions import ApiError
 from integration.models import HistoricalImport, OrderSync, StoreLink
 from integration.ratelimit import Priority
 from integration.services.catalog_resolve import LineRef, products_known
@@ -41,7 +43,7 @@ from integration.services.synclog import Event, sync_log
 from integration.status_table import Outcome, UnknownStatusError, status_for
 from pos.choices import AuditAction
 from pos.models import AuditEntry, Retailer, User
-from work import kernel
+from work import kernel, registry
 from work.models import WorkItem
 from work.registry import Attempt
 
@@ -71,6 +73,14 @@ class ImportRefused(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class ImportUnreadable(Exception):
+    """BigCommerce could not be read for a preview; `message` says so, with BigCommerce's own words."""
+
+    def __init__(self, detail: str):
+        self.message = f"BigCommerce could not be read: {detail}"
+        super().__init__(self.message)
 
 
 # ---------------------------------------------------------------- the switch (support only)
@@ -144,9 +154,16 @@ def _refused_unless_allowed(link: StoreLink) -> None:
 
 def historical_import_preview(*, link: StoreLink, options: ImportOptions, client=None) -> dict:
     """The dry run: what an import with these options would do, computed from reads only (BigCommerce's order
-    count and pages, and the POS rows as they are). Nothing is written anywhere."""
+    count and pages, and the POS rows as they are). Nothing is written anywhere. ImportUnreadable when
+    BigCommerce answers with an error."""
     _refused_unless_allowed(link)
-    client = client or _client(link)
+    try:
+        return _preview(link, options, client or _client(link))
+    except ApiError as exc:
+        raise ImportUnreadable(exc.detail) from exc
+
+
+def _preview(link: StoreLink, options: ImportOptions, client) -> dict:
     count = client.count_orders(**options.filters())
     skipped_by_status: Counter = Counter()
     for status_id, n in count.by_status.items():
@@ -341,7 +358,7 @@ def historical_import_step(
             state=ImportState.RUNNING, total=total, started_at=timezone.now(), heartbeat_at=timezone.now(), error=""
         )
         run.refresh_from_db()
-    state = _run_window(run, link, client, options, page_size)
+    state = _run_window(run, link, client, options, page_size, yield_to_live=request_next)
     if state is not None:
         return state
     if request_next:
@@ -371,9 +388,18 @@ def historical_import_record_failures(attempts: Sequence[Attempt]) -> None:
             _finish(run, ImportState.FAILED, error=f"BigCommerce refused: {attempt.failure.message}")
 
 
-def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int):
+def _live_work_waits(link: StoreLink) -> bool:
+    """Whether this store's live work (order syncs, write-backs...) is due and no worker has it yet."""
+    return kernel.waiting(shard=link.retailer_id, before_priority=registry.get(IMPORT).priority)
+
+
+def _run_window(
+    run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int, *, yield_to_live: bool
+):
     """Fetch up to HISTORICAL_IMPORT_WINDOW_PAGES pages from the cursor and their refunds in one go, then apply
-    page by page.
+    page by page. With `yield_to_live`, the step ends after any page but the last when live work of the store is
+    waiting for a worker (the pages fetched and not applied are fetched again by the next step, from the cursor).
+    Every step applies at least one page, so a worker that serves only the imports queue never spins.
     Returns the final state when the run ended, None to go on."""
     cursor = dict(run.cursor)
     min_id = int(cursor.get("min_id", 0))
@@ -404,6 +430,8 @@ def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportO
             return state
         cursor = {"min_id": page[-1].id + 1}
         reset_queries()  # with DEBUG on, Django keeps every statement of a long job in memory
+        if yield_to_live and page is not pages[-1] and _live_work_waits(link):
+            return None
     if last:
         return _finish(run, ImportState.COMPLETED)
     return None

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
@@ -41,6 +42,7 @@ from integration.exceptions import (
     ApiServerError,
     ApiUnavailable,
 )
+from integration.fields import fernet
 from integration.models import CustomerLink, OutletLocation, PaymentMethodMap, ProductLink, StoreLink
 from integration.selectors import (
     active_link,  # noqa: F401 - re-exported: a read, it lives with the selectors
@@ -95,6 +97,20 @@ def _link_client(link: StoreLink):
     from integration.client import BigCommerceClient
 
     return BigCommerceClient.for_link(link)
+
+
+def token_seal(token: str) -> str:
+    """A token encrypted as stored ones are (FIELD_ENCRYPTION_KEY), to be kept briefly outside the database (the
+    session of a link attempt that failed for another reason than the token)."""
+    return fernet().encrypt(token.encode()).decode()
+
+
+def token_unseal(sealed: str, *, max_age_seconds: int) -> str | None:
+    """The token `token_seal` gave, or None when it is older than `max_age_seconds` or not one of ours."""
+    try:
+        return fernet().decrypt(sealed.encode(), ttl=max_age_seconds).decode()
+    except InvalidToken:
+        return None
 
 
 def check_client(store_hash: str, access_token: str, api_url: str):

@@ -19,6 +19,7 @@ from integration.services.historical_import import (
     historical_import_preview,
     historical_import_run,
     historical_import_start,
+    historical_import_step,
     historical_import_switch_set,
     import_options,
 )
@@ -245,3 +246,33 @@ def test_a_worker_killed_mid_run_resumes_and_finishes_with_the_right_totals(sand
     )
     external = list(Sale.objects.values_list("external_order_id", flat=True))
     assert len(external) == imported == len(set(external))
+
+
+def test_an_import_step_yields_to_live_orders_of_its_store(sandbox, link, admin_user, run_jobs):
+    """A live order of the importing store waits for at most one import page, not for the window or the run."""
+    from integration.services.order_sync import ORDER_SYNC, order_sync_request
+    from work import kernel
+
+    run_jobs("webhooks")  # the link's own start-up work (catalog ids) is done
+    run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
+    live = sandbox.store.place_order(status_id=11).id
+    client = BigCommerceClient.for_link(link)
+    real, calls = client.list_orders, {"n": 0}
+
+    def webhook_during_the_window(**kw):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the live order's webhook arrives while the step fetches its window
+            order_sync_request(link=link, bc_order_id=live)
+        return real(**kw)
+
+    client.list_orders = webhook_during_the_window
+    assert historical_import_step(import_id=run.pk, client=client, page_size=10) == ImportState.RUNNING
+    run.refresh_from_db()
+    assert run.seen == 10  # one page applied, then the step gave way
+    following = kernel.claim(only={ORDER_SYNC, IMPORT})
+    assert following.kind.name == ORDER_SYNC and [i.key for i in following.items] == [f"{link.pk}:{live}"]
+    kernel.run(following)
+    assert OrderSync.objects.get(link=link, bc_order_id=live).state != "pending"  # synced (placed before the link)
+    assert historical_import_step(import_id=run.pk, client=client, page_size=10) == ImportState.RUNNING
+    run.refresh_from_db()
+    assert run.seen > 10  # nothing waiting: a whole window

@@ -91,3 +91,29 @@ def test_with_a_state_file_a_restarted_sandbox_goes_on_where_it_stopped(tmp_path
     assert "(new)" in run(place_two)
     assert "(resumed)" in run(count)
     assert seen == [7, [107]]
+
+
+def test_with_stores_one_process_serves_that_many_stores_each_on_its_own_hash():
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--port", "0", "--orders", "3", "--stores", "4", "--quota", "50"],
+        cwd=settings.BASE_DIR,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        banner = _read_banner(process)
+        stores = requests.Session().get(f"{banner['base URL']}/__sandbox__/stores", timeout=5).json()["stores"]
+        assert len({s["store_hash"] for s in stores}) == 4 and stores[0]["store_hash"] == banner["store hash"]
+        assert [s["orders"] for s in stores] == [3, 0, 0, 0] and {s["quota"] for s in stores} == {50}
+        last = stores[-1]
+        client = BigCommerceClient(
+            store_hash=last["store_hash"], access_token=last["access_token"], base_url=banner["base URL"]
+        )
+        assert client.get_store().id == last["store_hash"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    assert process.returncode == 0
