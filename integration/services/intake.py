@@ -41,6 +41,7 @@ ORDER_SCOPES = frozenset(
         "store/order/refund/created",
     }
 )
+REFUND_SCOPE = "store/order/refund/created"
 # Standard Webhooks signatures (single-click app installs): deliveries older than this are replays.
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 LAST_WEBHOOK_RESOLUTION = timedelta(seconds=5)
@@ -87,7 +88,12 @@ def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
         if event_id is None:
             return Accepted("duplicate")
         _touch_last_webhook(link, now)
-        order_sync_request(link=link, bc_order_id=order_id)
+        order_sync_request(
+            link=link,
+            bc_order_id=order_id,
+            refunds=scope == REFUND_SCOPE,
+            settle=timedelta(seconds=settings.ORDER_SYNC_SETTLE_SECONDS),
+        )
     return Accepted("queued", event_id)
 
 
