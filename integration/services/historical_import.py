@@ -6,28 +6,37 @@
   and counts; it writes nothing (no sale, no product, no OrderSync row, no invoice number).
 - The run is `bc.import` work on the `imports` queue, requested with the run (`integration.kinds`; the lowest
   priority, so live orders always go first). Each step walks the range in id order (keyset on `min_id`, so new
-  orders or a restart never shift a page), fetches 8 pages at a time (250 a page, line items inlined) and the
+  orders or a restart never shift a page), takes a window of 8 pages (250 a page, line items inlined) and the
   refunds of the refunded ones in one call, then applies each page with `orders_apply` (Mode.IMPORT), the same
-  path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation. A step
-  that is not the last asks for the next one, so other stores' work is served between steps.
-- Progress is the HistoricalImport row. Each page's apply, its counters and the cursor commit in ONE
-  transaction that first locks the import row and checks the cursor is still the one this runner read: a page is
-  counted once even if a stale runner and a resumed one overlap, and a crash resumes from the cursor (the work's
-  lease runs out and another worker takes it). A transient BigCommerce failure is retried by the kind's policy.
+  path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation. While it
+  applies, a thread of the worker already reads the next window (fetch-ahead), which the next step takes, so
+  BigCommerce's latency is not added to the wall time. A step that is not the last asks for the next one, so
+  other stores' work is served between steps.
+- Progress is the HistoricalImport row. Each page's apply, its counters, its one summary log entry (orders are
+  logged one by one only when they fail) and the cursor commit in ONE transaction that first locks the import row
+  and checks the cursor is still the one this runner read: a page is counted once even if a stale runner and a
+  resumed one overlap, and a crash resumes from the cursor (the work's lease runs out and another worker takes
+  it). That transaction does not wait for the WAL flush (see `_commit_without_waiting_for_the_flush`). A
+  transient BigCommerce failure is retried by the kind's policy.
 - Calls go out as bulk traffic through the shared rate limiter, which keeps a reserve for live syncs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import reset_queries, transaction
+from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
 from integration.bc_types import Order
@@ -361,12 +370,20 @@ def historical_import_record_failures(attempts: Sequence[Attempt]) -> None:
             _finish(run, ImportState.FAILED, error=f"BigCommerce refused: {attempt.failure.message}")
 
 
-def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int):
-    """Fetch up to HISTORICAL_IMPORT_WINDOW_PAGES pages from the cursor and their refunds in one go, then apply
-    page by page.
-    Returns the final state when the run ended, None to go on."""
-    cursor = dict(run.cursor)
-    min_id = int(cursor.get("min_id", 0))
+@dataclass
+class _Window:
+    """Up to HISTORICAL_IMPORT_WINDOW_PAGES pages from a cursor, with the refunds of their refunded orders."""
+
+    pages: list[list[Order]]
+    refunds: dict[int, list]
+    last: bool  # the range ends in this window
+    next_min_id: int
+    fetched_at: float
+
+
+def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int) -> _Window:
+    """Read a window of pages in id order from `min_id`, then the refunds of its refunded orders (one call per 250
+    of them). Only HTTP: it runs in the fetch-ahead thread too, which must not touch the database."""
     pages: list[list[Order]] = []
     last = False
     for _ in range(settings.HISTORICAL_IMPORT_WINDOW_PAGES):
@@ -381,11 +398,72 @@ def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportO
             break
     refunded = [o.id for page in pages for o in page if order_has_refunds(o)]
     refunds = client.list_refunds_of_orders(refunded) if refunded else {}
-    for page in pages:
+    return _Window(pages, refunds, last, min_id, time.monotonic())
+
+
+# Fetch-ahead: while a step applies its window, a thread of the worker process reads the next one, which the next
+# step (usually claimed by the same worker) takes instead of fetching it, so BigCommerce's page latency is not
+# added to the import's time. Keyed by run, cursor and what the pages depend on; a window nobody takes (another
+# worker took the step, the run stopped) is dropped after AHEAD_TTL_SECONDS, and its calls are the only loss.
+AHEAD_TTL_SECONDS = 120
+_ahead_lock = threading.Lock()
+_ahead: dict[tuple, Future] = {}
+_ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-fetch-ahead")
+
+
+def _ahead_key(run: HistoricalImport, options: ImportOptions, min_id: int, page_size: int) -> tuple:
+    return (run.pk, run.link_id, options, min_id, page_size, settings.HISTORICAL_IMPORT_WINDOW_PAGES)
+
+
+def _fetch_ahead(key: tuple, client, options: ImportOptions, min_id: int, page_size: int) -> None:
+    context = contextvars.copy_context()  # the log context (job, link) follows the calls into the thread
+    future = _ahead_pool.submit(context.run, _fetch_window, client, options, min_id, page_size)
+    with _ahead_lock:
+        for other in [k for k in _ahead if k[0] == key[0]]:
+            _ahead.pop(other).cancel()
+        _ahead[key] = future
+
+
+def _take_ahead(key: tuple) -> _Window | None:
+    """The window fetched ahead for `key` (waiting for it if still in flight), or None. Its error, if the fetch
+    failed, is raised (the step fails as if it had fetched it)."""
+    with _ahead_lock:
+        future = _ahead.pop(key, None)
+    if future is None or future.cancelled():
+        return None
+    window = future.result()
+    if time.monotonic() - window.fetched_at > AHEAD_TTL_SECONDS:
+        return None  # too old to trust as the next window: read it again
+    return window
+
+
+def fetch_ahead_join(timeout: float | None = 60) -> None:
+    """Wait until every window being fetched ahead has arrived (tests; a worker never waits for them)."""
+    with _ahead_lock:
+        futures = list(_ahead.values())
+    for future in futures:
+        with contextlib.suppress(CancelledError):
+            future.exception(timeout=timeout)
+
+
+def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int):
+    """Take the window from the cursor (fetched ahead by the previous step, or now), start fetching the next one,
+    then apply this one page by page. Returns the final state when the run ended, None to go on."""
+    cursor = dict(run.cursor)
+    min_id = int(cursor.get("min_id", 0))
+    window = _take_ahead(_ahead_key(run, options, min_id, page_size)) or _fetch_window(
+        client, options, min_id, page_size
+    )
+    if not window.last:
+        next_key = _ahead_key(run, options, window.next_min_id, page_size)
+        _fetch_ahead(next_key, client, options, window.next_min_id, page_size)
+    for page in window.pages:
         deleted = deleted_products(client=client, link=link, items=[i for o in page for i in o.products])
         fetched = [
             FetchedOrder(
-                order=o, refunds=refunds.get(o.id, []) if order_has_refunds(o) else None, deleted_product_ids=deleted
+                order=o,
+                refunds=window.refunds.get(o.id, []) if order_has_refunds(o) else None,
+                deleted_product_ids=deleted,
             )
             for o in page
         ]
@@ -394,7 +472,7 @@ def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportO
             return state
         cursor = {"min_id": page[-1].id + 1}
         reset_queries()  # with DEBUG on, Django keeps every statement of a long job in memory
-    if last:
+    if window.last:
         return _finish(run, ImportState.COMPLETED)
     return None
 
@@ -403,6 +481,7 @@ def _apply_page(run: HistoricalImport, link: StoreLink, fetched, cursor: dict, n
     """Apply one page, its counters and the next cursor in one transaction, if this runner still owns the
     cursor. Returns a final state when the run must stop, else None."""
     with transaction.atomic():
+        _commit_without_waiting_for_the_flush()
         row = HistoricalImport.objects.select_for_update().get(pk=run.pk)
         if row.state == ImportState.CANCELLING:
             stop = ImportState.CANCELLED
@@ -418,6 +497,16 @@ def _apply_page(run: HistoricalImport, link: StoreLink, fetched, cursor: dict, n
             except Exception as exc:  # noqa: BLE001 - an error on our side: isolate it order by order below
                 logger.exception("historical import %s: a page failed to apply; applying it order by order", run.pk)
                 kinds = _apply_one_by_one(link, fetched, row.adjust_stock, exc)
+            counts = {"already" if name == "already_imported" else name: kinds.get(name, 0) for name in COUNTERS}
+            first, last = fetched[0].order.id, fetched[-1].order.id
+            sync_log(
+                link=link,
+                event=Event.IMPORT_PAGE,
+                data={"import": run.pk, "first": first, "last": last, **counts},
+                first=first,
+                last=last,
+                **counts,
+            )
             for name in COUNTERS:
                 setattr(row, name, getattr(row, name) + kinds.get(name, 0))
             row.seen += len(fetched)
@@ -431,6 +520,18 @@ def _apply_page(run: HistoricalImport, link: StoreLink, fetched, cursor: dict, n
         logger.info("historical import %s: another runner moved the cursor; this one stops", run.pk)
         return row.state
     return None
+
+
+def _commit_without_waiting_for_the_flush() -> None:
+    """This transaction's commit returns before its WAL reaches the disk (PostgreSQL: `SET LOCAL
+    synchronous_commit = off`), which saves a flush wait per page. Safe here because a page's rows and the run's
+    cursor commit in this one transaction: a crash can lose the last pages' commits (a fraction of a second),
+    but it loses them whole, cursor included, and the run resumes from the cursor that survived and applies them
+    again. Anything else that saw those rows and committed (a webhook's sync) committed after them in the WAL, so
+    its own flush makes them durable first. Live syncs never do this: an accepted webhook is on disk first."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _apply_one_by_one(link: StoreLink, fetched, adjust_stock: bool, first_error: Exception) -> Counter:
