@@ -6,12 +6,12 @@
   and counts; it writes nothing (no sale, no product, no OrderSync row, no invoice number).
 - The run is `bc.import` work on the `imports` queue, requested with the run (`integration.kinds`; the lowest
   priority, so live orders always go first). Each step walks the range in id order (keyset on `min_id`, so new
-  orders or a restart never shift a page), takes a window of 8 pages (250 a page, line items inlined) and the
-  refunds of the refunded ones in one call, then applies each page with `orders_apply` (Mode.IMPORT), the same
-  path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation. While it
-  applies, a thread of the worker already reads the next window (fetch-ahead), which the next step takes, so
-  BigCommerce's latency is not added to the wall time. A step that is not the last asks for the next one, so
-  other stores' work is served between steps.
+  orders or a restart never shift a page), takes a window of pages (250 a page, line items inlined; up to 16,
+  fewer once 250 of its orders have refunds) and the refunds of those in one call, then applies each page with
+  `orders_apply` (Mode.IMPORT), the same path live syncs use: its OrderSync row locks make it exactly once
+  against webhooks and reconciliation. While it applies, a thread of the worker already reads the next window
+  (fetch-ahead), which the next step takes, so BigCommerce's latency is not added to the wall time. A step that
+  is not the last asks for the next one, so other stores' work is served between steps.
 - Progress is the HistoricalImport row. Each page's apply, its counters, its one summary log entry (orders are
   logged one by one only when they fail) and the cursor commit in ONE transaction that first locks the import row
   and checks the cursor is still the one this runner read: a page is counted once even if a stale runner and a
@@ -385,6 +385,7 @@ def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int) -
     """Read a window of pages in id order from `min_id`, then the refunds of its refunded orders (one call per 250
     of them). Only HTTP: it runs in the fetch-ahead thread too, which must not touch the database."""
     pages: list[list[Order]] = []
+    refunded: list[int] = []
     last = False
     for _ in range(settings.HISTORICAL_IMPORT_WINDOW_PAGES):
         page = client.list_orders(
@@ -393,10 +394,12 @@ def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int) -
         if page:
             pages.append(page)
             min_id = page[-1].id + 1
+            refunded += [o.id for o in page if order_has_refunds(o)]
         if len(page) < page_size:
             last = True
             break
-    refunded = [o.id for page in pages for o in page if order_has_refunds(o)]
+        if len(refunded) >= client.PAGE_LIMIT:
+            break  # a full refunds call's worth: more pages would cost a second one
     refunds = client.list_refunds_of_orders(refunded) if refunded else {}
     return _Window(pages, refunds, last, min_id, time.monotonic())
 
