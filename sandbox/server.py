@@ -4,17 +4,20 @@
         client = BigCommerceClient(store_hash=sandbox.store_hash, access_token=sandbox.access_token,
                                    base_url=sandbox.url)
 
-Port 0 picks a free port. The base URL serves both the API (`/stores/{hash}/v2|v3/...`) and the login host
+Port 0 picks a free port. One server may hold many stores (`SandboxServer(stores=[...])`, or `add_stores` while it
+runs), routed by store hash (`sandbox.router`); `store`, `store_hash` and `access_token` are the first one's.
+The base URL serves both the API (`/stores/{hash}/v2|v3/...`) and the login host
 (`/oauth2/token`), so `BIGCOMMERCE_API_URL` and `BIGCOMMERCE_LOGIN_URL` can both point at it.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from sandbox.app import SandboxApp
+from sandbox.router import SandboxRouter
 from sandbox.store import SandboxStore
 
 
@@ -26,13 +29,20 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class SandboxServer:
-    """Serves one sandbox store on `host:port` from a background thread."""
+    """Serves sandbox stores (one by default) on `host:port` from a background thread."""
 
     def __init__(
-        self, store: SandboxStore | None = None, *, host: str = "127.0.0.1", port: int = 0, quiet: bool = True
+        self,
+        store: SandboxStore | None = None,
+        *,
+        stores: Iterable[SandboxStore] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
+        quiet: bool = True,
     ):
-        self.store = store or SandboxStore()
-        self.app = SandboxApp(self.store)
+        stores = list(stores)
+        self.store = store or (stores[0] if stores else SandboxStore())
+        self.app = SandboxRouter([self.store, *(s for s in stores if s is not self.store)])
         self._server = make_server(
             host, port, self.app, threaded=True, request_handler=_QuietHandler if quiet else WSGIRequestHandler
         )
@@ -59,8 +69,20 @@ class SandboxServer:
     def access_token(self) -> str:
         return self.store.settings.access_token
 
+    @property
+    def stores(self) -> list[SandboxStore]:
+        """Every store served, the first (`store`) first."""
+        return self.app.stores
+
+    def add_stores(self, count: int, **settings) -> list[SandboxStore]:
+        """Serve `count` more stores, each with its own hash, token and quota (see `SandboxRouter.add_stores`)."""
+        return self.app.add_stores(count, **settings)
+
     def start(self) -> SandboxServer:
-        self.store.webhooks.start()
+        with self.app._lock:
+            self.app.started = True
+            for store in self.app.stores:
+                store.webhooks.start()
         # A short poll interval: stopping (once per test) takes milliseconds instead of half a second.
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="sandbox-http", daemon=True
@@ -71,7 +93,8 @@ class SandboxServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
-        self.store.webhooks.stop()
+        for store in self.stores:
+            store.webhooks.stop()
         if self._thread is not None:
             self._thread.join(timeout=10)
 

@@ -5,12 +5,13 @@ change calling for the work (a webhook stored, stock moved, a fulfilment complet
 when its cause does. A request for work already waiting changes nothing but its counter (and may make it due
 sooner); after the commit the bell rings (`work.bell`) so a worker starts within milliseconds.
 
-**Claim.** A worker takes the due work of one kind and one shard (a retailer) at a time, up to the kind's batch,
-with one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING`: it sets a lease, empties
-`due_at`, and records the request counter it saw (`claimed = requested`). Shards are served by priority first
-(live orders before import pages), then those with the fewest workers on them, then the oldest work: a store with
-a backlog never holds up a store with one new order for more than a batch, and at most `WORK_SHARD_CONCURRENCY`
-workers serve one store at once.
+**Claim.** One statement (`UPDATE ... RETURNING` over CTEs, `FOR UPDATE SKIP LOCKED`) chooses and takes the next
+batch: of the shards (retailers) with claimable work and fewer than `WORK_SHARD_CONCURRENCY` workers on them, the
+highest priority first (live orders before import pages), then the shard served longest ago (`ShardTurn`; a shard
+never served first), then the oldest work; it takes up to the kind's batch of that shard's due rows, sets a lease,
+empties `due_at`, records the request counter it saw (`claimed = requested`) and the shard's turn. So stores are
+served in rotation: a store with a backlog gets a batch per turn, and a store with one new order waits for at
+most one batch of each other store with work of the same priority, never for a backlog to drain.
 
 **No lost wake-up.** A request that lands while its work runs bumps `requested` and sets `due_at`; the run's
 finish deletes the row only `WHERE requested = claimed`, so that row stays due and the next claim (the same
@@ -46,7 +47,7 @@ from django.utils import timezone
 
 from config.observability import log_context
 from work import bell
-from work.models import WorkItem
+from work.models import ShardTurn, WorkItem
 from work.registry import (
     QUEUES,
     Attempt,
@@ -263,49 +264,101 @@ class Claim:
     worker: str
 
 
-def _claimable(now_param: str = "%s") -> str:
-    return f"((lease_until IS NULL AND due_at <= {now_param}) OR lease_until < {now_param})"
+def _claimable(alias: str = "", now_param: str = "%(now)s") -> str:
+    w = f"{alias}." if alias else ""
+    return f"(({w}lease_until IS NULL AND {w}due_at <= {now_param}) OR {w}lease_until < {now_param})"
 
 
-def _candidates(names: list[str], now: datetime, limit: int = 4) -> list[tuple[str, int | None]]:
-    """(kind, shard) pairs with claimable work: by priority, then fewest workers busy on the shard, then oldest."""
+def _pick_sql(kinds_: Sequence[Kind]) -> tuple[str, dict]:
+    """The CTEs choosing what to claim next: of the shards with claimable work of these kinds and fewer than
+    `WORK_SHARD_CONCURRENCY` workers on them, the highest priority, then the shard served longest ago (a shard
+    never served first), then the oldest work. `pick` is one row: (kind, shard, batch, lease seconds)."""
     table = _table()
-    condition, params = _in(names)
-    cap = max(1, int(settings.WORK_SHARD_CONCURRENCY))
-    same_shard = "busy.shard IS NOT DISTINCT FROM due.shard" if _postgres() else "busy.shard IS due.shard"
+    turns = connection.ops.quote_name(ShardTurn._meta.db_table)
+    params: dict = {"cap": max(1, int(settings.WORK_SHARD_CONCURRENCY))}
+    values = []
+    for n, kind in enumerate(kinds_):
+        values.append(f"(%(k{n})s, %(b{n})s, %(l{n})s)")
+        params |= {f"k{n}": kind.name, f"b{n}": kind.batch, f"l{n}": kind.lease.total_seconds()}
+    same_shard = "busy.shard IS NOT DISTINCT FROM w.shard" if _postgres() else "busy.shard IS w.shard"
     sql = (
-        f"WITH busy AS (SELECT shard, COUNT(DISTINCT claimed_by) AS n FROM {table} "
-        f"WHERE lease_until >= %s GROUP BY shard), "
-        f"due AS (SELECT priority, kind, shard, MIN(COALESCE(due_at, lease_until)) AS oldest FROM {table} "
-        f"WHERE kind {condition} AND {_claimable()} GROUP BY priority, kind, shard) "
-        f"SELECT due.kind, due.shard FROM due LEFT JOIN busy ON {same_shard} "
-        f"WHERE COALESCE(busy.n, 0) < %s ORDER BY due.priority, COALESCE(busy.n, 0), due.oldest LIMIT %s"
+        f"kinds (name, batch, lease) AS (VALUES {', '.join(values)}), "
+        f"busy AS (SELECT shard, COUNT(DISTINCT claimed_by) AS n FROM {table} "
+        f"WHERE lease_until >= %(now)s GROUP BY shard), "
+        f"pick AS (SELECT w.kind, w.shard, kinds.batch, kinds.lease FROM {table} w "
+        f"JOIN kinds ON kinds.name = w.kind LEFT JOIN busy ON {same_shard} "
+        f"LEFT JOIN {turns} turn ON turn.shard = COALESCE(w.shard, 0) "
+        f"WHERE {_claimable('w')} AND COALESCE(busy.n, 0) < %(cap)s "
+        f"ORDER BY w.priority, turn.served_at IS NOT NULL, turn.served_at, COALESCE(w.due_at, w.lease_until), w.id "
+        f"LIMIT 1)"
+    )
+    return sql, params
+
+
+_RETURNING = "id, key, shard, priority, payload, attempts, requested, claimed, lease_until, requested_at"
+
+
+def _claim_postgres(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple[str, list[tuple]]:
+    """Choose and claim in ONE statement: pick the shard, lock up to a batch of its due rows (SKIP LOCKED), lease
+    them and record the shard's turn. Returns the kind claimed and the rows."""
+    table = _table()
+    turns = connection.ops.quote_name(ShardTurn._meta.db_table)
+    pick, params = _pick_sql(kinds_)
+    sql = (
+        f"WITH {pick}, "
+        f"chosen AS (SELECT w.id FROM {table} w JOIN pick ON w.kind = pick.kind "
+        f"AND (w.shard = pick.shard OR (w.shard IS NULL AND pick.shard IS NULL)) WHERE {_claimable('w')} "
+        f"ORDER BY COALESCE(w.due_at, w.lease_until), w.id LIMIT (SELECT batch FROM pick) "
+        f"FOR UPDATE OF w SKIP LOCKED), "
+        f"turn AS (INSERT INTO {turns} (shard, served_at) SELECT COALESCE(pick.shard, 0), %(now)s FROM pick "
+        f"WHERE EXISTS (SELECT 1 FROM chosen) ON CONFLICT (shard) DO UPDATE SET served_at = excluded.served_at), "
+        f"claimed AS (UPDATE {table} SET lease_until = %(now)s + make_interval(secs => pick.lease), "
+        f"claimed_by = %(worker)s, claimed = {table}.requested, due_at = NULL, attempts = {table}.attempts + 1, "
+        f"updated_at = %(now)s FROM chosen, pick WHERE {table}.id = chosen.id "
+        f"RETURNING {', '.join(f'{table}.{c.strip()}' for c in _RETURNING.split(','))}) "
+        # One row with empty columns when the pick's rows were all locked by another claimer: choose again.
+        f"SELECT pick.kind, claimed.* FROM pick LEFT JOIN claimed ON TRUE"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [now, *params, now, now, cap, limit])
-        return [(row[0], row[1]) for row in cursor.fetchall()]
-
-
-def _claim_rows(kind: Kind, shard: int | None, worker: str, now: datetime) -> list[WorkItem]:
-    table = _table()
-    skip_locked = " FOR UPDATE SKIP LOCKED" if _postgres() else ""
-    shard_sql = "shard IS NULL" if shard is None else "shard = %s"
-    params: list = [now + kind.lease, worker, now, kind.name, *([] if shard is None else [shard]), now, now, kind.batch]
-    sql = (
-        f"UPDATE {table} SET lease_until = %s, claimed_by = %s, claimed = requested, due_at = NULL, "
-        f"attempts = attempts + 1, updated_at = %s WHERE id IN ("
-        f"SELECT id FROM {table} WHERE kind = %s AND {shard_sql} AND {_claimable()} "
-        f"ORDER BY COALESCE(due_at, lease_until), id LIMIT %s{skip_locked}) "
-        f"RETURNING id, key, shard, priority, payload, attempts, requested, claimed, lease_until, requested_at"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, {**params, "now": now, "worker": worker})
         rows = cursor.fetchall()
+    return (rows[0][0] if rows else ""), [row[1:] for row in rows if row[1] is not None]
+
+
+def _claim_sqlite(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple[str, list[tuple]]:
+    """SQLite (development): the same choice, then the claim and the turn as separate statements (one writer at
+    a time there, so nothing can come between them)."""
+    table = _table()
+    pick, params = _pick_sql(kinds_)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"WITH {pick} SELECT kind, shard FROM pick", {**params, "now": now})
+        found = cursor.fetchone()
+        if found is None:
+            return "", []
+        name, shard = found
+        kind = get(name)
+        cursor.execute(
+            f"UPDATE {table} SET lease_until = %(lease)s, claimed_by = %(worker)s, claimed = requested, "
+            f"due_at = NULL, attempts = attempts + 1, updated_at = %(now)s WHERE id IN ("
+            f"SELECT id FROM {table} WHERE kind = %(kind)s AND shard IS %(shard)s AND {_claimable()} "
+            f"ORDER BY COALESCE(due_at, lease_until), id LIMIT %(batch)s) RETURNING {_RETURNING}",
+            {"lease": now + kind.lease, "worker": worker, "now": now, "kind": name, "shard": shard}
+            | {"batch": kind.batch},
+        )
+        rows = cursor.fetchall()
+        ShardTurn.objects.update_or_create(shard=shard or 0, defaults={"served_at": now})
+    return name, rows
+
+
+def _items(kind: Kind, worker: str, rows: list[tuple]) -> list[WorkItem]:
     payload_field = WorkItem._meta.get_field("payload")
     items = []
     for pk, key, shard_, priority, payload, attempts, requested, claimed, lease_until, requested_at in rows:
         if isinstance(payload, str):
             payload = payload_field.from_db_value(payload, None, connection)
+        if isinstance(lease_until, str):  # SQLite's RETURNING skips the converters
+            lease_until = WorkItem._meta.get_field("lease_until").to_python(lease_until)
+            requested_at = WorkItem._meta.get_field("requested_at").to_python(requested_at)
         items.append(
             WorkItem(
                 id=pk,
@@ -332,21 +385,29 @@ def claim(
     """Take the next batch of due work of these queues (one kind, one shard; of the kinds named in `only`, if
     given), or None when nothing is due."""
     worker = worker or worker_name()
-    names = [k.name for k in kinds(queues) if only is None or k.name in only]
-    if not names:
+    chosen = [k for k in kinds(queues) if only is None or k.name in only]
+    if not chosen:
         return None
-    for _ in range(3):  # another worker may take a candidate between the choice and the claim
-        now = timezone.now()
-        candidates = _candidates(names, now)
-        if not candidates:
-            return None
-        for name, shard in candidates:
+    claim_rows = _claim_postgres if _postgres() else _claim_sqlite
+    for _ in range(3):  # another worker may lock the chosen shard's rows first: choose again
+        name, rows = claim_rows(chosen, worker, timezone.now())
+        if rows:
             kind = get(name)
-            with transaction.atomic():
-                items = _claim_rows(kind, shard, worker, now)
-            if items:
-                return Claim(kind, items, worker)
+            return Claim(kind, _items(kind, worker, rows), worker)
+        if not name:  # nothing claimable
+            return None
     return None
+
+
+def waiting(*, shard: int | None, before_priority: int) -> bool:
+    """Whether work of this shard with a priority before this one is due and not running (a long step of
+    low-priority work, an import page, yields to it)."""
+    where, params = [_claimable(now_param="%s"), "priority < %s"], [timezone.now(), timezone.now(), before_priority]
+    where.append("shard IS NULL" if shard is None else "shard = %s")
+    params += [] if shard is None else [shard]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {_table()} WHERE {' AND '.join(where)} LIMIT 1", params)
+        return cursor.fetchone() is not None
 
 
 # ---------------------------------------------------------------- running and finishing

@@ -53,3 +53,14 @@ class WorkItem(models.Model):
         if self.lease_until is not None:
             return "running"
         return "due" if self.due_at is not None else "idle"
+
+
+class ShardTurn(models.Model):
+    """When each shard (retailer) was last served: the claim takes the due shard served longest ago, so stores
+    are served in rotation whatever their backlogs (shard-less work is shard 0)."""
+
+    shard = models.BigIntegerField(primary_key=True)
+    served_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"shard {self.shard} served at {self.served_at:%H:%M:%S}"

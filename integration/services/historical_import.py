@@ -11,7 +11,9 @@
   `orders_apply` (Mode.IMPORT), the same path live syncs use: its OrderSync row locks make it exactly once
   against webhooks and reconciliation. While it applies, a thread of the worker already reads the next window
   (fetch-ahead), which the next step takes, so BigCommerce's latency is not added to the wall time. A step that
-  is not the last asks for the next one, so other stores' work is served between steps.
+  is not the last asks for the next one, so other stores' work is served between steps; a step yields to its own
+  store's live work (order syncs waiting for a worker) after any page of its window, and leaves the pages it did
+  not apply to the next step.
 - Progress is the HistoricalImport row. Each page's apply, its counters, its one summary log entry (orders are
   logged one by one only when they fail) and the cursor commit in ONE transaction that first locks the import row
   and checks the cursor is still the one this runner read: a page is counted once even if a stale runner and a
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import logging
 import threading
 import time
@@ -41,6 +44,7 @@ from django.utils import timezone
 
 from integration.bc_types import Order
 from integration.choices import ImportState, LinkState
+from integration.exceptions import ApiError
 from integration.models import HistoricalImport, OrderSync, StoreLink
 from integration.ratelimit import Priority
 from integration.services.catalog_resolve import LineRef, products_known
@@ -50,7 +54,7 @@ from integration.services.synclog import Event, sync_log
 from integration.status_table import Outcome, UnknownStatusError, status_for
 from pos.choices import AuditAction
 from pos.models import AuditEntry, Retailer, User
-from work import kernel
+from work import kernel, registry
 from work.models import WorkItem
 from work.registry import Attempt
 
@@ -80,6 +84,14 @@ class ImportRefused(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class ImportUnreadable(Exception):
+    """BigCommerce could not be read for a preview; `message` says so, with BigCommerce's own words."""
+
+    def __init__(self, detail: str):
+        self.message = f"BigCommerce could not be read: {detail}"
+        super().__init__(self.message)
 
 
 # ---------------------------------------------------------------- the switch (support only)
@@ -153,9 +165,16 @@ def _refused_unless_allowed(link: StoreLink) -> None:
 
 def historical_import_preview(*, link: StoreLink, options: ImportOptions, client=None) -> dict:
     """The dry run: what an import with these options would do, computed from reads only (BigCommerce's order
-    count and pages, and the POS rows as they are). Nothing is written anywhere."""
+    count and pages, and the POS rows as they are). Nothing is written anywhere. ImportUnreadable when
+    BigCommerce answers with an error."""
     _refused_unless_allowed(link)
-    client = client or _client(link)
+    try:
+        return _preview(link, options, client or _client(link))
+    except ApiError as exc:
+        raise ImportUnreadable(exc.detail) from exc
+
+
+def _preview(link: StoreLink, options: ImportOptions, client) -> dict:
     count = client.count_orders(**options.filters())
     skipped_by_status: Counter = Counter()
     for status_id, n in count.by_status.items():
@@ -190,6 +209,7 @@ def historical_import_preview(*, link: StoreLink, options: ImportOptions, client
         "skipped_by_status": dict(skipped_by_status.most_common()),
         "already_imported": already,
         "products_created": len(new_products),
+        # One label per BigCommerce product and variant: "Map Case · Size A5 · no SKU", never a bare name twice.
         "products_created_names": sorted(new_products.values())[:PREVIEW_TOP_PRODUCTS],
         "stock_impact": impact[:PREVIEW_TOP_PRODUCTS] if options.adjust_stock else [],
         "stock_products": len(impact) if options.adjust_stock else 0,
@@ -208,6 +228,14 @@ def _already_imported_count(link: StoreLink, options: ImportOptions) -> int:
     return rows.count()
 
 
+def line_label(item) -> str:
+    """How a page names an order line's product: its name, its variant's options and its SKU, so two variants
+    of one product (or two products of one name) read apart."""
+    options = ", ".join(f"{o.display_name} {o.display_value}".strip() for o in item.product_options or ())
+    sku = f"SKU {item.sku}" if item.sku else "no SKU"
+    return " · ".join(part for part in (item.name, options, sku) if part)
+
+
 def _preview_page(link, options, orders: list[Order], new_products: dict, stock: dict) -> int:
     """Fold one page into the preview's figures; returns how many of its orders would become sales."""
     with_sale = set(
@@ -224,15 +252,16 @@ def _preview_page(link, options, orders: list[Order], new_products: dict, stock:
         if order.id in with_sale or outcome == Outcome.SKIP:
             continue
         importing.append((order, outcome))
-    refs = {}
+    refs, labels = {}, {}
     for order, _ in importing:
         for item in order.products:
             ref = LineRef(item.product_id or 0, item.variant_id or 0, item.sku, item.name)
             refs[ref.key] = ref
+            labels.setdefault(ref.key, line_label(item))
     known = products_known(link=link, refs=list(refs.values()))
     for key, ref in refs.items():
         if ref.bc_product_id and key not in known:
-            new_products.setdefault(key, ref.name)
+            new_products.setdefault(key, labels[key])
     if options.adjust_stock:
         for order, outcome in importing:
             if outcome != Outcome.CLOSED:
@@ -340,7 +369,7 @@ def historical_import_step(
             state=ImportState.RUNNING, total=total, started_at=timezone.now(), heartbeat_at=timezone.now(), error=""
         )
         run.refresh_from_db()
-    state = _run_window(run, link, client, options, page_size)
+    state = _run_window(run, link, client, options, page_size, yield_to_live=request_next)
     if state is not None:
         return state
     if request_next:
@@ -368,6 +397,11 @@ def historical_import_record_failures(attempts: Sequence[Attempt]) -> None:
             )
         else:
             _finish(run, ImportState.FAILED, error=f"BigCommerce refused: {attempt.failure.message}")
+
+
+def _live_work_waits(link: StoreLink) -> bool:
+    """Whether this store's live work (order syncs, write-backs...) is due and no worker has it yet."""
+    return kernel.waiting(shard=link.retailer_id, before_priority=registry.get(IMPORT).priority)
 
 
 @dataclass
@@ -410,7 +444,7 @@ def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int) -
 # worker took the step, the run stopped) is dropped after AHEAD_TTL_SECONDS, and its calls are the only loss.
 AHEAD_TTL_SECONDS = 120
 _ahead_lock = threading.Lock()
-_ahead: dict[tuple, Future] = {}
+_ahead: dict[tuple, tuple[float, Future]] = {}
 _ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-fetch-ahead")
 
 
@@ -419,39 +453,66 @@ def _ahead_key(run: HistoricalImport, options: ImportOptions, min_id: int, page_
 
 
 def _fetch_ahead(key: tuple, client, options: ImportOptions, min_id: int, page_size: int) -> None:
-    context = contextvars.copy_context()  # the log context (job, link) follows the calls into the thread
-    future = _ahead_pool.submit(context.run, _fetch_window, client, options, min_id, page_size)
+    """Start reading the window at `key` in the fetch-ahead thread (unless it is read or kept already)."""
     with _ahead_lock:
-        for other in [k for k in _ahead if k[0] == key[0]]:
-            _ahead.pop(other).cancel()
-        _ahead[key] = future
+        _forget_stale()
+        if key in _ahead:
+            return
+        context = contextvars.copy_context()  # the log context (job, link) follows the calls into the thread
+        _ahead[key] = (
+            time.monotonic(),
+            _ahead_pool.submit(context.run, _fetch_window, client, options, min_id, page_size),
+        )
+
+
+def _keep_ahead(key: tuple, window: _Window) -> None:
+    """Keep pages already read for the step that resumes at `key` (a step that gave way to live work)."""
+    future: Future = Future()
+    future.set_result(window)
+    with _ahead_lock:
+        _ahead[key] = (time.monotonic(), future)
 
 
 def _take_ahead(key: tuple) -> _Window | None:
-    """The window fetched ahead for `key` (waiting for it if still in flight), or None. Its error, if the fetch
-    failed, is raised (the step fails as if it had fetched it)."""
+    """The window read ahead for `key` (waiting for it if still in flight), or None. Its error, if the read failed,
+    is raised (the step fails as if it had read it). Windows of the run before this one are dropped."""
     with _ahead_lock:
-        future = _ahead.pop(key, None)
+        _forget_stale()
+        _, future = _ahead.pop(key, (0.0, None))
+        for other in [k for k in _ahead if k[0] == key[0] and k[3] < key[3]]:
+            _ahead.pop(other)[1].cancel()
     if future is None or future.cancelled():
         return None
     window = future.result()
     if time.monotonic() - window.fetched_at > AHEAD_TTL_SECONDS:
-        return None  # too old to trust as the next window: read it again
+        return None  # too old to trust: read it again
     return window
+
+
+def _forget_stale() -> None:
+    """Drop windows nobody took in time (another worker took the step, the run stopped). Holds `_ahead_lock`."""
+    now = time.monotonic()
+    for key in [k for k, (started, _) in _ahead.items() if now - started > AHEAD_TTL_SECONDS]:
+        _ahead.pop(key)[1].cancel()
 
 
 def fetch_ahead_join(timeout: float | None = 60) -> None:
     """Wait until every window being fetched ahead has arrived (tests; a worker never waits for them)."""
     with _ahead_lock:
-        futures = list(_ahead.values())
+        futures = [future for _, future in _ahead.values()]
     for future in futures:
         with contextlib.suppress(CancelledError):
             future.exception(timeout=timeout)
 
 
-def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int):
-    """Take the window from the cursor (fetched ahead by the previous step, or now), start fetching the next one,
-    then apply this one page by page. Returns the final state when the run ended, None to go on."""
+def _run_window(
+    run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int, *, yield_to_live: bool
+):
+    """Take the window from the cursor (read ahead by the previous step, or now), start reading the next one, then
+    apply this one page by page. With `yield_to_live`, the step ends after any page but the last when live work of
+    the store is waiting for a worker; the pages it did not apply are kept for the next step (from the cursor).
+    Every step applies at least one page, so a worker that serves only the imports queue never spins.
+    Returns the final state when the run ended, None to go on."""
     cursor = dict(run.cursor)
     min_id = int(cursor.get("min_id", 0))
     window = _take_ahead(_ahead_key(run, options, min_id, page_size)) or _fetch_window(
@@ -475,6 +536,10 @@ def _run_window(run: HistoricalImport, link: StoreLink, client, options: ImportO
             return state
         cursor = {"min_id": page[-1].id + 1}
         reset_queries()  # with DEBUG on, Django keeps every statement of a long job in memory
+        if yield_to_live and page is not window.pages[-1] and _live_work_waits(link):
+            rest = window.pages[window.pages.index(page) + 1 :]
+            _keep_ahead(_ahead_key(run, options, page[-1].id + 1, page_size), dataclasses.replace(window, pages=rest))
+            return None
     if window.last:
         return _finish(run, ImportState.COMPLETED)
     return None

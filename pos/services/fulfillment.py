@@ -22,10 +22,11 @@ The rules, each enforced here and nowhere else:
   row lock and then finds the version moved on, so the same version can never be used twice.
 - **History.** Every action appends a FulfillmentEvent in the same transaction.
 - **Write-back.** Completing a BigCommerce sale's fulfilment marks the write-back pending and records
-  `pos.events.FULFILLMENT_COMPLETED` in the same transaction; the BigCommerce link writes it back from there
-  (`integration.services.fulfillment_writeback`). A failed write-back can be retried; a pending one cannot be
-  lost, so it is never "stuck".
+  `pos.events.FULFILLMENT_COMPLETED` in the same transaction; the BigCommerce link writes it back from there.
+  A failed write-back can be retried; a pending one cannot be lost, so it is never "stuck".
 """
+
+# The write-back itself: integration/services/fulfillment_writeback.py.
 
 from __future__ import annotations
 

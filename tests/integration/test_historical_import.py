@@ -73,6 +73,20 @@ def _snapshot():
     )
 
 
+def test_the_preview_names_each_product_to_create_once_with_its_variant_and_sku(sandbox, link):
+    store = sandbox.store
+    jacket = next(p for p in store.live_products() if p.sku == "DJ")
+    first = store.FIRST_ORDER_ID  # Awaiting Fulfillment: imported
+    for variant in jacket.variants[:2]:
+        store.edit_order(first, add_variant_id=variant.id)
+        store.edit_order(first + 1, add_variant_id=variant.id)  # the same variant on two orders: named once
+    preview = historical_import_preview(link=link, options=import_options(link=link))
+    names = preview["products_created_names"]
+    assert len(names) == len(set(names))
+    assert {"Down Jacket · Size S · SKU DJ-S", "Down Jacket · Size M · SKU DJ-M"} <= set(names)
+    assert "Down Jacket" not in names
+
+
 def test_switch_is_off_by_default_and_only_support_changes_it_with_a_reason(retailer, admin_user, support_user):
     assert retailer.historical_import_enabled is False
     with pytest.raises(PermissionDenied):
@@ -267,3 +281,33 @@ def test_the_log_has_one_entry_per_page_and_orders_only_when_they_fail(sandbox, 
         event__in=["order_imported", "order_skipped", "order_voided", "customer_created", "customer_matched"]
     ).exists()
     assert "Historical import: orders" in pages[0].message
+
+
+def test_an_import_step_yields_to_live_orders_of_its_store(sandbox, link, admin_user, run_jobs):
+    """A live order of the importing store waits for at most one import page, not for the window or the run."""
+    from integration.services.order_sync import ORDER_SYNC, order_sync_request
+    from work import kernel
+
+    run_jobs("webhooks")  # the link's own start-up work (catalog ids) is done
+    run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
+    live = sandbox.store.place_order(status_id=11).id
+    client = BigCommerceClient.for_link(link)
+    real, calls = client.list_orders, {"n": 0}
+
+    def webhook_during_the_window(**kw):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the live order's webhook arrives while the step fetches its window
+            order_sync_request(link=link, bc_order_id=live)
+        return real(**kw)
+
+    client.list_orders = webhook_during_the_window
+    assert historical_import_step(import_id=run.pk, client=client, page_size=10) == ImportState.RUNNING
+    run.refresh_from_db()
+    assert run.seen == 10  # one page applied, then the step gave way
+    following = kernel.claim(only={ORDER_SYNC, IMPORT})
+    assert following.kind.name == ORDER_SYNC and [i.key for i in following.items] == [f"{link.pk}:{live}"]
+    kernel.run(following)
+    assert OrderSync.objects.get(link=link, bc_order_id=live).state != "pending"  # synced (placed before the link)
+    assert historical_import_step(import_id=run.pk, client=client, page_size=10) == ImportState.RUNNING
+    run.refresh_from_db()
+    assert run.seen > 10  # nothing waiting: a whole window

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -10,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from work import bell, kernel, registry
-from work.models import WorkItem
+from work.models import ShardTurn, WorkItem
 from work.registry import Failure, Result, RetryPolicy
 
 pytestmark = pytest.mark.django_db
@@ -298,3 +300,142 @@ def test_the_counts_per_kind(kinds):
     kernel.request_many("t.sync", [(n, 1, None) for n in range(3)])
     kernel.claim(worker="a")
     assert kernel.counts() == [("t.sync", 2, 1, 0)]
+
+
+def test_a_quiet_stores_work_runs_before_a_backlog_drains_with_one_worker(kinds):
+    kinds("t.sync", batch=10)
+    old = timezone.now() - timedelta(minutes=1)
+    kernel.request_many("t.sync", [(f"noisy-{n}", 1, None) for n in range(100)], due=old)
+    kernel.request("t.sync", "quiet", shard=2)
+    assert kernel.drain() == 101
+    batches = [keys for _, keys in kinds.ran]
+    assert batches[1] == ["quiet"]  # one batch of the backlog, then the store with one new order
+    assert len(batches) == 11 and WorkItem.objects.count() == 0
+
+
+def test_stores_are_served_in_turn_least_recently_served_first(kinds):
+    kinds("t.sync", batch=2)
+    old = timezone.now() - timedelta(minutes=1)
+    for shard in (1, 2, 3):
+        kernel.request_many("t.sync", [(f"{shard}-{n}", shard, None) for n in range(4)], due=old)
+    kernel.request("t.sync", "4-0", shard=4)  # the newest work, from a store never served
+    kernel.drain()
+    shards = [int(keys[0].split("-")[0]) for _, keys in kinds.ran]
+    assert shards == [1, 2, 3, 4, 1, 2, 3]
+
+
+@pytest.mark.postgres
+def test_one_claim_statement_takes_the_batch_and_records_the_turn(kinds, django_assert_num_queries):
+    kinds("t.sync", batch=5)
+    kernel.request_many("t.sync", [(n, 7, None) for n in range(8)])
+    with django_assert_num_queries(1):
+        batch = kernel.claim(worker="a")
+    assert len(batch.items) == 5 and {i.shard for i in batch.items} == {7}
+    assert ShardTurn.objects.get(shard=7).served_at is not None
+    assert WorkItem.objects.filter(claimed_by="a", lease_until__isnull=False).count() == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_rows_another_worker_locked_are_skipped_not_waited_for(kinds):
+    kinds("t.sync", batch=2)
+    kernel.request_many("t.sync", [(n, 1, None) for n in range(3)])
+    with transaction.atomic():
+        locked = list(WorkItem.objects.select_for_update().filter(key__in=["0", "1"]))
+        assert len(locked) == 2
+        other = _other_connection_claim()
+    assert [i.key for i in other.items] == ["2"]
+
+
+def _other_connection_claim():
+    """A claim from another thread (its own database connection), as another worker's would be."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def claim():
+        try:
+            return kernel.claim(worker="other")
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(claim).result(timeout=30)
+
+
+def test_an_import_step_can_ask_whether_live_work_of_its_store_waits(kinds):
+    kinds("t.import", queue="imports", priority=9)
+    kinds("t.sync", queue="webhooks", priority=0)
+    kernel.request("t.import", 1, shard=1)
+    kernel.request("t.sync", 5, shard=2)
+    assert not kernel.waiting(shard=1, before_priority=9)  # another store's orders: not this step's business
+    kernel.request("t.sync", 6, shard=1)
+    assert kernel.waiting(shard=1, before_priority=9)
+    assert kernel.claim(only={"t.sync"}, worker="a") and kernel.claim(only={"t.sync"}, worker="b")
+    assert not kernel.waiting(shard=1, before_priority=9)  # taken by a worker: nothing waits
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_property_random_backlogs_are_served_exactly_once_by_priority_and_in_turn(kinds, seed):
+    """Random stores, backlogs, batch sizes and ages; one worker. Every item runs exactly once; priorities never go
+    back up; and within a priority a store is served again only after every other store that had work of that
+    priority waiting was served once."""
+    rng = random.Random(seed)
+    kinds("t.sync", priority=0, batch=rng.randint(1, 4))
+    kinds("t.import", queue="imports", priority=9, batch=1)
+    now = timezone.now()
+    wanted: dict[str, list[str]] = {"t.sync": [], "t.import": []}
+    for shard in range(1, rng.randint(2, 7) + 1):
+        for name in ("t.sync", "t.import"):
+            keys = [f"{shard}:{name}:{n}" for n in range(rng.choice([0, 1, 2, 5, 13, 30]))]
+            for key in keys:
+                kernel.request(name, key, shard=shard, due=now - timedelta(seconds=rng.randint(1, 600)))
+            wanted[name] += keys
+    left = {(name, int(k.split(":")[0])): 0 for name, keys in wanted.items() for k in keys}
+    for name, keys in wanted.items():
+        for key in keys:
+            left[(name, int(key.split(":")[0]))] += 1
+    served: list[tuple[int, int, set[int]]] = []  # (priority, shard, shards with work of that priority waiting)
+    while (batch := kernel.claim()) is not None:
+        shard = batch.items[0].shard
+        waiting = {s for (name, s), n in left.items() if n and name == batch.kind.name}
+        assert {i.shard for i in batch.items} == {shard} and shard in waiting
+        served.append((batch.kind.priority, shard, waiting))
+        kernel.run(batch)
+        left[(batch.kind.name, shard)] -= len(batch.items)
+    ran = [key for _, keys in kinds.ran for key in keys]
+    assert sorted(ran) == sorted(wanted["t.sync"] + wanted["t.import"])  # exactly once
+    priorities = [p for p, _, _ in served]
+    assert priorities == sorted(priorities)  # live work before every import page
+    for i, (priority, shard, waiting) in enumerate(served):
+        later = [j for j in range(i + 1, len(served)) if served[j][:2] == (priority, shard)]
+        if later:
+            between = {s for p, s, _ in served[i + 1 : later[0]] if p == priority}
+            assert waiting - {shard} <= between, f"store {shard} served twice before {waiting - between - {shard}}"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_property_no_store_ever_has_more_workers_than_its_cap(kinds, settings, seed):
+    """Random claims and finishes by several workers: at no time do more than WORK_SHARD_CONCURRENCY workers hold
+    one store's work, and a worker finds nothing only when every store with due work is at its cap."""
+    rng = random.Random(seed)
+    settings.WORK_SHARD_CONCURRENCY = cap = rng.randint(1, 3)
+    kinds("t.sync", batch=rng.randint(1, 3))
+    for shard in range(1, rng.randint(2, 5) + 1):
+        kernel.request_many("t.sync", [(f"{shard}-{n}", shard, None) for n in range(rng.randint(1, 20))])
+    holding: dict[str, kernel.Claim] = {}
+    workers = [f"w{n}" for n in range(rng.randint(2, 8))]
+    while WorkItem.objects.exists():
+        worker = rng.choice(workers)
+        if worker in holding:
+            kernel.run(holding.pop(worker))
+            continue
+        batch = kernel.claim(worker=worker)
+        per_shard = Counter(c.items[0].shard for c in holding.values())
+        if batch is None:
+            due = set(WorkItem.objects.filter(lease_until__isnull=True).values_list("shard", flat=True))
+            assert all(per_shard[s] >= cap for s in due)
+            continue
+        holding[worker] = batch
+        per_shard[batch.items[0].shard] += 1
+        assert max(per_shard.values()) <= cap
