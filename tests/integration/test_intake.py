@@ -318,3 +318,27 @@ def test_a_wrong_header_is_refused_even_with_a_valid_signature(post, client, app
 
     assert response.status_code == 401
     assert not WebhookEvent.objects.exists()
+
+
+def test_a_new_delivery_is_stored_and_requested_in_one_statement(link, django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from integration.services.intake import AUTH_HEADER, webhook_accept
+
+    headers = {AUTH_HEADER: f"{link.pk}:{link.webhook_secret}"}
+    body = json.dumps(_sample(ORDER_SAMPLES[0], hash="one-statement")).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_accept(body=body, headers=headers)  # the link's last_webhook_at is now recent: no write for it next
+    body = json.dumps(_sample(ORDER_SAMPLES[0], hash="one-statement-2", data={"type": "order", "id": 777})).encode()
+
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        accepted = webhook_accept(body=body, headers=headers)
+
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert accepted.outcome == "queued"
+    assert len(statements) == 2, statements  # the link's lookup, then the delivery with its sync's request
+    assert WebhookEvent.objects.filter(pk=accepted.event_id, resource_id=777).exists()
+    assert OrderSync.objects.filter(link=link, bc_order_id=777, state=OrderSyncState.PENDING).exists()
+    assert _requested()[-1][0] == f"{link.pk}:777"
+    assert _bells() >= 1
