@@ -17,7 +17,7 @@ Bodies and answers are JSON; nothing here needs the API token (the sandbox liste
 | `DELETE /__sandbox__/products/<id>` | delete a product from the catalog |
 | `GET`, `POST`, `DELETE /__sandbox__/faults` | list, add (`{"kind": "error", "endpoint": "get_order", ...}`), clear |
 | `PUT /__sandbox__/quota` | `{"quota": 20, "window_ms": 1000}` |
-| `PUT /__sandbox__/webhooks` | `{"duplicates": true, "out_of_order": true, "retry_schedule": [0.1, 0.2]}` |
+| `PUT /__sandbox__/webhooks` | `{"duplicates": true, "out_of_order": true, "retry_schedule": [0.1], "senders": 8}` |
 | `GET /__sandbox__/webhooks/deliveries` | every delivery attempt |
 | `GET`, `DELETE /__sandbox__/requests` | the request log (`?endpoint=get_order&order_id=105`) and counts; clear it |
 | `POST /__sandbox__/token/revoke` | the API token stops working (401) until a reset |
@@ -173,7 +173,10 @@ class ControlApi:
         deliverer.out_of_order = bool(body.get("out_of_order", deliverer.out_of_order))
         if "retry_schedule" in body:
             deliverer.retry_schedule = tuple(float(s) for s in body["retry_schedule"])
+        if "senders" in body:
+            deliverer.set_senders(int(body["senders"]))
         return {
+            "senders": deliverer.senders,
             "duplicates": deliverer.duplicates,
             "out_of_order": deliverer.out_of_order,
             "retry_schedule": list(deliverer.retry_schedule),

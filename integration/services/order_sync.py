@@ -79,6 +79,33 @@ def order_sync_request(
     kernel.request(ORDER_SYNC, order_sync_key(link.pk, bc_order_id), shard=link.retailer_id, reset=reset, due=due)
 
 
+def order_sync_request_ctes(
+    *, link: StoreLink, bc_order_id: int, only_if: str, refunds: bool = False, settle: timedelta | None = None
+) -> tuple[str, list]:
+    """PostgreSQL: `order_sync_request` as data-modifying CTEs (`os_row AS (...), os_work AS (...)`, to follow a
+    `WITH`), each doing its part only if the SQL condition `only_if` holds, with their params: for a caller that
+    folds the request into a statement of its own (webhook intake: the delivery and its sync in one round trip).
+    The caller rings the bell (`work.bell.ring_on_commit`). `refunds` and `settle` as for `order_sync_request`."""
+    now = timezone.now()
+    table = connection.ops.quote_name(OrderSync._meta.db_table)
+    on_conflict = f"DO UPDATE SET refund_requests = {table}.refund_requests + 1" if refunds else "DO NOTHING"
+    row_sql = (
+        f"INSERT INTO {table} (link_id, bc_order_id, state, attempts, last_error_code, last_error_message, "
+        f"resolution_note, refund_requests, created_at, updated_at) "
+        f"SELECT %s, %s, %s, 0, '', '', '', %s, %s, %s WHERE {only_if} "
+        f"ON CONFLICT (link_id, bc_order_id) {on_conflict}"
+    )
+    work_sql, work_params = kernel.request_statement(
+        get(ORDER_SYNC),
+        [(order_sync_key(link.pk, bc_order_id), link.retailer_id, None)],
+        due=now + settle if settle else now,
+        now=now,
+        only_if=only_if,
+    )
+    sql = f"os_row AS ({row_sql}), os_work AS ({work_sql})"
+    return sql, [link.pk, bc_order_id, OrderSyncState.PENDING, int(refunds), now, now, *work_params]
+
+
 def order_syncs_ensure(*, link: StoreLink, bc_order_ids: Iterable[int]) -> None:
     """Create the missing OrderSync rows (pending) in one statement, without touching existing ones."""
     ids = sorted(set(bc_order_ids))

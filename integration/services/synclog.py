@@ -187,6 +187,12 @@ class Event:
     )
     IMPORT_CANCELLED = _e("import_cancelled", LogLevel.WARNING, "Historical import stopped before the end: {detail}.")
     IMPORT_FAILED = _e("import_failed", LogLevel.ERROR, "Historical import stopped: {message}")
+    IMPORT_PAGE = _e(
+        "import_page",
+        LogLevel.INFO,
+        "Historical import: orders {first} to {last} applied: {imported} imported, {skipped} skipped, {already} "
+        "already imported, {failed} failed.",
+    )
     IMPORT_ORDER_FAILED = _e(
         "import_order_failed",
         LogLevel.ERROR,
