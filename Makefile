@@ -21,6 +21,7 @@ drills: venv  ## the reliability drills of tests/drills, one process (make bench
 lint: venv
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports --no-cache --no-logo
 	DEBUG=1 .venv/bin/python manage.py makemigrations --check --dry-run
 
 format: venv

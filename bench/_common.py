@@ -176,8 +176,12 @@ def linked_retailer(box: Sandbox | None):
     )
 
 
+# The queues production's workers serve (README: `manage.py rqworker webhooks default imports`).
+ALL_QUEUES = ("webhooks", "default", "imports")
+
+
 def run_workers(
-    count: int = 1, queues: tuple[str, ...] = ("webhooks",), *, burst: bool = True, rss_samples: list | None = None
+    count: int = 1, queues: tuple[str, ...] = ALL_QUEUES, *, burst: bool = True, rss_samples: list | None = None
 ) -> float:
     """Run worker processes (burst: until the queues are empty); returns the wall time in seconds. With
     `rss_samples`, the first worker's resident set (MB) is appended to it every half second."""
@@ -190,8 +194,6 @@ def run_workers(
                 "rqworker",
                 *queues,
                 *(["--burst"] if burst else []),
-                "--worker-class",
-                "integration.worker.SyncWorker",
             ],
             cwd=ROOT,
             env=bench_env(),

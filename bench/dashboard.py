@@ -337,7 +337,7 @@ def p95(times: list[float]) -> float:
     return statistics.quantiles(times, n=20, method="inclusive")[-1]
 
 
-def run() -> int:
+def run(only: str = "") -> int:
     from django.test import Client
 
     from pos.models import User
@@ -347,6 +347,8 @@ def run() -> int:
     print(f"{'scenario':34} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8}")
     worst = 0.0
     for name, url, params in scenarios():
+        if only not in name:
+            continue
         times, queries = measure(client, url, params)
         worst = max(worst, p95(times))
         flag = "" if p95(times) <= GOAL_MS else "  over goal"
@@ -365,6 +367,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="1,000,000 sales (default 100,000)")
     parser.add_argument("--rebuild", action="store_true", help="generate the data even if the size matches")
+    parser.add_argument("--only", default="", help="only the scenarios whose name contains this text")
     args = parser.parse_args()
     setup()
     sales = 1_000_000 if args.full else 100_000
@@ -372,7 +375,7 @@ def main() -> int:
         build(sales)
     else:
         print(f"reusing {sales:,} sales already in the database")
-    return run()
+    return run(args.only)
 
 
 if __name__ == "__main__":

@@ -229,6 +229,9 @@ PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # tests receive the sandbox's webhooks over plain http).
 BIGCOMMERCE_WEBHOOKS_REQUIRE_HTTPS = env.bool("BIGCOMMERCE_WEBHOOKS_REQUIRE_HTTPS", default=not DEBUG)
 BIGCOMMERCE_API_URL = env.str("BIGCOMMERCE_API_URL", default="https://api.bigcommerce.com")
+# A link may carry its own API base URL (a sandbox store's) in development only: with DEBUG off every link talks
+# to BIGCOMMERCE_API_URL, and linking with another address is refused. Not an environment variable on purpose.
+BIGCOMMERCE_LINK_API_URLS = DEBUG
 BIGCOMMERCE_LOGIN_URL = env.str("BIGCOMMERCE_LOGIN_URL", default="https://login.bigcommerce.com")
 BIGCOMMERCE_CLIENT_ID = env.str("BIGCOMMERCE_CLIENT_ID", default="")
 BIGCOMMERCE_CLIENT_SECRET = env.str("BIGCOMMERCE_CLIENT_SECRET", default="")

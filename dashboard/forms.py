@@ -714,6 +714,8 @@ class StoreLinkForm(StoreLinkPlacesForm):
         help_text=TOKEN_HELP,
     )
     confirm_different_store = forms.BooleanField(required=False, label=CONFIRM_DIFFERENT_STORE_LABEL)
+    # Set by the catalog match report's "Accept and link": a first link shows the report before linking.
+    catalog_accepted = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     field_order = ["store_hash", "access_token", "outlet", "register", "default_payment_type"]
 

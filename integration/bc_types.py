@@ -917,28 +917,6 @@ class Hook(BcType):
 
 
 @bc_type
-class CatalogProduct(BcType):
-    """A V3 catalog product. `inventory_level` is the default location's only (BigCommerce's rule)."""
-
-    RESOURCE = "product {id}"
-
-    id: int
-    name: Text
-    sku: Text = ""
-    type: Text = "physical"
-    price: Money = ZERO
-    sale_price: Money = ZERO
-    retail_price: Money = ZERO
-    cost_price: Money = ZERO
-    calculated_price: Money = None
-    inventory_level: int | None = 0
-    inventory_tracking: Text = "none"
-    base_variant_id: OptionalId = None
-    is_visible: Flag = True
-    date_modified: Date = None
-
-
-@bc_type
 class OptionValue(BcType):
     option_display_name: Text = ""
     label: Text = ""
@@ -962,6 +940,30 @@ class Variant(BcType):
     purchasing_disabled: Flag = False
     upc: Text = ""
     option_values: tuple[OptionValue, ...] | None = ()
+
+
+@bc_type
+class CatalogProduct(BcType):
+    """A V3 catalog product. `inventory_level` is the default location's only (BigCommerce's rule)."""
+
+    RESOURCE = "product {id}"
+
+    id: int
+    name: Text
+    sku: Text = ""
+    type: Text = "physical"
+    price: Money = ZERO
+    sale_price: Money = ZERO
+    retail_price: Money = ZERO
+    cost_price: Money = ZERO
+    calculated_price: Money = None
+    inventory_level: int | None = 0
+    inventory_tracking: Text = "none"
+    base_variant_id: OptionalId = None
+    is_visible: Flag = True
+    date_modified: Date = None
+    # Only with `include=variants` (the catalog match report reads the whole catalog that way).
+    variants: tuple[Variant, ...] | None = ()
 
 
 @bc_type

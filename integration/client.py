@@ -50,6 +50,7 @@ from integration.bc_types import (
     StoreInfo,
     Transaction,
     Variant,
+    to_count,
 )
 from integration.exceptions import ApiBadResponse, ApiError, ApiRateLimited, ApiUnavailable
 from integration.metrics import bigcommerce_call_observe
@@ -148,6 +149,11 @@ class BigCommerceClient:
         clone.__dict__.update(self.__dict__)
         clone.priority = Priority(priority)
         return clone
+
+    def reserved(self, calls: int):
+        """A context in which up to `calls` calls about to be made (concurrently, say) start without asking Redis
+        for a ticket each: the limiter grants them in one round trip (`StoreRateLimiter.reserved`)."""
+        return self.rate_limiter.reserved(calls, self.priority)
 
     # ------------------------------------------------------------ store
 
@@ -332,6 +338,26 @@ class BigCommerceClient:
         for row in self._iter_v3("/v3/catalog/products", params={"include_fields": "id"}, limit=self.PAGE_LIMIT):
             if isinstance(row, Mapping) and str(row.get("id", "")).isdigit():
                 yield int(row["id"])
+
+    # What the catalog match report needs of a product; its variants come whole with `include=variants`.
+    CATALOG_MATCH_FIELDS = "name,sku,price,inventory_tracking"
+
+    def iter_catalog(self) -> Iterator[CatalogProduct]:
+        """Every catalog product with its variants, only the fields a catalog match needs
+        (`GET /v3/catalog/products?include=variants&include_fields=...`). Calls: one per 250 products."""
+        params = {"include": "variants", "include_fields": self.CATALOG_MATCH_FIELDS}
+        for row in self._iter_v3("/v3/catalog/products", params=params, limit=self.PAGE_LIMIT):
+            yield self._parse(CatalogProduct, row)
+
+    def iter_location_stock(self, location_id: int) -> Iterator[tuple[int, int]]:
+        """(variant id, units on hand) of every item at one inventory location
+        (`GET /v3/inventory/locations/{id}/items`). Calls: one per 250 items."""
+        path = f"/v3/inventory/locations/{int(location_id)}/items"
+        for row in self._iter_v3(path, limit=self.PAGE_LIMIT):
+            identity = row.get("identity") if isinstance(row, Mapping) else None
+            if not isinstance(identity, Mapping) or not str(identity.get("variant_id", "")).isdigit():
+                raise ApiBadResponse(f"{path}: an item without identity.variant_id")
+            yield int(identity["variant_id"]), to_count(row.get("total_inventory_onhand") or 0)
 
     def get_variants(
         self,

@@ -84,7 +84,9 @@ class StoreLink(models.Model):
 
     @property
     def api_url(self) -> str:
-        return (self.api_base_url or settings.BIGCOMMERCE_API_URL).rstrip("/")
+        """The link's own API base URL in development (BIGCOMMERCE_LINK_API_URLS), else BIGCOMMERCE_API_URL."""
+        own = self.api_base_url if settings.BIGCOMMERCE_LINK_API_URLS else ""
+        return (own or settings.BIGCOMMERCE_API_URL).rstrip("/")
 
     @property
     def control_panel_url(self) -> str:

@@ -23,9 +23,12 @@ from __future__ import annotations
 import logging
 import math
 import random
+import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -107,6 +110,56 @@ end
 redis.call('ZADD', claims, now, ticket)
 redis.call('PEXPIRE', claims, key_ttl)
 return 0
+"""
+
+# Grant up to ARGV[6] requests at once (tickets ARGV[1]..":"..i), as many as the quota allows now. Returns
+# {granted, wait_ms}: the wait is what `_ACQUIRE` would have said for the first ticket not granted (0 if all were).
+_ACQUIRE_MANY = """
+local state, claims = KEYS[1], KEYS[2]
+local prefix, claim_ttl, reserve_fraction, probe_limit, key_ttl, wanted =
+    ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', claims, '-inf', now - claim_ttl)
+local s = redis.call('HMGET', state, 'quota', 'window', 'left', 'reset_at', 'blocked_until', 'headerless')
+local quota, window, left, reset_at = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
+local blocked_until = tonumber(s[5])
+if blocked_until and now < blocked_until then
+    return {0, blocked_until - now}
+end
+local in_flight = redis.call('ZCARD', claims)
+local allowed, wait
+if not quota or not window or not left or not reset_at then
+    if s[6] == '1' then
+        allowed = wanted
+    else
+        allowed, wait = math.max(probe_limit - in_flight, 0), 50
+    end
+else
+    if now >= reset_at then
+        reset_at = reset_at + (math.floor((now - reset_at) / window) + 1) * window
+        left = quota
+        redis.call('HSET', state, 'left', left, 'reset_at', reset_at)
+    end
+    local reserve = math.ceil(quota * reserve_fraction)
+    allowed, wait = math.max(left - in_flight - reserve, 0), math.max(reset_at - now, 1)
+end
+local granted = math.min(allowed, wanted)
+for i = 1, granted do
+    redis.call('ZADD', claims, now, prefix .. ':' .. i)
+end
+if granted > 0 then
+    redis.call('PEXPIRE', claims, key_ttl)
+end
+if granted >= wanted then
+    return {granted, 0}
+end
+return {granted, wait}
+"""
+
+# Give back tickets granted but never used (a batch that needed fewer calls than it reserved).
+_RELEASE = """
+return redis.call('ZREM', KEYS[1], unpack(ARGV))
 """
 
 # Record one response: frees its ticket and folds its rate-limit headers into the shared state.
@@ -205,6 +258,9 @@ class StoreRateLimiter:
         self._keys = (f"bc:ratelimit:{store_hash}:state", f"bc:ratelimit:{store_hash}:claims")
         self._scripts: dict[str, object] = {}
         self._redis_down_until = 0.0
+        # Tickets granted ahead for a batch of calls (`reserved`), by priority; popped by `acquire`.
+        self._pool: dict[Priority, deque[str]] = {Priority.LIVE: deque(), Priority.BULK: deque()}
+        self._pool_lock = threading.Lock()
 
     # ------------------------------------------------------------ public
 
@@ -213,6 +269,11 @@ class StoreRateLimiter:
 
         Raises `ApiRateLimited` when the wait would exceed `max_wait` seconds.
         """
+        pool = self._pool[Priority(priority)]
+        if pool:
+            with self._pool_lock:
+                if pool:
+                    return pool.popleft()
         ticket = uuid.uuid4().hex
         reserve = self.bulk_reserve if Priority(priority) == Priority.BULK else 0.0
         waited = 0.0
@@ -239,6 +300,43 @@ class StoreRateLimiter:
             pause = wait + random.uniform(0, 0.02)
             self._sleep(pause)
             waited += pause
+
+    @contextmanager
+    def reserved(self, count: int, priority: Priority | str = Priority.LIVE) -> Iterator[int]:
+        """Take tickets for up to `count` calls about to be made, in one Redis round trip, for `acquire` to hand
+        out without asking Redis again; yields how many were granted (as many as the quota allows now, perhaps
+        none: the calls beyond them wait in `acquire` as usual). Tickets left unused are given back at the end.
+        Held tickets count as requests in flight, so workers together stay inside the quota as before."""
+        priority = Priority(priority)
+        granted: list[str] = []
+        if count > 1:
+            reserve = self.bulk_reserve if priority == Priority.BULK else 0.0
+            prefix = uuid.uuid4().hex
+            result = self._run(
+                "acquire_many",
+                prefix,
+                self.CLAIM_TTL_MS,
+                reserve,
+                self.PROBE_LIMIT,
+                self._key_ttl_ms(),
+                count,
+                default=None,
+            )
+            if result is not None:
+                granted = [f"{prefix}:{i}" for i in range(1, int(result[0]) + 1)]
+        pool = self._pool[priority]
+        with self._pool_lock:
+            pool.extend(granted)
+        try:
+            yield len(granted)
+        finally:
+            with self._pool_lock:
+                unused = set(granted).intersection(pool)
+                kept = [t for t in pool if t not in unused]
+                pool.clear()
+                pool.extend(kept)
+            if unused:
+                self._run("release", *unused, default=0)
 
     def observe(self, ticket: str, headers: RateLimitHeaders | None, *, status: int | None) -> None:
         """Record a finished request (any outcome): frees its ticket and learns from its headers. A request that
@@ -288,16 +386,23 @@ class StoreRateLimiter:
             self._connection = django_rq.get_connection("default")
         return self._connection
 
-    def _run(self, name: str, *args, default: int):
+    def _run(self, name: str, *args, default):
         if time.monotonic() < self._redis_down_until:
             return default
         try:
             script = self._scripts.get(name)
             if script is None:
-                source = {"acquire": _ACQUIRE, "observe": _OBSERVE, "block": _BLOCK}[name]
+                source = {
+                    "acquire": _ACQUIRE,
+                    "acquire_many": _ACQUIRE_MANY,
+                    "release": _RELEASE,
+                    "observe": _OBSERVE,
+                    "block": _BLOCK,
+                }[name]
                 script = self._scripts[name] = self._conn().register_script(source)
-            keys = self._keys if name != "block" else self._keys[:1]
-            return int(script(keys=list(keys), args=list(args)))
+            keys = {"block": self._keys[:1], "release": self._keys[1:]}.get(name, self._keys)
+            result = script(keys=list(keys), args=list(args))
+            return result if isinstance(result, list) else int(result)
         except RedisError as exc:
             # Do not pay Redis's connect timeouts on every API call while it is down: look again later.
             self._redis_down_until = time.monotonic() + self.REDIS_RETRY_SECONDS

@@ -3,9 +3,11 @@
 The POS is the system of record and never imports the BigCommerce link. When something happens that others may
 follow, it records it here, as a `work` row written in the same transaction as the change itself, so the record
 exists exactly when the change does (a crash after the commit loses nothing, a rollback records nothing). The
-link handles these kinds (`integration.kinds`): it pushes levels and prices to BigCommerce and writes completed
-fulfilments back. Work of a kind nobody handles is finished at once.
+link handles these kinds: it pushes levels and prices to BigCommerce and writes completed fulfilments back. Work
+of a kind nobody handles is finished at once.
 """
+
+# The link's handlers of these kinds: integration/kinds.py.
 
 from __future__ import annotations
 

@@ -256,6 +256,9 @@ class InventoryMovement(models.Model):
     reason = models.CharField(max_length=12, choices=MovementReason.choices)
     source_key = models.CharField(max_length=200, unique=True)
     sale = models.ForeignKey("Sale", on_delete=models.SET_NULL, null=True, blank=True, related_name="movements")
+    # The sale line this movement belongs to (the line's external id, or its position for an in-store sale); blank
+    # for movements of no sale line. The sales service nets a line's movements by it.
+    line_key = models.CharField(max_length=64, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -401,7 +404,8 @@ class SaleLine(models.Model):
     total_ex_tax = models.DecimalField(**MONEY)
     total_tax = models.DecimalField(**MONEY)
     total_inc_tax = models.DecimalField(**MONEY)
-    # BigCommerce order-product id (or "shipping:<address id>" style keys for charges); blank for in-store lines.
+    # The line's key within its sale (LineSpec.key): BigCommerce's order-product id, a charge's name ("shipping"),
+    # or the position of an in-store line. Blank on in-store lines written before sales had one writer.
     external_line_id = models.CharField(max_length=64, blank=True)
 
     class Meta:

@@ -159,8 +159,9 @@ def product_catalog(
     sort: str = "name",
 ) -> QuerySet[Product]:
     """The Catalog page: products matching the search (name or SKU) and filters, with on hand over all outlets
-    (`on_hand_total`), in one query whatever the page size (the link adds `is_linked`:
-    `integration.selectors.products_with_link_state`)."""
+    (`on_hand_total`), in one query whatever the page size (the link adds `is_linked`
+    with its own selector)."""
+    # That selector: integration/selectors.py, products_with_link_state.
     products = _search(Product.objects.for_retailer(retailer), query.strip())
     if kind:
         products = products.filter(kind=kind)
@@ -176,7 +177,8 @@ def product_catalog(
 
 def product_review_queue(*, retailer: Retailer) -> QuerySet[Product]:
     """Products the link created that nobody has reviewed yet, oldest first, with the units sold and the stock
-    they hold (the link adds their BigCommerce ids: `integration.selectors.products_with_links`)."""
+    they hold (the link adds their BigCommerce ids with its own selector)."""
+    # That selector: integration/selectors.py, products_with_links.
     return (
         Product.objects.for_retailer(retailer)
         .filter(needs_review=True)

@@ -60,6 +60,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     (f"{_STORE}/v3/catalog/variants", "list_variants", "GET"),
     (f"{_STORE}/v3/catalog/products/<int:product_id>/variants/<int:variant_id>", "update_variant", "PUT"),
     (f"{_STORE}/v3/inventory/locations", "list_locations", "GET"),
+    (f"{_STORE}/v3/inventory/locations/<int:location_id>/items", "list_location_items", "GET"),
     (f"{_STORE}/v3/inventory/adjustments/absolute", "set_inventory_absolute", "PUT"),
     ("/oauth2/token", "oauth_token", "POST"),
 )
@@ -312,14 +313,19 @@ class SandboxApp:
             if (not ids or p.id in ids) and (not skus or (p.sku and p.sku in skus))
         ]
         fields = set(text_list(request, "include_fields"))
-        if fields:
-            # BigCommerce returns only the listed fields (and the id) when include_fields is given.
-            return self._collection(
-                request,
-                rows,
-                lambda p: {k: v for k, v in render.product(self.store, p).items() if k in fields | {"id"}},
-            )
-        return self._collection(request, rows, lambda p: render.product(self.store, p))
+        variants = "variants" in text_list(request, "include")
+
+        def to_json(p):
+            body = render.product(self.store, p)
+            if fields:
+                # BigCommerce returns only the listed fields (and the id) when include_fields is given.
+                body = {k: v for k, v in body.items() if k in fields | {"id"}}
+            if variants:
+                # `include=variants`: every variant of the product, whole (include_fields is about the product).
+                body["variants"] = [render.variant(self.store, v) for v in p.variants]
+            return body
+
+        return self._collection(request, rows, to_json)
 
     def _update_product(self, request: Request, product_id: int):
         product = self.store.update_product(product_id, json_body(request, dict))
@@ -343,6 +349,13 @@ class SandboxApp:
 
     def _list_locations(self, request: Request):
         return self._collection(request, list(self.store.locations), render.location)
+
+    def _list_location_items(self, request: Request, location_id: int):
+        """`GET /v3/inventory/locations/{id}/items`: every live variant's stock at one location."""
+        if location_id not in {location[0] for location in self.store.locations}:
+            raise SandboxError(404, f"Location {location_id} does not exist.")
+        rows = [v for p in self.store.live_products() for v in p.variants]
+        return self._collection(request, rows, lambda v: render.location_item(self.store, location_id, v))
 
     def _set_inventory_absolute(self, request: Request):
         body = json_body(request, dict)

@@ -11,6 +11,7 @@ Bodies and answers are JSON; nothing here needs the API token (the sandbox liste
 | `POST /__sandbox__/orders/<id>/cancel` | status Cancelled |
 | `POST /__sandbox__/orders/<id>/refund` | `{"full": true}`, `{"amount": "5.00"}`, `{"lines": [[1001, 1]]}`, `{}` |
 | `POST /__sandbox__/orders/<id>/archive` | archive (`is_deleted`) |
+| `POST /__sandbox__/products` | add products without options: `{"count": 20000, "price": "10.00"}` (SKU `BULK-<id>`) |
 | `DELETE /__sandbox__/products/<id>` | delete a product from the catalog |
 | `GET`, `POST`, `DELETE /__sandbox__/faults` | list, add (`{"kind": "error", "endpoint": "get_order", ...}`), clear |
 | `PUT /__sandbox__/quota` | `{"quota": 20, "window_ms": 1000}` |
@@ -46,6 +47,7 @@ CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (
     (f"{_C}/orders/<int:order_id>/cancel", "cancel_order", "POST"),
     (f"{_C}/orders/<int:order_id>/refund", "refund_order", "POST"),
     (f"{_C}/orders/<int:order_id>/archive", "archive_order", "POST"),
+    (f"{_C}/products", "add_products", "POST"),
     (f"{_C}/products/<int:product_id>", "delete_product", "DELETE"),
     (f"{_C}/faults", "list_faults", "GET"),
     (f"{_C}/faults", "add_fault", "POST"),
@@ -104,6 +106,10 @@ class ControlApi:
             raise SandboxError(400, f"Unknown option(s): {', '.join(sorted(unknown))}")
         options = {k: v for k, v in body.items() if k in PLACE_OPTIONS}
         return {"ids": self.store.place_orders(count, **options)}
+
+    def add_products(self, request: Request, body: dict) -> dict:
+        added = self.store.add_products(int(body.get("count", 1)), price=str(body.get("price", "10.00")))
+        return {"ids": [p.id for p in added], "products": len(self.store.live_products())}
 
     def set_status(self, request: Request, body: dict, order_id: int) -> dict:
         return {"id": self.store.set_status(order_id, int(body["status_id"])).id}

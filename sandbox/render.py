@@ -658,6 +658,17 @@ def variant(store: SandboxStore, row) -> dict:
     return {key: value for key, value in body.items() if value is not None}
 
 
+def location_item(store: SandboxStore, location_id: int, row) -> dict:
+    """An item of `GET /v3/inventory/locations/{id}/items`."""
+    on_hand = store.inventory.get((location_id, row.id), 0)
+    return {
+        "identity": {"sku": row.sku, "variant_id": row.id, "product_id": row.product_id},
+        "available_to_sell": on_hand,
+        "total_inventory_onhand": on_hand,
+        "settings": {"safety_stock": 0, "is_in_stock": on_hand > 0, "warning_level": 0, "bin_picking_number": ""},
+    }
+
+
 def location(row) -> dict:
     location_id, code, label = row
     return {

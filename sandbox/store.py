@@ -12,6 +12,7 @@ Tests arrange data through these methods (the `sandbox.store` handle); the contr
 from __future__ import annotations
 
 import hashlib
+import pickle
 import random
 import sys
 import threading
@@ -56,6 +57,9 @@ from sandbox.webhooks import WebhookDeliverer
 
 # Statuses in which BigCommerce considers the goods sent (a shipment moves an order there).
 SHIPPED, PARTIALLY_SHIPPED, REFUNDED, PARTIALLY_REFUNDED, CANCELLED = 2, 3, 4, 14, 5
+# status id -> weight of the orders a live store's checkout places (`simulate_activity`): Awaiting Fulfillment,
+# Awaiting Payment, Awaiting Pickup, Pending and Incomplete. Cancellations and refunds come later, if at all.
+CHECKOUT_STATUSES = {11: 70, 7: 12, 8: 6, 1: 7, 0: 5}
 ORDER_SORT_FIELDS = {"id", "customer_id", "date_created", "date_modified", "status_id", "channel_id", "external_id"}
 # The filters BigCommerce documents for GET /v2/orders and /v2/orders/count (others are ignored, as there).
 ORDER_FILTERS = frozenset(
@@ -255,6 +259,58 @@ class SandboxStore:
             index = self._text_index[text] = len(self.texts)
             self.texts.append(text)
         return index
+
+    # ------------------------------------------------------------ keeping the state across restarts
+
+    STATE_FIELDS = (
+        "addresses",
+        "products",
+        "variants",
+        "customers",
+        "locations",
+        "inventory",
+        "texts",
+        "_text_index",
+        "_orders",
+        "refunds",
+        "shipments",
+        "hooks",
+        "_next",
+    )
+
+    def save(self, path) -> None:
+        """Write the store (catalog, stock, orders, refunds, shipments, hooks, numbering) to `path`, atomically:
+        a store started again with `load` goes on where this one stopped, so its order numbers never restart."""
+        from pathlib import Path
+
+        path = Path(path)
+        with self.lock:
+            state = {name: getattr(self, name) for name in self.STATE_FIELDS}
+            state |= {"seed": self.settings.seed, "next_line_id": next(self._line_ids)}
+            self._line_ids = iter(range(state["next_line_id"], 1 << 62))
+            data = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_bytes(data)
+        partial.replace(path)
+
+    def load(self, path) -> bool:
+        """Take over the state `save` wrote to `path` (a file this sandbox wrote itself: it is unpickled).
+        False, and the store left as it is, when there is no such file or it is of another seed."""
+        from pathlib import Path
+
+        path = Path(path)
+        if not path.exists():
+            return False
+        state = pickle.loads(path.read_bytes())  # noqa: S301 - our own file under var/, never received
+        if state.get("seed") != self.settings.seed:
+            return False
+        with self.lock:
+            for name in self.STATE_FIELDS:
+                setattr(self, name, state[name])
+            self._line_ids = iter(range(state["next_line_id"], 1 << 62))
+            self.version += 1
+            self._generator_now = self._generator(set())
+        return True
 
     def reset(self, *, orders: int = 0) -> None:
         """Back to a fresh store of the same seed: data, hooks, faults, request log, quota."""
@@ -581,9 +637,11 @@ class SandboxStore:
             self.webhooks.emit("store/order/statusUpdated", {**data, "status": status}, resource_id=record.id)
 
     def simulate_activity(self, rng: random.Random) -> list[int]:
-        """A moment of a live store (the demo): a new order, and now and then an older one moves on."""
+        """A moment of a live store (the demo): a new order, in a status a checkout leaves it in, and now and then
+        an older one moves on (paid, packed, shipped, collected, sometimes refunded)."""
         with self.lock:
-            touched = [self.place_order().id]
+            status = rng.choices(list(CHECKOUT_STATUSES), weights=list(CHECKOUT_STATUSES.values()))[0]
+            touched = [self.place_order(status_id=status).id]
             recent = list(range(max(self.FIRST_ORDER_ID, touched[0] - 20), touched[0]))
             if recent and rng.random() < 0.4:
                 order_id = rng.choice(recent)

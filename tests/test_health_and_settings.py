@@ -71,3 +71,12 @@ def test_check_deploy_is_clean_with_production_settings():
 
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_production_settings_never_let_a_link_carry_its_own_api_url():
+    code = "from django.conf import settings; print(settings.BIGCOMMERCE_LINK_API_URLS)"
+    production = _manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
+    development = _manage("shell", "--no-imports", "-c", code, env={"DEBUG": "1"})
+
+    assert production.stdout.strip() == "False", production.stderr
+    assert development.stdout.strip() == "True", development.stderr

@@ -246,7 +246,7 @@ def test_an_order_sync_that_fails_unexpectedly_is_reported_without_the_links_sec
     def broken(*args):
         raise RuntimeError("apply broke")
 
-    monkeypatch.setattr(order_apply, "_move_stock", broken)
+    monkeypatch.setattr(order_apply, "_apply_sales", broken)
     order = sandbox.store.place_order(status_id=11, lines=1)
     buyer = sandbox.store.addresses[order.billing].email
     order_sync_request(link=live_link, bc_order_id=order.id)

@@ -8,10 +8,13 @@ per job cost more than syncing an order) that treats Redis as the doorbell it is
   delays work by at most that, and scheduled work (retries, debounced pushes, periodic kinds) needs no scheduler
   process: the work row's `due_at` is the schedule. It also creates the periodic kinds' missing rows at start and
   every hour (`work.kernel.ensure_periodic`).
-- **It survives Redis.** A Redis outage in the middle of a job, or while it waits, is logged and waited out; the
-  worker keeps draining the database meanwhile (its work never depended on Redis), and reconnects by itself. RQ's
-  own worker quits on such an error ("found an unhandled exception, quitting"), leaving nothing to sync until
-  someone restarts it.
+- **It survives Redis.** A Redis outage in the middle of a job, or while it waits, or already at start-up (RQ asks
+  Redis for the process's address when the worker is made), is logged and waited out; the worker keeps draining
+  the database meanwhile (its work never depended on Redis), and reconnects by itself. RQ's own worker quits on
+  such an error ("found an unhandled exception, quitting"), leaving nothing to sync until someone restarts it.
+- **It survives the database restarting.** A database error while it looks for due work is logged, the
+  connections are dropped, and it looks again at the next poll: the work it was running stays in its rows (the
+  transaction rolled back, the lease runs out) and is taken again.
 - **It runs no scheduler child.** Nothing is scheduled in RQ, so `--with-scheduler` is not needed and a SIGKILL
   leaves no orphan holding the scheduler lock.
 
@@ -24,7 +27,7 @@ import time
 import uuid
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 from redis.exceptions import RedisError
 from rq.exceptions import DequeueTimeout, InvalidJobOperation
 from rq.worker import SimpleWorker, WorkerStatus
@@ -77,6 +80,14 @@ class Worker(SimpleWorker):
     check_for_suspension = _redis_tolerant(SimpleWorker.check_for_suspension)
     run_maintenance_tasks = _redis_tolerant(SimpleWorker.run_maintenance_tasks)
     set_shutdown_requested_date = _redis_tolerant(SimpleWorker.set_shutdown_requested_date)
+
+    def _set_ip_address(self, connection) -> None:
+        # Called while the worker is made: with Redis down at start-up RQ would end the process right there.
+        try:
+            super()._set_ip_address(connection)
+        except RedisError as exc:
+            self.ip_address = "unknown"
+            self._redis_down(exc)
 
     def set_state(self, state, pipeline=None):
         # The local state must change even when Redis is down: a SIGTERM reads it to choose a warm shutdown.
@@ -174,6 +185,11 @@ class Worker(SimpleWorker):
         try:
             close_old_connections()
             return kernel.drain(queues, worker=self.name, stop=stopping)
+        except DatabaseError as exc:
+            # The database restarting, or a failover: RQ would quit on it. Its work is still in the rows.
+            self.log.warning("Worker %s: the database failed (%s); looking again at the next poll", self.name, exc)
+            connections.close_all()
+            return 0
         finally:
             close_old_connections()
             self.set_state(WorkerStatus.IDLE)

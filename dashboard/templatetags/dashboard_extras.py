@@ -7,10 +7,12 @@ every call: on a 200-row list that was a measurable part of the page's time.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from integration.choices import LinkState, LogLevel, OrderSyncState
 from integration.selectors import code_label as _code_label
@@ -95,12 +97,34 @@ def when(value: datetime | None, precision: str = "") -> str:
     seconds). The full zone name is its tooltip; the machine-readable instant is its `datetime`. "" for None."""
     if not isinstance(value, datetime):
         return ""
-    local = timezone.localtime(value) if timezone.is_aware(value) else value
-    text = local.strftime(TIME_FORMAT + (":%S" if precision == "seconds" else ""))
-    zone = timezone.get_current_timezone_name()
-    return format_html(
-        '<time datetime="{}" title="{}">{} {}</time>', value.isoformat(), zone, text, local.strftime("%Z") or zone
-    )
+    return Moments(seconds=precision == "seconds")(value)
+
+
+class Moments:
+    """`when` for many moments (a list's rows): the zone is looked up once, not per row. Call it with a datetime."""
+
+    def __init__(self, *, seconds: bool = False):
+        self.zone = timezone.get_current_timezone()
+        self.zone_name = escape(timezone.get_current_timezone_name())
+        self.format = TIME_FORMAT + (":%S" if seconds else "")
+
+    def __call__(self, value: datetime) -> SafeString:
+        local = value.astimezone(self.zone) if timezone.is_aware(value) else value
+        # Digits, dashes, colons and the zone's abbreviation: nothing to escape but the zone name, done once.
+        return mark_safe(  # noqa: S308 - see above
+            f'<time datetime="{value.isoformat()}" title="{self.zone_name}">{local.strftime(self.format)} '
+            f"{escape(local.strftime('%Z')) or self.zone_name}</time>"
+        )
+
+
+CENTS = Decimal("0.01")
+
+
+def money(value: Decimal) -> str:
+    """An amount as `floatformat:"2g"` shows it (two decimals rounded half up, thousands grouped: 1,234.50), at a
+    fraction of its cost, for long lists."""
+    cents = value.quantize(CENTS, rounding=ROUND_HALF_UP)
+    return f"{cents if cents else cents.copy_abs():,}"  # -0.00 shows as 0.00, as floatformat does
 
 
 @register.filter

@@ -11,10 +11,10 @@ from django_htmx.http import HttpResponseStopPolling
 
 from dashboard.forms import HistoricalImportForm
 from dashboard.views.htmx import is_partial
-from integration.exceptions import ApiError
 from integration.models import HistoricalImport
 from integration.services.historical_import import (
     ImportRefused,
+    ImportUnreadable,
     historical_import_cancel,
     historical_import_preview,
     historical_import_start,
@@ -80,8 +80,8 @@ class _OptionsPostView(AdminRequiredMixin, View):
             return self.perform(request, link, _options(request, link, form), form)
         except ImportRefused as refused:
             return import_page(request, form=form, error=refused.message, status=409)
-        except ApiError as exc:
-            return import_page(request, form=form, error=f"BigCommerce could not be read: {exc.detail}", status=502)
+        except ImportUnreadable as exc:
+            return import_page(request, form=form, error=exc.message, status=502)
 
 
 class HistoricalImportPreviewView(_OptionsPostView):

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 
 from django.http import StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 
 from dashboard.forms import SaleFilterForm
+from dashboard.templatetags.dashboard_extras import Moments, badge, choice_label, money
 from dashboard.views.htmx import PartialTemplateMixin
 from integration.selectors import order_timeline
-from pos.choices import FulfillmentState
+from pos.choices import Channel, FulfillmentState
 from pos.selectors import SALE_SORTS, sale_for_detail, sales_csv_rows, sales_history_page
 from pos.tenancy import RetailerRequiredMixin
 
@@ -33,8 +37,68 @@ class SalesHistoryView(RetailerRequiredMixin, PartialTemplateMixin, TemplateView
             per_page=form.page_size(),
         )
         return super().get_context_data(
-            form=form, filters=filters, result=result, page_obj=result.page, sorts=SALE_SORTS, **kwargs
+            form=form,
+            filters=filters,
+            result=result,
+            page_obj=result.page,
+            rows=sale_rows(result.page.object_list),
+            sorts=SALE_SORTS,
+            **kwargs,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SaleRow:
+    """One row of the Sales history, every value ready to print: a 200-row page spent most of its time in the
+    template's per-row lookups, filters and tags (dates, badges, money), which are computed here once each."""
+
+    url: str
+    invoice: int
+    order: str
+    when: SafeString
+    online: bool
+    channel: str
+    customer: str
+    customer_email: str
+    outlet: str
+    register: str
+    badges: SafeString
+    bc_status: str
+    fulfillment: SafeString
+    total: str
+    owes: str
+
+
+def sale_rows(sales) -> list[SaleRow]:
+    # One reverse for the page, not one per row: the detail URL with a placeholder id, filled in per row.
+    url = reverse("dashboard:sale_detail", args=[987654321]).replace("987654321", "{}")
+    moment = Moments()
+    rows = []
+    for sale in sales:
+        customer = sale.customer
+        name = customer.full_name if customer else ""
+        fulfillment = getattr(sale, "fulfillment", None)
+        balance = sale.balance
+        rows.append(
+            SaleRow(
+                url=url.format(sale.pk),
+                invoice=sale.invoice_number,
+                order=sale.external_order_id,
+                when=moment(sale.sale_date),
+                online=sale.channel == Channel.BIGCOMMERCE,
+                channel=choice_label(sale.channel, "channel"),
+                customer=(name or customer.email) if customer else "",
+                customer_email=customer.email if customer and name else "",
+                outlet=sale.outlet.name,
+                register=sale.register.name,
+                badges=badge(sale.status, "sale") + badge(sale.payment_state, "payment"),
+                bc_status=sale.bc_status_label or "—",
+                fulfillment=badge(fulfillment.state, "fulfillment") if fulfillment else SafeString(""),
+                total=f"{sale.currency} {money(sale.total_inc_tax)}",
+                owes=money(balance) if balance else "",
+            )
+        )
+    return rows
 
 
 class _Echo:

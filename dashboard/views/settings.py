@@ -9,7 +9,6 @@ the page is shown again.
 
 from __future__ import annotations
 
-from cryptography.fernet import InvalidToken
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -25,9 +24,9 @@ from dashboard.forms import (
     StoreLinkPlacesForm,
 )
 from dashboard.views.mixins import call_service
-from integration.fields import fernet
 from integration.models import OutletLocation, PaymentMethodMap, StoreLink
 from integration.services.app_install import AppAuthError, app_claim_install, app_install_claim
+from integration.services.catalog_match import catalog_match_before_link
 from integration.services.link import (
     LinkError,
     active_link,
@@ -43,6 +42,8 @@ from integration.services.link import (
     store_link_unlink,
     store_link_update_settings,
     store_locations,
+    token_seal,
+    token_unseal,
 )
 from pos.models import Outlet, Register
 from pos.selectors import retailer_audit_recent, settings_counts
@@ -50,6 +51,7 @@ from pos.services.retailer import retailer_currency_locked, retailer_settings_up
 from pos.tenancy import AdminRequiredMixin, RetailerRequiredMixin, is_admin
 
 BIGCOMMERCE_TEMPLATE = "dashboard/settings_bigcommerce.html"
+MATCH_TEMPLATE = "dashboard/settings_bigcommerce_match.html"
 RETAILER_FIELD_LABELS = {"name": "name", "time_zone": "time zone", "currency": "currency"}
 
 
@@ -243,17 +245,16 @@ def kept_token(request) -> str | None:
     kept = request.session.get(KEPT_TOKEN_SESSION_KEY)
     if not kept or kept.get("retailer") != request.retailer.pk:
         return None
-    try:
-        return fernet().decrypt(kept["token"].encode(), ttl=KEPT_TOKEN_SECONDS).decode()
-    except InvalidToken:
+    token = token_unseal(kept["token"], max_age_seconds=KEPT_TOKEN_SECONDS)
+    if token is None:
         forget_token(request)
-        return None
+    return token
 
 
 def keep_token(request, token: str) -> None:
     request.session[KEPT_TOKEN_SESSION_KEY] = {
         "retailer": request.retailer.pk,
-        "token": fernet().encrypt(token.encode()).decode(),
+        "token": token_seal(token),
     }
 
 
@@ -277,6 +278,13 @@ class BigCommerceLinkView(AdminRequiredMixin, View):
         data = form.cleaned_data
         try:
             check = store_credentials_check(store_hash=data["store_hash"], access_token=token)
+            if not data["catalog_accepted"]:
+                report = catalog_match_before_link(
+                    retailer=retailer, check=check, access_token=token, outlet=data["outlet"]
+                )
+                if report is not None:
+                    keep_token(request, token)  # "Accept and link" and "Check again" post the form without it
+                    return render(request, MATCH_TEMPLATE, {"form": form, "report": report, "check": check})
             link = store_link_create(
                 retailer=retailer,
                 check=check,

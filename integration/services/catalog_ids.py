@@ -69,6 +69,18 @@ def catalog_ids_missing(*, link: StoreLink, ids: Iterable[int]) -> list[int]:
     return [i for i, present in zip(ids, known, strict=True) if not present]
 
 
+def catalog_ids_cover(*, link: StoreLink, ids: Iterable[int]) -> bool:
+    """Whether the cache shows every one of `ids` as existing (False without a cache, or if Redis fails: the
+    caller then asks as `catalog_ids_missing` says). One Redis round trip."""
+    ids = sorted(set(ids))
+    if not ids:
+        return True
+    try:
+        return all(redis_connection().smismember(_key(link.pk), ids))
+    except RedisError:
+        return False
+
+
 def catalog_ids_add(*, link: StoreLink, ids: Iterable[int]) -> None:
     """Record products seen to exist (only into an existing cache: a partial list must not pass for a full one)."""
     ids = list(ids)

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from integration.bc_types import Order
 from integration.choices import ImportState, LinkState
+from integration.exceptions import ApiError
 from integration.models import HistoricalImport, OrderSync, StoreLink
 from integration.ratelimit import Priority
 from integration.services.catalog_resolve import LineRef, products_known
@@ -72,6 +73,14 @@ class ImportRefused(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
+
+
+class ImportUnreadable(Exception):
+    """BigCommerce could not be read for a preview; `message` says so, with BigCommerce's own words."""
+
+    def __init__(self, detail: str):
+        self.message = f"BigCommerce could not be read: {detail}"
+        super().__init__(self.message)
 
 
 # ---------------------------------------------------------------- the switch (support only)
@@ -145,9 +154,16 @@ def _refused_unless_allowed(link: StoreLink) -> None:
 
 def historical_import_preview(*, link: StoreLink, options: ImportOptions, client=None) -> dict:
     """The dry run: what an import with these options would do, computed from reads only (BigCommerce's order
-    count and pages, and the POS rows as they are). Nothing is written anywhere."""
+    count and pages, and the POS rows as they are). Nothing is written anywhere. ImportUnreadable when
+    BigCommerce answers with an error."""
     _refused_unless_allowed(link)
-    client = client or _client(link)
+    try:
+        return _preview(link, options, client or _client(link))
+    except ApiError as exc:
+        raise ImportUnreadable(exc.detail) from exc
+
+
+def _preview(link: StoreLink, options: ImportOptions, client) -> dict:
     count = client.count_orders(**options.filters())
     skipped_by_status: Counter = Counter()
     for status_id, n in count.by_status.items():
@@ -182,6 +198,7 @@ def historical_import_preview(*, link: StoreLink, options: ImportOptions, client
         "skipped_by_status": dict(skipped_by_status.most_common()),
         "already_imported": already,
         "products_created": len(new_products),
+        # One label per BigCommerce product and variant: "Map Case · Size A5 · no SKU", never a bare name twice.
         "products_created_names": sorted(new_products.values())[:PREVIEW_TOP_PRODUCTS],
         "stock_impact": impact[:PREVIEW_TOP_PRODUCTS] if options.adjust_stock else [],
         "stock_products": len(impact) if options.adjust_stock else 0,
@@ -200,6 +217,14 @@ def _already_imported_count(link: StoreLink, options: ImportOptions) -> int:
     return rows.count()
 
 
+def line_label(item) -> str:
+    """How a page names an order line's product: its name, its variant's options and its SKU, so two variants
+    of one product (or two products of one name) read apart."""
+    options = ", ".join(f"{o.display_name} {o.display_value}".strip() for o in item.product_options or ())
+    sku = f"SKU {item.sku}" if item.sku else "no SKU"
+    return " · ".join(part for part in (item.name, options, sku) if part)
+
+
 def _preview_page(link, options, orders: list[Order], new_products: dict, stock: dict) -> int:
     """Fold one page into the preview's figures; returns how many of its orders would become sales."""
     with_sale = set(
@@ -216,15 +241,16 @@ def _preview_page(link, options, orders: list[Order], new_products: dict, stock:
         if order.id in with_sale or outcome == Outcome.SKIP:
             continue
         importing.append((order, outcome))
-    refs = {}
+    refs, labels = {}, {}
     for order, _ in importing:
         for item in order.products:
             ref = LineRef(item.product_id or 0, item.variant_id or 0, item.sku, item.name)
             refs[ref.key] = ref
+            labels.setdefault(ref.key, line_label(item))
     known = products_known(link=link, refs=list(refs.values()))
     for key, ref in refs.items():
         if ref.bc_product_id and key not in known:
-            new_products.setdefault(key, ref.name)
+            new_products.setdefault(key, labels[key])
     if options.adjust_stock:
         for order, outcome in importing:
             if outcome != Outcome.CLOSED:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from urllib.parse import urlsplit
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
@@ -41,6 +42,7 @@ from integration.exceptions import (
     ApiServerError,
     ApiUnavailable,
 )
+from integration.fields import fernet
 from integration.models import CustomerLink, OutletLocation, PaymentMethodMap, ProductLink, StoreLink
 from integration.selectors import (
     active_link,  # noqa: F401 - re-exported: a read, it lives with the selectors
@@ -97,7 +99,21 @@ def _link_client(link: StoreLink):
     return BigCommerceClient.for_link(link)
 
 
-def _check_client(store_hash: str, access_token: str, api_url: str):
+def token_seal(token: str) -> str:
+    """A token encrypted as stored ones are (FIELD_ENCRYPTION_KEY), to be kept briefly outside the database (the
+    session of a link attempt that failed for another reason than the token)."""
+    return fernet().encrypt(token.encode()).decode()
+
+
+def token_unseal(sealed: str, *, max_age_seconds: int) -> str | None:
+    """The token `token_seal` gave, or None when it is older than `max_age_seconds` or not one of ours."""
+    try:
+        return fernet().decrypt(sealed.encode(), ttl=max_age_seconds).decode()
+    except InvalidToken:
+        return None
+
+
+def check_client(store_hash: str, access_token: str, api_url: str):
     from integration.client import BigCommerceClient
     from integration.ratelimit import StoreRateLimiter
 
@@ -129,11 +145,18 @@ def store_credentials_check(*, store_hash: str, access_token: str, api_url: str 
     products. Raises LinkError with the exact problem. Calls: 3 (`GET /v2/store`, one order, one product)."""
     store_hash = store_hash_parse(store_hash)
     access_token = access_token.strip()
+    own_url = api_url and api_url.rstrip("/") != settings.BIGCOMMERCE_API_URL.rstrip("/")
+    if own_url and not settings.BIGCOMMERCE_LINK_API_URLS:
+        raise LinkError(
+            f"A link to {api_url} is for development only (a sandbox store); this deployment links to "
+            f"{settings.BIGCOMMERCE_API_URL}.",
+            code="api_url",
+        )
     if not access_token:
         raise LinkError(
             "Paste the access token of the store-level API account.", field="access_token", code="token_missing"
         )
-    client = client or _check_client(store_hash, access_token, api_url)
+    client = client or check_client(store_hash, access_token, api_url)
     try:
         info = client.get_store()
     except ApiNotFound:
@@ -158,7 +181,7 @@ def store_credentials_check(*, store_hash: str, access_token: str, api_url: str 
             code="token_rejected",
         ) from None
     except ApiError as exc:
-        raise _unreachable(exc) from None
+        raise unreachable(exc) from None
     for scope, call in (
         ("Orders", lambda: client.list_orders(limit=1)),
         ("Products", lambda: client.get_products(ids=[1])),
@@ -175,7 +198,7 @@ def store_credentials_check(*, store_hash: str, access_token: str, api_url: str 
         except ApiNotFound:
             pass
         except ApiError as exc:
-            raise _unreachable(exc) from None
+            raise unreachable(exc) from None
     return StoreCheck(
         store_hash=info.id or store_hash,
         store_id=str(info.store_id or ""),
@@ -186,7 +209,7 @@ def store_credentials_check(*, store_hash: str, access_token: str, api_url: str 
     )
 
 
-def _unreachable(exc: ApiError) -> LinkError:
+def unreachable(exc: ApiError) -> LinkError:
     if isinstance(exc, ApiRateLimited):
         return LinkError(
             "BigCommerce is rate-limiting this store's API right now. Wait a minute and try again.", code="rate_limited"
@@ -404,6 +427,21 @@ def payment_methods_map(*, link: StoreLink, mapping: Mapping[int, PaymentType | 
     return len(changed)
 
 
+def payment_methods_map_by_name(*, link: StoreLink, mapping: Mapping[str, PaymentType], acting_user) -> int:
+    """Map payment methods by the name BigCommerce's orders give them, before their first order (the demo's set-up):
+    each is recorded as an order would record it, and mapped unless someone mapped it already. Returns how many
+    mappings changed."""
+    now = timezone.now()
+    PaymentMethodMap.objects.bulk_create(
+        [PaymentMethodMap(link=link, method=method, first_seen_at=now, last_seen_at=now) for method in mapping],
+        ignore_conflicts=True,
+    )
+    unmapped = PaymentMethodMap.objects.filter(link=link, method__in=list(mapping), payment_type__isnull=True)
+    return payment_methods_map(
+        link=link, mapping={row.pk: mapping[row.method] for row in unmapped}, acting_user=acting_user
+    )
+
+
 # ---------------------------------------------------------------- outlets and BigCommerce inventory locations
 
 
@@ -419,7 +457,7 @@ def store_locations(*, link: StoreLink, client=None) -> list[Location]:
             code="scope_inventory",
         ) from None
     except ApiError as exc:
-        raise _unreachable(exc) from None
+        raise unreachable(exc) from None
 
 
 @transaction.atomic

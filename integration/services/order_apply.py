@@ -15,7 +15,6 @@ therefore move nothing, an edited order moves only the difference, and a void gi
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
@@ -38,12 +37,11 @@ from integration.services.catalog_resolve import (
 from integration.services.customers import CustomerMatch, CustomerRef, customers_resolve
 from integration.services.synclog import Event, sync_log_build, sync_log_save
 from integration.status_table import PAID_PAYMENT_STATUSES, BcStatus, Outcome, UnknownStatusError, status_for
-from pos.choices import Channel, MovementReason, PaymentKind, ProductKind, SaleStatus
+from pos.choices import Channel, PaymentKind, ProductKind, SaleStatus
 from pos.db import bulk_update_rows
-from pos.models import InventoryMovement, PaymentType, Product, Sale, SaleLine, SalePayment
+from pos.models import PaymentType, Product, Sale
 from pos.services.fulfillment import OnlineFulfillmentSpec, fulfillments_follow_online_sales
-from pos.services.sales import invoice_numbers_allocate, payment_state_for
-from pos.services.stock import StockMove, stock_move_many
+from pos.services.sales import LineSpec, PaymentSpec, SaleSpec, SaleWritten, Totals, sales_write
 
 logger = logging.getLogger("integration.sync")
 
@@ -97,6 +95,7 @@ class Plan:
     reason: Reason | None = None
     reason_detail: str = ""
     previous_status_id: int | None = None
+    voided_now: bool = False
 
     @property
     def order(self) -> Order:
@@ -109,24 +108,6 @@ class OrderOutcome:
     kind: str
     state: str
     sale_id: int | None
-
-
-@dataclass
-class _Desired:
-    """A sale line as the order now describes it."""
-
-    key: str
-    product: Product
-    position: int
-    name: str
-    sku: str
-    quantity: int
-    unit_price_ex_tax: Decimal
-    unit_price_inc_tax: Decimal
-    discount: Decimal
-    total_ex_tax: Decimal
-    total_tax: Decimal
-    total_inc_tax: Decimal
 
 
 @dataclass
@@ -168,13 +149,17 @@ def _latest_per_order(fetched: Sequence[FetchedOrder]) -> list[FetchedOrder]:
 
 
 def _lock_order_syncs(link: StoreLink, order_ids: list[int], now) -> dict[int, OrderSync]:
-    """Ensure a row per order and lock them all, in id order so two batches cannot deadlock."""
-    OrderSync.objects.bulk_create(
-        [OrderSync(link=link, bc_order_id=oid, created_at=now) for oid in sorted(set(order_ids))],
-        ignore_conflicts=True,
-    )
+    """Ensure a row per order and lock them all, in id order so two batches cannot deadlock. The rows usually
+    exist (a sync's request created them): then this is the one locking read."""
     rows = OrderSync.objects.select_for_update().filter(link=link, bc_order_id__in=order_ids).order_by("pk")
-    return {row.bc_order_id: row for row in rows}
+    locked = {row.bc_order_id: row for row in rows}
+    if len(locked) < len(set(order_ids)):
+        OrderSync.objects.bulk_create(
+            [OrderSync(link=link, bc_order_id=oid, created_at=now) for oid in sorted(set(order_ids) - locked.keys())],
+            ignore_conflicts=True,
+        )
+        locked = {row.bc_order_id: row for row in rows.all()}
+    return locked
 
 
 # ---------------------------------------------------------------- deciding
@@ -216,6 +201,7 @@ def _decide(link: StoreLink, sync: OrderSync, sale: Sale | None, fetched: Fetche
 
 
 def _apply_sales(batch: _Batch) -> None:
+    """Map each order to the POS sales service's input and let it write the sales (one writer of sales)."""
     plans = [p for p in batch.plans if p.kind in (Kind.CREATE, Kind.UPDATE)]
     if not plans:
         return
@@ -223,22 +209,54 @@ def _apply_sales(batch: _Batch) -> None:
     resolution = _resolve_products(batch, plans)
     customers = _resolve_customers(batch, [p for p in plans if p.kind == Kind.CREATE])
     payment_types = _payment_types(link, plans)
-    desired = {id(p): _desired_lines(p, resolution) for p in plans}
-    created = [p for p in plans if p.kind == Kind.CREATE]
-    updated = [p for p in plans if p.kind == Kind.UPDATE]
-    _build_sales(batch, created, customers)
-    for plan in updated:
-        plan.previous_status_id = plan.sale.bc_status_id
-        _set_sale_fields(plan, batch.now)
-    new_payments, changed_payments = _reconcile_payments(batch, plans, payment_types)
-    Sale.objects.bulk_create([p.sale for p in created])
-    SalePayment.objects.bulk_create(new_payments)
-    bulk_update_rows(SalePayment, changed_payments, ["amount"])
-    existing_lines = _existing_lines([p.sale for p in updated])
-    _write_lines(batch, plans, desired, existing_lines)
-    _move_stock(batch, plans, desired)
-    bulk_update_rows(Sale, [p.sale for p in updated], SALE_FIELDS)
+    specs = [_sale_spec(batch, p, resolution, customers.get(id(p)), payment_types) for p in plans]
+    written = sales_write(retailer_id=link.retailer_id, specs=specs, now=batch.now)
+    for plan, result in zip(plans, written, strict=True):
+        plan.sale, plan.previous_status_id, plan.voided_now = (
+            result.sale,
+            result.previous_bc_status_id,
+            result.voided_now,
+        )
+        _log_sale_changes(batch, plan, result, payment_types)
     _follow_fulfillments(batch, plans)
+
+
+def _sale_spec(
+    batch: _Batch,
+    plan: Plan,
+    resolution: Resolution,
+    match: CustomerMatch | None,
+    payment_types: dict[str, PaymentType | None],
+) -> SaleSpec:
+    order, link = plan.order, batch.link
+    voided = plan.status.outcome == Outcome.VOIDED
+    return SaleSpec(
+        sale=plan.sale,
+        outlet_id=link.outlet_id,
+        register_id=link.register_id,
+        channel=Channel.BIGCOMMERCE,
+        external_order_id=str(order.id),
+        customer=match.customer if match else None,
+        sale_date=order.date_created,
+        currency=(order.default_currency_code or link.retailer.currency)[:3],
+        staff_note=order.staff_notes or "",
+        customer_note=order.customer_message or "",
+        status=SaleStatus.VOIDED if voided else SaleStatus.CLOSED,
+        void_reason=f"{plan.status.label} in BigCommerce",
+        bc_status_id=plan.status.id,
+        bc_status_label=order.status or plan.status.label,
+        totals=Totals(
+            ex_tax=order.total_ex_tax,
+            tax=order.total_tax,
+            inc_tax=order.total_inc_tax,
+            discount=(order.discount_amount or Decimal("0")) + (order.coupon_discount or Decimal("0")),
+        ),
+        lines=_lines(plan, resolution),
+        payments=_payments(batch, plan, payment_types),
+        moves_stock=batch.options.adjust_stock,
+        source_prefix=f"bc:{link.pk}:{order.id}",
+        stock_note=f"BigCommerce order {order.id}",
+    )
 
 
 def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
@@ -296,17 +314,15 @@ def _charge(order: Order, attr: str) -> tuple[Decimal, Decimal, Decimal]:
     return ex, getattr(order, f"{attr}_cost_tax"), inc
 
 
-def _desired_lines(plan: Plan, resolution: Resolution) -> list[_Desired]:
+def _lines(plan: Plan, resolution: Resolution) -> list[LineSpec]:
     lines = []
-    for position, item in enumerate(plan.order.products, start=1):
-        product = resolution.products[_line_ref(item).key]
+    for item in plan.order.products:
         lines.append(
-            _Desired(
+            LineSpec(
                 key=str(item.id),
-                product=product,
-                position=position,
-                name=_line_name(item)[:255],
-                sku=(item.sku or "")[:255],
+                product=resolution.products[_line_ref(item).key],
+                name=_line_name(item),
+                sku=item.sku or "",
                 quantity=max(int(item.quantity), 0),
                 unit_price_ex_tax=item.price_ex_tax,
                 unit_price_inc_tax=item.price_inc_tax,
@@ -316,14 +332,12 @@ def _desired_lines(plan: Plan, resolution: Resolution) -> list[_Desired]:
                 total_inc_tax=item.total_inc_tax,
             )
         )
-    position = len(lines)
     for attr, kind in CHARGE_KINDS:
         ex, tax, inc = _charge(plan.order, attr)
         if not inc and not ex:
             continue
-        position += 1
         product = resolution.products[("charge", kind)]
-        lines.append(_Desired(attr, product, position, product.name, "", 1, ex, inc, Decimal("0"), ex, tax, inc))
+        lines.append(LineSpec(attr, product, product.name, 1, ex, inc, ex, tax, inc))
     return lines
 
 
@@ -360,263 +374,68 @@ def _payment_types(link: StoreLink, plans: list[Plan]) -> dict[str, PaymentType 
     methods = {(p.order.payment_method or "").strip()[:100] for p in plans} - {""}
     if not methods:
         return {}
-    now = timezone.now()
-    PaymentMethodMap.objects.bulk_create(
-        [PaymentMethodMap(link=link, method=m, first_seen_at=now, last_seen_at=now) for m in sorted(methods)],
-        ignore_conflicts=True,
-    )
-    rows = PaymentMethodMap.objects.filter(link=link, method__in=methods).select_related("payment_type")
-    return {row.method: row.payment_type for row in rows}
-
-
-def _build_sales(batch: _Batch, plans: list[Plan], customers: dict[int, CustomerMatch | None]) -> None:
-    if not plans:
-        return
-    link = batch.link
-    numbers = iter(invoice_numbers_allocate(retailer_id=link.retailer_id, count=len(plans)))
-    for plan in plans:
-        order = plan.order
-        match = customers.get(id(plan))
-        plan.sale = Sale(
-            retailer_id=link.retailer_id,
-            outlet_id=link.outlet_id,
-            register_id=link.register_id,
-            customer=match.customer if match else None,
-            channel=Channel.BIGCOMMERCE,
-            external_order_id=str(order.id),
-            invoice_number=next(numbers),
-            sale_date=order.date_created,
-            currency=(order.default_currency_code or link.retailer.currency)[:3],
-            staff_note=(order.staff_notes or "")[:10000],
-            stock_moved=batch.options.adjust_stock,
-            created_at=batch.now,
+    known = {
+        row.method: row.payment_type
+        for row in PaymentMethodMap.objects.filter(link=link, method__in=methods).select_related("payment_type")
+    }
+    new = sorted(methods - known.keys())
+    if new:  # rare: a store has a handful of methods (a write only the first time each one is seen)
+        now = timezone.now()
+        PaymentMethodMap.objects.bulk_create(
+            [PaymentMethodMap(link=link, method=m, first_seen_at=now, last_seen_at=now) for m in new],
+            ignore_conflicts=True,
         )
-        _set_sale_fields(plan, batch.now)
+        rows = PaymentMethodMap.objects.filter(link=link, method__in=new).select_related("payment_type")
+        known.update((row.method, row.payment_type) for row in rows)
+    return known
 
 
-def _set_sale_fields(plan: Plan, now) -> None:
-    order, sale = plan.order, plan.sale
-    voided = plan.status.outcome == Outcome.VOIDED
-    if voided and sale.status != SaleStatus.VOIDED:
-        sale.voided_at = now
-        sale.void_reason = f"{plan.status.label} in BigCommerce"
-    sale.status = SaleStatus.VOIDED if voided else SaleStatus.CLOSED
-    sale.bc_status_id = plan.status.id
-    sale.bc_status_label = (order.status or plan.status.label)[:100]
-    sale.total_ex_tax = order.total_ex_tax
-    sale.total_tax = order.total_tax
-    sale.total_inc_tax = order.total_inc_tax
-    sale.discount_total = (order.discount_amount or Decimal("0")) + (order.coupon_discount or Decimal("0"))
-    sale.customer_note = order.customer_message or ""
-    sale.updated_at = now
-
-
-def _existing_lines(sales: list[Sale]) -> dict[int, dict[str, SaleLine]]:
-    by_sale: dict[int, dict[str, SaleLine]] = defaultdict(dict)
-    if sales:
-        for line in SaleLine.objects.filter(sale__in=sales):
-            by_sale[line.sale_id][line.external_line_id] = line
-    return by_sale
-
-
-SALE_FIELDS = (
-    "status",
-    "payment_state",
-    "bc_status_id",
-    "bc_status_label",
-    "total_ex_tax",
-    "total_tax",
-    "total_inc_tax",
-    "discount_total",
-    "amount_paid",
-    "amount_refunded",
-    "customer_note",
-    "voided_at",
-    "void_reason",
-    "updated_at",
-)
-
-
-LINE_FIELDS = (
-    "product_id",
-    "position",
-    "name",
-    "sku",
-    "quantity",
-    "unit_price_ex_tax",
-    "unit_price_inc_tax",
-    "discount",
-    "total_ex_tax",
-    "total_tax",
-    "total_inc_tax",
-)
-
-
-def _write_lines(batch: _Batch, plans: list[Plan], desired: dict, existing: dict[int, dict[str, SaleLine]]) -> None:
-    """New lines are added; changed lines updated; lines gone from the order are kept at quantity 0 (the sale's
-    history and any fulfilment progress stay readable)."""
-    to_create, to_update = [], []
-    for plan in plans:
-        current = existing.get(plan.sale.pk, {})
-        wanted = {d.key: d for d in desired[id(plan)]}
-        changes = []
-        for d in wanted.values():
-            values = {
-                "product_id": d.product.pk,
-                "position": d.position,
-                "name": d.name,
-                "sku": d.sku,
-                "quantity": d.quantity,
-                "unit_price_ex_tax": d.unit_price_ex_tax,
-                "unit_price_inc_tax": d.unit_price_inc_tax,
-                "discount": d.discount,
-                "total_ex_tax": d.total_ex_tax,
-                "total_tax": d.total_tax,
-                "total_inc_tax": d.total_inc_tax,
-            }
-            line = current.get(d.key)
-            if line is None:
-                to_create.append(SaleLine(sale=plan.sale, external_line_id=d.key, **values))
-                if plan.kind == Kind.UPDATE:
-                    changes.append(f"added {d.quantity} x {d.name}")
-            elif any(getattr(line, k) != v for k, v in values.items()):
-                if line.quantity != d.quantity:
-                    changes.append(f"{d.name}: {line.quantity} → {d.quantity}")
-                for k, v in values.items():
-                    setattr(line, k, v)
-                to_update.append(line)
-        for key, line in current.items():
-            if key not in wanted and line.quantity != 0:
-                changes.append(f"removed {line.name}")
-                line.quantity = 0
-                line.total_ex_tax = line.total_tax = line.total_inc_tax = line.discount = Decimal("0")
-                to_update.append(line)
-        if plan.kind == Kind.UPDATE and changes:
-            batch.log(Event.ORDER_EDITED, plan, invoice=plan.sale.invoice_number, detail="; ".join(changes))
-    SaleLine.objects.bulk_create(to_create)
-    bulk_update_rows(SaleLine, to_update, LINE_FIELDS)
-
-
-def _reconcile_payments(
-    batch: _Batch, plans: list[Plan], payment_types: dict[str, PaymentType | None]
-) -> tuple[list[SalePayment], list[SalePayment]]:
-    """The paid amount as one payment, each BigCommerce refund as a negative payment; the sale's amounts and
-    payment state follow. Nothing is ever deleted: refunds already recorded stay when the refunds were not re-read.
-    Returns (payments to create, payments whose amount changed); the caller writes them."""
-    existing: dict[int, dict[tuple[str, str], SalePayment]] = defaultdict(dict)
-    updates = [p.sale.pk for p in plans if p.kind == Kind.UPDATE]
-    if updates:
-        for payment in SalePayment.objects.filter(sale_id__in=updates):
-            existing[payment.sale_id][(payment.kind, payment.external_id)] = payment
-    to_create, to_update = [], []
-    for plan in plans:
-        order, sale = plan.order, plan.sale
-        method = (order.payment_method or "").strip()[:100]
-        payment_type = payment_types.get(method) or batch.link.default_payment_type
-        current = existing.get(sale.pk, {})
-        wanted: list[SalePayment] = []
-        if (order.payment_status or "").lower() in PAID_PAYMENT_STATUSES and order.total_inc_tax > 0:
+def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | None]) -> list[PaymentSpec]:
+    """The paid amount as one payment, each BigCommerce refund as a negative payment. Refunds not re-read this
+    time (`refunds` None) are not listed, and the sales service keeps the ones recorded."""
+    order = plan.order
+    method = (order.payment_method or "").strip()[:100]
+    payment_type = payment_types.get(method) or batch.link.default_payment_type
+    wanted = []
+    if (order.payment_status or "").lower() in PAID_PAYMENT_STATUSES and order.total_inc_tax > 0:
+        wanted.append(
+            PaymentSpec(
+                payment_type=payment_type,
+                amount=order.total_inc_tax,
+                paid_at=order.date_created,
+                method_label=method,
+                external_id=ORDER_PAYMENT_ID,
+            )
+        )
+    for refund in plan.fetched.refunds or ():
+        # What went back to the customer: payments BigCommerce declined were not refunded.
+        amount = refund.refunded_amount if refund.payments else refund.total_amount
+        if amount > 0:
             wanted.append(
-                SalePayment(
-                    sale=sale,
+                PaymentSpec(
                     payment_type=payment_type,
-                    kind=PaymentKind.PAYMENT,
-                    amount=order.total_inc_tax,
-                    paid_at=order.date_created,
+                    kind=PaymentKind.REFUND,
+                    amount=-amount,
+                    paid_at=refund.created or batch.now,
                     method_label=method,
-                    external_id=ORDER_PAYMENT_ID,
+                    external_id=f"bc-refund-{refund.id}",
                 )
             )
-        for refund in plan.fetched.refunds or ():
-            # What went back to the customer: payments BigCommerce declined were not refunded.
-            amount = refund.refunded_amount if refund.payments else refund.total_amount
-            if amount > 0:
-                wanted.append(
-                    SalePayment(
-                        sale=sale,
-                        payment_type=payment_type,
-                        kind=PaymentKind.REFUND,
-                        amount=-amount,
-                        paid_at=refund.created or batch.now,
-                        method_label=method,
-                        external_id=f"bc-refund-{refund.id}",
-                    )
-                )
-        new_refunds = Decimal("0")
-        for payment in wanted:
-            old = current.get((payment.kind, payment.external_id))
-            if old is None:
-                to_create.append(payment)
-                current[(payment.kind, payment.external_id)] = payment
-                if payment.kind == PaymentKind.REFUND:
-                    new_refunds += -payment.amount
-                elif payment_types.get(method) is None:
-                    batch.log(
-                        Event.PAYMENT_METHOD_UNMAPPED, plan, method=method or "(none)", payment_type=str(payment_type)
-                    )
-            elif old.amount != payment.amount:
-                old.amount = payment.amount
-                to_update.append(old)
-        paid = sum((p.amount for p in current.values() if p.kind == PaymentKind.PAYMENT), Decimal("0"))
-        refunded = -sum((p.amount for p in current.values() if p.kind == PaymentKind.REFUND), Decimal("0"))
-        sale.amount_paid, sale.amount_refunded = paid, refunded
-        sale.payment_state = payment_state_for(total=sale.total_inc_tax, paid=paid, refunded=refunded)
-        if new_refunds:
-            batch.log(Event.ORDER_REFUNDED, plan, amount=f"{new_refunds:.2f}", invoice=sale.invoice_number)
-    return to_create, to_update
+    return wanted
 
 
-def _move_stock(batch: _Batch, plans: list[Plan], desired: dict) -> None:
-    """Move each tracked line to its desired net (−quantity for a closed sale, 0 for a voided one), measured
-    against the ledger, so any number of replays, edits and a void each move exactly the difference once."""
-    plans = [p for p in plans if p.sale.stock_moved]
-    if not plans:
-        return
-    link = batch.link
-    ledger: dict[tuple[int, str, int], int] = defaultdict(int)
-    entries: dict[tuple[int, str], int] = defaultdict(int)
-    update_ids = [p.sale.pk for p in plans if p.kind == Kind.UPDATE]
-    if update_ids:
-        rows = InventoryMovement.objects.filter(sale_id__in=update_ids).values_list(
-            "sale_id", "source_key", "product_id", "quantity"
-        )
-        for sale_id, key, product_id, quantity in rows:
-            line_key = key.split(":")[3]
-            ledger[(sale_id, line_key, product_id)] += quantity
-            entries[(sale_id, line_key)] += 1
-    moves = []
-    for plan in plans:
-        sale = plan.sale
-        closed = sale.status == SaleStatus.CLOSED
-        want: dict[tuple[str, int], int] = defaultdict(int)
-        for d in desired[id(plan)]:
-            if d.product.tracks_inventory and closed:
-                want[(d.key, d.product.pk)] -= d.quantity
-        keys = set(want) | {(k, p) for (s, k, p) in ledger if s == sale.pk}
-        prefix = f"bc:{link.pk}:{plan.order.id}"
-        for line_key, product_id in sorted(keys, key=str):
-            delta = want.get((line_key, product_id), 0) - ledger.get((sale.pk, line_key, product_id), 0)
-            if not delta:
-                continue
-            n = entries[(sale.pk, line_key)]
-            if n == 0:
-                reason, source_key = MovementReason.SALE, f"{prefix}:{line_key}:sale:{product_id}"
-            elif not closed:
-                reason, source_key = MovementReason.VOID, f"{prefix}:{line_key}:void:{product_id}"
-            else:
-                reason, source_key = MovementReason.EDIT, f"{prefix}:{line_key}:edit:{n}:{product_id}"
-            moves.append(
-                StockMove(
-                    product_id=product_id,
-                    outlet_id=sale.outlet_id,
-                    quantity=delta,
-                    reason=reason,
-                    source_key=source_key,
-                    sale_id=sale.pk,
-                    note=f"BigCommerce order {plan.order.id}",
-                )
-            )
-    stock_move_many(retailer_id=link.retailer_id, moves=moves)
+def _log_sale_changes(
+    batch: _Batch, plan: Plan, result: SaleWritten, payment_types: dict[str, PaymentType | None]
+) -> None:
+    sale = result.sale
+    method = (plan.order.payment_method or "").strip()[:100]
+    if any(p.kind == PaymentKind.PAYMENT for p in result.new_payments) and payment_types.get(method) is None:
+        payment_type = payment_types.get(method) or batch.link.default_payment_type
+        batch.log(Event.PAYMENT_METHOD_UNMAPPED, plan, method=method or "(none)", payment_type=str(payment_type))
+    if result.line_changes:
+        batch.log(Event.ORDER_EDITED, plan, invoice=sale.invoice_number, detail="; ".join(result.line_changes))
+    if result.new_refunds:
+        batch.log(Event.ORDER_REFUNDED, plan, amount=f"{result.new_refunds:.2f}", invoice=sale.invoice_number)
 
 
 def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
@@ -636,6 +455,7 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
                 external_address_id=str(first.id) if first else "",
                 shipping_method=(first.shipping_method or "")[:200] if first else "",
                 already_shipped=plan.status.shipped,
+                new_sale=plan.kind == Kind.CREATE,
             )
         )
     fulfillments_follow_online_sales(specs=specs)
@@ -669,7 +489,7 @@ def _record(batch: _Batch) -> None:
             if plan.kind == Kind.CREATE:
                 event = Event.ORDER_VOIDED if plan.sale.status == SaleStatus.VOIDED else Event.ORDER_IMPORTED
                 batch.log(event, plan, invoice=plan.sale.invoice_number, status=plan.status.label)
-            elif plan.sale.voided_at == now:
+            elif plan.voided_now:
                 batch.log(Event.ORDER_VOIDED, plan, invoice=plan.sale.invoice_number, status=plan.status.label)
             elif plan.previous_status_id != plan.status.id:
                 batch.log(

@@ -29,7 +29,7 @@ from integration.choices import ErrorCode, LinkState, OrderSyncState
 from integration.exceptions import ApiError, ApiNotFound
 from integration.metrics import webhook_to_sale_observe
 from integration.models import OrderSync, StoreLink
-from integration.services.catalog_ids import catalog_ids_add, catalog_ids_missing
+from integration.services.catalog_ids import catalog_ids_add, catalog_ids_cover, catalog_ids_missing
 from integration.services.catalog_resolve import LineRef, products_unresolved
 from integration.services.order_apply import ApplyOptions, FetchedOrder, Kind, OrderOutcome, orders_apply
 from integration.services.synclog import Event, sync_log, sync_log_build, sync_log_save
@@ -117,8 +117,7 @@ def _run_link(link: StoreLink, wanted: dict[int, WorkItem], client) -> dict[int,
         from integration.client import BigCommerceClient
 
         client = BigCommerceClient.for_link(link)
-    order_syncs_ensure(link=link, bc_order_ids=wanted)
-    syncs = list(OrderSync.objects.filter(link=link, bc_order_id__in=list(wanted)).select_related("sale"))
+    syncs = _order_syncs(link, list(wanted))
     outcomes: dict[int, object] = {}
     fetched, failed = orders_fetch(client=client, link=link, syncs=syncs)
     for sync, exc in failed:
@@ -138,6 +137,16 @@ def _run_link(link: StoreLink, wanted: dict[int, WorkItem], client) -> dict[int,
         outcomes[wanted[order_id].pk] = error
     webhook_to_sale_observe(wanted[o.bc_order_id].requested_at for o in applied if o.kind in SALE_WRITTEN)
     return outcomes
+
+
+def _order_syncs(link: StoreLink, order_ids: list[int]) -> list[OrderSync]:
+    """The OrderSync rows of these orders. Their request created them (`order_sync_request`); work requested
+    some other way gets its missing rows here."""
+    syncs = list(OrderSync.objects.filter(link=link, bc_order_id__in=order_ids).select_related("sale"))
+    if len(syncs) < len(set(order_ids)):
+        order_syncs_ensure(link=link, bc_order_ids=order_ids)
+        syncs = list(OrderSync.objects.filter(link=link, bc_order_id__in=order_ids).select_related("sale"))
+    return syncs
 
 
 def _apply(
@@ -239,7 +248,9 @@ def orders_fetch(
     call only. Returns (fetched, failed) pairs."""
     failed: list[tuple[OrderSync, ApiError]] = []
     orders: dict[int, Order] = {}
-    for sync, result in zip(syncs, _concurrently(lambda s: client.get_order(s.bc_order_id), syncs), strict=True):
+    with client.reserved(len(syncs)):  # the batch's tickets in one Redis round trip, not one each
+        got = _concurrently(lambda s: client.get_order(s.bc_order_id), syncs)
+    for sync, result in zip(syncs, got, strict=True):
         if isinstance(result, ApiError):
             failed.append((sync, result))
         else:
@@ -247,9 +258,9 @@ def orders_fetch(
     fresh = [s for s in syncs if s.pk in orders and not _older(orders[s.pk], s)]
     wanting_refunds = [s for s in fresh if order_has_refunds(orders[s.pk])]
     refunds: dict[int, list[Refund]] = {}
-    for sync, result in zip(
-        wanting_refunds, _concurrently(lambda s: client.list_refunds(s.bc_order_id), wanting_refunds), strict=True
-    ):
+    with client.reserved(len(wanting_refunds)):
+        got = _concurrently(lambda s: client.list_refunds(s.bc_order_id), wanting_refunds)
+    for sync, result in zip(wanting_refunds, got, strict=True):
         if isinstance(result, ApiError):
             failed.append((sync, result))
             orders.pop(sync.pk)
@@ -319,6 +330,9 @@ def _concurrently(call: Callable, items: Sequence) -> list:
 
 def deleted_products(*, client, link: StoreLink, items: Iterable) -> frozenset[int]:
     """Ids of products on these lines that the POS does not know and BigCommerce no longer has."""
+    items = list(items)
+    if catalog_ids_cover(link=link, ids={i.product_id for i in items if i.product_id}):
+        return frozenset()  # all in the store's catalog: none deleted (one Redis round trip, no SQL)
     unknown = products_unresolved(link=link, refs=[_line_ref(i) for i in items])
     to_ask = catalog_ids_missing(link=link, ids={r.bc_product_id for r in unknown})
     if not to_ask:

@@ -22,10 +22,11 @@ The rules, each enforced here and nowhere else:
   row lock and then finds the version moved on, so the same version can never be used twice.
 - **History.** Every action appends a FulfillmentEvent in the same transaction.
 - **Write-back.** Completing a BigCommerce sale's fulfilment marks the write-back pending and records
-  `pos.events.FULFILLMENT_COMPLETED` in the same transaction; the BigCommerce link writes it back from there
-  (`integration.services.fulfillment_writeback`). A failed write-back can be retried; a pending one cannot be
-  lost, so it is never "stuck".
+  `pos.events.FULFILLMENT_COMPLETED` in the same transaction; the BigCommerce link writes it back from there.
+  A failed write-back can be retried; a pending one cannot be lost, so it is never "stuck".
 """
+
+# The write-back itself: integration/services/fulfillment_writeback.py.
 
 from __future__ import annotations
 
@@ -265,6 +266,8 @@ class OnlineFulfillmentSpec:
     shipping_method: str
     # BigCommerce already shows the order shipped or completed: nothing is left for staff to do.
     already_shipped: bool = False
+    # The sale was written in this same transaction: it has no fulfilment yet, so none is looked for.
+    new_sale: bool = False
 
 
 def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) -> None:
@@ -277,7 +280,8 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) 
     """
     if not specs:
         return
-    existing = {f.sale_id: f for f in Fulfillment.objects.filter(sale__in=[s.sale for s in specs])}
+    older = [s.sale for s in specs if not s.new_sale]
+    existing = {f.sale_id: f for f in Fulfillment.objects.filter(sale__in=older)} if older else {}
     for spec in specs:
         fulfillment = existing.get(spec.sale.pk)
         if spec.sale.status == SaleStatus.VOIDED and fulfillment is not None:

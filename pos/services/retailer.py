@@ -3,8 +3,8 @@ outlets, their registers, and its payment types. Admins change them in Settings;
 
 Nothing here is ever deleted: sales, stock and payments refer to these rows, so an outlet, register or payment type
 that is no longer used is deactivated and keeps its history. What the BigCommerce link relies on (its outlet,
-its register, the payment types it books online payments as) cannot be deactivated: the link lives in the
-integration layer, which depends on the POS and not the reverse, so callers pass those ids in as `InUse`.
+its register, the payment types it books online payments as) cannot be deactivated: the link depends on the
+POS and not the reverse, so callers pass those ids in as `InUse`.
 """
 
 from __future__ import annotations
@@ -37,8 +37,10 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 @dataclass(frozen=True)
 class InUse:
     """Rows another part of the product relies on, with the reason in words (the BigCommerce link's outlet,
-    register and payment types, as `integration.selectors.link_in_use` gives them). They cannot be deactivated,
-    and the Sell screen does not offer the link's register for counter sales."""
+    register and payment types, as the link's selectors give them). They cannot be deactivated, and the Sell
+    screen does not offer the link's register for counter sales."""
+
+    # The link's side: integration/selectors.py, link_in_use.
 
     outlet_ids: frozenset[int] = frozenset()
     register_ids: frozenset[int] = frozenset()

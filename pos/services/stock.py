@@ -37,6 +37,7 @@ class StockMove:
     sale_id: int | None = None
     user_id: int | None = None
     note: str = ""
+    line_key: str = ""  # the sale line it belongs to (see InventoryMovement.line_key)
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,15 @@ def _chunks(rows: list) -> list[list]:
 
 def _insert_movements(retailer_id: int, rows: Sequence[StockMove], now) -> list[str]:
     table = connection.ops.quote_name(InventoryMovement._meta.db_table)
-    columns = "retailer_id, product_id, outlet_id, quantity, reason, source_key, sale_id, user_id, note, created_at"
+    columns = (
+        "retailer_id, product_id, outlet_id, quantity, reason, source_key, sale_id, user_id, note, line_key, created_at"
+    )
     if connection.vendor == "postgresql":
         sql = (
-            f"INSERT INTO {table} ({columns}) SELECT %s, p, o, q, r, k, s, u, n, %s FROM unnest("
-            f"%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::text[]"
-            f") AS t(p, o, q, r, k, s, u, n) ON CONFLICT (source_key) DO NOTHING RETURNING source_key"
+            f"INSERT INTO {table} ({columns}) SELECT %s, p, o, q, r, k, s, u, n, l, %s FROM unnest("
+            f"%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], "
+            f"%s::text[], %s::text[]) AS t(p, o, q, r, k, s, u, n, l) "
+            f"ON CONFLICT (source_key) DO NOTHING RETURNING source_key"
         )
         params: list = [
             retailer_id,
@@ -107,9 +111,10 @@ def _insert_movements(retailer_id: int, rows: Sequence[StockMove], now) -> list[
             [m.sale_id for m in rows],
             [m.user_id for m in rows],
             [m.note[:255] for m in rows],
+            [m.line_key[:64] for m in rows],
         ]
     else:
-        placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+        placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
         params = []
         for m in rows:
             params += [
@@ -122,6 +127,7 @@ def _insert_movements(retailer_id: int, rows: Sequence[StockMove], now) -> list[
                 m.sale_id,
                 m.user_id,
                 m.note[:255],
+                m.line_key[:64],
                 now,
             ]
         sql = (

@@ -10,6 +10,7 @@ from integration.choices import ImportState
 from integration.models import HistoricalImport
 from pos.choices import AuditAction
 from pos.models import AuditEntry, Sale
+from sandbox.faults import Fault
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -111,3 +112,13 @@ def test_dry_run_then_start_from_the_page(admin_client, sandbox_link, enabled, r
     assert not run.adjust_stock
     page = admin_client.get(reverse("dashboard:historical_import")).content.decode()
     assert "Completed" in page
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_dry_run_bigcommerce_refuses_says_so_and_writes_nothing(admin_client, sandbox, sandbox_link, enabled):
+    sandbox.store.faults.add(Fault("error", endpoint="count_orders", status=400))
+    preview = admin_client.post(reverse("dashboard:historical_import_preview"), {"adjust_stock": "on"})
+    assert preview.status_code == 502
+    assert "BigCommerce could not be read" in preview.content.decode()
+    assert not Sale.objects.exists() and not HistoricalImport.objects.exists()

@@ -42,6 +42,7 @@ def _link_data(sandbox, places, **overrides) -> dict:
         "outlet": places["outlet"].pk,
         "register": places["register"].pk,
         "default_payment_type": places["default_payment_type"].pk,
+        "catalog_accepted": "on",  # past the catalog match report (tests/dashboard/test_catalog_match_page.py)
         **overrides,
     }
 

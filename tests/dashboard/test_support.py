@@ -94,6 +94,16 @@ class TestSupportConsole:
         assert "merchant-admin" not in first.content.decode() + second.content.decode()
         assert "audit_page=2" in first.content.decode()
 
+    def test_platform_staff_find_the_django_admin_and_the_rq_dashboard_here(self, client, support_user):
+        client.force_login(support_user)
+        assert "Django admin" not in client.get(URL).content.decode()  # support alone cannot open them
+        support_user.is_staff = support_user.is_superuser = True
+        support_user.save()
+        html = client.get(URL).content.decode()
+        assert f'href="{reverse("admin:index")}">Django admin' in html
+        assert f'href="{reverse("admin:django_rq_home")}">RQ dashboard' in html
+        assert client.get(reverse("admin:django_rq_home")).status_code == 200
+
     def test_search_by_name(self, support_client, retailer, other_retailer):
         assert list(rows(support_client.get(URL, {"q": "acme"}))) == ["Acme Outdoor"]
 

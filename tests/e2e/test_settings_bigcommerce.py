@@ -54,6 +54,8 @@ def _order_sale(order_id: int) -> Sale:
 def test_link_the_sandbox_store_from_the_settings_page(
     page, public_live_server, login, admin_user, places, sandbox, run_jobs, browser_problems
 ):
+    factories.ProductFactory(retailer=places["outlet"].retailer, name="Camping Stove", sku="STOVE")
+    factories.ProductFactory(retailer=places["outlet"].retailer, name="Compass", sku="compass")  # BC: COMPASS
     login(admin_user)
     page.get_by_role("link", name="Settings").click()
     page.get_by_role("link", name="Link a store").click()
@@ -65,7 +67,20 @@ def test_link_the_sandbox_store_from_the_settings_page(
     page.screenshot(path=str(settings.ARTIFACTS_DIR / "settings-bigcommerce-wrong-token.png"), full_page=True)
     assert not StoreLink.objects.exists()
 
+    # A first link shows the catalog match report before anything is saved.
     _fill_link_form(page, sandbox, sandbox.access_token)
+    expect(page.get_by_role("heading", name="Before linking Sandbox Outdoor Store: catalog match")).to_be_visible()
+    expect(page.get_by_test_id("count-matched")).to_have_text("1")
+    expect(page.get_by_test_id("count-collisions")).to_have_text("1")
+    collisions = page.get_by_test_id("collisions")
+    expect(collisions).to_contain_text("differs only in case")
+    expect(collisions.get_by_role("link", name="compass in the POS")).to_be_visible()
+    expect(page.get_by_test_id("created")).to_contain_text("Gift Card Envelope")
+    page.screenshot(path=str(settings.ARTIFACTS_DIR / "settings-bigcommerce-catalog-match.png"), full_page=True)
+    assert not StoreLink.objects.exists()
+    page.get_by_role("button", name="Check again").click()
+    expect(page.get_by_test_id("count-collisions")).to_have_text("1")
+    page.get_by_role("button", name="Accept and link").click()
     expect(page.get_by_role("alert")).to_contain_text("Linked to Sandbox Outdoor Store.")
     expect(page.get_by_test_id("hooks")).to_contain_text("5 of 5 active")
     page.screenshot(path=str(settings.ARTIFACTS_DIR / "settings-bigcommerce-linked.png"), full_page=True)
@@ -104,7 +119,7 @@ def test_unlink_then_relink_the_same_store_without_duplicates(
     assert sandbox.store.hooks == {}
     assert StoreLink.objects.get().state == LinkState.UNLINKED
 
-    _fill_link_form(page, sandbox, sandbox.access_token)
+    _fill_link_form(page, sandbox, sandbox.access_token)  # the same store again: no catalog match report
     expect(page.get_by_role("alert")).to_contain_text("Linked to Sandbox Outdoor Store.")
     expect(page.get_by_test_id("hooks")).to_contain_text("5 of 5 active")
     assert StoreLink.objects.get().pk == link.pk

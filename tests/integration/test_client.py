@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import time
 from decimal import Decimal
 
 import pytest
@@ -29,6 +28,7 @@ from integration.exceptions import (
 from integration.ratelimit import StoreRateLimiter
 from tests import factories
 from tests.integration.bigcommerce_openapi import example_responses
+from tests.limiter_clock import let_waits_pass
 
 TOKEN = "tok-VERY-SECRET-0123456789abcdef"
 BASE = "https://api.bigcommerce.com/stores/abc123"
@@ -62,16 +62,10 @@ def _line(line_id: int, order_id: int = 5, address_id: int = 51) -> dict:
     return {**line, "id": line_id, "order_id": order_id, "order_address_id": address_id}
 
 
-def _recorded_sleeps(client) -> list[float]:
-    """The limiter's waits (real ones: the shared state lives in Redis, on Redis time)."""
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        time.sleep(seconds)
-
-    client.rate_limiter._sleep = sleep
-    return sleeps
+def _recorded_sleeps(client, *, max_wait: float = 60.0) -> list[float]:
+    """The waits the client's limiter asks for; each passes at once (`tests.limiter_clock`)."""
+    client.rate_limiter.max_wait = max_wait
+    return let_waits_pass(client.rate_limiter)
 
 
 def _assert_no_token(exc: BaseException, records) -> None:
@@ -111,7 +105,7 @@ def test_each_failing_status_raises_its_typed_error(client, caplog, status, body
 
 @responses.activate
 def test_a_429_is_waited_out_for_the_announced_reset_then_retried(client):
-    limited = {**RATE_HEADERS, "X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "150"}
+    limited = {**RATE_HEADERS, "X-Rate-Limit-Requests-Left": "0", "X-Rate-Limit-Time-Reset-Ms": "15000"}
     responses.get(f"{BASE}/v2/orders/5", status=429, json=[{"status": 429, "message": "slow down"}], headers=limited)
     responses.get(f"{BASE}/v2/orders/5", json=_order(5), headers=RATE_HEADERS)
     sleeps = _recorded_sleeps(client)
@@ -120,7 +114,8 @@ def test_a_429_is_waited_out_for_the_announced_reset_then_retried(client):
 
     assert order.id == 5
     assert len(responses.calls) == 2
-    assert sleeps and 0.1 <= sleeps[0] <= 0.2
+    # The announced 15 s, less the moments between the 429 and the ask (plus up to 20 ms of jitter).
+    assert len(sleeps) == 1 and 10 < sleeps[0] <= 15.02
 
 
 @responses.activate
@@ -141,13 +136,12 @@ def test_a_429_without_headers_backs_off_and_retries(client):
     responses.get(f"{BASE}/v2/orders/5", status=429, body="")
     responses.get(f"{BASE}/v2/orders/5", json=_order(5))
     sleeps = _recorded_sleeps(client)
-    client.rate_limiter.BACKOFF_BASE_MS = 10
+    client.rate_limiter.BACKOFF_BASE_MS = 5_000
 
     assert client.get_order(5, include_line_items=False).id == 5
     assert len(responses.calls) == 3
-    # Doubling: 10 ms, then 20 ms, each less the moments that passed between the 429 and the next ask (the wait is
-    # measured against the shared `blocked_until`; a strict 20 ms failed once at 19.7 ms).
-    assert len(sleeps) == 2 and sleeps[0] >= 0.005 and sleeps[1] >= 0.015
+    # Doubling: 5 s, then 10 s, each less the moments between the 429 and the next ask (plus up to 20 ms of jitter).
+    assert len(sleeps) == 2 and 0 < sleeps[0] <= 5.02 and 5 < sleeps[1] <= 10.02
 
 
 @responses.activate

@@ -72,6 +72,20 @@ def _snapshot():
     )
 
 
+def test_the_preview_names_each_product_to_create_once_with_its_variant_and_sku(sandbox, link):
+    store = sandbox.store
+    jacket = next(p for p in store.live_products() if p.sku == "DJ")
+    first = store.FIRST_ORDER_ID  # Awaiting Fulfillment: imported
+    for variant in jacket.variants[:2]:
+        store.edit_order(first, add_variant_id=variant.id)
+        store.edit_order(first + 1, add_variant_id=variant.id)  # the same variant on two orders: named once
+    preview = historical_import_preview(link=link, options=import_options(link=link))
+    names = preview["products_created_names"]
+    assert len(names) == len(set(names))
+    assert {"Down Jacket · Size S · SKU DJ-S", "Down Jacket · Size M · SKU DJ-M"} <= set(names)
+    assert "Down Jacket" not in names
+
+
 def test_switch_is_off_by_default_and_only_support_changes_it_with_a_reason(retailer, admin_user, support_user):
     assert retailer.historical_import_enabled is False
     with pytest.raises(PermissionDenied):

@@ -65,6 +65,22 @@ def test_the_check_returns_what_bigcommerce_says_about_the_store(sandbox):
     assert check.api_url == sandbox.url
 
 
+def test_a_links_own_api_url_is_refused_outside_development(sandbox, settings):
+    settings.BIGCOMMERCE_LINK_API_URLS = False  # production: config/settings.py ties it to DEBUG
+    with pytest.raises(LinkError) as refused:
+        _check(sandbox)
+    assert refused.value.code == "api_url"
+    assert "for development only" in refused.value.message
+    assert sandbox.store.request_log.total() == 0  # refused before anything is sent
+
+
+def test_outside_development_a_stored_api_url_is_ignored(settings):
+    link = factories.StoreLinkFactory(api_base_url="http://127.0.0.1:8100")
+    assert link.api_url == "http://127.0.0.1:8100"
+    settings.BIGCOMMERCE_LINK_API_URLS = False
+    assert link.api_url == settings.BIGCOMMERCE_API_URL.rstrip("/")
+
+
 def test_the_api_path_shown_with_the_token_is_accepted_as_the_hash(sandbox):
     check = _check(sandbox, store_hash=f"https://api.bigcommerce.com/stores/{sandbox.store_hash}/v3/")
 

@@ -65,9 +65,9 @@ def test_a_sale_is_closed_paid_numbered_and_moves_stock_once_per_line(retailer, 
     assert list(sale.payments.values_list("payment_type__name", "amount")) == [("Cash", Decimal("184.5000"))]
     assert (_on_hand(shoe, register.outlet), _on_hand(sock, register.outlet)) == (-1, -3)
     movements = InventoryMovement.objects.filter(sale=sale).order_by("source_key")
-    assert list(movements.values_list("source_key", "quantity", "reason")) == [
-        (f"pos:sale:{sale.pk}:1", -1, MovementReason.SALE),
-        (f"pos:sale:{sale.pk}:2", -3, MovementReason.SALE),
+    assert list(movements.values_list("source_key", "line_key", "quantity", "reason")) == [
+        (f"pos:sale:{sale.pk}:1:sale:{shoe.pk}", "1", -1, MovementReason.SALE),
+        (f"pos:sale:{sale.pk}:2:sale:{sock.pk}", "2", -3, MovementReason.SALE),
     ]
     assert heard == [sorted([(shoe.pk, register.outlet_id), (sock.pk, register.outlet_id)])]
 

@@ -21,8 +21,8 @@ def _read_banner(process: subprocess.Popen) -> dict[str, str]:
     deadline = time.monotonic() + 30
     while "control" not in banner and time.monotonic() < deadline:
         line = process.stdout.readline()
-        if match := re.match(r"\s+(base URL|store hash|access token|control):\s+(\S+)", line):
-            banner[match.group(1)] = match.group(2)
+        if match := re.match(r"\s+(base URL|store hash|access token|control|state):\s+(.+)", line):
+            banner[match.group(1)] = match.group(2).split()[0] if match.group(1) != "state" else match.group(2)
     return banner
 
 
@@ -56,6 +56,41 @@ def test_the_command_prints_its_coordinates_serves_places_orders_and_stops_on_si
 
     assert process.returncode == 0
     assert "placed order 105" in output and "sandbox stopped" in output
+
+
+def test_with_a_state_file_a_restarted_sandbox_goes_on_where_it_stopped(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG")}
+    command = [sys.executable, "-m", "sandbox", "--port", "0", "--orders", "5", "--state", str(tmp_path / "s.state")]
+
+    def run(then) -> str:
+        process = subprocess.Popen(
+            command, cwd=settings.BASE_DIR, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            banner = _read_banner(process)
+            then(banner)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=20)
+        assert process.returncode == 0
+        return banner["state"]
+
+    def place_two(banner):
+        control = banner["control"].rsplit("/", 1)[0]
+        assert requests.Session().post(f"{control}/orders", json={"count": 2}, timeout=5).json()["ids"] == [105, 106]
+
+    def count(banner):
+        client = BigCommerceClient(
+            store_hash=banner["store hash"], access_token=banner["access token"], base_url=banner["base URL"]
+        )
+        seen.append(client.count_orders().total)
+        control = banner["control"].rsplit("/", 1)[0]
+        seen.append(requests.Session().post(f"{control}/orders", json={"count": 1}, timeout=5).json()["ids"])
+
+    seen: list = []
+    assert "(new)" in run(place_two)
+    assert "(resumed)" in run(count)
+    assert seen == [7, [107]]
 
 
 def test_with_stores_one_process_serves_that_many_stores_each_on_its_own_hash():
