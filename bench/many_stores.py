@@ -26,7 +26,7 @@ orders. Every store's quota is `--quota` per `--window-ms` (default 15 per 3 s: 
 Standard's rate), so the noisy store is bound by its quota, not by the machine. The noisy store's webhooks go out
 8 at a time (the sandbox's `senders`), the others' one at a time.
 
-    .venv/bin/python bench/many_stores.py          # 100 stores, 300-order burst, 3,000-order import (~4 min)
+    .venv/bin/python bench/many_stores.py          # 100 stores, 200-order burst, 2,000-order import (~4 min)
     .venv/bin/python bench/many_stores.py --full   # 1,000 stores, 20,000-order burst, 50,000-order import
 
 The database is BENCH_DATABASE_URL with `_many` added; Redis is BENCH_REDIS_URL (flushed).
@@ -421,11 +421,11 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout's SIGTERM still stops every process
     full = args.full
     stores = args.stores or (1000 if full else 100)
-    interval = args.interval or (100.0 if full else 10.0)
-    burst = args.burst if args.burst is not None else (20_000 if full else 300)
-    import_orders = args.import_orders if args.import_orders is not None else (50_000 if full else 3_000)
+    interval = args.interval or (100.0 if full else 30.0)
+    burst = args.burst if args.burst is not None else (20_000 if full else 200)
+    import_orders = args.import_orders if args.import_orders is not None else (50_000 if full else 2_000)
     calm = args.calm or (60.0 if full else 20.0)
-    scale_orders = args.scale_orders or (6_000 if full else 600)
+    scale_orders = args.scale_orders or (6_000 if full else 400)
 
     from cryptography.fernet import Fernet
 
