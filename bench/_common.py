@@ -155,12 +155,14 @@ def linked_retailer(box: Sandbox | None):
     from django.utils import timezone
 
     from integration.models import StoreLink
+    from integration.services.catalog_ids import CATALOG_IDS, catalog_ids_request
     from pos.models import PaymentType, Register
     from pos.services.demo import demo_retailer_ensure
+    from work import kernel
 
     retailer = demo_retailer_ensure().retailer
     register = Register.objects.filter(retailer=retailer, name="Online").select_related("outlet").get()
-    return StoreLink.objects.create(
+    link = StoreLink.objects.create(
         retailer=retailer,
         store_hash=box.info["store_hash"] if box else "bench1",
         store_id=str(box.info["store_id"]) if box else "1000001",
@@ -174,6 +176,10 @@ def linked_retailer(box: Sandbox | None):
         webhook_secret=secrets.token_urlsafe(32),
         linked_at=timezone.now() - timedelta(days=1),
     )
+    if box:  # as linking does: the store's product ids are read before its orders (not counted as theirs)
+        catalog_ids_request(link=link)
+        kernel.drain(only={CATALOG_IDS})
+    return link
 
 
 # The queues production's workers serve (README: `manage.py rqworker webhooks default imports`).

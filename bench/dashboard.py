@@ -17,6 +17,7 @@ other benchmarks. Never point them at a database whose data you want to keep.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -354,6 +355,16 @@ def run(only: str = "") -> int:
         flag = "" if p95(times) <= GOAL_MS else "  over goal"
         print(f"{name:34} {statistics.median(times):8.1f} {p95(times):8.1f} {max(times):8.1f} {queries:8d}{flag}")
     print(f"worst p95: {worst:.1f} ms (goal {GOAL_MS} ms: {'met' if worst <= GOAL_MS else 'NOT met'})")
+    # The floor: the same page through the same stack with no row to show (a search matching nothing).
+    floor, _ = measure(client, "/sales/", {"q": "zzyzx"})
+    print(f"floor, Sales history with no rows: p50 {statistics.median(floor):.1f} ms, p95 {p95(floor):.1f} ms")
+    for name, params in (("first page (50 rows)", {}), ("200 rows", {"per_page": 200})):
+        times, _ = measure(client, "/sales/", params)
+        print(
+            f"sales {name}: p50 {statistics.median(times):.1f} ms, p95 {p95(times):.1f} ms "
+            f"({p95(times) / p95(floor):.1f}x the floor's p95)"
+        )
+    print(f"load average (1 min): {os.getloadavg()[0]:.2f}")
     constant = True
     for name, url, params in PAGE_SIZE_CHECKS:
         counts = queries_by_page_size(client, url, params)

@@ -1,6 +1,9 @@
 """Historical import: N orders (about 3 lines each) from a zero-latency sandbox into PostgreSQL, by ONE worker
 process on the `imports` queue, the way production runs it.
 
+One worker serves production's queues (the store's catalog ids are read first, as linking asks). `--latency-ms
+150` adds that much sandbox latency to every API call (BigCommerce's pages are not instant).
+
 Printed: wall time (worker start-up included), orders per second, API calls per 1,000 orders (from the sandbox's
 request log), the worker's resident set sampled every 0.5 s (peak and how it grew from the first quarter of the
 run to the end: "flat" means it does not grow with the number of orders), and the time a raw PostgreSQL `COPY`
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import time
 
@@ -70,6 +74,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="100,000 orders")
     parser.add_argument("--orders", type=int, help="number of orders")
+    parser.add_argument("--latency-ms", type=int, default=0, help="sandbox latency added to every API call")
     args = parser.parse_args()
     n = args.orders or (100_000 if args.full else 5_000)
 
@@ -87,11 +92,16 @@ def main() -> int:
         Retailer.objects.filter(pk=link.retailer_id).update(historical_import_enabled=True)
         link = StoreLink.objects.select_related("retailer").get(pk=link.pk)
         user = User.objects.create_user("bench-admin")
+        if args.latency_ms:
+            box.send("POST", "/__sandbox__/faults", {"kind": "latency", "latency_ms": args.latency_ms})
+        load_start = os.getloadavg()
         before = box.request_counts()
         run = historical_import_start(link=link, options=import_options(link=link), acting_user=user)
         samples: list[float] = []
-        elapsed = run_workers(1, ("imports",), rss_samples=samples)
-        calls = sum(box.request_counts().values()) - sum(before.values())
+        elapsed = run_workers(1, rss_samples=samples)
+        after = box.request_counts()
+        calls = sum(after.values()) - sum(before.values())
+        by_endpoint = {k: v - before.get(k, 0) for k, v in sorted(after.items()) if v - before.get(k, 0)}
     run = HistoricalImport.objects.get(pk=run.pk)
     copy_s, copy_rows = copy_seconds()
     lines = SaleLine.objects.count()
@@ -107,11 +117,14 @@ def main() -> int:
         ("wall time incl. worker start-up", f"{elapsed:.1f} s (goal <= 90 s at 100k)"),
         ("orders per second", f"{n / elapsed:.0f}"),
         ("API calls per 1,000 orders", f"{calls * 1000 / n:.2f} ({calls:,} calls; goal <= 5)"),
+        ("API calls by endpoint", ", ".join(f"{k} {v:,}" for k, v in by_endpoint.items())),
         ("worker RSS peak / at 1/4 of the run", f"{peak:.0f} MB / {quarter:.0f} MB (goal flat, <= 300 MB)"),
         ("raw COPY of the same rows", f"{copy_s:.1f} s ({copy_rows:,} rows)"),
         ("import / COPY", f"{elapsed / copy_s:.1f}x (goal <= 3x)" if copy_s else "-"),
+        ("load average (1 min) at start / end", f"{load_start[0]:.2f} / {os.getloadavg()[0]:.2f}"),
     ]
-    print(f"Historical import ({time.strftime('%Y-%m-%d')}, PostgreSQL, zero-latency sandbox, 1 worker)")
+    latency = f"{args.latency_ms} ms latency per call" if args.latency_ms else "zero-latency"
+    print(f"Historical import ({time.strftime('%Y-%m-%d %H:%M')}, PostgreSQL, {latency} sandbox, 1 worker)")
     print(table(rows))
     if not ok:
         print(f"FAILED: run ended {run.state}, {run.seen:,} seen, {run.failed} failed: {run.error}")

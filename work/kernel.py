@@ -124,12 +124,38 @@ def request_many(
         return 0
     now = timezone.now()
     due = due or now
-    table = _table()
-    reset_sql = "TRUE" if reset else "FALSE"
-    if not _postgres():
-        reset_sql = "1" if reset else "0"
+    written = 0
+    with connection.cursor() as cursor:
+        if _postgres():
+            sql, params = request_statement(kind, rows, due=due, now=now, reset=reset)
+            cursor.execute(sql, params)
+            written = cursor.rowcount
+        else:
+            table = _table()
+            on_conflict = _request_on_conflict(table, reset=reset)
+            for start in range(0, len(rows), CHUNK):
+                chunk = rows[start : start + CHUNK]
+                values = ", ".join(["(%s, %s, %s, %s, %s, 1, 0, '', 0, '', '', %s, %s, %s)"] * len(chunk))
+                params: list = []
+                for key, shard, payload in chunk:
+                    params += [kind.name, key, shard, kind.priority, due, json.dumps(payload or {}), now, now]
+                cursor.execute(f"INSERT INTO {table} ({_REQUEST_COLUMNS}) VALUES {values} {on_conflict}", params)
+                written += cursor.rowcount
+    bell.ring_on_commit(kind.queue)
+    return written
+
+
+_REQUEST_COLUMNS = (
+    "kind, key, shard, priority, due_at, requested, claimed, claimed_by, attempts, last_error_code, "
+    "last_error, payload, requested_at, updated_at"
+)
+
+
+def _request_on_conflict(table: str, *, reset: bool) -> str:
+    """What a request does to work that exists (see `request_many`)."""
+    reset_sql = ("TRUE" if reset else "FALSE") if _postgres() else ("1" if reset else "0")
     least = "LEAST" if _postgres() else "MIN"
-    on_conflict = (
+    return (
         f"ON CONFLICT (kind, key) DO UPDATE SET requested = {table}.requested + 1, "
         f"due_at = CASE WHEN {reset_sql} OR {table}.failed_at IS NOT NULL OR {table}.attempts = 0 "
         f"OR {table}.lease_until IS NOT NULL "
@@ -141,39 +167,38 @@ def request_many(
         f"AND {table}.requested = {table}.claimed) THEN excluded.requested_at ELSE {table}.requested_at END, "
         f"failed_at = NULL, updated_at = excluded.updated_at"
     )
-    columns = (
-        "kind, key, shard, priority, due_at, requested, claimed, claimed_by, attempts, last_error_code, "
-        "last_error, payload, requested_at, updated_at"
+
+
+def request_statement(
+    kind: Kind,
+    rows: Sequence[tuple[str, int | None, dict | None]],
+    *,
+    due: datetime,
+    now: datetime,
+    reset: bool = False,
+    only_if: str = "TRUE",
+) -> tuple[str, list]:
+    """PostgreSQL: the one statement `request_many` runs, (sql, params), requesting only if the SQL condition
+    `only_if` holds, for a caller that folds the request into a statement of its own (a data-modifying CTE: the
+    webhook intake stores a delivery and requests its sync in one round trip). The caller rings the bell
+    (`bell.ring_on_commit(kind.queue)`)."""
+    table = _table()
+    sql = (
+        f"INSERT INTO {table} ({_REQUEST_COLUMNS}) SELECT %s, k, s, %s, %s, 1, 0, '', 0, '', '', p::jsonb, %s, %s "
+        f"FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS t(k, s, p) WHERE {only_if} ORDER BY k "
+        f"{_request_on_conflict(table, reset=reset)}"
     )
-    written = 0
-    with connection.cursor() as cursor:
-        if _postgres():
-            cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT %s, k, s, %s, %s, 1, 0, '', 0, '', '', p::jsonb, %s, %s "
-                f"FROM unnest(%s::text[], %s::bigint[], %s::text[]) AS t(k, s, p) ORDER BY k {on_conflict}",
-                [
-                    kind.name,
-                    kind.priority,
-                    due,
-                    now,
-                    now,
-                    [k for k, _, _ in rows],
-                    [s for _, s, _ in rows],
-                    [json.dumps(p or {}) for _, _, p in rows],
-                ],
-            )
-            written = cursor.rowcount
-        else:
-            for start in range(0, len(rows), CHUNK):
-                chunk = rows[start : start + CHUNK]
-                values = ", ".join(["(%s, %s, %s, %s, %s, 1, 0, '', 0, '', '', %s, %s, %s)"] * len(chunk))
-                params: list = []
-                for key, shard, payload in chunk:
-                    params += [kind.name, key, shard, kind.priority, due, json.dumps(payload or {}), now, now]
-                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {values} {on_conflict}", params)
-                written += cursor.rowcount
-    bell.ring_on_commit(kind.queue)
-    return written
+    params = [
+        kind.name,
+        kind.priority,
+        due,
+        now,
+        now,
+        [str(k) for k, _, _ in rows],
+        [s for _, s, _ in rows],
+        [json.dumps(p or {}) for _, _, p in rows],
+    ]
+    return sql, params
 
 
 def ensure(kind: Kind | str, rows: Iterable[tuple[str | int, int | None]], *, due: datetime | None = None) -> int:

@@ -6,29 +6,40 @@
   and counts; it writes nothing (no sale, no product, no OrderSync row, no invoice number).
 - The run is `bc.import` work on the `imports` queue, requested with the run (`integration.kinds`; the lowest
   priority, so live orders always go first). Each step walks the range in id order (keyset on `min_id`, so new
-  orders or a restart never shift a page), fetches 8 pages at a time (250 a page, line items inlined) and the
-  refunds of the refunded ones in one call, then applies each page with `orders_apply` (Mode.IMPORT), the same
-  path live syncs use: its OrderSync row locks make it exactly once against webhooks and reconciliation. A step
-  that is not the last asks for the next one, so other stores' work is served between steps; a step yields to
-  its own store's live work (order syncs waiting for a worker) after any page of its window.
-- Progress is the HistoricalImport row. Each page's apply, its counters and the cursor commit in ONE
-  transaction that first locks the import row and checks the cursor is still the one this runner read: a page is
-  counted once even if a stale runner and a resumed one overlap, and a crash resumes from the cursor (the work's
-  lease runs out and another worker takes it). A transient BigCommerce failure is retried by the kind's policy.
+  orders or a restart never shift a page), takes a window of pages (250 a page, line items inlined; up to 16,
+  fewer once 250 of its orders have refunds) and the refunds of those in one call, then applies each page with
+  `orders_apply` (Mode.IMPORT), the same path live syncs use: its OrderSync row locks make it exactly once
+  against webhooks and reconciliation. While it applies, a thread of the worker already reads the next window
+  (fetch-ahead), which the next step takes, so BigCommerce's latency is not added to the wall time. A step that
+  is not the last asks for the next one, so other stores' work is served between steps; a step yields to its own
+  store's live work (order syncs waiting for a worker) after any page of its window, and leaves the pages it did
+  not apply to the next step.
+- Progress is the HistoricalImport row. Each page's apply, its counters, its one summary log entry (orders are
+  logged one by one only when they fail) and the cursor commit in ONE transaction that first locks the import row
+  and checks the cursor is still the one this runner read: a page is counted once even if a stale runner and a
+  resumed one overlap, and a crash resumes from the cursor (the work's lease runs out and another worker takes
+  it). That transaction does not wait for the WAL flush (see `_commit_without_waiting_for_the_flush`). A
+  transient BigCommerce failure is retried by the kind's policy.
 - Calls go out as bulk traffic through the shared rate limiter, which keeps a reserve for live syncs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import reset_queries, transaction
+from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
 from integration.bc_types import Order
@@ -393,17 +404,22 @@ def _live_work_waits(link: StoreLink) -> bool:
     return kernel.waiting(shard=link.retailer_id, before_priority=registry.get(IMPORT).priority)
 
 
-def _run_window(
-    run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int, *, yield_to_live: bool
-):
-    """Fetch up to HISTORICAL_IMPORT_WINDOW_PAGES pages from the cursor and their refunds in one go, then apply
-    page by page. With `yield_to_live`, the step ends after any page but the last when live work of the store is
-    waiting for a worker (the pages fetched and not applied are fetched again by the next step, from the cursor).
-    Every step applies at least one page, so a worker that serves only the imports queue never spins.
-    Returns the final state when the run ended, None to go on."""
-    cursor = dict(run.cursor)
-    min_id = int(cursor.get("min_id", 0))
+@dataclass
+class _Window:
+    """Up to HISTORICAL_IMPORT_WINDOW_PAGES pages from a cursor, with the refunds of their refunded orders."""
+
+    pages: list[list[Order]]
+    refunds: dict[int, list]
+    last: bool  # the range ends in this window
+    next_min_id: int
+    fetched_at: float
+
+
+def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int) -> _Window:
+    """Read a window of pages in id order from `min_id`, then the refunds of its refunded orders (one call per 250
+    of them). Only HTTP: it runs in the fetch-ahead thread too, which must not touch the database."""
     pages: list[list[Order]] = []
+    refunded: list[int] = []
     last = False
     for _ in range(settings.HISTORICAL_IMPORT_WINDOW_PAGES):
         page = client.list_orders(
@@ -412,16 +428,106 @@ def _run_window(
         if page:
             pages.append(page)
             min_id = page[-1].id + 1
+            refunded += [o.id for o in page if order_has_refunds(o)]
         if len(page) < page_size:
             last = True
             break
-    refunded = [o.id for page in pages for o in page if order_has_refunds(o)]
+        if len(refunded) >= client.PAGE_LIMIT:
+            break  # a full refunds call's worth: more pages would cost a second one
     refunds = client.list_refunds_of_orders(refunded) if refunded else {}
-    for page in pages:
+    return _Window(pages, refunds, last, min_id, time.monotonic())
+
+
+# Fetch-ahead: while a step applies its window, a thread of the worker process reads the next one, which the next
+# step (usually claimed by the same worker) takes instead of fetching it, so BigCommerce's page latency is not
+# added to the import's time. Keyed by run, cursor and what the pages depend on; a window nobody takes (another
+# worker took the step, the run stopped) is dropped after AHEAD_TTL_SECONDS, and its calls are the only loss.
+AHEAD_TTL_SECONDS = 120
+_ahead_lock = threading.Lock()
+_ahead: dict[tuple, tuple[float, Future]] = {}
+_ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-fetch-ahead")
+
+
+def _ahead_key(run: HistoricalImport, options: ImportOptions, min_id: int, page_size: int) -> tuple:
+    return (run.pk, run.link_id, options, min_id, page_size, settings.HISTORICAL_IMPORT_WINDOW_PAGES)
+
+
+def _fetch_ahead(key: tuple, client, options: ImportOptions, min_id: int, page_size: int) -> None:
+    """Start reading the window at `key` in the fetch-ahead thread (unless it is read or kept already)."""
+    with _ahead_lock:
+        _forget_stale()
+        if key in _ahead:
+            return
+        context = contextvars.copy_context()  # the log context (job, link) follows the calls into the thread
+        _ahead[key] = (
+            time.monotonic(),
+            _ahead_pool.submit(context.run, _fetch_window, client, options, min_id, page_size),
+        )
+
+
+def _keep_ahead(key: tuple, window: _Window) -> None:
+    """Keep pages already read for the step that resumes at `key` (a step that gave way to live work)."""
+    future: Future = Future()
+    future.set_result(window)
+    with _ahead_lock:
+        _ahead[key] = (time.monotonic(), future)
+
+
+def _take_ahead(key: tuple) -> _Window | None:
+    """The window read ahead for `key` (waiting for it if still in flight), or None. Its error, if the read failed,
+    is raised (the step fails as if it had read it). Windows of the run before this one are dropped."""
+    with _ahead_lock:
+        _forget_stale()
+        _, future = _ahead.pop(key, (0.0, None))
+        for other in [k for k in _ahead if k[0] == key[0] and k[3] < key[3]]:
+            _ahead.pop(other)[1].cancel()
+    if future is None or future.cancelled():
+        return None
+    window = future.result()
+    if time.monotonic() - window.fetched_at > AHEAD_TTL_SECONDS:
+        return None  # too old to trust: read it again
+    return window
+
+
+def _forget_stale() -> None:
+    """Drop windows nobody took in time (another worker took the step, the run stopped). Holds `_ahead_lock`."""
+    now = time.monotonic()
+    for key in [k for k, (started, _) in _ahead.items() if now - started > AHEAD_TTL_SECONDS]:
+        _ahead.pop(key)[1].cancel()
+
+
+def fetch_ahead_join(timeout: float | None = 60) -> None:
+    """Wait until every window being fetched ahead has arrived (tests; a worker never waits for them)."""
+    with _ahead_lock:
+        futures = [future for _, future in _ahead.values()]
+    for future in futures:
+        with contextlib.suppress(CancelledError):
+            future.exception(timeout=timeout)
+
+
+def _run_window(
+    run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int, *, yield_to_live: bool
+):
+    """Take the window from the cursor (read ahead by the previous step, or now), start reading the next one, then
+    apply this one page by page. With `yield_to_live`, the step ends after any page but the last when live work of
+    the store is waiting for a worker; the pages it did not apply are kept for the next step (from the cursor).
+    Every step applies at least one page, so a worker that serves only the imports queue never spins.
+    Returns the final state when the run ended, None to go on."""
+    cursor = dict(run.cursor)
+    min_id = int(cursor.get("min_id", 0))
+    window = _take_ahead(_ahead_key(run, options, min_id, page_size)) or _fetch_window(
+        client, options, min_id, page_size
+    )
+    if not window.last:
+        next_key = _ahead_key(run, options, window.next_min_id, page_size)
+        _fetch_ahead(next_key, client, options, window.next_min_id, page_size)
+    for page in window.pages:
         deleted = deleted_products(client=client, link=link, items=[i for o in page for i in o.products])
         fetched = [
             FetchedOrder(
-                order=o, refunds=refunds.get(o.id, []) if order_has_refunds(o) else None, deleted_product_ids=deleted
+                order=o,
+                refunds=window.refunds.get(o.id, []) if order_has_refunds(o) else None,
+                deleted_product_ids=deleted,
             )
             for o in page
         ]
@@ -430,9 +536,11 @@ def _run_window(
             return state
         cursor = {"min_id": page[-1].id + 1}
         reset_queries()  # with DEBUG on, Django keeps every statement of a long job in memory
-        if yield_to_live and page is not pages[-1] and _live_work_waits(link):
+        if yield_to_live and page is not window.pages[-1] and _live_work_waits(link):
+            rest = window.pages[window.pages.index(page) + 1 :]
+            _keep_ahead(_ahead_key(run, options, page[-1].id + 1, page_size), dataclasses.replace(window, pages=rest))
             return None
-    if last:
+    if window.last:
         return _finish(run, ImportState.COMPLETED)
     return None
 
@@ -441,6 +549,7 @@ def _apply_page(run: HistoricalImport, link: StoreLink, fetched, cursor: dict, n
     """Apply one page, its counters and the next cursor in one transaction, if this runner still owns the
     cursor. Returns a final state when the run must stop, else None."""
     with transaction.atomic():
+        _commit_without_waiting_for_the_flush()
         row = HistoricalImport.objects.select_for_update().get(pk=run.pk)
         if row.state == ImportState.CANCELLING:
             stop = ImportState.CANCELLED
@@ -456,6 +565,16 @@ def _apply_page(run: HistoricalImport, link: StoreLink, fetched, cursor: dict, n
             except Exception as exc:  # noqa: BLE001 - an error on our side: isolate it order by order below
                 logger.exception("historical import %s: a page failed to apply; applying it order by order", run.pk)
                 kinds = _apply_one_by_one(link, fetched, row.adjust_stock, exc)
+            counts = {"already" if name == "already_imported" else name: kinds.get(name, 0) for name in COUNTERS}
+            first, last = fetched[0].order.id, fetched[-1].order.id
+            sync_log(
+                link=link,
+                event=Event.IMPORT_PAGE,
+                data={"import": run.pk, "first": first, "last": last, **counts},
+                first=first,
+                last=last,
+                **counts,
+            )
             for name in COUNTERS:
                 setattr(row, name, getattr(row, name) + kinds.get(name, 0))
             row.seen += len(fetched)
@@ -469,6 +588,18 @@ def _apply_page(run: HistoricalImport, link: StoreLink, fetched, cursor: dict, n
         logger.info("historical import %s: another runner moved the cursor; this one stops", run.pk)
         return row.state
     return None
+
+
+def _commit_without_waiting_for_the_flush() -> None:
+    """This transaction's commit returns before its WAL reaches the disk (PostgreSQL: `SET LOCAL
+    synchronous_commit = off`), which saves a flush wait per page. Safe here because a page's rows and the run's
+    cursor commit in this one transaction: a crash can lose the last pages' commits (a fraction of a second),
+    but it loses them whole, cursor included, and the run resumes from the cursor that survived and applies them
+    again. Anything else that saw those rows and committed (a webhook's sync) committed after them in the WAL, so
+    its own flush makes them durable first. Live syncs never do this: an accepted webhook is on disk first."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _apply_one_by_one(link: StoreLink, fetched, adjust_stock: bool, first_error: Exception) -> Counter:

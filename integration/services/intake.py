@@ -1,8 +1,9 @@
 """Webhook intake: authenticate, store, request the order's sync. In milliseconds.
 
-The endpoint (integration/webhooks.py) only calls `webhook_accept`. In one transaction it stores the delivery
-(a WebhookEvent; a delivery whose hash was stored before is acknowledged and dropped) and requests the order's sync
-(`order_sync_request`: its OrderSync row and its `bc.order_sync` work row). Once that commits the delivery is
+The endpoint (integration/webhooks.py) only calls `webhook_accept`. In one statement (on PostgreSQL; one
+transaction elsewhere) it stores the delivery (a WebhookEvent; a delivery whose hash was stored before is
+acknowledged and dropped) and requests the order's sync (`order_sync_request`: its OrderSync row and its
+`bc.order_sync` work row, as data-modifying CTEs of that statement). Once that commits the delivery is
 safe: the work row is the record, Redis only rings the bell that wakes a worker now rather than at its next look
 at the database (a few seconds). So a delivery accepted while Redis is down, or whose bell is lost, is synced all
 the same, with no sweeper.
@@ -26,7 +27,9 @@ from django.utils import timezone
 
 from integration.choices import LinkKind, LinkState
 from integration.models import StoreLink, WebhookEvent
-from integration.services.order_sync import order_sync_request
+from integration.services.order_sync import ORDER_SYNC, order_sync_request, order_sync_request_ctes
+from work import bell
+from work.registry import get
 
 logger = logging.getLogger("integration.webhooks")
 
@@ -41,6 +44,7 @@ ORDER_SCOPES = frozenset(
         "store/order/refund/created",
     }
 )
+REFUND_SCOPE = "store/order/refund/created"
 # Standard Webhooks signatures (single-click app installs): deliveries older than this are replays.
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 LAST_WEBHOOK_RESOLUTION = timedelta(seconds=5)
@@ -66,8 +70,8 @@ def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
     """Authenticate a BigCommerce delivery, store it and request the order's sync. Raises WebhookRejected.
 
     The hot path of the product (BigCommerce waits for the answer, and retries when it is slow): one read of
-    the link, then one transaction of three short statements (the event, the OrderSync row if new, the work
-    row) and, after the commit, at most one Redis round trip (the bell; none while enough bells wait).
+    the link, then one statement that is its own transaction (the event, the OrderSync row if new, the work row)
+    and, after the commit, at most one Redis round trip (the bell; none while enough bells wait).
     """
     if len(body) > settings.WEBHOOK_MAX_BODY_BYTES:
         raise WebhookRejected(413, "body_too_large")
@@ -82,17 +86,41 @@ def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
         return Accepted("ignored_scope")
     order_id = _order_id(payload)
     now = timezone.now()
-    with transaction.atomic():
+    if connection.vendor == "postgresql":
+        # One statement, its own transaction: the delivery, and its sync's request only if it was new.
         event_id = _event_insert(link=link, payload=payload, order_id=order_id, headers=headers, now=now)
         if event_id is None:
             return Accepted("duplicate")
+        bell.ring_on_commit(get(ORDER_SYNC).queue)
         _touch_last_webhook(link, now)
-        order_sync_request(link=link, bc_order_id=order_id)
+        return Accepted("queued", event_id)
+    with transaction.atomic():
+        event_id = _event_insert(
+            link=link, payload=payload, order_id=order_id, headers=headers, now=now, with_request=False
+        )
+        if event_id is None:
+            return Accepted("duplicate")
+        _touch_last_webhook(link, now)
+        order_sync_request(
+            link=link,
+            bc_order_id=order_id,
+            refunds=payload["scope"] == REFUND_SCOPE,
+            settle=timedelta(seconds=settings.ORDER_SYNC_SETTLE_SECONDS),
+        )
     return Accepted("queued", event_id)
 
 
-def _event_insert(*, link: StoreLink, payload: dict, order_id: int, headers: dict[str, str], now) -> int | None:
-    """Store the delivery; None when its hash was stored before."""
+def _event_insert(
+    *,
+    link: StoreLink,
+    payload: dict,
+    order_id: int,
+    headers: dict[str, str],
+    now,
+    with_request: bool = True,
+) -> int | None:
+    """Store the delivery; None when its hash was stored before. `with_request` (PostgreSQL): in the same
+    statement, request the order's sync if the delivery is new (`order_sync_request_ctes`)."""
     values = {
         "link_id": link.pk,
         "hash": payload["hash"][:128],
@@ -105,12 +133,21 @@ def _event_insert(*, link: StoreLink, payload: dict, order_id: int, headers: dic
     fields = [WebhookEvent._meta.get_field(name) for name in values]
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, values.values(), strict=True)]
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(WebhookEvent._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT (link_id, hash) DO NOTHING RETURNING id",
-            params,
+    sql = (
+        f"INSERT INTO {quote(WebhookEvent._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT (link_id, hash) DO NOTHING RETURNING id"
+    )
+    if with_request:
+        request_sql, request_params = order_sync_request_ctes(
+            link=link,
+            bc_order_id=order_id,
+            only_if="EXISTS (SELECT 1 FROM event)",
+            refunds=payload["scope"] == REFUND_SCOPE,
+            settle=timedelta(seconds=settings.ORDER_SYNC_SETTLE_SECONDS),
         )
+        sql, params = f"WITH event AS ({sql}), {request_sql} SELECT id FROM event", [*params, *request_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     return row[0] if row else None
 

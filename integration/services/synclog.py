@@ -62,10 +62,22 @@ class Event:
     ORDER_REFUNDED = _e(
         "order_refunded", LogLevel.INFO, "Order {order}: refund of {amount} recorded on sale #{invoice}."
     )
+    ORDER_RESTOCKED = _e(
+        "order_restocked",
+        LogLevel.INFO,
+        "Order {order}: refunded items returned to stock at {outlet} ({detail}), as the shop's settings ask; "
+        "see sale #{invoice}.",
+    )
     ORDER_EDITED = _e(
         "order_edited",
         LogLevel.INFO,
         "Order {order} was edited in BigCommerce; sale #{invoice} lines and stock adjusted ({detail}).",
+    )
+    ORDER_SHIPPED = _e(
+        "order_shipped",
+        LogLevel.INFO,
+        "Order {order}: shipped in BigCommerce ({detail}); the fulfilment of sale #{invoice} counts them as sent, "
+        "so they are not shipped again.",
     )
     ORDER_FROM_POS = _e(
         "order_from_pos", LogLevel.INFO, "Order {order} came from this POS's own channel; not imported back."
@@ -169,6 +181,12 @@ class Event:
     )
     IMPORT_CANCELLED = _e("import_cancelled", LogLevel.WARNING, "Historical import stopped before the end: {detail}.")
     IMPORT_FAILED = _e("import_failed", LogLevel.ERROR, "Historical import stopped: {message}")
+    IMPORT_PAGE = _e(
+        "import_page",
+        LogLevel.INFO,
+        "Historical import: orders {first} to {last} applied: {imported} imported, {skipped} skipped, {already} "
+        "already imported, {failed} failed.",
+    )
     IMPORT_ORDER_FAILED = _e(
         "import_order_failed",
         LogLevel.ERROR,

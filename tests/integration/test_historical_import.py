@@ -15,6 +15,7 @@ from integration.client import BigCommerceClient
 from integration.models import HistoricalImport, OrderSync, StoreLink, SyncLogEntry
 from integration.services.historical_import import (
     IMPORT,
+    fetch_ahead_join,
     historical_import_cancel,
     historical_import_preview,
     historical_import_run,
@@ -246,6 +247,40 @@ def test_a_worker_killed_mid_run_resumes_and_finishes_with_the_right_totals(sand
     )
     external = list(Sale.objects.values_list("external_order_id", flat=True))
     assert len(external) == imported == len(set(external))
+
+
+@pytest.mark.sandbox(orders=30)
+def test_the_next_window_is_read_while_this_one_is_applied_and_no_page_twice(sandbox, link, admin_user, settings):
+    settings.HISTORICAL_IMPORT_WINDOW_PAGES = 1
+    run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
+    sandbox.store.request_log.clear()
+
+    historical_import_step(import_id=run.pk, page_size=10, request_next=False)
+    fetch_ahead_join()
+
+    run.refresh_from_db()
+    pages_read = len(sandbox.store.request_log.records(endpoint="list_orders"))
+    assert (run.seen, pages_read) == (10, 2)  # the second window was read before its step ran
+    historical_import_run(import_id=run.pk, page_size=10)
+    run.refresh_from_db()
+    imported, skipped = _expected(sandbox)
+    assert (run.state, run.seen, run.imported, run.skipped) == (ImportState.COMPLETED, 30, imported, skipped)
+    # 3 full pages and the empty one that ends the range, each read once
+    assert len(sandbox.store.request_log.records(endpoint="list_orders")) == 4
+
+
+@pytest.mark.sandbox(orders=30)
+def test_the_log_has_one_entry_per_page_and_orders_only_when_they_fail(sandbox, link, admin_user):
+    run = _run(link, admin_user)
+
+    pages = list(SyncLogEntry.objects.filter(event="import_page").order_by("pk"))
+    assert len(pages) == 3
+    assert sum(p.data["imported"] + p.data["skipped"] + p.data["already"] + p.data["failed"] for p in pages) == 30
+    assert sum(p.data["imported"] for p in pages) == run.imported
+    assert not SyncLogEntry.objects.filter(
+        event__in=["order_imported", "order_skipped", "order_voided", "customer_created", "customer_matched"]
+    ).exists()
+    assert "Historical import: orders" in pages[0].message
 
 
 def test_an_import_step_yields_to_live_orders_of_its_store(sandbox, link, admin_user, run_jobs):

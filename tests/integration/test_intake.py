@@ -7,11 +7,13 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from integration.choices import LinkState, OrderSyncState
 from integration.models import OrderSync, WebhookEvent
@@ -26,11 +28,6 @@ SAMPLES = Path(settings.BASE_DIR).parent / "shared" / "bigcommerce" / "webhook-s
 ORDER_SAMPLES = sorted(p.name for p in SAMPLES.glob("store_order_*.json") if "message" not in p.name)
 OTHER_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.json") if p.name not in ORDER_SAMPLES)
 URL = reverse("integration:webhook")
-
-
-@pytest.fixture
-def link(db):
-    return factories.StoreLinkFactory(store_id="1025646", webhook_secret="s3cret-value-for-tests")
 
 
 def _auth(link) -> dict:
@@ -323,3 +320,47 @@ def test_a_wrong_header_is_refused_even_with_a_valid_signature(post, client, app
 
     assert response.status_code == 401
     assert not WebhookEvent.objects.exists()
+
+
+def test_a_new_delivery_is_stored_and_requested_in_one_statement(link, django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from integration.services.intake import AUTH_HEADER, webhook_accept
+
+    headers = {AUTH_HEADER: f"{link.pk}:{link.webhook_secret}"}
+    body = json.dumps(_sample(ORDER_SAMPLES[0], hash="one-statement")).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_accept(body=body, headers=headers)  # the link's last_webhook_at is now recent: no write for it next
+    body = json.dumps(_sample(ORDER_SAMPLES[0], hash="one-statement-2", data={"type": "order", "id": 777})).encode()
+
+    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+        accepted = webhook_accept(body=body, headers=headers)
+
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert accepted.outcome == "queued"
+    assert len(statements) == 2, statements  # the link's lookup, then the delivery with its sync's request
+    assert WebhookEvent.objects.filter(pk=accepted.event_id, resource_id=777).exists()
+    assert OrderSync.objects.filter(link=link, bc_order_id=777, state=OrderSyncState.PENDING).exists()
+    assert _requested()[-1][0] == f"{link.pk}:777"
+    assert _bells() >= 1
+
+
+def test_a_refund_delivery_asks_the_sync_to_read_refunds_again_on_either_intake_path(post, link):
+    # The one-statement intake (PostgreSQL) and the transaction (SQLite) both count the request, so the sync
+    # reads the order's refunds; other scopes leave the count alone.
+    post(_sample("store_order_refund_created.json", hash="r1"), link)
+    assert OrderSync.objects.get(link=link, bc_order_id=250).refund_requests == 1
+
+    post(_sample("store_order_updated.json", hash="u1"), link)
+    post(_sample("store_order_refund_created.json", hash="r2"), link)
+    assert OrderSync.objects.get(link=link, bc_order_id=250).refund_requests == 2
+
+
+def test_a_delivery_sync_waits_the_settle_window(post, link, settings):
+    settings.ORDER_SYNC_SETTLE_SECONDS = 600  # a window far past the test: no timing in the assertion
+    before = timezone.now()
+    post(_sample("store_order_updated.json"), link)
+
+    item = WorkItem.objects.get(kind=ORDER_SYNC)
+    assert item.due_at >= before + timedelta(seconds=600)
