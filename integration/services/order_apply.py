@@ -96,6 +96,7 @@ class Plan:
     reason_detail: str = ""
     previous_status_id: int | None = None
     voided_now: bool = False
+    new_lines: list = field(default_factory=list)
 
     @property
     def order(self) -> Order:
@@ -231,12 +232,14 @@ def _apply_sales(batch: _Batch) -> None:
     customers = _resolve_customers(batch, [p for p in plans if p.kind == Kind.CREATE])
     payment_types = _payment_types(link, plans)
     specs = [_sale_spec(batch, p, resolution, customers.get(id(p)), payment_types) for p in plans]
-    written = sales_write(retailer_id=link.retailer_id, specs=specs, now=batch.now)
+    as_set = batch.options.mode == Mode.IMPORT  # a page of 250 orders: the writer's batch form
+    written = sales_write(retailer_id=link.retailer_id, specs=specs, now=batch.now, as_set=as_set)
     for plan, result in zip(plans, written, strict=True):
-        plan.sale, plan.previous_status_id, plan.voided_now = (
+        plan.sale, plan.previous_status_id, plan.voided_now, plan.new_lines = (
             result.sale,
             result.previous_bc_status_id,
             result.voided_now,
+            result.new_lines,
         )
         _log_sale_changes(batch, plan, result, payment_types)
     _follow_fulfillments(batch, plans)
@@ -477,9 +480,10 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
                 shipping_method=(first.shipping_method or "")[:200] if first else "",
                 already_shipped=plan.status.shipped,
                 new_sale=plan.kind == Kind.CREATE,
+                lines=plan.new_lines,
             )
         )
-    fulfillments_follow_online_sales(specs=specs)
+    fulfillments_follow_online_sales(specs=specs, as_set=batch.options.mode == Mode.IMPORT)
 
 
 # ---------------------------------------------------------------- recording the outcome

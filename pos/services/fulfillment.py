@@ -50,6 +50,7 @@ from pos.choices import (
     SaleStatus,
     WritebackState,
 )
+from pos.db import insert_rows
 from pos.models import Fulfillment, FulfillmentEvent, FulfillmentLine, Sale, SaleLine, User
 
 logger = logging.getLogger(__name__)
@@ -266,11 +267,13 @@ class OnlineFulfillmentSpec:
     shipping_method: str
     # BigCommerce already shows the order shipped or completed: nothing is left for staff to do.
     already_shipped: bool = False
-    # The sale was written in this same transaction: it has no fulfilment yet, so none is looked for.
+    # The sale was written in this same transaction: it has no fulfilment yet, so none is looked for, and these
+    # are its lines (products loaded), so they are not read back either.
     new_sale: bool = False
+    lines: Sequence[SaleLine] = ()
 
 
-def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) -> None:
+def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec], as_set: bool = False) -> None:
     """Keep online sales' fulfilments in step with their orders, for a whole batch of orders at once.
 
     A closed sale without a fulfilment gets one (already completed when BigCommerce shipped it before we saw the
@@ -293,13 +296,19 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) 
     if not live:
         return
     goods: dict[int, list[SaleLine]] = {}
-    for line in (
-        SaleLine.objects.filter(sale__in=[s.sale for s in live])
-        .exclude(product__kind__in=ProductKind.service_kinds())
-        .order_by("position", "id")
-    ):
-        goods.setdefault(line.sale_id, []).append(line)
-    _create_online([s for s in live if s.sale.pk not in existing], goods)
+    services = ProductKind.service_kinds()
+    for spec in live:
+        if spec.new_sale:
+            goods[spec.sale.pk] = sorted(
+                (line for line in spec.lines if line.product.kind not in services), key=lambda x: (x.position, x.pk)
+            )
+    unread = [s.sale for s in live if not s.new_sale]
+    if unread:
+        for line in (
+            SaleLine.objects.filter(sale__in=unread).exclude(product__kind__in=services).order_by("position", "id")
+        ):
+            goods.setdefault(line.sale_id, []).append(line)
+    _create_online([s for s in live if s.sale.pk not in existing], goods, insert_rows if as_set else _bulk_create)
     _follow_lines(
         [
             existing[s.sale.pk]
@@ -310,7 +319,15 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) 
     )
 
 
-def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[SaleLine]]) -> None:
+def _bulk_create(model, objs: Sequence) -> list:
+    return model.objects.bulk_create(objs)
+
+
+# "delivery", "pickup": built once (get_type_display() builds its choices dict on every call).
+_TYPE_WORDS = {value: str(label).lower() for value, label in FulfillmentType.choices}
+
+
+def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[SaleLine]], insert) -> None:
     now = timezone.now()
     specs = [s for s in specs if any(line.quantity > 0 for line in goods.get(s.sale.pk, []))]
     fulfillments = [
@@ -326,7 +343,7 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
         )
         for s in specs
     ]
-    Fulfillment.objects.bulk_create(fulfillments)
+    insert(Fulfillment, fulfillments)
     lines, events = [], []
     for spec, fulfillment in zip(specs, fulfillments, strict=True):
         done = spec.already_shipped
@@ -346,7 +363,7 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
                     fulfilled=q,
                 )
             )
-        kind = fulfillment.get_type_display().lower()
+        kind = _TYPE_WORDS[fulfillment.type]
         events.append(
             FulfillmentEvent(
                 fulfillment=fulfillment,
@@ -362,8 +379,8 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
                     message=f"The order was already {spec.sale.bc_status_label} in BigCommerce when it was imported.",
                 )
             )
-    FulfillmentLine.objects.bulk_create(lines)
-    FulfillmentEvent.objects.bulk_create(events)
+    insert(FulfillmentLine, lines)
+    insert(FulfillmentEvent, events)
 
 
 def _follow_lines(fulfillments: list[Fulfillment], goods: dict[int, list[SaleLine]]) -> None:
