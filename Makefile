@@ -15,8 +15,8 @@ run: venv  ## the product: embedded Redis, SQLite, demo retailer, web, worker an
 test: venv  ## the whole suite (PostgreSQL and Redis when found; see scripts/test.sh)
 	scripts/test.sh
 
-drills: venv  ## the reliability drills of tests/drills, one process (make bench runs them with figures)
-	DRILLS=1 TEST_WORKERS=0 scripts/test.sh tests/drills
+drills: venv  ## only the reliability drills of tests/drills (make test runs them too; make bench with figures)
+	TEST_WORKERS=0 scripts/test.sh tests/drills
 
 lint: venv
 	.venv/bin/ruff check .

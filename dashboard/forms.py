@@ -602,6 +602,12 @@ class FulfillmentSettingsForm(BootstrapMixin, forms.Form):
         required=False,
         help_text="Off: staff must take the payment before they can complete or mark as collected.",
     )
+    restock_refunded_items = forms.BooleanField(
+        label="Return refunded items to stock",
+        required=False,
+        help_text="On: items a BigCommerce refund names go back into the online outlet's stock, once per refund. "
+        "Off: stock is left as it is (count returned goods in by hand).",
+    )
 
 
 class RegisterSelect(forms.Select):

@@ -148,6 +148,10 @@ class OrderSync(models.Model):
     bc_date_modified = models.DateTimeField(null=True, blank=True)
     bc_status_id = models.PositiveSmallIntegerField(null=True, blank=True)
     bc_date_created = models.DateTimeField(null=True, blank=True)
+    # Refunds are read from BigCommerce only when something says they changed: a refund webhook, a staff retry or
+    # reconciliation counts up `refund_requests`; `refunds_read` is the count the last read saw (None: never read).
+    refund_requests = models.PositiveIntegerField(default=0, db_default=0)
+    refunds_read = models.PositiveIntegerField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     resolution_note = models.TextField(blank=True)

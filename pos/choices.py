@@ -28,6 +28,7 @@ class MovementReason(models.TextChoices):
     SALE = "sale", _("Sale")
     VOID = "void", _("Void")
     EDIT = "edit", _("Order edited")
+    RETURN = "return", _("Refunded item returned")
     ADJUSTMENT = "adjustment", _("Adjustment")
     COUNT = "count", _("Stock count")
     RECEIVED = "received", _("Stock received")
@@ -167,7 +168,7 @@ class FulfillmentAction(models.TextChoices):
     WRITEBACK_SUCCEEDED = "writeback_succeeded", _("Sent to BigCommerce")
     WRITEBACK_FAILED = "writeback_failed", _("Write-back failed")
     ORDER_EDITED = "order_edited", _("Order edited in BigCommerce")
-    SHIPPED_IN_BIGCOMMERCE = "shipped_in_bigcommerce", _("Already shipped in BigCommerce")
+    SHIPPED_IN_BIGCOMMERCE = "shipped_in_bigcommerce", _("Shipped in BigCommerce")
 
 
 class Carrier(models.TextChoices):

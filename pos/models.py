@@ -65,6 +65,10 @@ class Retailer(models.Model):
     allow_unpaid_fulfillment = models.BooleanField(
         default=False, help_text="Allow completing a fulfilment while the sale still has a balance owing."
     )
+    restock_refunded_items = models.BooleanField(
+        default=False,
+        help_text="Items a refund names (a BigCommerce refund of items) go back into the sale's outlet's stock.",
+    )
     # "Import all orders" is off until support enables it (audited in AuditEntry, shown in the support console).
     historical_import_enabled = models.BooleanField(default=False)
     historical_import_changed_at = models.DateTimeField(null=True, blank=True)

@@ -26,7 +26,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
-from pos.choices import Channel, FulfillmentState, SaleStatus
+from pos.choices import Channel, FulfillmentState, MovementReason, SaleStatus
 from pos.keyset import KeysetPage, keyset_page
 from pos.models import (
     AuditEntry,
@@ -479,14 +479,20 @@ def sales_history_page(
 
 
 def sale_for_detail(*, retailer: Retailer) -> QuerySet[Sale]:
-    """The retailer's sales with everything the sale page shows: lines, payments and refunds, customer,
-    fulfilment with its lines and events, and the BigCommerce order's sync row and link."""
+    """The retailer's sales with everything the sale page shows: lines, payments and refunds, refunded items
+    returned to stock (`returns`), customer, fulfilment with its lines and events, and the BigCommerce order's sync
+    row and link."""
     return (
         Sale.objects.for_retailer(retailer)
         .select_related("customer", "outlet", "register", "user", "fulfillment", "order_sync__link")
         .prefetch_related(
             "lines",
             "payments__payment_type",
+            Prefetch(
+                "movements",
+                queryset=InventoryMovement.objects.filter(reason=MovementReason.RETURN).select_related("product"),
+                to_attr="returns",
+            ),
             Prefetch("fulfillment__lines", queryset=FulfillmentLine.objects.select_related("sale_line")),
             Prefetch("fulfillment__events", queryset=FulfillmentEvent.objects.select_related("actor")),
         )

@@ -45,7 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tax-inclusive", action="store_true", help="prices entered including tax")
     parser.add_argument("--access-log", action="store_true", help="log every request on stderr")
     parser.add_argument(
-        "--state", metavar="FILE", help="keep the store in FILE across restarts (read at start, written as it changes)"
+        "--state",
+        metavar="FILE",
+        help="keep the (first) store in FILE across restarts (read at start, written as it changes)",
     )
     options = parser.parse_args(argv)
     if options.orders < 0 or options.place_every < 0:

@@ -11,11 +11,12 @@ Bodies and answers are JSON; nothing here needs the API token (the sandbox liste
 | `POST /__sandbox__/orders/<id>/cancel` | status Cancelled |
 | `POST /__sandbox__/orders/<id>/refund` | `{"full": true}`, `{"amount": "5.00"}`, `{"lines": [[1001, 1]]}`, `{}` |
 | `POST /__sandbox__/orders/<id>/archive` | archive (`is_deleted`) |
+| `POST /__sandbox__/orders/<id>/ship` | shipped in the control panel: `{"lines": [[1001, 2]]}`, `{}` (all left) |
 | `POST /__sandbox__/products` | add products without options: `{"count": 20000, "price": "10.00"}` (SKU `BULK-<id>`) |
 | `DELETE /__sandbox__/products/<id>` | delete a product from the catalog |
 | `GET`, `POST`, `DELETE /__sandbox__/faults` | list, add (`{"kind": "error", "endpoint": "get_order", ...}`), clear |
 | `PUT /__sandbox__/quota` | `{"quota": 20, "window_ms": 1000}` |
-| `PUT /__sandbox__/webhooks` | `{"duplicates": true, "out_of_order": true, "retry_schedule": [0.1, 0.2]}` |
+| `PUT /__sandbox__/webhooks` | `{"duplicates": true, "out_of_order": true, "retry_schedule": [0.1], "senders": 8}` |
 | `GET /__sandbox__/webhooks/deliveries` | every delivery attempt |
 | `GET`, `DELETE /__sandbox__/requests` | the request log (`?endpoint=get_order&order_id=105`) and counts; clear it |
 | `POST /__sandbox__/token/revoke` | the API token stops working (401) until a reset |
@@ -47,6 +48,7 @@ CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (
     (f"{_C}/orders/<int:order_id>/cancel", "cancel_order", "POST"),
     (f"{_C}/orders/<int:order_id>/refund", "refund_order", "POST"),
     (f"{_C}/orders/<int:order_id>/archive", "archive_order", "POST"),
+    (f"{_C}/orders/<int:order_id>/ship", "ship_order", "POST"),
     (f"{_C}/products", "add_products", "POST"),
     (f"{_C}/products/<int:product_id>", "delete_product", "DELETE"),
     (f"{_C}/faults", "list_faults", "GET"),
@@ -131,6 +133,13 @@ class ControlApi:
         refund = self.store.refund_order(order_id, full=bool(body.get("full")), lines=lines, amount=body.get("amount"))
         return {"refund_id": refund.id, "status_id": self.store.order(order_id).status_id}
 
+    def ship_order(self, request: Request, body: dict, order_id: int) -> dict:
+        lines = [(int(line_id), int(quantity)) for line_id, quantity in body.get("lines") or ()] or None
+        shipments = self.store.ship_in_control_panel(
+            order_id, lines=lines, tracking_number=str(body.get("tracking_number", ""))
+        )
+        return {"shipment_ids": [s.id for s in shipments], "status_id": self.store.order(order_id).status_id}
+
     def archive_order(self, request: Request, body: dict, order_id: int) -> dict:
         return {"id": self.store.archive_order(order_id).id}
 
@@ -159,7 +168,10 @@ class ControlApi:
         deliverer.out_of_order = bool(body.get("out_of_order", deliverer.out_of_order))
         if "retry_schedule" in body:
             deliverer.retry_schedule = tuple(float(s) for s in body["retry_schedule"])
+        if "senders" in body:
+            deliverer.set_senders(int(body["senders"]))
         return {
+            "senders": deliverer.senders,
             "duplicates": deliverer.duplicates,
             "out_of_order": deliverer.out_of_order,
             "retry_schedule": list(deliverer.retry_schedule),

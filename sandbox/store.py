@@ -623,6 +623,27 @@ class SandboxStore:
             self._emit_order_change(record, previous)
             return shipment
 
+    def ship_in_control_panel(
+        self, order_id: int, *, lines: list[tuple[int, int]] | None = None, tracking_number: str = ""
+    ) -> list[ShipmentRecord]:
+        """A merchant ships from BigCommerce's control panel: the given `[(line_id, quantity)]`, or everything left
+        to ship; one shipment per address, as `POST /v2/orders/{id}/shipments` makes them."""
+        with self.lock:
+            record = self._existing(order_id)
+            wanted = lines or [(li.id, li.quantity - li.shipped) for li in record.lines if li.quantity > li.shipped]
+            by_slot: dict[int, list[tuple[int, int]]] = {}
+            for line_id, quantity in wanted:
+                line = next((li for li in record.lines if li.id == int(line_id)), None)
+                if line is None:
+                    raise SandboxError(400, f"The order product id {line_id} is not valid for this order.")
+                by_slot.setdefault(line.slot, []).append((line.id, quantity))
+        return [
+            self.create_shipment(
+                order_id, order_address_id=address_id(order_id, slot), items=items, tracking_number=tracking_number
+            )
+            for slot, items in sorted(by_slot.items())
+        ]
+
     def _existing(self, order_id: int) -> OrderRecord:
         try:
             return self.order(order_id)

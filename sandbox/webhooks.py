@@ -92,9 +92,10 @@ class WebhookDeliverer:
         # of a previous run (the demo's database) must not take a new event for a duplicate.
         self._salt = uuid.uuid4().hex
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._stopping = False
-        self._session = requests.Session()
+        self._local = threading.local()  # a requests session per sender thread
+        self.senders = 1
 
     # ------------------------------------------------------------ producing
 
@@ -135,18 +136,31 @@ class WebhookDeliverer:
     # ------------------------------------------------------------ running
 
     def start(self) -> None:
-        if self._thread is None:
+        """Start the sender threads (`senders` of them: deliveries go out that many at a time, as BigCommerce
+        sends a busy store's callbacks concurrently)."""
+        with self._cond:
             self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
-            self._thread.start()
+            while len(self._threads) < self.senders:
+                thread = threading.Thread(target=self._run, name="sandbox-webhooks", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def set_senders(self, count: int) -> None:
+        """Deliver `count` at a time from now on (more threads start at once if it runs; fewer take effect at
+        the next start)."""
+        if count < 1:
+            raise ValueError("senders must be at least 1")
+        self.senders = count
+        if self._threads:
+            self.start()
 
     def stop(self) -> None:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []
 
     def clear(self) -> None:
         """Drop every pending delivery and the attempt log (a reset)."""
@@ -195,7 +209,10 @@ class WebhookDeliverer:
             return
         status, error = None, ""
         try:
-            response = self._session.post(
+            session = getattr(self._local, "session", None)
+            if session is None:
+                session = self._local.session = requests.Session()
+            response = session.post(
                 hook.destination,
                 data=delivery.body,
                 headers=self._headers(hook.headers, delivery),

@@ -6,7 +6,10 @@ process is needed), and the sandbox BigCommerce store (port SANDBOX_PORT, 8100, 
 SIGTERM) stops all of them and leaves no process behind.
 
 Once the sandbox answers, the demo retailer is linked to it (`manage.py demo_link`, idempotent), with webhooks
-to this web server, so the orders the sandbox places arrive as sales.
+to this web server, so the orders the sandbox places arrive as sales. Every process talks to the sandbox as its
+BigCommerce (BIGCOMMERCE_API_URL and BIGCOMMERCE_LOGIN_URL, unless set), so unlinking and linking again from the
+settings page works too. The sandbox keeps its store in var/sandbox.state: a restart goes on with its order
+numbers, and never serves another order under a number already imported.
 """
 
 from __future__ import annotations
@@ -116,6 +119,9 @@ def main() -> int:
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "8000")
     sandbox_port = env.get("SANDBOX_PORT", "8100")
     env.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
+    sandbox_url = f"http://{host}:{sandbox_port}"
+    env.setdefault("BIGCOMMERCE_API_URL", sandbox_url)
+    env.setdefault("BIGCOMMERCE_LOGIN_URL", sandbox_url)
     procs: list[tuple[str, subprocess.Popen]] = []
     stopping = False
 
@@ -129,7 +135,9 @@ def main() -> int:
         if not env.get("REDIS_URL"):
             procs.append(("embedded redis", embedded_redis(env)))
         subprocess.run([*MANAGE, "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
-        subprocess.run([*MANAGE, "demo_seed"], cwd=ROOT, env=env, check=True)
+        seeded = subprocess.run([*MANAGE, "demo_seed"], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+        print(seeded.stdout, end="", flush=True)
+        logins = [line.strip() for line in seeded.stdout.splitlines() if line.strip().startswith("login ")]
         procs.append(
             (
                 "worker",
@@ -142,11 +150,14 @@ def main() -> int:
         )
         procs.append(("web", start("web", [*MANAGE, "runserver", f"{host}:{port}", "--noreload"], env)))
         # A sandbox BigCommerce store that keeps taking orders; the demo retailer is linked to it.
+        state = str(VAR / "sandbox.state")
         sandbox = [PYTHON, "-m", "sandbox", "--host", host, "--port", sandbox_port, "--place-every", "20"]
-        procs.append(("sandbox", start("sandbox", sandbox, env)))
-        link_demo_to_sandbox(f"http://{host}:{sandbox_port}", procs[-1][1], env)
+        procs.append(("sandbox", start("sandbox", [*sandbox, "--state", state], env)))
+        link_demo_to_sandbox(sandbox_url, procs[-1][1], env)
         log(f"ready: open http://{host}:{port}/ (Ctrl-C stops everything)")
-        log(f"sandbox BigCommerce store: http://{host}:{sandbox_port}/__sandbox__/info (an order every 20 s)")
+        for line in logins:
+            log(f"  {line}")
+        log(f"sandbox BigCommerce store: {sandbox_url}/__sandbox__/info (an order every 20 s)")
         while not stopping:
             for name, proc in procs:
                 if proc.poll() is not None:

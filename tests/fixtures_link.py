@@ -5,6 +5,11 @@ sale is booked in, and a helper that links the sandbox store through the service
   are the sandbox's (its login host and its JWTs use them).
 - `places`: the retailer's outlet, its register and a "Card" payment type.
 - `link_sandbox`: links `retailer` to the sandbox store now (hooks registered), returning the StoreLink.
+- `link`: the retailer's store link, the one fixture every module uses: in a test with the sandbox store, the link
+  to it, linked an hour ago (`live_link`: orders placed in the test are live orders); otherwise a link to a store
+  nobody calls (BigCommerce's sample store id, so its webhook samples are this link's), booking online sales in
+  the `outlet` and `register` fixtures. A module that needs more of it extends it (`def link(link): ...`).
+- `sync(order_id)`: request one order's sync as a webhook does and run the due order syncs as a worker does.
 """
 
 from __future__ import annotations
@@ -13,6 +18,26 @@ import pytest
 
 from integration.services.link import store_credentials_check, store_link_create
 from tests import factories
+from tests.work_helpers import sync_order
+
+# The store id in BigCommerce's webhook samples (../shared/bigcommerce).
+SAMPLE_STORE_ID = "1025646"
+
+
+@pytest.fixture
+def link(request, retailer):
+    if "sandbox" in request.fixturenames:
+        return request.getfixturevalue("live_link")
+    outlet, register = request.getfixturevalue("outlet"), request.getfixturevalue("register")
+    return factories.StoreLinkFactory(retailer=retailer, outlet=outlet, register=register, store_id=SAMPLE_STORE_ID)
+
+
+@pytest.fixture
+def sync(link):
+    def run(order_id: int):
+        return sync_order(link, order_id)
+
+    return run
 
 
 @pytest.fixture

@@ -4,6 +4,9 @@ and the test Redis.
 Workers are separate processes, so they only see committed data: use them from tests marked
 `@pytest.mark.django_db(transaction=True)` (and `@pytest.mark.postgres`: an in-memory SQLite test database cannot
 be shared with another process).
+
+Timeouts here only bound a hang (a shared CI machine may be slow, never this slow); when a test fails, the tail
+of its workers' logs is printed with it (pytest shows a test's captured output when it fails).
 """
 
 from __future__ import annotations
@@ -107,7 +110,12 @@ def rq_workers():
         started.extend(procs)
         codes = []
         for proc in procs:
-            _, err = proc.communicate(timeout=timeout)
+            try:
+                _, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate(timeout=10)
+                raise AssertionError(f"a burst worker ran for over {timeout:.0f} s: {err.decode()[-3000:]}") from None
             if proc.returncode != 0:
                 raise AssertionError(f"worker exited {proc.returncode}: {err.decode()[-2000:]}")
             codes.append(proc.returncode)
@@ -125,3 +133,6 @@ def rq_worker_pool():
     pool = WorkerPool()
     yield pool
     pool.stop(timeout=10)
+    if pool.procs:
+        # Shown by pytest only when the test failed (a timeout waiting for the workers, say).
+        print(f"\n---- the last 6,000 characters of the workers' logs ----\n{pool.log()[-6000:]}")

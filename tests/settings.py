@@ -87,3 +87,7 @@ ARTIFACTS_DIR = BASE_DIR / "var" / "test-artifacts"
 # processes are given their own).
 if "BIGCOMMERCE_READ_TIMEOUT" not in os.environ:
     BIGCOMMERCE_TIMEOUT = (2, 5)
+# Webhook syncs are due at once in tests (a test that posts a webhook then runs the work finds it due); the tests
+# of the settle window set it themselves.
+if "ORDER_SYNC_SETTLE_SECONDS" not in os.environ:
+    ORDER_SYNC_SETTLE_SECONDS = 0.0

@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from integration.models import WebhookEvent
-from tests import factories
 from tests.fixtures_workers import ROOT, worker_env
 from tests.slow_clients import SlowClients, probe
 
@@ -80,11 +79,6 @@ def serve():
     yield start
     for server in servers:
         server.stop()
-
-
-@pytest.fixture
-def link(db):
-    return factories.StoreLinkFactory(store_id="1025646", webhook_secret="s3cret-value-for-serving-tests")
 
 
 def _webhook(link, order_id: int) -> tuple[bytes, dict]:

@@ -47,7 +47,12 @@ from integration.services.link import (
 )
 from pos.models import Outlet, Register
 from pos.selectors import retailer_audit_recent, settings_counts
-from pos.services.retailer import retailer_currency_locked, retailer_settings_update, retailer_unpaid_fulfillment_set
+from pos.services.retailer import (
+    retailer_currency_locked,
+    retailer_restock_refunds_set,
+    retailer_settings_update,
+    retailer_unpaid_fulfillment_set,
+)
 from pos.tenancy import AdminRequiredMixin, RetailerRequiredMixin, is_admin
 
 BIGCOMMERCE_TEMPLATE = "dashboard/settings_bigcommerce.html"
@@ -73,7 +78,12 @@ def settings_page(request, *, retailer_form=None, status: int = 200):
     retailer_form = retailer_form or RetailerSettingsForm(
         retailer=retailer, currency_locked=retailer_currency_locked(retailer=retailer)
     )
-    fulfillment_form = FulfillmentSettingsForm(initial={"allow_unpaid_fulfillment": retailer.allow_unpaid_fulfillment})
+    fulfillment_form = FulfillmentSettingsForm(
+        initial={
+            "allow_unpaid_fulfillment": retailer.allow_unpaid_fulfillment,
+            "restock_refunded_items": retailer.restock_refunded_items,
+        }
+    )
     if not admin:
         _read_only(retailer_form, fulfillment_form)
     context = {
@@ -122,14 +132,25 @@ class FulfillmentSettingsView(AdminRequiredMixin, View):
         form = FulfillmentSettingsForm(request.POST)
         form.is_valid()  # a checkbox is always valid: unticked is False
         allowed = form.cleaned_data["allow_unpaid_fulfillment"]
+        restock = form.cleaned_data["restock_refunded_items"]
+        changed = False
         if retailer_unpaid_fulfillment_set(retailer=request.retailer, allowed=allowed, acting_user=request.user):
+            changed = True
             messages.success(
                 request,
                 "Fulfilments can now be completed while a balance is owing."
                 if allowed
                 else "Fulfilments now need the sale paid before they can be completed.",
             )
-        else:
+        if retailer_restock_refunds_set(retailer=request.retailer, restock=restock, acting_user=request.user):
+            changed = True
+            messages.success(
+                request,
+                "Items named by BigCommerce refunds from now on go back into stock."
+                if restock
+                else "Refunds no longer put items back into stock.",
+            )
+        if not changed:
             messages.info(request, "Nothing changed.")
         return redirect("dashboard:settings")
 

@@ -44,6 +44,7 @@ ORDER_SCOPES = frozenset(
         "store/order/refund/created",
     }
 )
+REFUND_SCOPE = "store/order/refund/created"
 # Standard Webhooks signatures (single-click app installs): deliveries older than this are replays.
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 LAST_WEBHOOK_RESOLUTION = timedelta(seconds=5)
@@ -100,12 +101,23 @@ def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
         if event_id is None:
             return Accepted("duplicate")
         _touch_last_webhook(link, now)
-        order_sync_request(link=link, bc_order_id=order_id)
+        order_sync_request(
+            link=link,
+            bc_order_id=order_id,
+            refunds=payload["scope"] == REFUND_SCOPE,
+            settle=timedelta(seconds=settings.ORDER_SYNC_SETTLE_SECONDS),
+        )
     return Accepted("queued", event_id)
 
 
 def _event_insert(
-    *, link: StoreLink, payload: dict, order_id: int, headers: dict[str, str], now, with_request: bool = True
+    *,
+    link: StoreLink,
+    payload: dict,
+    order_id: int,
+    headers: dict[str, str],
+    now,
+    with_request: bool = True,
 ) -> int | None:
     """Store the delivery; None when its hash was stored before. `with_request` (PostgreSQL): in the same
     statement, request the order's sync if the delivery is new (`order_sync_request_ctes`)."""
@@ -127,7 +139,11 @@ def _event_insert(
     )
     if with_request:
         request_sql, request_params = order_sync_request_ctes(
-            link=link, bc_order_id=order_id, only_if="EXISTS (SELECT 1 FROM event)"
+            link=link,
+            bc_order_id=order_id,
+            only_if="EXISTS (SELECT 1 FROM event)",
+            refunds=payload["scope"] == REFUND_SCOPE,
+            settle=timedelta(seconds=settings.ORDER_SYNC_SETTLE_SECONDS),
         )
         sql, params = f"WITH event AS ({sql}), {request_sql} SELECT id FROM event", [*params, *request_params]
     with connection.cursor() as cursor:

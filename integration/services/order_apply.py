@@ -41,7 +41,7 @@ from pos.choices import Channel, PaymentKind, ProductKind, SaleStatus
 from pos.db import bulk_update_rows
 from pos.models import PaymentType, Product, Sale
 from pos.services.fulfillment import OnlineFulfillmentSpec, fulfillments_follow_online_sales
-from pos.services.sales import LineSpec, PaymentSpec, SaleSpec, SaleWritten, Totals, sales_write
+from pos.services.sales import LineSpec, PaymentSpec, ReturnSpec, SaleSpec, SaleWritten, Totals, sales_write
 
 logger = logging.getLogger("integration.sync")
 
@@ -67,6 +67,7 @@ class FetchedOrder:
     order: Order
     refunds: Sequence[Refund] | None = None  # None: not fetched, keep the refunds already recorded
     deleted_product_ids: frozenset[int] = frozenset()
+    refund_requests: int = 0  # OrderSync.refund_requests when the order was fetched
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ IMPORT_SUMMARISED = frozenset(
         Event.ORDER_VOIDED,
         Event.ORDER_EDITED,
         Event.ORDER_REFUNDED,
+        Event.ORDER_SHIPPED,
+        Event.ORDER_RESTOCKED,
         Event.CUSTOMER_CREATED,
         Event.CUSTOMER_MATCHED,
     }
@@ -277,6 +280,7 @@ def _sale_spec(
         ),
         lines=_lines(plan, resolution),
         payments=_payments(batch, plan, payment_types),
+        returns=_returns(plan) if link.retailer.restock_refunded_items else (),
         moves_stock=batch.options.adjust_stock,
         source_prefix=f"bc:{link.pk}:{order.id}",
         stock_note=f"BigCommerce order {order.id}",
@@ -448,6 +452,17 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
     return wanted
 
 
+def _returns(plan: Plan) -> list[ReturnSpec]:
+    """The items BigCommerce's refunds name (V3 refund items of type PRODUCT: an order product id and a quantity),
+    to go back into stock once each (the retailer's setting). A refund of an amount names no items."""
+    returns = []
+    for refund in plan.fetched.refunds or ():
+        for item in refund.items or ():
+            if (item.item_type or "").upper() == "PRODUCT" and item.item_id and item.quantity:
+                returns.append(ReturnSpec(f"{refund.id}-{item.item_id}", str(item.item_id), int(item.quantity)))
+    return returns
+
+
 def _log_sale_changes(
     batch: _Batch, plan: Plan, result: SaleWritten, payment_types: dict[str, PaymentType | None]
 ) -> None:
@@ -460,6 +475,14 @@ def _log_sale_changes(
         batch.log(Event.ORDER_EDITED, plan, invoice=sale.invoice_number, detail="; ".join(result.line_changes))
     if result.new_refunds:
         batch.log(Event.ORDER_REFUNDED, plan, amount=f"{result.new_refunds:.2f}", invoice=sale.invoice_number)
+    if result.returned:
+        batch.log(
+            Event.ORDER_RESTOCKED,
+            plan,
+            detail=", ".join(result.returned),
+            outlet=batch.link.outlet.name,
+            invoice=sale.invoice_number,
+        )
 
 
 def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
@@ -479,11 +502,15 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
                 external_address_id=str(first.id) if first else "",
                 shipping_method=(first.shipping_method or "")[:200] if first else "",
                 already_shipped=plan.status.shipped,
+                sent={str(item.id): item.quantity_shipped or 0 for item in order.products},
                 new_sale=plan.kind == Kind.CREATE,
                 lines=plan.new_lines,
             )
         )
-    fulfillments_follow_online_sales(specs=specs, as_set=batch.options.mode == Mode.IMPORT)
+    sent = fulfillments_follow_online_sales(specs=specs, as_set=batch.options.mode == Mode.IMPORT)
+    for plan in plans:
+        if plan.sale.pk in sent and (plan.kind == Kind.UPDATE or not plan.status.shipped):
+            batch.log(Event.ORDER_SHIPPED, plan, detail=sent[plan.sale.pk], invoice=plan.sale.invoice_number)
 
 
 # ---------------------------------------------------------------- recording the outcome
@@ -507,6 +534,8 @@ def _record(batch: _Batch) -> None:
             continue
         sync.bc_date_modified = order.date_modified
         sync.attempts, sync.next_retry_at, sync.last_error_code, sync.last_error_message = 0, None, "", ""
+        if plan.fetched.refunds is not None:
+            sync.refunds_read = max(sync.refunds_read or 0, plan.fetched.refund_requests)
         if plan.kind in (Kind.CREATE, Kind.UPDATE):
             was_imported = sync.state == OrderSyncState.IMPORTED and sync.sale_id == plan.sale.pk
             sync.state, sync.sale = OrderSyncState.IMPORTED, plan.sale
@@ -554,6 +583,7 @@ def _record(batch: _Batch) -> None:
             "bc_date_modified",
             "bc_status_id",
             "bc_date_created",
+            "refunds_read",
             "last_attempt_at",
             "updated_at",
         ],

@@ -19,8 +19,10 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from config.observability import log_context
@@ -57,35 +59,51 @@ def _parse_key(key: str) -> tuple[int, int]:
     return int(link_id), int(order_id)
 
 
-def order_sync_request(*, link: StoreLink, bc_order_id: int, reset: bool = False) -> None:
+def order_sync_request(
+    *,
+    link: StoreLink,
+    bc_order_id: int,
+    reset: bool = False,
+    refunds: bool = False,
+    settle: timedelta | None = None,
+) -> None:
     """Ask for an order's sync (call it inside the transaction that learnt of the change): its OrderSync row
-    exists from now on, and a worker fetches and applies the order shortly after the commit. A request for an
-    order already waiting, or running, is one sync (or one more, after the running one)."""
+    exists from now on, and a worker fetches and applies the order shortly after the commit (after `settle`, so
+    webhooks of one change arriving together make one sync). A request for an order already waiting, or running,
+    is one sync (or one more, after the running one). `refunds`: the order's refunds may have changed (a refund
+    webhook, reconciliation), so the sync reads them again."""
     order_syncs_ensure(link=link, bc_order_ids=[bc_order_id])
-    kernel.request(ORDER_SYNC, order_sync_key(link.pk, bc_order_id), shard=link.retailer_id, reset=reset)
+    if refunds:
+        OrderSync.objects.filter(link=link, bc_order_id=bc_order_id).update(refund_requests=F("refund_requests") + 1)
+    due = timezone.now() + settle if settle else None
+    kernel.request(ORDER_SYNC, order_sync_key(link.pk, bc_order_id), shard=link.retailer_id, reset=reset, due=due)
 
 
-def order_sync_request_ctes(*, link: StoreLink, bc_order_id: int, only_if: str) -> tuple[str, list]:
+def order_sync_request_ctes(
+    *, link: StoreLink, bc_order_id: int, only_if: str, refunds: bool = False, settle: timedelta | None = None
+) -> tuple[str, list]:
     """PostgreSQL: `order_sync_request` as data-modifying CTEs (`os_row AS (...), os_work AS (...)`, to follow a
     `WITH`), each doing its part only if the SQL condition `only_if` holds, with their params: for a caller that
     folds the request into a statement of its own (webhook intake: the delivery and its sync in one round trip).
-    The caller rings the bell (`work.bell.ring_on_commit`)."""
+    The caller rings the bell (`work.bell.ring_on_commit`). `refunds` and `settle` as for `order_sync_request`."""
     now = timezone.now()
     table = connection.ops.quote_name(OrderSync._meta.db_table)
+    on_conflict = f"DO UPDATE SET refund_requests = {table}.refund_requests + 1" if refunds else "DO NOTHING"
     row_sql = (
         f"INSERT INTO {table} (link_id, bc_order_id, state, attempts, last_error_code, last_error_message, "
-        f"resolution_note, created_at, updated_at) SELECT %s, %s, %s, 0, '', '', '', %s, %s WHERE {only_if} "
-        f"ON CONFLICT (link_id, bc_order_id) DO NOTHING"
+        f"resolution_note, refund_requests, created_at, updated_at) "
+        f"SELECT %s, %s, %s, 0, '', '', '', %s, %s, %s WHERE {only_if} "
+        f"ON CONFLICT (link_id, bc_order_id) {on_conflict}"
     )
     work_sql, work_params = kernel.request_statement(
         get(ORDER_SYNC),
         [(order_sync_key(link.pk, bc_order_id), link.retailer_id, None)],
-        due=now,
+        due=now + settle if settle else now,
         now=now,
         only_if=only_if,
     )
     sql = f"os_row AS ({row_sql}), os_work AS ({work_sql})"
-    return sql, [link.pk, bc_order_id, OrderSyncState.PENDING, now, now, *work_params]
+    return sql, [link.pk, bc_order_id, OrderSyncState.PENDING, int(refunds), now, now, *work_params]
 
 
 def order_syncs_ensure(*, link: StoreLink, bc_order_ids: Iterable[int]) -> None:
@@ -265,10 +283,10 @@ def orders_fetch(
     *, client, link: StoreLink, syncs: Sequence[OrderSync]
 ) -> tuple[list[tuple[OrderSync, FetchedOrder]], list[tuple[OrderSync, ApiError]]]:
     """Everything the sync needs from BigCommerce about these orders, in as few calls as the API allows: each
-    order with its consignments and line items (one call each, made concurrently), its refunds only when it has
-    any, and one catalog call for all products the POS has never seen and the catalog cache does not know (to
-    tell a deleted product from a new one). A copy older than the one applied (a late delivery) costs the one
-    call only. Returns (fetched, failed) pairs."""
+    order with its consignments and line items (one call each, made concurrently), its refunds only when they may
+    have changed (`refunds_due`; one call for the whole batch), and one catalog call for all products the POS has
+    never seen and the catalog cache does not know (to tell a deleted product from a new one). A copy older than
+    the one applied (a late delivery) costs the one call only. Returns (fetched, failed) pairs."""
     failed: list[tuple[OrderSync, ApiError]] = []
     orders: dict[int, Order] = {}
     with client.reserved(len(syncs)):  # the batch's tickets in one Redis round trip, not one each
@@ -279,11 +297,21 @@ def orders_fetch(
         else:
             orders[sync.pk] = result
     fresh = [s for s in syncs if s.pk in orders and not _older(orders[s.pk], s)]
-    wanting_refunds = [s for s in fresh if order_has_refunds(orders[s.pk])]
+    wanting_refunds = [s for s in fresh if refunds_due(orders[s.pk], s)]
     refunds: dict[int, list[Refund]] = {}
-    with client.reserved(len(wanting_refunds)):
-        got = _concurrently(lambda s: client.list_refunds(s.bc_order_id), wanting_refunds)
-    for sync, result in zip(wanting_refunds, got, strict=True):
+    if len(wanting_refunds) > 1:  # one call for the whole batch's refunds
+        try:
+            by_order = client.list_refunds_of_orders([s.bc_order_id for s in wanting_refunds])
+        except ApiError as exc:
+            by_order = exc
+        results = [
+            by_order if isinstance(by_order, ApiError) else by_order.get(s.bc_order_id, []) for s in wanting_refunds
+        ]
+    else:
+        results = (
+            [_concurrently(lambda s: client.list_refunds(s.bc_order_id), wanting_refunds)[0]] if wanting_refunds else []
+        )
+    for sync, result in zip(wanting_refunds, results, strict=True):
         if isinstance(result, ApiError):
             failed.append((sync, result))
             orders.pop(sync.pk)
@@ -304,7 +332,15 @@ def orders_fetch(
             orders.pop(s.pk)
         deleted = frozenset()
     fetched = [
-        (s, FetchedOrder(order=orders[s.pk], refunds=refunds.get(s.pk), deleted_product_ids=deleted))
+        (
+            s,
+            FetchedOrder(
+                order=orders[s.pk],
+                refunds=refunds.get(s.pk),
+                deleted_product_ids=deleted,
+                refund_requests=s.refund_requests,
+            ),
+        )
         for s in syncs
         if s.pk in orders
     ]
@@ -326,8 +362,20 @@ def _older(order: Order, sync: OrderSync) -> bool:
 
 
 def order_has_refunds(order: Order) -> bool:
-    """Whether the order's refunds must be read (the status table says when)."""
+    """Whether the order has refunds to read at all (the status table says when)."""
     return has_refunds(order.status_id, order.payment_status)
+
+
+def refunds_due(order: Order, sync: OrderSync) -> bool:
+    """Whether this sync reads the order's refunds: it has some, and they were never read, or something says they
+    changed since (a refund webhook, a retry, reconciliation: `refund_requests`), or its status moved (a refund
+    moves it to Refunded or Partially Refunded). BigCommerce's `refunded_amount` cannot tell: it is documented to
+    always be 0. A second status change of an order refunded long ago costs no refunds call."""
+    if not order_has_refunds(order):
+        return False
+    if sync.refunds_read is None or sync.refund_requests > sync.refunds_read:
+        return True
+    return sync.bc_status_id != order.status_id
 
 
 def _line_ref(item) -> LineRef:

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from integration.choices import OrderSyncState
@@ -50,6 +51,7 @@ def order_syncs_retry(*, order_syncs: Iterable[OrderSync], acting_user) -> int:
             state=OrderSyncState.PENDING,
             next_retry_at=None,
             attempts=0,
+            refund_requests=F("refund_requests") + 1,  # a retry reads everything again
             updated_at=now,
         )
         sync_log_save(

@@ -43,6 +43,7 @@ from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from integration.choices import BcItemKind, ErrorCode, LinkState
 from integration.exceptions import ApiNotFound, ApiRejected
@@ -56,6 +57,17 @@ from work.models import WorkItem
 from work.registry import Attempt
 
 logger = logging.getLogger("integration.push")
+
+
+def _cached(default, operation: str, *args, **kwargs):
+    """A cache call (Redis) whose failure is `default`: the cache saves calls and repeated warnings, and a push
+    must not wait for Redis to come back (an outage made every push fail with "an error on our side")."""
+    try:
+        return getattr(cache, operation)(*args, **kwargs)
+    except RedisError as exc:
+        logger.warning("push cache unavailable (%s); going without it", exc)
+        return default
+
 
 ADJUSTMENT_REASON = "Stock level in the POS (system of record)"
 # Rows one run reads at most (a bigger backlog continues in the next window).
@@ -392,7 +404,7 @@ class _LinkPush:
             return
         self._finish(StockPushState, [i.row for i in final], last_error=message[:1000])
         if _NAMED_LOCATION.search(message) and not _NAMED_ITEM.search(message):
-            cache.delete(_locations_key(self.link.pk))
+            _cached(None, "delete", _locations_key(self.link.pk))
         self.report.stock_rejected += len(final)
         products = [i.row.product_link.product for i in final]
         skus = ", ".join(p.sku or "no SKU" for p in products[:SKUS_IN_MESSAGE])
@@ -419,7 +431,7 @@ class _LinkPush:
             store_locations = self._store_location_ids()
             if len(store_locations) == 1:
                 mapped[linked] = store_locations[0]
-            elif cache.add(f"bc-push:unmapped:{self.link.pk}:{linked}", 1, UNMAPPED_WARNING_SECONDS):
+            elif _cached(True, "add", f"bc-push:unmapped:{self.link.pk}:{linked}", 1, UNMAPPED_WARNING_SECONDS):
                 sync_log(
                     link=self.link,
                     event=Event.STOCK_PUSH_UNMAPPED,
@@ -431,11 +443,11 @@ class _LinkPush:
     def _store_location_ids(self) -> list[int]:
         """The store's enabled inventory locations, cached per link for an hour (`GET /v3/inventory/locations`)."""
         key = _locations_key(self.link.pk)
-        ids = cache.get(key)
+        ids = _cached(None, "get", key)
         if ids is None:
             self.report.calls += 1
             ids = sorted(location.id for location in self.client.list_locations() if location.enabled)
-            cache.set(key, ids, LOCATIONS_CACHE_SECONDS)
+            _cached(None, "set", key, ids, LOCATIONS_CACHE_SECONDS)
         return ids
 
     # ------------------------------------------------------------ prices

@@ -93,5 +93,5 @@ def _request_page(link: StoreLink, page: list, report: ReconcileReport) -> None:
                 continue
             if order.id not in known:
                 report.missed.append(order.id)
-            order_sync_request(link=link, bc_order_id=order.id)
+            order_sync_request(link=link, bc_order_id=order.id, refunds=True)
             report.requested += 1

@@ -62,10 +62,22 @@ class Event:
     ORDER_REFUNDED = _e(
         "order_refunded", LogLevel.INFO, "Order {order}: refund of {amount} recorded on sale #{invoice}."
     )
+    ORDER_RESTOCKED = _e(
+        "order_restocked",
+        LogLevel.INFO,
+        "Order {order}: refunded items returned to stock at {outlet} ({detail}), as the shop's settings ask; "
+        "see sale #{invoice}.",
+    )
     ORDER_EDITED = _e(
         "order_edited",
         LogLevel.INFO,
         "Order {order} was edited in BigCommerce; sale #{invoice} lines and stock adjusted ({detail}).",
+    )
+    ORDER_SHIPPED = _e(
+        "order_shipped",
+        LogLevel.INFO,
+        "Order {order}: shipped in BigCommerce ({detail}); the fulfilment of sale #{invoice} counts them as sent, "
+        "so they are not shipped again.",
     )
     ORDER_FROM_POS = _e(
         "order_from_pos", LogLevel.INFO, "Order {order} came from this POS's own channel; not imported back."

@@ -271,18 +271,31 @@ class OnlineFulfillmentSpec:
     # are its lines (products loaded), so they are not read back either.
     new_sale: bool = False
     lines: Sequence[SaleLine] = ()
+    # Units the channel has already sent, per sale line key (`SaleLine.external_line_id`): shipments made in
+    # BigCommerce's control panel (or by an earlier write-back).
+    sent: Mapping[str, int] | None = None
+
+    def sent_of(self, sale_line: SaleLine) -> int:
+        if self.already_shipped:
+            return sale_line.quantity
+        return max(0, min((self.sent or {}).get(sale_line.external_line_id, 0), sale_line.quantity))
 
 
-def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec], as_set: bool = False) -> None:
+def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec], as_set: bool = False) -> dict[int, str]:
     """Keep online sales' fulfilments in step with their orders, for a whole batch of orders at once.
 
-    A closed sale without a fulfilment gets one (already completed when BigCommerce shipped it before we saw the
-    order); an open fulfilment gains lines the order gained and follows changed quantities (progress is clamped,
-    never lost silently: the history says what changed); a voided sale's fulfilment is cancelled. A fixed number
-    of queries whatever the number of sales (voids, which are rare, go one by one through `fulfillment_cancel`).
+    A closed sale without a fulfilment gets one; an open fulfilment gains lines the order gained and follows
+    changed quantities (progress is clamped, never lost silently: the history says what changed); a voided sale's
+    fulfilment is cancelled. Goods the channel already sent (`spec.sent`, or everything when `already_shipped`)
+    count as picked, packed and fulfilled, so staff are never asked to ship them again; a fulfilment whose every
+    unit was sent there is completed with nothing to write back. A fixed number of queries whatever the number of
+    sales (voids, which are rare, go one by one through `fulfillment_cancel`).
+
+    Returns, per sale id, what the channel newly sent ("2 × Tee, 1 × Cap"), for the caller's log. `as_set`: new
+    rows go in as sets (`pos.db.insert_rows`), for big batches (a historical import's page).
     """
     if not specs:
-        return
+        return {}
     older = [s.sale for s in specs if not s.new_sale]
     existing = {f.sale_id: f for f in Fulfillment.objects.filter(sale__in=older)} if older else {}
     for spec in specs:
@@ -294,7 +307,7 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec], 
             )
     live = [s for s in specs if s.sale.status == SaleStatus.CLOSED]
     if not live:
-        return
+        return {}
     goods: dict[int, list[SaleLine]] = {}
     services = ProductKind.service_kinds()
     for spec in live:
@@ -308,15 +321,21 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec], 
             SaleLine.objects.filter(sale__in=unread).exclude(product__kind__in=services).order_by("position", "id")
         ):
             goods.setdefault(line.sale_id, []).append(line)
-    _create_online([s for s in live if s.sale.pk not in existing], goods, insert_rows if as_set else _bulk_create)
-    _follow_lines(
+    insert = insert_rows if as_set else _bulk_create
+    sent = _create_online([s for s in live if s.sale.pk not in existing], goods, insert)
+    sent |= _follow_lines(
         [
-            existing[s.sale.pk]
+            (existing[s.sale.pk], s)
             for s in live
             if s.sale.pk in existing and existing[s.sale.pk].state in State.open_states()
         ],
         goods,
     )
+    return sent
+
+
+def _units(count: int) -> str:
+    return f"{count} item{'s' if count != 1 else ''}"
 
 
 def _bulk_create(model, objs: Sequence) -> list:
@@ -327,88 +346,111 @@ def _bulk_create(model, objs: Sequence) -> list:
 _TYPE_WORDS = {value: str(label).lower() for value, label in FulfillmentType.choices}
 
 
-def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[SaleLine]], insert) -> None:
+def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[SaleLine]], insert) -> dict[int, str]:
     now = timezone.now()
     specs = [s for s in specs if any(line.quantity > 0 for line in goods.get(s.sale.pk, []))]
-    fulfillments = [
-        Fulfillment(
-            retailer_id=s.sale.retailer_id,
-            sale=s.sale,
-            type=FulfillmentType.PICKUP if s.pickup else FulfillmentType.DELIVERY,
-            state=State.COMPLETED if s.already_shipped else State.NEW,
-            completed_at=now if s.already_shipped else None,
-            shipping_address=dict(s.shipping_address),
-            external_address_id=s.external_address_id[:64],
-            shipping_method=s.shipping_method[:200],
+    fulfillments, lines_of, sent = [], [], {}
+    for spec in specs:
+        fulfillment = Fulfillment(
+            retailer_id=spec.sale.retailer_id,
+            sale=spec.sale,
+            type=FulfillmentType.PICKUP if spec.pickup else FulfillmentType.DELIVERY,
+            shipping_address=dict(spec.shipping_address),
+            external_address_id=spec.external_address_id[:64],
+            shipping_method=spec.shipping_method[:200],
         )
-        for s in specs
-    ]
-    insert(Fulfillment, fulfillments)
-    lines, events = [], []
-    for spec, fulfillment in zip(specs, fulfillments, strict=True):
-        done = spec.already_shipped
-        units = 0
+        mine = []
         for sale_line in goods[spec.sale.pk]:
-            if sale_line.quantity <= 0:
-                continue
-            units += sale_line.quantity
-            q = sale_line.quantity if done else 0
-            lines.append(
-                FulfillmentLine(
-                    fulfillment=fulfillment,
-                    sale_line=sale_line,
-                    quantity=sale_line.quantity,
-                    picked=q,
-                    packed=q,
-                    fulfilled=q,
+            if sale_line.quantity > 0:
+                q = spec.sent_of(sale_line)
+                mine.append(
+                    FulfillmentLine(sale_line=sale_line, quantity=sale_line.quantity, picked=q, packed=q, fulfilled=q)
                 )
-            )
+        fulfillment.state = _state_after_sent(mine, State.NEW)
+        fulfillment.completed_at = now if fulfillment.state == State.COMPLETED else None
+        fulfillments.append(fulfillment)
+        lines_of.append(mine)
+    insert(Fulfillment, fulfillments)
+    events = []
+    for spec, fulfillment, mine in zip(specs, fulfillments, lines_of, strict=True):
+        for line in mine:
+            line.fulfillment = fulfillment
         kind = _TYPE_WORDS[fulfillment.type]
         events.append(
             FulfillmentEvent(
                 fulfillment=fulfillment,
                 action=Action.CREATED,
-                message=f"Created for a {kind}: {units} item{'s' if units != 1 else ''}.",
+                message=f"Created for a {kind}: {_units(sum(line.quantity for line in mine))}.",
             )
         )
-        if done:
-            events.append(
-                FulfillmentEvent(
-                    fulfillment=fulfillment,
-                    action=Action.SHIPPED_IN_BIGCOMMERCE,
-                    message=f"The order was already {spec.sale.bc_status_label} in BigCommerce when it was imported.",
-                )
-            )
-    insert(FulfillmentLine, lines)
+        shipped = _describe_sent([(line.sale_line, line.fulfilled) for line in mine if line.fulfilled])
+        if not shipped:
+            continue
+        sent[spec.sale.pk] = shipped
+        if fulfillment.state == State.COMPLETED:
+            message = f"The order was already {spec.sale.bc_status_label} in BigCommerce when it was imported."
+        else:
+            message = f"Already shipped in BigCommerce when the order was imported: {shipped}. The rest is to do."
+        events.append(FulfillmentEvent(fulfillment=fulfillment, action=Action.SHIPPED_IN_BIGCOMMERCE, message=message))
+    insert(FulfillmentLine, [line for mine in lines_of for line in mine])
     insert(FulfillmentEvent, events)
+    return sent
 
 
-def _follow_lines(fulfillments: list[Fulfillment], goods: dict[int, list[SaleLine]]) -> None:
-    if not fulfillments:
-        return
+def _describe_sent(pairs: list[tuple[SaleLine, int]]) -> str:
+    return ", ".join(f"{quantity} × {sale_line.name}" for sale_line, quantity in pairs)
+
+
+def _state_after_sent(lines: list[FulfillmentLine], state: str) -> str:
+    """The state of an open fulfilment once the channel's shipments are counted: completed when every unit was
+    sent, picking when some progress exists, packed when everything is packed."""
+    goods = [line for line in lines if line.quantity > 0]
+    if goods and all(line.fulfilled >= line.quantity for line in goods):
+        return State.COMPLETED
+    if goods and all(line.packed >= line.quantity for line in goods):
+        return State.PACKED
+    if state == State.PACKED or any(line.picked for line in goods):
+        return State.PICKING
+    return state
+
+
+def _follow_lines(
+    pairs: list[tuple[Fulfillment, OnlineFulfillmentSpec]], goods: dict[int, list[SaleLine]]
+) -> dict[int, str]:
+    if not pairs:
+        return {}
+    fulfillments = [f for f, _ in pairs]
     current = {line.sale_line_id: line for line in FulfillmentLine.objects.filter(fulfillment__in=fulfillments)}
-    to_create, to_update, events, touched = [], [], [], []
-    for fulfillment in fulfillments:
-        changes = []
+    to_create, to_update, events, touched, sent = [], {}, [], [], {}
+    now = timezone.now()
+    for fulfillment, spec in pairs:
+        changes, shipped = [], []
         for sale_line in goods.get(fulfillment.sale_id, []):
             line = current.get(sale_line.pk)
             if line is None:
                 if sale_line.quantity > 0:
-                    to_create.append(
-                        FulfillmentLine(fulfillment=fulfillment, sale_line=sale_line, quantity=sale_line.quantity)
-                    )
+                    line = FulfillmentLine(fulfillment=fulfillment, sale_line=sale_line, quantity=sale_line.quantity)
+                    to_create.append(line)
+                    current[sale_line.pk] = line
                     changes.append(f"added {sale_line.quantity} × {sale_line.name}")
-                continue
-            if line.quantity == sale_line.quantity:
-                continue
-            changes.append(f"{sale_line.name}: {line.quantity} → {sale_line.quantity}")
-            line.quantity = sale_line.quantity
-            line.picked = min(line.picked, line.quantity)
-            line.packed = min(line.packed, line.picked)
-            line.fulfilled = min(line.fulfilled, line.packed)
-            to_update.append(line)
+                else:
+                    continue
+            elif line.quantity != sale_line.quantity:
+                changes.append(f"{sale_line.name}: {line.quantity} → {sale_line.quantity}")
+                line.quantity = sale_line.quantity
+                line.picked = min(line.picked, line.quantity)
+                line.packed = min(line.packed, line.picked)
+                line.fulfilled = min(line.fulfilled, line.packed)
+                to_update[line.pk] = line
+            q = spec.sent_of(sale_line)
+            if q > line.fulfilled:
+                shipped.append((sale_line, q - line.fulfilled))
+                line.fulfilled = q
+                line.packed = max(line.packed, q)
+                line.picked = max(line.picked, line.packed)
+                if line.pk:
+                    to_update[line.pk] = line
         if changes:
-            touched.append(fulfillment.pk)
             events.append(
                 FulfillmentEvent(
                     fulfillment=fulfillment,
@@ -416,12 +458,38 @@ def _follow_lines(fulfillments: list[Fulfillment], goods: dict[int, list[SaleLin
                     message=("Order edited: " + "; ".join(changes))[:500],
                 )
             )
+        if shipped:
+            sent[fulfillment.sale_id] = _describe_sent(shipped)
+        if changes or shipped:
+            touched.append(fulfillment.pk)
+            mine = [line for line in current.values() if line.fulfillment_id == fulfillment.pk]
+            before = fulfillment.state
+            fulfillment.state = _state_after_sent(mine, before) if shipped else before
+            if changes and not shipped and before == State.PACKED:
+                fulfillment.state = State.PICKING  # a packed fulfilment that gained goods is picking again
+            if shipped:
+                done = fulfillment.state == State.COMPLETED
+                rest = "; nothing is left to ship and nothing is sent back." if done else "; the rest is to do."
+                events.append(
+                    FulfillmentEvent(
+                        fulfillment=fulfillment,
+                        action=Action.SHIPPED_IN_BIGCOMMERCE,
+                        message=f"Shipped in BigCommerce: {sent[fulfillment.sale_id]}{rest}"[:500],
+                        data={"lines": {str(sl.pk): q for sl, q in shipped}},
+                    )
+                )
+            if fulfillment.state == State.COMPLETED:
+                fulfillment.completed_at = now
+            fulfillment.updated_at = now
     FulfillmentLine.objects.bulk_create(to_create)
-    FulfillmentLine.objects.bulk_update(to_update, ["quantity", "picked", "packed", "fulfilled"])
+    FulfillmentLine.objects.bulk_update(list(to_update.values()), ["quantity", "picked", "packed", "fulfilled"])
     FulfillmentEvent.objects.bulk_create(events)
-    # Staff pages open on the old lines are now stale; a packed fulfilment that gained goods is picking again.
-    Fulfillment.objects.filter(pk__in=touched, state=State.PACKED).update(state=State.PICKING)
-    Fulfillment.objects.filter(pk__in=touched).update(version=F("version") + 1, updated_at=timezone.now())
+    changed = [f for f in fulfillments if f.pk in touched]
+    if changed:
+        Fulfillment.objects.bulk_update(changed, ["state", "completed_at", "updated_at"])
+        # Staff pages open on the old lines are now stale.
+        Fulfillment.objects.filter(pk__in=touched).update(version=F("version") + 1)
+    return sent
 
 
 # ---------------------------------------------------------------- staff actions

@@ -138,6 +138,24 @@ def retailer_unpaid_fulfillment_set(*, retailer: Retailer, allowed: bool, acting
     return True
 
 
+@transaction.atomic
+def retailer_restock_refunds_set(*, retailer: Retailer, restock: bool, acting_user: User) -> bool:
+    """Return items named by online refunds to the sale's outlet's stock (or stop doing so; default off). Applies
+    to refunds synced from now on. Returns True if it changed."""
+    retailer = Retailer.objects.select_for_update().get(pk=retailer.pk)
+    if retailer.restock_refunded_items == restock:
+        return False
+    retailer.restock_refunded_items = restock
+    retailer.save(update_fields=["restock_refunded_items"])
+    AuditEntry.objects.create(
+        retailer=retailer,
+        actor=acting_user,
+        action=AuditAction.SETTINGS_CHANGED,
+        detail={"setting": "restock_refunded_items", "value": restock},
+    )
+    return True
+
+
 # ---------------------------------------------------------------- outlets
 
 

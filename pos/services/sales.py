@@ -223,6 +223,16 @@ class PaymentSpec:
 
 
 @dataclass(frozen=True)
+class ReturnSpec:
+    """Units of a line that came back (a refund naming items) and go back into stock. `key` names the return
+    (e.g. the refund and its item) so it moves stock exactly once, however often it is written."""
+
+    key: str
+    line_key: str
+    quantity: int
+
+
+@dataclass(frozen=True)
 class Totals:
     ex_tax: Decimal
     tax: Decimal
@@ -238,12 +248,14 @@ class SaleSpec:
     and not listed is kept (nothing is ever deleted). With `moves_stock`, each tracked line's movements net to
     minus its quantity for a closed sale and to zero for a voided one, measured against the ledger, so replays,
     edits and a void each move exactly the difference once; ledger keys start with `source_prefix` (default
-    `pos:sale:<sale id>`)."""
+    `pos:sale:<sale id>`). `returns` put units of a closed sale's lines back into stock, once each; a void later
+    returns only what is still out."""
 
     outlet_id: int
     register_id: int
     lines: Sequence[LineSpec]
     payments: Sequence[PaymentSpec] = ()
+    returns: Sequence[ReturnSpec] = ()
     sale: Sale | None = None
     channel: str = Channel.IN_STORE
     currency: str = "USD"
@@ -274,6 +286,7 @@ class SaleWritten:
     line_changes: list[str] = field(default_factory=list)  # "added 2 x Tee", "Tee: 1 → 2", "removed Tee"
     new_payments: list[SalePayment] = field(default_factory=list)
     new_lines: list[SaleLine] = field(default_factory=list)  # for a new sale: all its lines, products loaded
+    returned: list[str] = field(default_factory=list)  # "2 × Tee" per return that moved stock now
 
     @property
     def new_refunds(self) -> Decimal:
@@ -480,21 +493,28 @@ def _lines(specs: Sequence[SaleSpec], results: list[SaleWritten], insert) -> Non
 
 
 def _stock(retailer_id: int, specs: Sequence[SaleSpec], results: list[SaleWritten]) -> None:
-    """Move each tracked line to its desired net (−quantity for a closed sale, 0 for a voided one), measured
-    against the ledger by the movements' line key."""
+    """Move each tracked line to its desired net (−quantity for a closed sale; for a voided one, minus what its
+    returns already put back, so the sale nets to zero), measured against the ledger by the movements' line key;
+    then put returned units back, once per return."""
     pairs = [(s, r) for s, r in zip(specs, results, strict=True) if r.sale.stock_moved]
     if not pairs:
         return
     ledger: dict[tuple[int, str, int], int] = defaultdict(int)
+    returned: dict[tuple[int, str, int], int] = defaultdict(int)
     entries: dict[tuple[int, str], int] = defaultdict(int)
     update_ids = [r.sale.pk for _, r in pairs if not r.created]
     if update_ids:
-        rows = InventoryMovement.objects.filter(sale_id__in=update_ids, reason__in=LINE_MOVEMENT_REASONS)
-        rows = rows.values_list("sale_id", "line_key", "product_id", "quantity")
-        for sale_id, line_key, product_id, quantity in rows:
+        rows = InventoryMovement.objects.filter(
+            sale_id__in=update_ids, reason__in=(*LINE_MOVEMENT_REASONS, MovementReason.RETURN)
+        )
+        rows = rows.values_list("sale_id", "line_key", "product_id", "quantity", "reason")
+        for sale_id, line_key, product_id, quantity, reason in rows:
+            if reason == MovementReason.RETURN:
+                returned[(sale_id, line_key, product_id)] += quantity
+                continue
             ledger[(sale_id, line_key, product_id)] += quantity
             entries[(sale_id, line_key)] += 1
-    moves = []
+    moves, described = [], []
     for spec, result in pairs:
         sale = result.sale
         closed = sale.status == SaleStatus.CLOSED
@@ -503,7 +523,13 @@ def _stock(retailer_id: int, specs: Sequence[SaleSpec], results: list[SaleWritte
             if line.product.tracks_inventory and closed:
                 want[(line.key, line.product.pk)] -= line.quantity
         keys = set(want) | {(k, p) for (s, k, p) in ledger if s == sale.pk}
+        if not closed:
+            keys |= {(k, p) for (s, k, p) in returned if s == sale.pk}
+            for (s, k, p), quantity in returned.items():
+                if s == sale.pk:
+                    want[(k, p)] = -quantity
         prefix = spec.source_prefix or f"pos:sale:{sale.pk}"
+        common = {"outlet_id": sale.outlet_id, "sale_id": sale.pk, "user_id": spec.user.pk if spec.user else None}
         for line_key, product_id in sorted(keys, key=str):
             delta = want.get((line_key, product_id), 0) - ledger.get((sale.pk, line_key, product_id), 0)
             if not delta:
@@ -518,14 +544,34 @@ def _stock(retailer_id: int, specs: Sequence[SaleSpec], results: list[SaleWritte
             moves.append(
                 StockMove(
                     product_id=product_id,
-                    outlet_id=sale.outlet_id,
                     quantity=delta,
                     reason=reason,
                     source_key=source_key,
-                    sale_id=sale.pk,
-                    user_id=spec.user.pk if spec.user else None,
                     note=spec.stock_note,
                     line_key=line_key,
+                    **common,
                 )
             )
-    stock_move_many(retailer_id=retailer_id, moves=moves)
+        if not closed:
+            continue
+        lines = {line.key: line for line in spec.lines}
+        for back in spec.returns:
+            line = lines.get(back.line_key)
+            if line is None or not line.product.tracks_inventory or back.quantity <= 0:
+                continue
+            moves.append(
+                StockMove(
+                    product_id=line.product.pk,
+                    quantity=back.quantity,
+                    reason=MovementReason.RETURN,
+                    source_key=f"{prefix}:{back.line_key}:return:{back.key}",
+                    note=spec.stock_note,
+                    line_key=back.line_key,
+                    **common,
+                )
+            )
+            described.append((len(moves) - 1, result, f"{back.quantity} × {line.name}"))
+    outcomes = stock_move_many(retailer_id=retailer_id, moves=moves)
+    for index, result, text in described:
+        if outcomes[index].moved:
+            result.returned.append(text)

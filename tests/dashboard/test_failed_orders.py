@@ -29,11 +29,6 @@ def queued_syncs() -> list[int]:
     return sorted(sync.pk for sync in OrderSync.objects.all() if (sync.link_id, sync.bc_order_id) in pairs)
 
 
-@pytest.fixture
-def link(retailer):
-    return factories.StoreLinkFactory(retailer=retailer)
-
-
 def failing(link, order_id: int, reason=ErrorCode.ORDER_NOT_FOUND, state=OrderSyncState.NEEDS_ATTENTION, **fields):
     return factories.OrderSyncFactory(
         link=link,

@@ -24,14 +24,13 @@ HOOKS = [{"scope": "store/order/created", "id": 1, "is_active": True}]
 
 
 @pytest.fixture
-def link(retailer):
-    return factories.StoreLinkFactory(
-        retailer=retailer,
-        hooks=HOOKS + [{"scope": "store/order/updated", "id": 2, "is_active": False}],
-        last_webhook_at=NOW - timedelta(minutes=4),
-        last_order_synced_at=NOW - timedelta(minutes=4),
-        last_reconciled_at=NOW - timedelta(minutes=1),
-    )
+def link(link):
+    """The shared link, with a hook BigCommerce deactivated and recent activity."""
+    link.hooks = HOOKS + [{"scope": "store/order/updated", "id": 2, "is_active": False}]
+    link.last_webhook_at = link.last_order_synced_at = NOW - timedelta(minutes=4)
+    link.last_reconciled_at = NOW - timedelta(minutes=1)
+    link.save(update_fields=["hooks", "last_webhook_at", "last_order_synced_at", "last_reconciled_at"])
+    return link
 
 
 def log(link, event, order_id, when, level=LogLevel.INFO):

@@ -77,7 +77,7 @@ def test_the_sale_page_shows_fulfilment_history_in_words_and_no_status_id(staff_
 
     html = staff_client.get(reverse("dashboard:sale_detail", args=[sale.pk])).content.decode()
 
-    assert "Already shipped in BigCommerce" in html and "Sent to BigCommerce" in html
+    assert "Shipped in BigCommerce" in html and "Sent to BigCommerce" in html
     assert "Shipped_in_bigcommerce" not in html and "Writeback_succeeded" not in html
     assert "status id" not in html
 

@@ -84,6 +84,20 @@ def test_an_admin_allows_unpaid_fulfilments_and_it_is_audited(admin_client, reta
     assert retailer.allow_unpaid_fulfillment is False
 
 
+def test_an_admin_has_refunded_items_returned_to_stock_and_it_is_audited(admin_client, retailer):
+    assert 'name="restock_refunded_items"' in admin_client.get(SETTINGS).content.decode()
+
+    response = admin_client.post(
+        reverse("dashboard:settings_fulfillment"), {"restock_refunded_items": "on"}, follow=True
+    )
+
+    retailer.refresh_from_db()
+    assert (retailer.restock_refunded_items, retailer.allow_unpaid_fulfillment) == (True, False)
+    assert _messages(response) == ["Items named by BigCommerce refunds from now on go back into stock."]
+    audit = AuditEntry.objects.get(action=AuditAction.SETTINGS_CHANGED)
+    assert audit.detail == {"setting": "restock_refunded_items", "value": True}
+
+
 def test_staff_see_the_fulfilment_setting_but_cannot_change_it(staff_client, retailer):
     html = staff_client.get(SETTINGS).content.decode()
 

@@ -19,11 +19,6 @@ def events(response) -> list[str]:
     return [entry.event for entry in response.context["page_obj"]]
 
 
-@pytest.fixture
-def link(retailer):
-    return factories.StoreLinkFactory(retailer=retailer)
-
-
 def entry(link, event, order_id=None, level=LogLevel.INFO, when=None, message="…"):
     return factories.SyncLogEntryFactory(
         link=link,

@@ -8,12 +8,6 @@ from tests.drills.support import Figures
 
 
 @pytest.fixture
-def link(live_link):
-    """The retailer linked to the sandbox store an hour ago (orders placed in the test are live orders)."""
-    return live_link
-
-
-@pytest.fixture
 def figures(request):
     drill = Figures(request.node.name)
     yield drill

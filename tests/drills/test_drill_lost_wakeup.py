@@ -5,11 +5,17 @@ adds `store/order/refund/created`). Before the durable-work kernel, the second d
 while a worker was claiming the order: it was absorbed, the claim skipped the row, and the change waited for the
 five-minute sweeper (forever without `rqcron`): a refunded sale still showed paid, a cancelled order's stock was
 not returned. Here each order changes three times, each change delivered as its pair of webhooks posted
-concurrently, with four long-running workers, no scheduler or cron process at all, and Redis flushed once in the
-middle (every bell queued then is lost). Outcome: every change applied, its last one soon after its webhooks
-(`size(20, 5)` seconds: the goal is 5 s, measured at full size by bench/drill_lost_wakeup.py --full; the suite's
-bound is loose for a loaded CI machine, and a lost wake-up never arrives at all), no duplicate sale, the ledger
-equal to every level.
+concurrently, with four long-running workers and no scheduler or cron process at all, in two rounds:
+
+- **bells only**: the workers' poll of the database is an hour (`WORK_POLL_SECONDS=3600`), so only the doorbells
+  rung after each commit can wake them. A lost wake-up would leave a change unapplied until the drill's
+  timeout, which only bounds a hang: it fails the drill.
+- **Redis flushed**: the ordinary poll (2 s), and Redis flushed once in the middle of the second change (every bell
+  queued then is lost): the workers' poll of the database finds the work.
+
+Outcome: every change applied, no duplicate sale, the ledger equal to every level, nothing given up. How soon the
+last change of each round was applied after its webhooks is printed, not asserted (the goal, 5 s, is measured at
+full size by bench/drill_lost_wakeup.py --full; a shared CI machine's load decides the figure in the suite).
 
 Test size 200 orders; `DRILL_SCALE=full` 2,000.
 """
@@ -18,12 +24,11 @@ from __future__ import annotations
 
 import random
 import statistics
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from integration.models import OrderSync
+from integration.models import OrderSync, WebhookEvent
 from integration.status_table import status_for
 from pos.models import Sale
 from sandbox.store import SandboxError
@@ -62,6 +67,20 @@ def _change(store, order_id: int, status: int, cancel: float, refund: float, rng
     return ["store/order/updated", "store/order/statusUpdated"]
 
 
+def _one_change_applied_after(store, link, live_server, order_id: int) -> float:
+    """Seconds from one order's paired webhooks (posted together) being answered to the POS showing the change,
+    measured as the rounds are."""
+    store.set_status(order_id, 9)
+    bodies = [webhook_body(store, scope, order_id) for scope in ("store/order/updated", "store/order/statusUpdated")]
+    post_webhooks(live_server.url, link, bodies, threads=2)
+    applied = lambda: _applied(link, store, [order_id])[order_id]  # noqa: E731
+    return wait_until(applied, timeout=120, what="one change to be applied", interval=0.02)
+
+
+def _webhooks_stored(link) -> int:
+    return WebhookEvent.objects.filter(link=link).count()
+
+
 def _applied(link, store, order_ids) -> dict[int, bool]:
     """Whether the POS shows each order as the store now has it (its status, and its refunds)."""
     synced = dict(
@@ -81,21 +100,29 @@ def _applied(link, store, order_ids) -> dict[int, bool]:
     return result
 
 
+MODES = {"bells only": {"WORK_POLL_SECONDS": "3600"}, "Redis flushed": {"WORK_POLL_SECONDS": "2"}}
+
+
 @pytest.mark.sandbox(orders=0)
-def test_drill_7_every_change_is_applied_with_paired_webhooks_and_redis_flushed(
-    sandbox, link, live_server, rq_worker_pool, redis_conn, figures
+@pytest.mark.parametrize("mode", list(MODES))
+def test_drill_7_every_change_is_applied_with_paired_webhooks(
+    sandbox, link, live_server, rq_worker_pool, redis_conn, figures, mode
 ):
-    orders, bound = size(200, 2_000), size(20.0, 5.0)
+    orders = size(200, 2_000)
     rng = random.Random(13)
     store = sandbox.store
     order_ids = store.place_orders(orders, status_id=11)
-    rq_worker_pool.start(4)
+    (alone,) = store.place_orders(1, status_id=11)  # the floor: one change on an idle pipeline
+    rq_worker_pool.start(4, **MODES[mode])
 
-    answers = post_webhooks(live_server.url, link, [webhook_body(store, "store/order/created", o) for o in order_ids])
-    settle(link, timeout=size(120, 900))
+    created = [webhook_body(store, "store/order/created", o) for o in [*order_ids, alone]]
+    answers = post_webhooks(live_server.url, link, created)
+    settle(link, timeout=size(300, 900))
+    floor = _one_change_applied_after(store, link, live_server, alone)
     latencies: list[float] = []
     flushed = 0
     for round_no, (status, cancel, refund) in enumerate(ROUNDS):
+        stored_before = _webhooks_stored(link)
         bodies = []
         for order_id in order_ids:
             scopes = _change(store, order_id, status, cancel, refund, rng)
@@ -103,33 +130,37 @@ def test_drill_7_every_change_is_applied_with_paired_webhooks_and_redis_flushed(
         rng.shuffle(bodies)  # pairs interleave with each other and with the workers' claims
         with ThreadPoolExecutor(max_workers=2) as pool:
             posting = pool.submit(post_webhooks, live_server.url, link, bodies, threads=8)
-            if round_no == 1:
-                time.sleep(0.2)
+            if mode == "Redis flushed" and round_no == 1:
+                # Once a quarter of the round's webhooks are in (an event, not a sleep), every bell queued is lost.
+                quarter = stored_before + len(bodies) // 4
+                wait_until(lambda q=quarter: _webhooks_stored(link) >= q, timeout=120, what="the round to be under way")
                 flushed = len(redis_conn.keys("rq:job:*"))
-                redis_conn.flushdb()  # every bell queued now is lost
+                redis_conn.flushdb()
             answers += posting.result()
         waited = wait_until(
             lambda: all(_applied(link, store, order_ids).values()),
-            timeout=size(120, 900),
-            what=f"round {round_no + 1}'s changes to be applied",
+            timeout=size(180, 900),  # bounds a hang (a lost wake-up, with bells only): it is not a goal
+            what=f"round {round_no + 1}'s changes to be applied ({mode})",
             interval=0.1,
         )
         latencies.append(waited)
-    settle(link, timeout=size(120, 900))
+    settle(link, timeout=size(300, 900))
     rq_worker_pool.stop()
     log = rq_worker_pool.log()
 
-    outcome = assert_pos_matches_store(store, link, order_ids)
+    outcome = assert_pos_matches_store(store, link, [*order_ids, alone])
     statuses = {status for status, _ in answers}
+    figures.add("mode / WORK_POLL_SECONDS", f"{mode} / {MODES[mode]['WORK_POLL_SECONDS']}")
     figures.add("orders / changes each / webhooks", f"{orders:,} / {len(ROUNDS)} / {len(answers):,}")
     figures.add("worker processes / scheduler or cron processes", "4 / 0")
-    figures.add("bell jobs lost to the Redis flush", flushed)
+    figures.add("bell jobs lost to the Redis flush", flushed if mode == "Redis flushed" else "no flush")
+    figures.add("floor: one change on the idle pipeline, applied after its webhooks", f"{floor:.2f} s")
     figures.add(
-        "last change applied after its webhooks (per round)",
-        " / ".join(f"{s:.2f} s" for s in latencies) + f" (median {statistics.median(latencies):.2f} s)",
+        "last change of a round applied after its webhooks (x floor)",
+        " / ".join(f"{s:.2f} s ({s / floor:.1f}x)" for s in latencies)
+        + f", median {statistics.median(latencies):.2f} s",
     )
     figures.add("POS outcome", dict(outcome))
     assert statuses == {200}
-    assert max(latencies) <= bound, latencies
     assert not WorkItem.objects.filter(failed_at__isnull=False).exists()
     assert "Traceback" not in log, log[-3000:]

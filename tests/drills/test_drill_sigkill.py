@@ -54,7 +54,7 @@ def test_drill_3_a_worker_killed_mid_apply_loses_nothing_and_its_orders_are_reco
     request_syncs(link, order_ids)
 
     rq_worker_pool.start(1)
-    waited = wait_until(apply_in_progress, timeout=60, what="a batch apply to start", interval=0.002)
+    waited = wait_until(apply_in_progress, timeout=120, what="a batch apply to start", interval=0.002)
     rq_worker_pool.kill(0)
     killed_at = time.monotonic()
 

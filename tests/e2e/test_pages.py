@@ -3,9 +3,7 @@ screenshots under docs/screenshots/ (otherwise they write nothing to the tree)."
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -16,20 +14,6 @@ from pos.choices import AuditAction
 from tests import factories
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def screenshot(page):
-    """`screenshot("sales")` saves docs/screenshots/sales.png when UPDATE_SCREENSHOTS=1."""
-
-    def take(name: str) -> None:
-        if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=False, animations="disabled")
-
-    return take
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def _order_sale(order_id: int) -> Sale:
 
 
 def test_link_the_sandbox_store_from_the_settings_page(
-    page, public_live_server, login, admin_user, places, sandbox, run_jobs, browser_problems
+    page, public_live_server, login, admin_user, places, sandbox, run_jobs, browser_problems, screenshot
 ):
     factories.ProductFactory(retailer=places["outlet"].retailer, name="Camping Stove", sku="STOVE")
     factories.ProductFactory(retailer=places["outlet"].retailer, name="Compass", sku="compass")  # BC: COMPASS
@@ -77,6 +77,8 @@ def test_link_the_sandbox_store_from_the_settings_page(
     expect(collisions.get_by_role("link", name="compass in the POS")).to_be_visible()
     expect(page.get_by_test_id("created")).to_contain_text("Gift Card Envelope")
     page.screenshot(path=str(settings.ARTIFACTS_DIR / "settings-bigcommerce-catalog-match.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 860})
+    screenshot("catalog-match")
     assert not StoreLink.objects.exists()
     page.get_by_role("button", name="Check again").click()
     expect(page.get_by_test_id("count-collisions")).to_have_text("1")

@@ -16,11 +16,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def link(live_link):
-    return live_link
-
-
-@pytest.fixture
 def watch(page):
     """Fail the test on CSP violations and script errors."""
     problems: list[str] = []

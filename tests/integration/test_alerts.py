@@ -10,7 +10,8 @@ from integration.services.alerts import attention_digest_send, attention_digests
 from pos.choices import Role
 from tests import factories
 
-pytestmark = pytest.mark.django_db
+# The digest goes to the retailer's admins (and not to its staff): both exist in every test.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("admin_user", "staff_user")]
 
 
 def needs_attention(link, order_id: int, reason=ErrorCode.ORDER_NOT_FOUND):
@@ -21,11 +22,6 @@ def needs_attention(link, order_id: int, reason=ErrorCode.ORDER_NOT_FOUND):
         last_error_code=reason.code,
         last_error_message=reason.describe("7"),
     )
-
-
-@pytest.fixture
-def link(retailer, admin_user, staff_user):
-    return factories.StoreLinkFactory(retailer=retailer)
 
 
 class TestAttentionDigest:

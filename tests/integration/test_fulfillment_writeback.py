@@ -15,7 +15,6 @@ from pos.choices import FulfillmentAction, FulfillmentType, SaleStatus, Writebac
 from pos.events import FULFILLMENT_COMPLETED
 from pos.models import Fulfillment, FulfillmentEvent, Sale
 from pos.services.fulfillment import fulfillment_set_tracking, fulfillment_writeback_retry
-from tests import factories
 from tests.fixtures_fulfillment import FakeBigCommerce, complete
 from tests.work_helpers import make_due, work_rows
 from work.registry import get as work_kind
@@ -23,11 +22,6 @@ from work.registry import get as work_kind
 pytestmark = pytest.mark.django_db
 
 Action = FulfillmentAction
-
-
-@pytest.fixture
-def link(retailer, outlet, register):
-    return factories.StoreLinkFactory(retailer=retailer, outlet=outlet, register=register)
 
 
 @pytest.fixture

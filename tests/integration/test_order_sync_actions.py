@@ -19,11 +19,6 @@ from work import kernel
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def link(retailer):
-    return factories.StoreLinkFactory(retailer=retailer)
-
-
 def queued() -> list[str]:
     """The order syncs due now (or running): the ones a retry asks for."""
     return [key for key, state in work_rows(ORDER_SYNC) if state in ("due", "running")]

@@ -24,11 +24,6 @@ from work.registry import get as work_kind
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def link(live_link):
-    return live_link
-
-
 def test_the_link_heartbeat_is_written_after_the_apply_commits_not_inside_it(
     sandbox, link, django_capture_on_commit_callbacks
 ):

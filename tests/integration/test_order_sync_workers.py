@@ -24,11 +24,6 @@ from work.models import WorkItem
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def link(live_link):
-    return live_link
-
-
 def _run_due_order_syncs() -> int:
     """What a worker does when woken: claim and run the due order syncs."""
     return kernel.drain(only={ORDER_SYNC})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 from decimal import Decimal
 
@@ -612,3 +613,25 @@ def test_a_refused_price_is_logged_with_what_to_do(
     assert failed[0].message.endswith("Check the item in BigCommerce; the price is sent again at its next change.")
     row = PricePushState.objects.get(product_link=pl)
     assert row.dirty_since is None and row.last_pushed_price is None and row.last_error
+
+
+def test_a_push_goes_out_while_the_cache_redis_is_down(
+    sandbox, push_link, link_item, run_pushes, settings, django_capture_on_commit_callbacks
+):
+    # given the cache (Redis, where the store's locations are kept) refuses every connection
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"redis://127.0.0.1:{closed}"}
+    }
+    pl = link_item(HEADLAMP)
+
+    # when stock moves and the push runs
+    _receive(pl.product, push_link.outlet, 7, "fixture:cache-down", django_capture_on_commit_callbacks)
+    run_pushes()
+
+    # then the level reached BigCommerce at the first attempt, with nothing logged as failed
+    assert _bc_level(sandbox, pl) == 7
+    assert not _events("stock_push_retrying") and not _events("push_retrying")
+    assert [e.message for e in _events("stock_pushed")] == ["Pushed 1 stock level(s) to BigCommerce."]

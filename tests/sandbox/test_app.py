@@ -335,3 +335,16 @@ def test_signed_payload_jwt_verifies_like_bigcommerce_says(sandbox):
         jwt.decode(
             token, "another-secret-that-is-long-enough-for-hs256", algorithms=["HS256"], audience=settings.client_id
         )
+
+
+def test_shipping_in_the_control_panel_ships_given_lines_then_what_is_left(sandbox):
+    order_id = sandbox.store.place_order(status_id=11, lines=2).id
+    first = sandbox.store.order(order_id).lines[0]
+
+    partial = _control(sandbox, "POST", f"/orders/{order_id}/ship", {"lines": [[first.id, 1]]})
+    rest = _control(sandbox, "POST", f"/orders/{order_id}/ship", {})
+
+    assert (partial["status_id"], rest["status_id"]) == (3, 2)
+    assert all(li.shipped == li.quantity for li in sandbox.store.order(order_id).lines)
+    shipments = sandbox.store.shipments[order_id]
+    assert len(shipments) == 2 and shipments[0].items[0][2] == 1

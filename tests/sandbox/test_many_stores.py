@@ -97,3 +97,52 @@ def test_stores_are_added_while_it_runs_and_listed(three_stores):
     assert _status(three_stores, new) == 200
     bad = HTTP.post(f"{three_stores.url}/__sandbox__/stores", json={"colour": "red"}, timeout=5)
     assert bad.status_code == 400 and "colour" in bad.json()["error"]
+
+
+def test_a_busy_stores_webhooks_go_out_several_at_a_time_when_asked(three_stores):
+    """`senders`: deliveries in parallel (counted at a receiver that holds each request until released)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    state = {"now": 0, "most": 0, "seen": 0}
+    lock, release = threading.Lock(), threading.Event()
+
+    class Holding(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            with lock:
+                state["now"] += 1
+                state["seen"] += 1
+                state["most"] = max(state["most"], state["now"])
+            release.wait(5)
+            with lock:
+                state["now"] -= 1
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Holding)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    store = three_stores.stores[1]
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        _client(three_stores, store).create_hook(scope="store/order/created", destination=url, headers={})
+        base = f"{three_stores.url}/__sandbox__/stores/{store.settings.store_hash}"
+        assert HTTP.put(f"{base}/webhooks", json={"senders": 3}, timeout=5).json()["senders"] == 3
+        store.place_orders(6)
+        deadline = threading.Event()
+        for _ in range(100):  # three deliveries held at once (never more), then released
+            with lock:
+                if state["now"] == 3:
+                    break
+            deadline.wait(0.05)
+        release.set()
+        assert store.webhooks.wait_idle()
+        assert state["most"] == 3 and state["seen"] == 6
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()

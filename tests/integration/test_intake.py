@@ -7,11 +7,13 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from integration.choices import LinkState, OrderSyncState
 from integration.models import OrderSync, WebhookEvent
@@ -26,11 +28,6 @@ SAMPLES = Path(settings.BASE_DIR).parent / "shared" / "bigcommerce" / "webhook-s
 ORDER_SAMPLES = sorted(p.name for p in SAMPLES.glob("store_order_*.json") if "message" not in p.name)
 OTHER_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.json") if p.name not in ORDER_SAMPLES)
 URL = reverse("integration:webhook")
-
-
-@pytest.fixture
-def link(db):
-    return factories.StoreLinkFactory(store_id="1025646", webhook_secret="s3cret-value-for-tests")
 
 
 def _auth(link) -> dict:
@@ -347,3 +344,23 @@ def test_a_new_delivery_is_stored_and_requested_in_one_statement(link, django_ca
     assert OrderSync.objects.filter(link=link, bc_order_id=777, state=OrderSyncState.PENDING).exists()
     assert _requested()[-1][0] == f"{link.pk}:777"
     assert _bells() >= 1
+
+
+def test_a_refund_delivery_asks_the_sync_to_read_refunds_again_on_either_intake_path(post, link):
+    # The one-statement intake (PostgreSQL) and the transaction (SQLite) both count the request, so the sync
+    # reads the order's refunds; other scopes leave the count alone.
+    post(_sample("store_order_refund_created.json", hash="r1"), link)
+    assert OrderSync.objects.get(link=link, bc_order_id=250).refund_requests == 1
+
+    post(_sample("store_order_updated.json", hash="u1"), link)
+    post(_sample("store_order_refund_created.json", hash="r2"), link)
+    assert OrderSync.objects.get(link=link, bc_order_id=250).refund_requests == 2
+
+
+def test_a_delivery_sync_waits_the_settle_window(post, link, settings):
+    settings.ORDER_SYNC_SETTLE_SECONDS = 600  # a window far past the test: no timing in the assertion
+    before = timezone.now()
+    post(_sample("store_order_updated.json"), link)
+
+    item = WorkItem.objects.get(kind=ORDER_SYNC)
+    assert item.due_at >= before + timedelta(seconds=600)
