@@ -249,8 +249,8 @@ BIGCOMMERCE_RATE_LIMIT_MAX_WAIT = env.float("BIGCOMMERCE_RATE_LIMIT_MAX_WAIT", d
 # Share of each window's quota that bulk traffic (historical imports) leaves to live order syncs.
 BIGCOMMERCE_BULK_RESERVE = env.float("BIGCOMMERCE_BULK_RESERVE", default=0.25)
 # Historical import: orders per page (BigCommerce's maximum, 250) and the most pages read before their refunds
-# are asked for (a window ends sooner once it has a full refunds call's worth of refunded orders, 250). Tests make
-# them small to watch a run page by page.
+# are asked for (a window ends sooner when one more page would take its refunded orders past one refunds call's
+# 250). Tests make them small to watch a run page by page.
 HISTORICAL_IMPORT_PAGE_SIZE = env.int("HISTORICAL_IMPORT_PAGE_SIZE", default=250)
 HISTORICAL_IMPORT_WINDOW_PAGES = env.int("HISTORICAL_IMPORT_WINDOW_PAGES", default=16)
 # Largest webhook body accepted (BigCommerce's are a few hundred bytes).

@@ -84,6 +84,14 @@ def insert_rows(model, objs: Sequence) -> list:
     table = quote(meta.db_table)
     fields = [f for f in meta.concrete_fields if f is not pk]
     started = time.perf_counter()
+    # A foreign key set to an object inserted since (its id known now, not when it was assigned), as bulk_create
+    # takes it; an unsaved one fails as it would there (NOT NULL, or the database's foreign key check).
+    for field in [f for f in fields if f.is_relation and f.many_to_one]:
+        for obj in objs:
+            if getattr(obj, field.attname) is None and field.is_cached(obj):
+                related = field.get_cached_value(obj)
+                if related is not None:
+                    setattr(obj, field.attname, related.pk)
     with connection.cursor() as cursor:
         missing = [obj for obj in objs if obj.pk is None]
         if missing:
@@ -96,8 +104,11 @@ def insert_rows(model, objs: Sequence) -> list:
         columns = [pk, *fields]
         getters = []
         for field in columns:
-            if field.get_internal_type() in _PLAIN_TYPES and not _automatic(field):
+            kind = field.get_internal_type()
+            if kind in _PLAIN_TYPES and not _automatic(field):
                 getters.append(operator.attrgetter(field.attname))
+            elif kind == "DateTimeField" and not _automatic(field):
+                getters.append(_moment(field))
             else:
                 getters.append(_prepared(field))
         sql = f"COPY {table} ({', '.join(quote(f.column) for f in columns)}) FROM STDIN"
@@ -115,6 +126,17 @@ def insert_rows(model, objs: Sequence) -> list:
 def _prepared(field):
     def get(obj):
         return field.get_db_prep_save(field.pre_save(obj, True), connection)
+
+    return get
+
+
+def _moment(field):
+    prepared = _prepared(field)
+
+    def get(obj):
+        value = getattr(obj, field.attname)
+        # An aware datetime (or none) goes as it is; a naive one through Django (its warning, its time zone).
+        return value if value is None or getattr(value, "tzinfo", None) is not None else prepared(obj)
 
     return get
 

@@ -7,13 +7,13 @@
 - The run is `bc.import` work on the `imports` queue, requested with the run (`integration.kinds`; the lowest
   priority, so live orders always go first). Each step walks the range in id order (keyset on `min_id`, so new
   orders or a restart never shift a page), takes a window of pages (250 a page, line items inlined; up to 16,
-  fewer once 250 of its orders have refunds) and the refunds of those in one call, then applies each page with
-  `orders_apply` (Mode.IMPORT), the same path live syncs use: its OrderSync row locks make it exactly once
-  against webhooks and reconciliation. While it applies, a thread of the worker already reads the next window
-  (fetch-ahead), which the next step takes, so BigCommerce's latency is not added to the wall time. A step that
-  is not the last asks for the next one, so other stores' work is served between steps; a step yields to its own
-  store's live work (order syncs waiting for a worker) after any page of its window, and leaves the pages it did
-  not apply to the next step.
+  fewer once another page would take its refunded orders past 250) and the refunds of those in one call, then
+  applies each page with `orders_apply` (Mode.IMPORT), the same path live syncs use: its OrderSync row locks
+  make it exactly once against webhooks and reconciliation. While it applies, a thread of the worker already
+  reads the next window (fetch-ahead), which the next step takes, so BigCommerce's latency is not added to the
+  wall time. A step that is not the last asks for the next one, so other stores' work is served between steps;
+  a step yields to its own store's live work (order syncs waiting for a worker) after any page of its window, and
+  leaves the pages it did not apply to the next step.
 - Progress is the HistoricalImport row. Each page's apply, its counters, its one summary log entry (orders are
   logged one by one only when they fail) and the cursor commit in ONE transaction that first locks the import row
   and checks the cursor is still the one this runner read: a page is counted once even if a stale runner and a
@@ -421,6 +421,7 @@ def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int) -
     pages: list[list[Order]] = []
     refunded: list[int] = []
     last = False
+    most = 0  # the most refunded orders one page of this window had
     for _ in range(settings.HISTORICAL_IMPORT_WINDOW_PAGES):
         page = client.list_orders(
             page=1, limit=page_size, include_line_items=True, sort="id:asc", min_id=min_id or None, **options.filters()
@@ -428,12 +429,14 @@ def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int) -
         if page:
             pages.append(page)
             min_id = page[-1].id + 1
-            refunded += [o.id for o in page if order_has_refunds(o)]
+            on_page = [o.id for o in page if order_has_refunds(o)]
+            refunded += on_page
+            most = max(most, len(on_page))
         if len(page) < page_size:
             last = True
             break
-        if len(refunded) >= client.PAGE_LIMIT:
-            break  # a full refunds call's worth: more pages would cost a second one
+        if len(refunded) + most > client.PAGE_LIMIT:
+            break  # one more page would likely need a second refunds call (250 ids per call)
     refunds = client.list_refunds_of_orders(refunded) if refunded else {}
     return _Window(pages, refunds, last, min_id, time.monotonic())
 

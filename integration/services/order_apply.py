@@ -106,6 +106,7 @@ class Plan:
     voided_now: bool = False
     # Applied, but someone must look (goods already handed over changed): (reason, detail).
     attention_after_apply: tuple[Reason, str] | None = None
+    new_lines: list = field(default_factory=list)
 
     @property
     def order(self) -> Order:
@@ -133,6 +134,8 @@ IMPORT_SUMMARISED = frozenset(
         Event.ORDER_VOIDED,
         Event.ORDER_EDITED,
         Event.ORDER_REFUNDED,
+        Event.ORDER_SHIPPED,
+        Event.ORDER_RESTOCKED,
         Event.CUSTOMER_CREATED,
         Event.CUSTOMER_MATCHED,
     }
@@ -241,12 +244,14 @@ def _apply_sales(batch: _Batch) -> None:
     customers = _resolve_customers(batch, [p for p in plans if p.kind == Kind.CREATE])
     payment_types = _payment_types(link, plans)
     specs = [_sale_spec(batch, p, resolution, customers.get(id(p)), payment_types) for p in plans]
-    written = sales_write(retailer_id=link.retailer_id, specs=specs, now=batch.now)
+    as_set = batch.options.mode == Mode.IMPORT  # a page of 250 orders: the writer's batch form
+    written = sales_write(retailer_id=link.retailer_id, specs=specs, now=batch.now, as_set=as_set)
     for plan, result in zip(plans, written, strict=True):
-        plan.sale, plan.previous_status_id, plan.voided_now = (
+        plan.sale, plan.previous_status_id, plan.voided_now, plan.new_lines = (
             result.sale,
             result.previous_bc_status_id,
             result.voided_now,
+            result.new_lines,
         )
         _log_sale_changes(batch, plan, result, payment_types)
     _follow_fulfillments(batch, plans)
@@ -546,9 +551,10 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
                 already_shipped=plan.status.shipped,
                 sent={str(item.id): item.quantity_shipped or 0 for item in order.products},
                 new_sale=plan.kind == Kind.CREATE,
+                lines=plan.new_lines,
             )
         )
-    report = fulfillments_follow_online_sales(specs=specs)
+    report = fulfillments_follow_online_sales(specs=specs, as_set=batch.options.mode == Mode.IMPORT)
     for plan in plans:
         sale = plan.sale
         if sale.pk in report.sent and (plan.kind == Kind.UPDATE or not plan.status.shipped):

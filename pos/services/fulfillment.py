@@ -53,6 +53,7 @@ from pos.choices import (
     SaleStatus,
     WritebackState,
 )
+from pos.db import insert_rows
 from pos.models import Fulfillment, FulfillmentEvent, FulfillmentLine, Sale, SaleLine, User
 
 logger = logging.getLogger(__name__)
@@ -280,8 +281,10 @@ class OnlineFulfillmentSpec:
     shipping_method: str
     # BigCommerce already shows the order shipped or completed: nothing is left for staff to do.
     already_shipped: bool = False
-    # The sale was written in this same transaction: it has no fulfilment yet, so none is looked for.
+    # The sale was written in this same transaction: it has no fulfilment yet, so none is looked for, and these
+    # are its lines (products loaded), so they are not read back either.
     new_sale: bool = False
+    lines: Sequence[SaleLine] = ()
     # Units the channel has already sent, per sale line key (`SaleLine.external_line_id`): shipments made in
     # BigCommerce's control panel (or by an earlier write-back).
     sent: Mapping[str, int] | None = None
@@ -292,7 +295,9 @@ class OnlineFulfillmentSpec:
         return max(0, min((self.sent or {}).get(sale_line.external_line_id, 0), sale_line.quantity))
 
 
-def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) -> FollowReport:
+def fulfillments_follow_online_sales(
+    *, specs: Sequence[OnlineFulfillmentSpec], as_set: bool = False
+) -> FollowReport:
     """Keep online sales' fulfilments in step with their orders, for a whole batch of orders at once.
 
     A closed sale without a fulfilment gets one; an open fulfilment gains lines the order gained and follows
@@ -303,6 +308,8 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) 
     edit of its order: the edit is recorded in its history, and reported (`FollowReport.edited_after_completion`),
     flagged when goods already handed over changed. A fixed number of queries whatever the number of sales (voids,
     which are rare, go one by one through `fulfillment_cancel`).
+
+    `as_set`: new rows go in as sets (`pos.db.insert_rows`), for big batches (a historical import's page).
     """
     report = FollowReport()
     if not specs:
@@ -320,13 +327,20 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec]) 
     if not live:
         return report
     goods: dict[int, list[SaleLine]] = {}
-    for line in (
-        SaleLine.objects.filter(sale__in=[s.sale for s in live])
-        .exclude(product__kind__in=ProductKind.service_kinds())
-        .order_by("position", "id")
-    ):
-        goods.setdefault(line.sale_id, []).append(line)
-    report.sent = _create_online([s for s in live if s.sale.pk not in existing], goods)
+    services = ProductKind.service_kinds()
+    for spec in live:
+        if spec.new_sale:
+            goods[spec.sale.pk] = sorted(
+                (line for line in spec.lines if line.product.kind not in services), key=lambda x: (x.position, x.pk)
+            )
+    unread = [s.sale for s in live if not s.new_sale]
+    if unread:
+        for line in (
+            SaleLine.objects.filter(sale__in=unread).exclude(product__kind__in=services).order_by("position", "id")
+        ):
+            goods.setdefault(line.sale_id, []).append(line)
+    insert = insert_rows if as_set else _bulk_create
+    report.sent = _create_online([s for s in live if s.sale.pk not in existing], goods, insert)
     report.sent |= _follow_lines(
         [
             (existing[s.sale.pk], s)
@@ -390,7 +404,15 @@ def _units(count: int) -> str:
     return f"{count} item{'s' if count != 1 else ''}"
 
 
-def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[SaleLine]]) -> dict[int, str]:
+def _bulk_create(model, objs: Sequence) -> list:
+    return model.objects.bulk_create(objs)
+
+
+# "delivery", "pickup": built once (get_type_display() builds its choices dict on every call).
+_TYPE_WORDS = {value: str(label).lower() for value, label in FulfillmentType.choices}
+
+
+def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[SaleLine]], insert) -> dict[int, str]:
     now = timezone.now()
     specs = [s for s in specs if any(line.quantity > 0 for line in goods.get(s.sale.pk, []))]
     fulfillments, lines_of, sent = [], [], {}
@@ -414,12 +436,12 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
         fulfillment.completed_at = now if fulfillment.state == State.COMPLETED else None
         fulfillments.append(fulfillment)
         lines_of.append(mine)
-    Fulfillment.objects.bulk_create(fulfillments)
+    insert(Fulfillment, fulfillments)
     events = []
     for spec, fulfillment, mine in zip(specs, fulfillments, lines_of, strict=True):
         for line in mine:
             line.fulfillment = fulfillment
-        kind = fulfillment.get_type_display().lower()
+        kind = _TYPE_WORDS[fulfillment.type]
         events.append(
             FulfillmentEvent(
                 fulfillment=fulfillment,
@@ -436,8 +458,8 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
         else:
             message = f"Already shipped in BigCommerce when the order was imported: {shipped}. The rest is to do."
         events.append(FulfillmentEvent(fulfillment=fulfillment, action=Action.SHIPPED_IN_BIGCOMMERCE, message=message))
-    FulfillmentLine.objects.bulk_create([line for mine in lines_of for line in mine])
-    FulfillmentEvent.objects.bulk_create(events)
+    insert(FulfillmentLine, [line for mine in lines_of for line in mine])
+    insert(FulfillmentEvent, events)
     return sent
 
 

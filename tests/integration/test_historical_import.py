@@ -221,8 +221,13 @@ def test_a_worker_killed_mid_run_resumes_and_finishes_with_the_right_totals(sand
     )
     try:
         deadline = time.monotonic() + 60
-        while HistoricalImport.objects.get(pk=run.pk).seen < 30 and time.monotonic() < deadline:
-            time.sleep(0.05)
+
+        def mid_step() -> bool:  # 30 orders in, and a step under way (holding its lease), not between two steps
+            leased = WorkItem.objects.filter(kind=IMPORT, lease_until__isnull=False).exists()
+            return HistoricalImport.objects.get(pk=run.pk).seen >= 30 and leased
+
+        while not mid_step() and time.monotonic() < deadline:
+            time.sleep(0.02)
     finally:
         os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work horse, mid-run
         worker.wait()

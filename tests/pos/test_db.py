@@ -117,3 +117,18 @@ def test_nothing_to_insert_writes_nothing(retailer):
     with CaptureQueriesContext(connection) as queries:
         assert insert_rows(Sale, []) == []
     assert len(queries) == 0
+
+
+def test_a_child_pointing_at_a_parent_inserted_since_gets_its_id(retailer):
+    outlet = factories.OutletFactory(retailer=retailer)
+    register = factories.RegisterFactory(retailer=retailer, outlet=outlet)
+    sale = Sale(retailer=retailer, outlet=outlet, register=register, invoice_number=777)
+    payment_type = factories.PaymentTypeFactory(retailer=retailer)
+    from pos.models import SalePayment
+
+    payment = SalePayment(sale=sale, payment_type=payment_type, kind="payment", amount=Decimal("1.00"))  # no id yet
+
+    insert_rows(Sale, [sale])
+    insert_rows(SalePayment, [payment])
+
+    assert SalePayment.objects.get(pk=payment.pk).sale_id == sale.pk

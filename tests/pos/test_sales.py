@@ -181,3 +181,49 @@ def test_a_batch_of_sales_costs_the_same_statements_as_one(retailer, register):
 
     assert len(many) == len(one)
     assert list(Sale.objects.order_by("invoice_number").values_list("invoice_number", flat=True)) == list(range(1, 22))
+
+
+@pytest.mark.postgres
+def test_the_batch_form_writes_what_the_row_form_writes_and_edits_the_same(retailer, register):
+    tee, mug = factories.ProductFactory(retailer=retailer), factories.ProductFactory(retailer=retailer)
+    card = factories.PaymentTypeFactory(retailer=retailer)
+
+    def specs(prefix):
+        return [
+            _spec(
+                register,
+                [_line(tee, i + 1), _line(mug, 2, price="3.3333")],
+                payments=[PaymentSpec(card, Decimal("5.00"), external_id=f"{prefix}{i}")],
+                source_prefix=f"{prefix}:{i}",
+                external_order_id=f"{prefix}{i}",
+            )
+            for i in range(3)
+        ]
+
+    rows = [
+        sales_write(retailer_id=retailer.pk, specs=specs("r")),
+        sales_write(retailer_id=retailer.pk, specs=specs("s"), as_set=True),
+    ]
+
+    def stored(written):
+        ids = [w.sale.pk for w in written]
+        sales = Sale.objects.filter(pk__in=ids).order_by("pk")
+        return [
+            (
+                s.total_inc_tax,
+                s.amount_paid,
+                s.payment_state,
+                s.status,
+                [(x.product_id, x.quantity, x.total_inc_tax, x.position) for x in s.lines.order_by("position")],
+                [(p.kind, p.amount) for p in s.payments.all()],
+            )
+            for s in sales
+        ]
+
+    assert stored(rows[1]) == stored(rows[0])
+    assert all(line.pk is not None for w in rows[1] for line in w.new_lines)
+    # and a sale written as a set is edited like any other
+    [edited] = sales_write(
+        retailer_id=retailer.pk, specs=[_spec(register, [_line(tee, 9)], sale=rows[1][0].sale, source_prefix="s:0")]
+    )
+    assert edited.line_changes and Sale.objects.get(pk=edited.sale.pk).total_inc_tax == Decimal("90")
