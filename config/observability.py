@@ -22,11 +22,12 @@ import re
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, copy_context
 from datetime import UTC, datetime
 from types import MappingProxyType
 
 from django.core.signals import request_finished
+from django.db import transaction
 
 # The fields this project sets; any other name is accepted too.
 CONTEXT_FIELDS = ("request_id", "retailer", "link", "order", "order_sync", "job_kind", "job_id", "reason")
@@ -64,6 +65,25 @@ def _job_fields() -> dict[str, object]:
         return {}
     kind = (job.func_name or "").rsplit(".", 1)[-1].removesuffix("_job")
     return {"job_kind": kind, "job_id": job.id}
+
+
+def log_after_commit(logger: logging.Logger, records: list[tuple[int, str, tuple, dict]]) -> None:
+    """Write these `(level, msg, args, kwargs)` records once the current transaction commits (at once outside
+    one; never if it rolls back), with the log context of this point in the code.
+
+    For lines about what a transaction wrote: writing a line can block (a full stderr pipe, a stalled log
+    collector), and inside a transaction holding locks (the sync's customer-creation lock, its OrderSync rows)
+    other workers then wait on them for as long, a wait PostgreSQL cannot see. Lines of a rollback would also
+    tell of rows that were never written."""
+    if not records:
+        return
+    context = copy_context()
+
+    def write() -> None:
+        for level, msg, args, kwargs in records:
+            logger.log(level, msg, *args, **kwargs)
+
+    transaction.on_commit(lambda: context.run(write))
 
 
 # ---------------------------------------------------------------- JSON lines

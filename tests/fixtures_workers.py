@@ -89,35 +89,47 @@ class WorkerPool:
 
 
 @pytest.fixture
-def rq_workers():
+def rq_workers(tmp_path):
     """Run `count` worker processes in burst mode until the queues are empty (with `env` added to their
-    environment); returns their exit codes."""
+    environment); returns their exit codes.
+
+    Each worker's stderr goes to a file of its own. It went to a pipe, read one worker after the other: a worker
+    that logged more than a pipe holds (64 KiB: drill 5 logs 85-95 KB in two of its four workers) stopped in the
+    middle of a write until the workers before it had exited, and when it stopped inside an apply transaction
+    (holding the store's customer-creation lock), the worker being waited for waited on that lock: a hang until
+    RQ's job timeout, which PostgreSQL could not see."""
     started: list[subprocess.Popen] = []
 
     def run(
         count: int = 1, queues: tuple[str, ...] = ("webhooks", "default", "imports"), timeout: float = 300, **env: str
     ) -> list[int]:
-        procs = [
-            subprocess.Popen(
-                _worker_command(queues, "--burst"),
-                cwd=ROOT,
-                env=worker_env(**env),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            for _ in range(count)
-        ]
+        logs = [tmp_path / f"burst-worker-{len(started) + i}.log" for i in range(count)]
+        procs = []
+        for log in logs:
+            with log.open("wb") as err:
+                procs.append(
+                    subprocess.Popen(
+                        _worker_command(queues, "--burst"),
+                        cwd=ROOT,
+                        env=worker_env(**env),
+                        stdout=subprocess.DEVNULL,
+                        stderr=err,
+                    )
+                )
         started.extend(procs)
+        deadline = time.monotonic() + timeout
         codes = []
-        for proc in procs:
+        for proc, log in zip(procs, logs, strict=True):
             try:
-                _, err = proc.communicate(timeout=timeout)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
-                _, err = proc.communicate(timeout=10)
-                raise AssertionError(f"a burst worker ran for over {timeout:.0f} s: {err.decode()[-3000:]}") from None
+                for other in procs:
+                    other.kill()
+                    other.wait(timeout=10)
+                tails = "\n".join(path.read_text(errors="replace")[-1500:] for path in logs)
+                raise AssertionError(f"a burst worker ran for over {timeout:.0f} s: {tails}") from None
             if proc.returncode != 0:
-                raise AssertionError(f"worker exited {proc.returncode}: {err.decode()[-2000:]}")
+                raise AssertionError(f"worker exited {proc.returncode}: {log.read_text(errors='replace')[-2000:]}")
             codes.append(proc.returncode)
         return codes
 

@@ -87,7 +87,8 @@ def test_an_order_sync_writes_json_lines_carrying_the_order_link_retailer_and_jo
     order_id = sandbox.store.place_order(status_id=11, lines=1).id
     order_sync_request(link=live_link, bc_order_id=order_id)
 
-    run_jobs("webhooks")
+    with django_capture_on_commit_callbacks(execute=True):  # sync log lines are written once their rows commit
+        run_jobs("webhooks")
 
     sync = OrderSync.objects.get(link=live_link, bc_order_id=order_id)
     imported = [line for line in json_lines() if line.get("sync_event") == "order_imported"]
@@ -100,10 +101,13 @@ def test_an_order_sync_writes_json_lines_carrying_the_order_link_retailer_and_jo
     assert any(line["bc_path"] == f"/v2/orders/{order_id}" and line["job_kind"] == "bc.order_sync" for line in calls)
 
 
-def test_a_failed_sync_line_carries_the_reason_code(sandbox, live_link, bc_client, json_lines):
+def test_a_failed_sync_line_carries_the_reason_code(
+    sandbox, live_link, bc_client, json_lines, django_capture_on_commit_callbacks
+):
     sandbox.store.faults.add(Fault("error", endpoint="get_order", status=500))
     order_id = sandbox.store.place_order(status_id=11, lines=1).id
-    sync_order(live_link, order_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        sync_order(live_link, order_id)
 
     [retrying] = [line for line in json_lines() if line.get("sync_event") == "sync_retrying"]
     assert (retrying["order"], retrying["reason"], retrying["level"]) == (order_id, "bigcommerce_error", "WARNING")

@@ -45,7 +45,7 @@ from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
-from config.observability import log_context
+from config.observability import log_after_commit, log_context
 from work import bell
 from work.models import ShardTurn, WorkItem
 from work.registry import (
@@ -571,14 +571,24 @@ def _fail(claim: Claim, item: WorkItem, failure: Failure, now: datetime) -> Atte
                 f"WHERE id = %s AND claimed_by = %s",
                 [now, failure.code, message, now, item.pk, claim.worker],
             )
-    logger.warning(
-        "%s %s failed (attempt %s, %s): %s; %s",
-        kind.name,
-        item.key,
-        item.attempts,
-        failure.code,
-        failure.message,
-        f"next try at {retry_at:%H:%M:%S} UTC" if retry_at else "given up",
+    # Once the failure is committed: never while this transaction holds the work row (and on_failure's rows).
+    log_after_commit(
+        logger,
+        [
+            (
+                logging.WARNING,
+                "%s %s failed (attempt %s, %s): %s; %s",
+                (
+                    kind.name,
+                    item.key,
+                    item.attempts,
+                    failure.code,
+                    failure.message,
+                    f"next try at {retry_at:%H:%M:%S} UTC" if retry_at else "given up",
+                ),
+                {},
+            )
+        ],
     )
     return Attempt(item=item, failure=failure, retry_at=retry_at)
 

@@ -15,6 +15,9 @@ per job cost more than syncing an order) that treats Redis as the doorbell it is
 - **It survives the database restarting.** A database error while it looks for due work is logged, the
   connections are dropped, and it looks again at the next poll: the work it was running stays in its rows (the
   transaction rolled back, the lease runs out) and is taken again.
+- **A job past its timeout ends.** RQ's timeout (SIGALRM) raises `JobOverran`, which no `except Exception` takes for
+  a failure of the work: the transaction in hand rolls back and the claim's rows are taken again once their lease
+  lapses (see `JobOverran`).
 - **It runs no scheduler child.** Nothing is scheduled in RQ, so `--with-scheduler` is not needed and a SIGKILL
   leaves no orphan holding the scheduler lock.
 
@@ -30,6 +33,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
 from redis.exceptions import RedisError
 from rq.exceptions import DequeueTimeout, InvalidJobOperation
+from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
 from rq.worker import SimpleWorker, WorkerStatus
 
 from work import kernel
@@ -42,6 +46,22 @@ _stopping = False
 def stopping() -> bool:
     """True once this process's worker was asked to stop (warm): a long drain ends after its batch in hand."""
     return _stopping
+
+
+class JobOverran(BaseException):  # noqa: N818 - named for what happened, like KeyboardInterrupt
+    """A job ran past its RQ timeout. Not an `Exception`, unlike RQ's `JobTimeoutException`: the handlers that turn
+    an error into failed work (`kernel.run`, the order sync applying a failed batch again order by order) took RQ's
+    for an error of the work and went on, with no timeout left (the alarm fires once), so one stuck drain ran on
+    and on (drill 5: a worker over 300 s, still waiting on the lock it waited on at 120 s). This one ends the job:
+    the transaction in hand rolls back, RQ records the job as failed, and the claim's rows are taken again once
+    their lease lapses."""
+
+
+class DeathPenalty(UnixSignalDeathPenalty):
+    """RQ's job timeout, raising `JobOverran` instead of `JobTimeoutException`."""
+
+    def __init__(self, timeout, exception=JobTimeoutException, **kwargs):
+        super().__init__(timeout, JobOverran if issubclass(exception, JobTimeoutException) else exception, **kwargs)
 
 
 def _redis_tolerant(method):
@@ -60,6 +80,7 @@ def _redis_tolerant(method):
 
 
 class Worker(SimpleWorker):
+    death_penalty_class = DeathPenalty
     _redis_failing_since: float | None = None
     _seeded_at: float | None = None
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from config.observability import log_after_commit
 from integration.choices import LogLevel, OrderSyncState
 from integration.metrics import sync_log_observe
 from integration.models import OrderSync, StoreLink, SyncLogEntry
@@ -239,27 +240,31 @@ def sync_log_build(
 
 
 def sync_log_save(entries: list[SyncLogEntry]) -> None:
-    """Write entries in one statement, and the same sentences to the Python log (never a secret), with the
-    retailer, link, order, event and reason code as fields of the line; failures are counted in the metrics."""
+    """Write entries in one statement, and the same sentences to the Python log (never a secret) once the
+    transaction commits (`log_after_commit`: never while the caller holds its locks), with the retailer, link,
+    order, event and reason code as fields of the line; failures are counted in the metrics."""
     SyncLogEntry.objects.bulk_create(entries)
+    lines = []
     for entry in entries:
         reason = _reason_code(entry)
-        logger.log(
-            {LogLevel.INFO: logging.INFO, LogLevel.WARNING: logging.WARNING}.get(entry.level, logging.ERROR),
-            "%s link=%s order=%s %s",
-            entry.event,
-            entry.link_id,
-            entry.bc_order_id,
-            entry.message,
-            extra={
-                "retailer": entry.retailer_id,
-                "link": entry.link_id,
-                "order": entry.bc_order_id,
-                "sync_event": entry.event,
-                "reason": reason or None,
-            },
+        lines.append(
+            (
+                {LogLevel.INFO: logging.INFO, LogLevel.WARNING: logging.WARNING}.get(entry.level, logging.ERROR),
+                "%s link=%s order=%s %s",
+                (entry.event, entry.link_id, entry.bc_order_id, entry.message),
+                {
+                    "extra": {
+                        "retailer": entry.retailer_id,
+                        "link": entry.link_id,
+                        "order": entry.bc_order_id,
+                        "sync_event": entry.event,
+                        "reason": reason or None,
+                    }
+                },
+            )
         )
         sync_log_observe(event=entry.event, reason=reason)
+    log_after_commit(logger, lines)
 
 
 def _reason_code(entry: SyncLogEntry) -> str:

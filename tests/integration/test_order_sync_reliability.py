@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,12 +15,15 @@ from django.utils import timezone
 from integration.bc_types import to_count, to_money
 from integration.client import _without_nul
 from integration.models import OrderSync, StoreLink
+from integration.services import order_sync
 from integration.services.order_apply import link_heartbeat_sync
 from integration.services.order_sync import ORDER_SYNC, order_sync_request
 from tests.work_helpers import sync_order, work_rows
 from work import kernel
 from work.kernel import whole_second_after
+from work.models import WorkItem
 from work.registry import get as work_kind
+from work.worker import JobOverran, Worker
 
 pytestmark = pytest.mark.django_db
 
@@ -99,3 +103,22 @@ def test_an_amount_beyond_what_a_sale_holds_is_unreadable(value):
 
 def test_nul_characters_are_removed_from_api_data():
     assert _without_nul({"a\x00": ["x\x00y", 1, {"k": "\x00"}]}) == {"a": ["xy", 1, {"k": ""}]}
+
+
+def test_a_batch_cut_off_by_the_job_timeout_is_not_applied_again_order_by_order(sandbox, link, monkeypatch):
+    def overran(**kwargs):  # the job's alarm goes off while the batch waits in orders_apply
+        Worker.death_penalty_class(120).handle_death_penalty(signal.SIGALRM, None)
+
+    monkeypatch.setattr(order_sync, "orders_apply", overran)
+    order_ids = [sandbox.store.place_order(status_id=11, lines=1).id for _ in range(2)]
+    for order_id in order_ids:
+        order_sync_request(link=link, bc_order_id=order_id)
+
+    with pytest.raises(JobOverran):
+        kernel.drain(only={ORDER_SYNC}, budget=600)
+
+    # Neither order was tried alone nor recorded as failed: the claim waits for its lease to lapse.
+    syncs = OrderSync.objects.filter(link=link, bc_order_id__in=order_ids)
+    assert sorted((s.state, s.last_error_code, s.attempts) for s in syncs) == [("pending", "", 0)] * 2
+    items = WorkItem.objects.filter(kind=ORDER_SYNC, key__in=[f"{link.pk}:{o}" for o in order_ids])
+    assert sorted((i.attempts, i.last_error_code) for i in items) == [(1, "")] * 2

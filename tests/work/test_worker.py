@@ -5,15 +5,17 @@ from __future__ import annotations
 import signal
 import socket
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import OperationalError
+from rq.timeouts import JobTimeoutException
 
 from pos import events
 from tests import factories
 from work import kernel, registry
 from work.models import WorkItem
-from work.worker import Worker
+from work.worker import JobOverran, Worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -76,3 +78,29 @@ def test_a_database_failure_while_the_worker_polls_is_waited_out(monkeypatch, se
     assert done == ["after-the-restart"]
     assert polls >= 2
     assert not WorkItem.objects.filter(kind="test.noted").exists()
+
+
+# ---------------------------------------------------------------- a job past its timeout
+
+
+def _overran(*args, **kwargs):
+    """What the worker's job timeout does when its alarm goes off in the middle of the work."""
+    Worker.death_penalty_class(120, JobTimeoutException).handle_death_penalty(signal.SIGALRM, None)
+
+
+def test_a_job_past_its_timeout_ends_instead_of_recording_its_work_as_failed_and_going_on(monkeypatch):
+    monkeypatch.setattr(registry, "_kinds", {})
+    registry.declare("t.stuck")
+    registry.handle("t.stuck", _overran, lease=timedelta(minutes=2))
+    kernel.request("t.stuck", 1, shard=1)
+    kernel.request("t.stuck", 2, shard=1)
+
+    with pytest.raises(JobOverran):
+        kernel.drain(worker="w1")
+
+    # The claim stays as it was: no failure recorded, the second item never run; the lease brings it back.
+    rows = list(WorkItem.objects.filter(kind="t.stuck").order_by("key"))
+    assert [(r.key, r.claimed_by, r.attempts, r.last_error_code, r.failed_at) for r in rows] == [
+        ("1", "w1", 1, "", None),
+        ("2", "", 0, "", None),
+    ]
