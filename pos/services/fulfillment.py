@@ -295,9 +295,7 @@ class OnlineFulfillmentSpec:
         return max(0, min((self.sent or {}).get(sale_line.external_line_id, 0), sale_line.quantity))
 
 
-def fulfillments_follow_online_sales(
-    *, specs: Sequence[OnlineFulfillmentSpec], as_set: bool = False
-) -> FollowReport:
+def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec], as_set: bool = False) -> FollowReport:
     """Keep online sales' fulfilments in step with their orders, for a whole batch of orders at once.
 
     A closed sale without a fulfilment gets one; an open fulfilment gains lines the order gained and follows
