@@ -16,12 +16,13 @@ import hashlib
 import hmac
 import json
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -49,6 +50,8 @@ REFUND_SCOPE = "store/order/refund/created"
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 LAST_WEBHOOK_RESOLUTION = timedelta(seconds=5)
 MAX_ORDER_ID = 2**63
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE for "deadlock detected"
+DEADLOCK_ATTEMPTS = 3
 
 
 class WebhookRejected(Exception):
@@ -146,10 +149,31 @@ def _event_insert(
             settle=timedelta(seconds=settings.ORDER_SYNC_SETTLE_SECONDS),
         )
         sql, params = f"WITH event AS ({sql}), {request_sql} SELECT id FROM event", [*params, *request_params]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = _execute_retrying_deadlocks(sql, params)
     return row[0] if row else None
+
+
+def _execute_retrying_deadlocks(sql: str, params: list):
+    """Run the intake's statement; again when PostgreSQL broke a deadlock by aborting it.
+
+    PostgreSQL runs a statement's data-modifying CTEs in no fixed order, so two deliveries for one order (the
+    paired webhooks of one change) can each lock one of its OrderSync and work rows and wait for the other;
+    PostgreSQL then aborts one of them ("deadlock detected"). The statement is its own transaction (or, inside
+    an outer one, its own savepoint), so nothing of it was kept and running it again is safe: the delivery gets
+    its 200 instead of a 500 and a retry from BigCommerce."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            # Outside a transaction the statement is one already (autocommit): no BEGIN/COMMIT round trips.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchone()
+        except OperationalError as exc:
+            if attempt == DEADLOCK_ATTEMPTS or getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+                raise
+            logger.info(
+                "webhook intake: deadlock with a concurrent delivery, attempt %s of %s", attempt, DEADLOCK_ATTEMPTS
+            )
+    raise AssertionError("unreachable")
 
 
 def _touch_last_webhook(link: StoreLink, now) -> None:
