@@ -88,7 +88,15 @@ def order_sync_request_ctes(
     The caller rings the bell (`work.bell.ring_on_commit`). `refunds` and `settle` as for `order_sync_request`."""
     now = timezone.now()
     table = connection.ops.quote_name(OrderSync._meta.db_table)
-    on_conflict = f"DO UPDATE SET refund_requests = {table}.refund_requests + 1" if refunds else "DO NOTHING"
+    work_if = only_if
+    if refunds:
+        # Counting the request locks the OrderSync row. Locks go OrderSync row first, then work row, as in a sync
+        # (its apply locks the OrderSync rows, then finishes the work rows) and in `order_sync_request`; the work
+        # CTE reads the row CTE's output, so PostgreSQL cannot run it first. Either order deadlocked under load.
+        on_conflict = f"DO UPDATE SET refund_requests = {table}.refund_requests + 1 RETURNING 1"
+        work_if = f"({only_if}) AND EXISTS (SELECT 1 FROM os_row)"
+    else:
+        on_conflict = "DO NOTHING"  # an existing row is neither changed nor locked
     row_sql = (
         f"INSERT INTO {table} (link_id, bc_order_id, state, attempts, last_error_code, last_error_message, "
         f"resolution_note, refund_requests, created_at, updated_at) "
@@ -100,7 +108,7 @@ def order_sync_request_ctes(
         [(order_sync_key(link.pk, bc_order_id), link.retailer_id, None)],
         due=now + settle if settle else now,
         now=now,
-        only_if=only_if,
+        only_if=work_if,
     )
     sql = f"os_row AS ({row_sql}), os_work AS ({work_sql})"
     return sql, [link.pk, bc_order_id, OrderSyncState.PENDING, int(refunds), now, now, *work_params]

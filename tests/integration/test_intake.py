@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.conf import settings
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -401,3 +402,48 @@ def test_an_error_other_than_a_deadlock_is_not_retried(post, link):
     with connection.execute_wrapper(fail), pytest.raises(OperationalError):
         post(_sample("store_order_updated.json"), link)
     assert len(seen) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not settings.DATABASES["default"]["ENGINE"].endswith("postgresql"), reason="PostgreSQL's locks")
+def test_a_refund_delivery_locks_the_order_sync_row_before_the_work_row_as_a_sync_does(link):
+    # A sync locks its orders' OrderSync rows, then finishes (deletes) their work rows in the same transaction. A
+    # refund delivery counts on the OrderSync row and requests the work row: if it took the work row first, the
+    # two would deadlock (seen in drill 1, which aborted the sync's transaction). Here "the sync" holds the
+    # OrderSync row; the delivery must then wait for it without holding the work row.
+    from integration.services.intake import AUTH_HEADER, webhook_accept
+    from integration.services.order_sync import order_sync_request
+
+    order_sync_request(link=link, bc_order_id=250)  # the order's OrderSync and work rows exist (committed)
+    work = WorkItem.objects.get(kind=ORDER_SYNC)
+    sync = connections.create_connection("default")  # the worker's connection
+    sync.set_autocommit(False)
+    answers: list = []
+
+    def deliver():
+        try:
+            body = json.dumps(_sample("store_order_refund_created.json", hash="refund-lock-order")).encode()
+            answers.append(webhook_accept(body=body, headers={AUTH_HEADER: f"{link.pk}:{link.webhook_secret}"}))
+        finally:
+            connection.close()
+
+    with sync.cursor() as cursor:
+        cursor.execute("SELECT id FROM integration_ordersync WHERE link_id = %s FOR UPDATE", [link.pk])
+        thread = threading.Thread(target=deliver)
+        thread.start()
+        # Wait (by event, not by time) until the delivery's statement waits on a lock held by the sync.
+        for _ in range(600):
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+            if cursor.fetchone()[0] or not thread.is_alive():
+                break
+            thread.join(0.05)
+        assert thread.is_alive(), "the delivery did not wait for the OrderSync row the sync holds"
+        # The sync can still finish its work row: the delivery does not hold it.
+        cursor.execute("SELECT id FROM work_workitem WHERE id = %s FOR UPDATE NOWAIT", [work.pk])
+        sync.commit()
+    thread.join(30)
+    sync.close()
+
+    assert [a.outcome for a in answers] == ["queued"]
+    assert OrderSync.objects.get(link=link, bc_order_id=250).refund_requests == 1
+    assert WorkItem.objects.get(pk=work.pk).requested == 2
