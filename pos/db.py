@@ -143,3 +143,12 @@ def _moment(field):
 
 def _automatic(field) -> bool:
     return bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False))
+
+
+def inserter(*, as_set: bool):
+    """How a writer inserts its new rows: `insert_rows` (as sets) for big batches, else `bulk_create`."""
+    return insert_rows if as_set else _bulk_create
+
+
+def _bulk_create(model, objs: Sequence) -> list:
+    return model.objects.bulk_create(objs)

@@ -53,7 +53,7 @@ from pos.choices import (
     SaleStatus,
     WritebackState,
 )
-from pos.db import insert_rows
+from pos.db import inserter
 from pos.models import Fulfillment, FulfillmentEvent, FulfillmentLine, Sale, SaleLine, User
 
 logger = logging.getLogger(__name__)
@@ -337,7 +337,7 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec], 
             SaleLine.objects.filter(sale__in=unread).exclude(product__kind__in=services).order_by("position", "id")
         ):
             goods.setdefault(line.sale_id, []).append(line)
-    insert = insert_rows if as_set else _bulk_create
+    insert = inserter(as_set=as_set)
     report.sent = _create_online([s for s in live if s.sale.pk not in existing], goods, insert)
     report.sent |= _follow_lines(
         [
@@ -400,10 +400,6 @@ def _record_late_edits(
 
 def _units(count: int) -> str:
     return f"{count} item{'s' if count != 1 else ''}"
-
-
-def _bulk_create(model, objs: Sequence) -> list:
-    return model.objects.bulk_create(objs)
 
 
 # "delivery", "pickup": built once (get_type_display() builds its choices dict on every call).

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from pos.choices import Channel, MovementReason, PaymentKind, PaymentState, SaleStatus
-from pos.db import bulk_update_rows, insert_rows
+from pos.db import bulk_update_rows, inserter
 from pos.models import (
     Customer,
     InventoryMovement,
@@ -341,7 +341,7 @@ def sales_write(
     (`pos.db.insert_rows`: ids from the sequences up front, then `COPY`; nothing is read back), at two statements
     per table instead of one, which a live sync of a few orders does not gain from."""
     now = now or timezone.now()
-    insert = insert_rows if as_set else _bulk_create
+    insert = inserter(as_set=as_set)
     with transaction.atomic():
         created = [s for s in specs if s.sale is None]
         numbers = iter(invoice_numbers_allocate(retailer_id=retailer_id, count=len(created)) if created else ())
@@ -443,10 +443,6 @@ def _payments(specs: Sequence[SaleSpec], results: list[SaleWritten]) -> tuple[li
             total=sale.total_inc_tax, paid=paid, refunded=refunded, authorised=authorised
         )
     return to_create, to_update
-
-
-def _bulk_create(model, objs: Sequence) -> list:
-    return model.objects.bulk_create(objs)
 
 
 def _lines(specs: Sequence[SaleSpec], results: list[SaleWritten], insert) -> None:
