@@ -75,45 +75,8 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
         return None
 
 
-# Grant or refuse one request. Returns 0 (granted, ticket recorded) or the milliseconds to wait.
-_ACQUIRE = """
-local state, claims = KEYS[1], KEYS[2]
-local ticket, claim_ttl, reserve_fraction, probe_limit, key_ttl =
-    ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', claims, '-inf', now - claim_ttl)
-local s = redis.call('HMGET', state, 'quota', 'window', 'left', 'reset_at', 'blocked_until', 'headerless')
-local quota, window, left, reset_at = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
-local blocked_until = tonumber(s[5])
-if blocked_until and now < blocked_until then
-    return blocked_until - now
-end
-local in_flight = redis.call('ZCARD', claims)
-if not quota or not window or not left or not reset_at then
-    -- Quota not known yet: let a few requests probe; a store whose responses carry no headers is unlimited.
-    if s[6] ~= '1' and in_flight >= probe_limit then
-        return 50
-    end
-else
-    if now >= reset_at then
-        -- The window the server announced is over: a fresh quota, in windows of the announced length.
-        reset_at = reset_at + (math.floor((now - reset_at) / window) + 1) * window
-        left = quota
-        redis.call('HSET', state, 'left', left, 'reset_at', reset_at)
-    end
-    local reserve = math.ceil(quota * reserve_fraction)
-    if left - in_flight - reserve <= 0 then
-        return math.max(reset_at - now, 1)
-    end
-end
-redis.call('ZADD', claims, now, ticket)
-redis.call('PEXPIRE', claims, key_ttl)
-return 0
-"""
-
 # Grant up to ARGV[6] requests at once (tickets ARGV[1]..":"..i), as many as the quota allows now. Returns
-# {granted, wait_ms}: the wait is what `_ACQUIRE` would have said for the first ticket not granted (0 if all were).
+# {granted, wait_ms}: how long until the first ticket not granted might be (0 if all were). `acquire` asks for one.
 _ACQUIRE_MANY = """
 local state, claims = KEYS[1], KEYS[2]
 local prefix, claim_ttl, reserve_fraction, probe_limit, key_ttl, wanted =
@@ -274,21 +237,22 @@ class StoreRateLimiter:
             with self._pool_lock:
                 if pool:
                     return pool.popleft()
-        ticket = uuid.uuid4().hex
+        prefix = uuid.uuid4().hex
         reserve = self.bulk_reserve if Priority(priority) == Priority.BULK else 0.0
         waited = 0.0
         while True:
-            wait_ms = self._run(
-                "acquire",
-                ticket,
+            granted, wait_ms = self._run(
+                "acquire_many",
+                prefix,
                 self.CLAIM_TTL_MS,
                 reserve,
                 self.PROBE_LIMIT,
                 self._key_ttl_ms(),
-                default=0,
+                1,
+                default=(1, 0),  # Redis down: uncoordinated, not stopped
             )
-            if not wait_ms:
-                return ticket
+            if granted:
+                return f"{prefix}:1"
             wait = wait_ms / 1000.0
             if waited + wait > self.max_wait:
                 raise ApiRateLimited(
@@ -393,7 +357,6 @@ class StoreRateLimiter:
             script = self._scripts.get(name)
             if script is None:
                 source = {
-                    "acquire": _ACQUIRE,
                     "acquire_many": _ACQUIRE_MANY,
                     "release": _RELEASE,
                     "observe": _OBSERVE,
