@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import requests
 from django.conf import settings
@@ -26,20 +27,31 @@ def _read_banner(process: subprocess.Popen) -> dict[str, str]:
     return banner
 
 
-def test_the_command_prints_its_coordinates_serves_places_orders_and_stops_on_sigterm():
-    # No Django settings, no SECRET_KEY and DEBUG off: what a fresh clone's shell has.
+@contextmanager
+def _sandbox(*args: str):
+    """`python -m sandbox --port 0 *args` run as a fresh clone's shell runs it (no Django settings, no SECRET_KEY,
+    DEBUG off). Yields its banner and a dict that gets what it printed once it is stopped (SIGTERM, as `make run`
+    stops it); it must then exit cleanly."""
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG")}
-    command = [sys.executable, "-m", "sandbox", "--port", "0", "--orders", "5"]
     process = subprocess.Popen(
-        [*command, "--place-every", "0.2", "--quota", "100"],
+        [sys.executable, "-m", "sandbox", "--port", "0", *args],
         cwd=settings.BASE_DIR,
         env={**env, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    printed: dict[str, str] = {}
     try:
-        banner = _read_banner(process)
+        yield _read_banner(process), printed
+    finally:
+        process.send_signal(signal.SIGTERM)
+        printed["output"], _ = process.communicate(timeout=20)
+    assert process.returncode == 0
+
+
+def test_the_command_prints_its_coordinates_serves_places_orders_and_stops_on_sigterm():
+    with _sandbox("--orders", "5", "--place-every", "0.2", "--quota", "100") as (banner, printed):
         client = BigCommerceClient(
             store_hash=banner["store hash"], access_token=banner["access token"], base_url=banner["base URL"]
         )
@@ -50,61 +62,32 @@ def test_the_command_prints_its_coordinates_serves_places_orders_and_stops_on_si
             time.sleep(0.1)
         assert client.count_orders().total >= 7
         assert requests.Session().get(banner["control"], timeout=5).json()["store_hash"] == banner["store hash"]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=20)
 
-    assert process.returncode == 0
-    assert "placed order 105" in output and "sandbox stopped" in output
+    assert "placed order 105" in printed["output"] and "sandbox stopped" in printed["output"]
+
+
+def _place(banner: dict[str, str], count: int) -> list[int]:
+    control = banner["control"].rsplit("/", 1)[0]
+    return requests.Session().post(f"{control}/orders", json={"count": count}, timeout=5).json()["ids"]
 
 
 def test_with_a_state_file_a_restarted_sandbox_goes_on_where_it_stopped(tmp_path):
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG")}
-    command = [sys.executable, "-m", "sandbox", "--port", "0", "--orders", "5", "--state", str(tmp_path / "s.state")]
+    state = str(tmp_path / "s.state")
+    with _sandbox("--orders", "5", "--state", state) as (banner, _):
+        assert "(new)" in banner["state"]
+        assert _place(banner, 2) == [105, 106]
 
-    def run(then) -> str:
-        process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env={**env, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, text=True
-        )
-        try:
-            banner = _read_banner(process)
-            then(banner)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.communicate(timeout=20)
-        assert process.returncode == 0
-        return banner["state"]
-
-    def place_two(banner):
-        control = banner["control"].rsplit("/", 1)[0]
-        assert requests.Session().post(f"{control}/orders", json={"count": 2}, timeout=5).json()["ids"] == [105, 106]
-
-    def count(banner):
+    with _sandbox("--orders", "5", "--state", state) as (banner, _):
+        assert "(resumed)" in banner["state"]
         client = BigCommerceClient(
             store_hash=banner["store hash"], access_token=banner["access token"], base_url=banner["base URL"]
         )
-        seen.append(client.count_orders().total)
-        control = banner["control"].rsplit("/", 1)[0]
-        seen.append(requests.Session().post(f"{control}/orders", json={"count": 1}, timeout=5).json()["ids"])
-
-    seen: list = []
-    assert "(new)" in run(place_two)
-    assert "(resumed)" in run(count)
-    assert seen == [7, [107]]
+        assert client.count_orders().total == 7
+        assert _place(banner, 1) == [107]
 
 
 def test_with_stores_one_process_serves_that_many_stores_each_on_its_own_hash():
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "DEBUG")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sandbox", "--port", "0", "--orders", "3", "--stores", "4", "--quota", "50"],
-        cwd=settings.BASE_DIR,
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        banner = _read_banner(process)
+    with _sandbox("--orders", "3", "--stores", "4", "--quota", "50") as (banner, _):
         stores = requests.Session().get(f"{banner['base URL']}/__sandbox__/stores", timeout=5).json()["stores"]
         assert len({s["store_hash"] for s in stores}) == 4 and stores[0]["store_hash"] == banner["store hash"]
         assert [s["orders"] for s in stores] == [3, 0, 0, 0] and {s["quota"] for s in stores} == {50}
@@ -113,7 +96,3 @@ def test_with_stores_one_process_serves_that_many_stores_each_on_its_own_hash():
             store_hash=last["store_hash"], access_token=last["access_token"], base_url=banner["base URL"]
         )
         assert client.get_store().id == last["store_hash"]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=20)
-    assert process.returncode == 0
