@@ -72,11 +72,33 @@ def order_sync_request(
     webhooks of one change arriving together make one sync). A request for an order already waiting, or running,
     is one sync (or one more, after the running one). `refunds`: the order's refunds may have changed (a refund
     webhook, reconciliation), so the sync reads them again."""
-    order_syncs_ensure(link=link, bc_order_ids=[bc_order_id])
+    order_syncs_request(link=link, bc_order_ids=[bc_order_id], reset=reset, refunds=refunds, settle=settle)
+
+
+def order_syncs_request(
+    *,
+    link: StoreLink,
+    bc_order_ids: Iterable[int],
+    reset: bool = False,
+    refunds: bool = False,
+    settle: timedelta | None = None,
+) -> None:
+    """`order_sync_request` for several orders in one transaction (reconciliation's page). The OrderSync rows are
+    locked in id order, as a sync's apply locks them, so a request and an apply can never deadlock (requesting
+    order by order, reconciliation and a worker each held a row the other waited for)."""
+    ids = sorted(set(bc_order_ids))
+    if not ids:
+        return
+    order_syncs_ensure(link=link, bc_order_ids=ids)
     if refunds:
-        OrderSync.objects.filter(link=link, bc_order_id=bc_order_id).update(refund_requests=F("refund_requests") + 1)
+        rows = OrderSync.objects.select_for_update().filter(link=link, bc_order_id__in=ids).order_by("pk")
+        OrderSync.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).update(
+            refund_requests=F("refund_requests") + 1
+        )
     due = timezone.now() + settle if settle else None
-    kernel.request(ORDER_SYNC, order_sync_key(link.pk, bc_order_id), shard=link.retailer_id, reset=reset, due=due)
+    kernel.request_many(
+        ORDER_SYNC, [(order_sync_key(link.pk, i), link.retailer_id, None) for i in ids], due=due, reset=reset
+    )
 
 
 def order_sync_request_ctes(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from integration.exceptions import ApiError
 from integration.models import OrderSync, StoreLink
-from integration.services.order_sync import order_sync_request
+from integration.services.order_sync import order_syncs_request
 from integration.services.synclog import Event, sync_log
 
 logger = logging.getLogger("integration.reconcile")
@@ -83,15 +83,17 @@ def _request_page(link: StoreLink, page: list, report: ReconcileReport) -> None:
             "bc_order_id", "bc_date_modified"
         )
     )
+    wanted = []
+    for order in page:
+        report.checked += 1
+        if order.id not in known and order.date_created < link.linked_at:
+            continue  # historical: only a historical import brings it in
+        applied = known.get(order.id)
+        if applied is not None and applied >= order.date_modified:
+            continue
+        if order.id not in known:
+            report.missed.append(order.id)
+        wanted.append(order.id)
     with transaction.atomic():
-        for order in page:
-            report.checked += 1
-            if order.id not in known and order.date_created < link.linked_at:
-                continue  # historical: only a historical import brings it in
-            applied = known.get(order.id)
-            if applied is not None and applied >= order.date_modified:
-                continue
-            if order.id not in known:
-                report.missed.append(order.id)
-            order_sync_request(link=link, bc_order_id=order.id, refunds=True)
-            report.requested += 1
+        order_syncs_request(link=link, bc_order_ids=wanted, refunds=True)
+    report.requested += len(wanted)
