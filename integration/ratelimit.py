@@ -238,19 +238,10 @@ class StoreRateLimiter:
                 if pool:
                     return pool.popleft()
         prefix = uuid.uuid4().hex
-        reserve = self.bulk_reserve if Priority(priority) == Priority.BULK else 0.0
         waited = 0.0
         while True:
-            granted, wait_ms = self._run(
-                "acquire_many",
-                prefix,
-                self.CLAIM_TTL_MS,
-                reserve,
-                self.PROBE_LIMIT,
-                self._key_ttl_ms(),
-                1,
-                default=(1, 0),  # Redis down: uncoordinated, not stopped
-            )
+            # Redis down: uncoordinated, not stopped.
+            granted, wait_ms = self._grant(prefix, 1, Priority(priority), default=(1, 0))
             if granted:
                 return f"{prefix}:1"
             wait = wait_ms / 1000.0
@@ -274,18 +265,8 @@ class StoreRateLimiter:
         priority = Priority(priority)
         granted: list[str] = []
         if count > 1:
-            reserve = self.bulk_reserve if priority == Priority.BULK else 0.0
             prefix = uuid.uuid4().hex
-            result = self._run(
-                "acquire_many",
-                prefix,
-                self.CLAIM_TTL_MS,
-                reserve,
-                self.PROBE_LIMIT,
-                self._key_ttl_ms(),
-                count,
-                default=None,
-            )
+            result = self._grant(prefix, count, priority, default=None)
             if result is not None:
                 granted = [f"{prefix}:{i}" for i in range(1, int(result[0]) + 1)]
         pool = self._pool[priority]
@@ -339,6 +320,21 @@ class StoreRateLimiter:
             logger.warning("rate limiter: Redis unavailable, nothing to reset for store %s", self.store_hash)
 
     # ------------------------------------------------------------ internals
+
+    def _grant(self, prefix: str, count: int, priority: Priority, *, default):
+        """Up to `count` tickets (`prefix:1`...) as the quota allows now, in one round trip: (granted, wait_ms), the
+        wait being until the first ticket not granted might be; `default` while Redis is down."""
+        reserve = self.bulk_reserve if priority == Priority.BULK else 0.0
+        return self._run(
+            "acquire_many",
+            prefix,
+            self.CLAIM_TTL_MS,
+            reserve,
+            self.PROBE_LIMIT,
+            self._key_ttl_ms(),
+            count,
+            default=default,
+        )
 
     def _key_ttl_ms(self) -> int:
         return math.ceil(max(self.max_wait, 60.0) * 1000 * 4)
