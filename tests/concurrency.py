@@ -14,6 +14,7 @@ import os
 import queue
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -156,3 +157,17 @@ def crash_at_every_point(target: Callable, args: tuple, after_each: Callable[[Cr
             if crash.committed:
                 return crashes
     raise AssertionError(f"the action did not commit within {limit} crash points")
+
+
+def start_until_it_waits_on_a_lock(target: Callable[[], None], cursor) -> threading.Thread:
+    """Start `target` in a thread (with its own database connection) and return once PostgreSQL shows a lock
+    request not granted (an event read from `pg_locks` through `cursor`, another connection's, not a time), or
+    once the thread ended. The caller checks `is_alive()` to tell which."""
+    thread = threading.Thread(target=target)
+    thread.start()
+    for _ in range(600):
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        if cursor.fetchone()[0] or not thread.is_alive():
+            break
+        thread.join(0.05)
+    return thread

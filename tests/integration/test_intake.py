@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from integration.choices import LinkState, OrderSyncState
 from integration.models import OrderSync, WebhookEvent
 from integration.services.order_sync import ORDER_SYNC
 from tests import factories
+from tests.concurrency import start_until_it_waits_on_a_lock
 from work.bell import get_queue
 from work.models import WorkItem
 
@@ -429,14 +429,7 @@ def test_a_refund_delivery_locks_the_order_sync_row_before_the_work_row_as_a_syn
 
     with sync.cursor() as cursor:
         cursor.execute("SELECT id FROM integration_ordersync WHERE link_id = %s FOR UPDATE", [link.pk])
-        thread = threading.Thread(target=deliver)
-        thread.start()
-        # Wait (by event, not by time) until the delivery's statement waits on a lock held by the sync.
-        for _ in range(600):
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            if cursor.fetchone()[0] or not thread.is_alive():
-                break
-            thread.join(0.05)
+        thread = start_until_it_waits_on_a_lock(deliver, cursor)
         assert thread.is_alive(), "the delivery did not wait for the OrderSync row the sync holds"
         # The sync can still finish its work row: the delivery does not hold it.
         cursor.execute("SELECT id FROM work_workitem WHERE id = %s FOR UPDATE NOWAIT", [work.pk])

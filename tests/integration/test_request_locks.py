@@ -4,7 +4,6 @@ waited for; PostgreSQL aborted the apply."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -16,6 +15,7 @@ from django.utils import timezone
 from integration.models import OrderSync
 from integration.services.order_sync import order_syncs_ensure
 from integration.services.reconcile import ReconcileReport, _request_page
+from tests.concurrency import start_until_it_waits_on_a_lock
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -42,13 +42,7 @@ def test_reconciliation_locks_a_pages_order_syncs_in_id_order_as_an_apply_does(l
 
     with apply.cursor() as cursor:
         cursor.execute("SELECT id FROM integration_ordersync WHERE id = %s FOR UPDATE", [low.pk])
-        thread = threading.Thread(target=reconcile)
-        thread.start()
-        for _ in range(600):  # until reconciliation waits on a lock (an event, not a time)
-            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-            if cursor.fetchone()[0] or not thread.is_alive():
-                break
-            thread.join(0.05)
+        thread = start_until_it_waits_on_a_lock(reconcile, cursor)
         assert thread.is_alive(), "reconciliation did not wait for the row the apply holds"
         # The apply goes on to the next row of its batch: reconciliation must not be holding it.
         cursor.execute("SELECT id FROM integration_ordersync WHERE id = %s FOR UPDATE NOWAIT", [high.pk])
