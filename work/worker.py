@@ -31,6 +31,7 @@ import uuid
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from rq.exceptions import DequeueTimeout, InvalidJobOperation
 from rq.timeouts import JobTimeoutException, UnixSignalDeathPenalty
@@ -96,6 +97,18 @@ class Worker(SimpleWorker):
             down = time.monotonic() - self._redis_failing_since
             self.log.warning("Worker %s: Redis is back after %.0f s", self.name, down)
             self._redis_failing_since = None
+
+    def _pubsub_exception_handler(self, exc, pubsub, pubsub_thread) -> None:
+        """The thread listening for RQ's commands (stop a job, shut down) lost Redis: note the outage once, as the
+        work loop does, and retry at RQ's pace. RQ's own handler logs an ERROR every 2 s for as long as Redis is
+        down, one error report per worker per retry."""
+        if not isinstance(exc, RedisConnectionError):
+            super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
+            return
+        self._redis_down(exc)
+        time.sleep(self.pubsub_retry_seconds)
+
+    pubsub_retry_seconds = 2.0
 
     heartbeat = _redis_tolerant(SimpleWorker.heartbeat)
     check_for_suspension = _redis_tolerant(SimpleWorker.check_for_suspension)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import socket
 import time
@@ -9,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 from django.db import OperationalError
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.timeouts import JobTimeoutException
 
 from pos import events
@@ -104,3 +107,22 @@ def test_a_job_past_its_timeout_ends_instead_of_recording_its_work_as_failed_and
         ("1", "w1", 1, "", None),
         ("2", "", 0, "", None),
     ]
+
+
+def test_the_command_listener_losing_redis_is_logged_once_not_as_an_error_every_retry(caplog):
+    """RQ's listener thread for worker commands calls this on every failed reconnect (every 2 s of an outage); RQ
+    itself logged an ERROR each time, one error report per worker per retry."""
+    worker = Worker(["default"], connection=Redis.from_url(f"redis://127.0.0.1:{_closed_port()}/0"))
+    worker.pubsub_retry_seconds = 0
+    lost = RedisConnectionError("Error 111 connecting to 127.0.0.1. Connection refused.")
+    with caplog.at_level(logging.INFO, logger="rq.worker"):
+        for _ in range(3):
+            worker._pubsub_exception_handler(lost, None, None)
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "Redis unavailable" in caplog.records[0].getMessage()
+
+    with pytest.raises(ValueError):  # anything else still ends the listener, as in RQ (called while handling it)
+        try:
+            raise ValueError("bad payload")
+        except ValueError as exc:
+            worker._pubsub_exception_handler(exc, None, None)
