@@ -92,9 +92,10 @@ def test_a_partial_shipment_reaches_bigcommerce_once_and_the_rest_stays_open(
     # when BigCommerce's webhook makes the order sync again (it is now Partially Shipped)
     sync_order(link, order_id)
 
-    # then the shipment is not counted twice, and nothing is sent back
+    # then the shipment is not counted twice (nor recorded as one made in BigCommerce), and nothing is sent back
     first.refresh_from_db()
     assert first.fulfilled == 1
+    assert not fulfillment.events.filter(action=FulfillmentAction.SHIPPED_IN_BIGCOMMERCE).exists()
     run_jobs("default")
     assert len(sandbox.store.shipments[order_id]) == 1
 
