@@ -73,7 +73,12 @@ def test_a_partial_shipment_reaches_bigcommerce_once_and_the_rest_stays_open(
 
     # when staff ship one unit of the first line with a tracking number, and the worker runs
     shipment = _ship(fulfillment, staff_user, {first.pk: 1}, tracking="1Z-PART-1")
+    before = len(sandbox.store.request_log.records(order_id=order_id))
     run_jobs("default")
+
+    # then it cost three calls: look for an earlier attempt's shipment, read the lines, create the shipment
+    calls = [r.endpoint for r in sandbox.store.request_log.records(order_id=order_id)[before:]]
+    assert calls == ["list_shipments", "list_order_products", "create_shipment"]
 
     # then BigCommerce holds exactly that shipment, with the tracking and the POS's reference
     [sent] = sandbox.store.shipments[order_id]
