@@ -123,27 +123,24 @@ def register() -> None:
         lease=_minutes(2),
     )
 
-    registry.handle(
-        events.FULFILLMENT_COMPLETED,
-        fulfillment_writeback.fulfillment_writebacks_run,
-        on_failure=fulfillment_writeback.fulfillment_writeback_record_failures,
-        retry=WRITEBACK_RETRY,
-        lease=_minutes(2),
-    )
-    registry.handle(
-        events.SHIPMENT_RECORDED,
-        fulfillment_writeback.shipment_writebacks_run,
-        on_failure=fulfillment_writeback.shipment_writeback_record_failures,
-        retry=WRITEBACK_RETRY,
-        lease=_minutes(2),
-    )
-    registry.handle(
-        events.PICKUP_READY,
-        fulfillment_writeback.pickup_ready_run,
-        on_failure=fulfillment_writeback.pickup_ready_record_failures,
-        retry=WRITEBACK_RETRY,
-        lease=_minutes(2),
-    )
+    for kind, run, on_failure in (
+        (
+            events.FULFILLMENT_COMPLETED,
+            fulfillment_writeback.fulfillment_writebacks_run,
+            fulfillment_writeback.fulfillment_writeback_record_failures,
+        ),
+        (
+            events.SHIPMENT_RECORDED,
+            fulfillment_writeback.shipment_writebacks_run,
+            fulfillment_writeback.shipment_writeback_record_failures,
+        ),
+        (
+            events.PICKUP_READY,
+            fulfillment_writeback.pickup_ready_run,
+            fulfillment_writeback.pickup_ready_record_failures,
+        ),
+    ):
+        registry.handle(kind, run, on_failure=on_failure, retry=WRITEBACK_RETRY, lease=_minutes(2))
     registry.handle(events.STOCK_MOVED, receivers.stock_moved_handler, atomic=True)
     registry.handle(events.PRODUCT_CHANGED, receivers.product_changed_handler, atomic=True)
 

@@ -111,13 +111,18 @@ def fulfillment_writeback_run(*, fulfillment: Fulfillment, client: WritebackClie
 
 def fulfillment_writebacks_run(items: Sequence[WorkItem], *, client=None) -> dict[int, object]:
     """The handler of `pos.fulfillment_completed`: each item's fulfilment written back, or its API error."""
+    return _each(items, Fulfillment, lambda row: fulfillment_writeback_run(fulfillment=row, client=client))
+
+
+def _each(items: Sequence[WorkItem], model, run) -> dict[int, object]:
+    """`run(row)` for each item's row of `model` (keyed by its id; a row gone is done), with API errors per item."""
     outcomes: dict[int, object] = {}
     for item in items:
-        fulfillment = Fulfillment.objects.filter(pk=int(item.key)).first()
-        if fulfillment is None:
+        row = model.objects.filter(pk=int(item.key)).first()
+        if row is None:
             continue
         try:
-            fulfillment_writeback_run(fulfillment=fulfillment, client=client)
+            run(row)
         except ApiError as exc:
             outcomes[item.pk] = exc
     return outcomes
@@ -158,21 +163,16 @@ def shipment_writeback_run(*, shipment: FulfillmentShipment, client: WritebackCl
             from integration.client import BigCommerceClient
 
             client = BigCommerceClient.for_link(link)
-        return _record_success(locked, fulfillment, _ship_pos_shipment(locked, goods, client, order_id))
+        try:
+            done = _ship_pos_shipment(locked, goods, client, order_id)
+        except _Precondition as problem:
+            return _record_failure(locked, fulfillment, str(problem))
+        return _record_success(locked, fulfillment, done)
 
 
 def shipment_writebacks_run(items: Sequence[WorkItem], *, client=None) -> dict[int, object]:
     """The handler of `pos.shipment_recorded`: each item's shipment sent, or its API error."""
-    outcomes: dict[int, object] = {}
-    for item in items:
-        shipment = FulfillmentShipment.objects.filter(pk=int(item.key)).first()
-        if shipment is None:
-            continue
-        try:
-            shipment_writeback_run(shipment=shipment, client=client)
-        except ApiError as exc:
-            outcomes[item.pk] = exc
-    return outcomes
+    return _each(items, FulfillmentShipment, lambda row: shipment_writeback_run(shipment=row, client=client))
 
 
 def shipment_writeback_record_failures(attempts: Sequence[Attempt]) -> None:

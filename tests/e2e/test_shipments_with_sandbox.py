@@ -14,15 +14,6 @@ from tests.work_helpers import sync_order
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def watch(page):
-    """Fail the test on CSP violations and script errors."""
-    problems: list[str] = []
-    page.on("console", lambda m: m.type == "error" and "favicon" not in m.text and problems.append(m.text))
-    yield
-    assert problems == [], problems
-
-
 def _open_fulfilment(page, sale: Sale) -> None:
     page.get_by_role("link", name="Fulfillments").click()
     page.get_by_role("link", name=f"#{sale.invoice_number}").click()

@@ -15,15 +15,6 @@ from tests.work_helpers import sync_order
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def watch(page):
-    """Fail the test on CSP violations and script errors."""
-    problems: list[str] = []
-    page.on("console", lambda m: m.type == "error" and "favicon" not in m.text and problems.append(m.text))
-    yield
-    assert problems == [], problems
-
-
 def test_an_order_that_failed_is_retried_from_failed_orders_until_it_imports(
     page, live_server, login, admin_user, sandbox, link, run_jobs, watch
 ):

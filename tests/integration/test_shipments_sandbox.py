@@ -273,3 +273,26 @@ def test_a_pickup_collected_before_the_ready_write_back_ran_stays_completed(impo
     # then BigCommerce ends Completed, never set back to Awaiting Pickup
     assert bc_client.get_order(_order_id(fulfillment)).status_id == COMPLETED.id
     assert not fulfillment.events.filter(action=FulfillmentAction.READY_SENT).exists()
+
+
+@pytest.mark.parametrize("made_by", ["a shipment", "a completion"])
+def test_goods_removed_from_the_order_in_bigcommerce_fail_the_write_back_at_once_with_what_to_do(
+    imported, sandbox, staff_user, run_jobs, made_by
+):
+    # regression: the "no longer on the order" refusal escaped the write-back as an error on our side, retried
+    # five times and then reported as "An error on our side"
+    fulfillment = imported(status_id=11, lines=2)
+    order_id = _order_id(fulfillment)
+    gone = _goods(fulfillment)[1]
+    if made_by == "a shipment":
+        row = _ship(fulfillment, staff_user, {gone.pk: 1})
+    else:
+        row = complete(fulfillment, staff_user)
+    sandbox.store.edit_order(order_id, line_id=int(gone.sale_line.external_line_id), quantity=0)
+
+    run_jobs("default")
+
+    row.refresh_from_db()
+    assert row.writeback_state == WritebackState.FAILED
+    assert f"is no longer on BigCommerce order {order_id} (the order was edited)" in row.writeback_error
+    assert sandbox.store.shipments.get(order_id, []) == []
