@@ -263,6 +263,32 @@ class FulfillmentTrackingForm(FulfillmentVersionForm):
     carrier = forms.CharField(max_length=FIELD_MAX_LENGTH, required=False, strip=True)
 
 
+class FulfillmentShipForm(FulfillmentTrackingForm):
+    """A shipment of some goods: how many of each line go now (`ship_<line id>`, blank or 0 for none) and its
+    tracking."""
+
+    def __init__(self, *args, lines: list[FulfillmentLine], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines = lines
+        for line in lines:
+            self.fields[f"ship_{line.pk}"] = forms.IntegerField(
+                label=f"Ship now — {line.sale_line.name}",
+                required=False,
+                min_value=0,
+                error_messages={
+                    "invalid": f"Enter a whole number to ship of “{line.sale_line.name}”.",
+                    "min_value": f"A quantity to ship of “{line.sale_line.name}” cannot be negative.",
+                },
+            )
+
+    def quantities(self) -> dict[int, int]:
+        return {line.pk: self.cleaned_data.get(f"ship_{line.pk}") or 0 for line in self.lines}
+
+
+class FulfillmentShipmentRetryForm(FulfillmentVersionForm):
+    shipment = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
 class FulfillmentCancelForm(FulfillmentVersionForm):
     reason = forms.CharField(
         max_length=255, error_messages={"required": "Say why the fulfilment is cancelled."}, strip=True

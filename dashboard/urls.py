@@ -59,6 +59,12 @@ urlpatterns = [
     path(
         "fulfillments/<int:pk>/complete/", fulfillments.FulfillmentCompleteView.as_view(), name="fulfillment_complete"
     ),
+    path("fulfillments/<int:pk>/ship/", fulfillments.FulfillmentShipView.as_view(), name="fulfillment_ship"),
+    path(
+        "fulfillments/<int:pk>/shipment-retry/",
+        fulfillments.FulfillmentShipmentRetryView.as_view(),
+        name="fulfillment_shipment_retry",
+    ),
     path("fulfillments/<int:pk>/cancel/", fulfillments.FulfillmentCancelView.as_view(), name="fulfillment_cancel"),
     path(
         "fulfillments/<int:pk>/writeback-retry/",

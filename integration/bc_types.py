@@ -774,7 +774,7 @@ class ShipmentItem(BcType):
 
 @bc_type
 class Shipment(BcType):
-    """A V2 shipment (`POST /v2/orders/{id}/shipments`). `tracking_link` falls back to the generated one."""
+    """A V2 shipment (`GET`/`POST /v2/orders/{id}/shipments`). `tracking_link` falls back to the generated one."""
 
     RESOURCE = "order {order_id} shipment {id}"
 

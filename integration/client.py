@@ -225,6 +225,11 @@ class BigCommerceClient:
         data = self._send("PUT", f"/v2/orders/{int(order_id)}", body={"status_id": int(status_id)})
         return self._parse(Order, data)
 
+    def list_shipments(self, order_id: int) -> list[Shipment]:
+        """An order's shipments (`GET /v2/orders/{id}/shipments`). Calls: ceil(shipments / 250), at least 1."""
+        rows = self._iter_v2(f"/v2/orders/{int(order_id)}/shipments")
+        return [self._parse(Shipment, row) for row in rows]
+
     def create_shipment(
         self,
         order_id: int,

@@ -6,6 +6,8 @@ and handler (see `work.registry`). Services request work by kind name; nothing i
 | `bc.catalog_ids` | link | read the store's product ids (before the first orders; daily) | backoff, then next day |
 | `bc.order_sync` | link:order | fetch and apply a batch of one store's orders | backoff ×6, then needs attention |
 | `pos.fulfillment_completed` | fulfilment | write the shipment / Completed status back | backoff ×5, then failed |
+| `pos.shipment_recorded` | shipment | send a shipment staff made (part of an order) once | backoff ×5, then failed |
+| `pos.pickup_ready` | fulfilment | set the order to Awaiting Pickup while it is ready | backoff ×5, then noted |
 | `pos.stock_moved`, `pos.product_changed` | event | mark linked items for the push | retried (an error on our side) |
 | `bc.push` | link | push dirty stock levels and prices | backoff forever; a rejected token hourly |
 | `bc.reconcile` | link | list orders modified since the cursor (every RECONCILE_INTERVAL_SECONDS) | next interval |
@@ -49,6 +51,11 @@ QUEUE_WEBHOOKS, QUEUE_DEFAULT, QUEUE_IMPORTS = registry.QUEUE_WEBHOOKS, registry
 DIGEST = "bc.attention_digest"
 LOG_EXPIRE = "bc.sync_log_expire"
 DAILY = timedelta(days=1)
+# Write-backs to BigCommerce (shipments, statuses): a few tries over about an hour, then staff retry from the page.
+WRITEBACK_RETRY = RetryPolicy(
+    backoff=(timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(minutes=30)),
+    max_attempts=5,
+)
 
 
 def classify(exc: BaseException) -> Failure | None:
@@ -116,16 +123,24 @@ def register() -> None:
         lease=_minutes(2),
     )
 
-    registry.handle(
-        events.FULFILLMENT_COMPLETED,
-        fulfillment_writeback.fulfillment_writebacks_run,
-        on_failure=fulfillment_writeback.fulfillment_writeback_record_failures,
-        retry=RetryPolicy(
-            backoff=(timedelta(seconds=30), _minutes(2), _minutes(10), _minutes(30)),
-            max_attempts=5,
+    for kind, run, on_failure in (
+        (
+            events.FULFILLMENT_COMPLETED,
+            fulfillment_writeback.fulfillment_writebacks_run,
+            fulfillment_writeback.fulfillment_writeback_record_failures,
         ),
-        lease=_minutes(2),
-    )
+        (
+            events.SHIPMENT_RECORDED,
+            fulfillment_writeback.shipment_writebacks_run,
+            fulfillment_writeback.shipment_writeback_record_failures,
+        ),
+        (
+            events.PICKUP_READY,
+            fulfillment_writeback.pickup_ready_run,
+            fulfillment_writeback.pickup_ready_record_failures,
+        ),
+    ):
+        registry.handle(kind, run, on_failure=on_failure, retry=WRITEBACK_RETRY, lease=_minutes(2))
     registry.handle(events.STOCK_MOVED, receivers.stock_moved_handler, atomic=True)
     registry.handle(events.PRODUCT_CHANGED, receivers.product_changed_handler, atomic=True)
 

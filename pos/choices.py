@@ -172,6 +172,9 @@ class FulfillmentAction(models.TextChoices):
     WRITEBACK_FAILED = "writeback_failed", _("Write-back failed")
     ORDER_EDITED = "order_edited", _("Order edited in BigCommerce")
     SHIPPED_IN_BIGCOMMERCE = "shipped_in_bigcommerce", _("Shipped in BigCommerce")
+    SHIP = "ship", _("Shipped")
+    RETRY_SHIPMENT = "retry_shipment", _("Shipment write-back retried")
+    READY_SENT = "ready_sent", _("BigCommerce told it is ready for pickup")
 
 
 class Carrier(models.TextChoices):

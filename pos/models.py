@@ -534,3 +534,62 @@ class FulfillmentEvent(models.Model):
     @property
     def action_label(self) -> str:
         return str(FulfillmentAction(self.action).label) if self.action in FulfillmentAction else self.action
+
+
+class FulfillmentShipment(models.Model):
+    """Goods staff shipped from the POS in one go (a partial shipment, or the rest): its lines, its tracking, and
+    its write-back to BigCommerce, which sends it once as one BigCommerce shipment per order address.
+
+    The write-back is keyed by `reference`, written into each BigCommerce shipment's comments, so a retry after a
+    crash (the shipment reached BigCommerce, our record of it did not) finds it there instead of sending it again.
+    """
+
+    fulfillment = models.ForeignKey(Fulfillment, on_delete=models.CASCADE, related_name="shipments")
+    number = models.PositiveIntegerField(help_text="1 for the fulfilment's first shipment, then 2, 3...")
+    tracking_number = models.CharField(max_length=100, blank=True)
+    carrier = models.CharField(max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    writeback_state = models.CharField(max_length=10, choices=WritebackState.choices, default=WritebackState.NONE)
+    writeback_error = models.TextField(blank=True)
+    writeback_at = models.DateTimeField(null=True, blank=True)
+    # The BigCommerce shipment ids it became (one per order address).
+    external_ids = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["fulfillment", "number"], name="fulfillmentshipment_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"Shipment {self.number} of {self.fulfillment}"
+
+    @property
+    def reference(self) -> str:
+        """The key BigCommerce's copy carries in its comments (unique across retailers and stores)."""
+        return f"POS shipment {self.fulfillment.retailer_id}-{self.pk}"
+
+    @property
+    def writeback_colour(self) -> str:
+        return WritebackState.colour(self.writeback_state)
+
+
+class FulfillmentShipmentLine(models.Model):
+    """How many units of one fulfilment line went in a shipment."""
+
+    shipment = models.ForeignKey(FulfillmentShipment, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(FulfillmentLine, on_delete=models.CASCADE, related_name="shipment_lines")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["line__sale_line__position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "line"], name="fulfillmentshipmentline_unique_line"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="fulfillmentshipmentline_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.line}"

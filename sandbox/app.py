@@ -45,6 +45,7 @@ ROUTES: tuple[tuple[str, str, str], ...] = (
     (f"{_STORE}/v2/orders/<int:order_id>", "update_order", "PUT"),
     (f"{_STORE}/v2/orders/<int:order_id>/products", "list_order_products", "GET"),
     (f"{_STORE}/v2/orders/<int:order_id>/shipping_addresses", "list_shipping_addresses", "GET"),
+    (f"{_STORE}/v2/orders/<int:order_id>/shipments", "list_shipments", "GET"),
     (f"{_STORE}/v2/orders/<int:order_id>/shipments", "create_shipment", "POST"),
     (f"{_STORE}/v3/orders/<int:order_id>/transactions", "list_transactions", "GET"),
     (f"{_STORE}/v3/orders/<int:order_id>/payment_actions/refunds", "list_refunds", "GET"),
@@ -287,6 +288,13 @@ class SandboxApp:
     def _list_shipping_addresses(self, request: Request, order_id: int):
         page, limit = page_and_limit(request, V2_PAGE_DEFAULT)
         rows = render.shipping_addresses(self.store, self._order(order_id), self._base(request))
+        rows = rows[(page - 1) * limit : page * limit]
+        return (200, rows) if rows else (204, None)
+
+    def _list_shipments(self, request: Request, order_id: int):
+        page, limit = page_and_limit(request, V2_PAGE_DEFAULT)
+        record = self._order(order_id)
+        rows = [render.shipment(self.store, record, row) for row in self.store.shipments.get(order_id, ())]
         rows = rows[(page - 1) * limit : page * limit]
         return (200, rows) if rows else (204, None)
 

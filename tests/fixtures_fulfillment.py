@@ -1,6 +1,6 @@
 """Fixtures for fulfilment tests: online sales with their fulfilment, and a fake BigCommerce for the write-back.
 
-The fake stands in for `BigCommerceClient` at the narrow boundary the write-back service uses (two calls), so
+The fake stands in for `BigCommerceClient` at the narrow boundary the write-back service uses (four calls), so
 its rules can be tested case by case; the end-to-end write-back against the sandbox store is in
 tests/integration/test_fulfillment_writeback_sandbox.py.
 """
@@ -91,7 +91,15 @@ class FakeBigCommerce:
                 "comments": comments,
             }
         )
-        return {"id": len(self.shipments), "order_id": order_id}
+        return types.SimpleNamespace(id=len(self.shipments), order_id=order_id)
+
+    def list_shipments(self, order_id: int) -> list[types.SimpleNamespace]:
+        self._next_error()
+        return [
+            types.SimpleNamespace(id=number, order_address_id=s["order_address_id"], comments=s["comments"])
+            for number, s in enumerate(self.shipments, start=1)
+            if s["order_id"] == order_id
+        ]
 
     def list_order_products(self, order_id: int) -> list[types.SimpleNamespace]:
         """The order's lines as BigCommerce has them: the sale's lines, at address 51, minus what was shipped."""

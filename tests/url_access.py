@@ -160,7 +160,17 @@ ROUTES: dict[str, Route] = {
     "dashboard:fulfillment_detail": Route(Access.MEMBER, kwargs_for=fulfillment_kwargs),
     **{
         f"dashboard:fulfillment_{action}": Route(Access.MEMBER, method="POST", kwargs_for=fulfillment_kwargs)
-        for action in ("start_picking", "quantities", "fulfil_all", "tracking", "complete", "cancel", "writeback_retry")
+        for action in (
+            "start_picking",
+            "quantities",
+            "fulfil_all",
+            "tracking",
+            "complete",
+            "cancel",
+            "writeback_retry",
+            "ship",
+            "shipment_retry",
+        )
     },
     "dashboard:sales": Route(Access.MEMBER),
     "dashboard:sales_export": Route(Access.MEMBER),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 from django.views.generic import TemplateView
@@ -16,11 +17,13 @@ from django_htmx.http import HttpResponseClientRefresh
 from dashboard.forms import (
     FulfillmentCancelForm,
     FulfillmentQuantitiesForm,
+    FulfillmentShipForm,
+    FulfillmentShipmentRetryForm,
     FulfillmentTrackingForm,
     FulfillmentVersionForm,
 )
 from pos.choices import Carrier, FulfillmentAction, FulfillmentState, FulfillmentType, SaleStatus, WritebackState
-from pos.models import Fulfillment, FulfillmentLine
+from pos.models import Fulfillment, FulfillmentLine, FulfillmentShipmentLine
 from pos.selectors import (
     FULFILLMENT_ALL_TAB,
     FULFILLMENT_OPEN_TAB,
@@ -42,6 +45,7 @@ from pos.services.fulfillment import (
     fulfillment_start_picking,
     fulfillment_writeback_retry,
 )
+from pos.services.shipments import fulfillment_ship, fulfillment_shipment_retry
 from pos.tenancy import RetailerRequiredMixin
 
 TAB_LABELS = {FULFILLMENT_OPEN_TAB: "To do", FULFILLMENT_ALL_TAB: "All", **dict(FulfillmentState.choices)}
@@ -86,14 +90,29 @@ class FulfillmentDetailView(RetailerRequiredMixin, View):
 
     def get(self, request, pk: int):
         fulfillment = _fulfillment_or_404(self, pk)
-        context = {"fulfillment": fulfillment, "allowed": fulfillment_allowed_actions(fulfillment)}
+        shipments = list(
+            fulfillment.shipments.select_related("created_by").prefetch_related(
+                Prefetch("lines", queryset=FulfillmentShipmentLine.objects.select_related("line__sale_line"))
+            )
+        )
+        pending = fulfillment.writeback_state == WritebackState.PENDING or any(
+            shipment.writeback_state == WritebackState.PENDING for shipment in shipments
+        )
+        context = {
+            "fulfillment": fulfillment,
+            "allowed": fulfillment_allowed_actions(fulfillment),
+            "pending": pending,
+            "shipments": shipments,
+        }
         if request.htmx and not request.htmx.boosted:
-            # The write-back status polls while pending; once it is done the whole page reloads, so the result,
-            # the history and the actions it allows (retry, tracking correction) all show.
-            if fulfillment.writeback_state != WritebackState.PENDING:
+            # The write-back status polls while anything is on its way to BigCommerce; once it is done the whole
+            # page reloads, so the result, the history and the actions it allows (retry, tracking) all show.
+            if not pending:
                 return HttpResponseClientRefresh()
             return render(request, f"{self.template_name}#writeback", context)
         lines = _lines(fulfillment)
+        for line in lines:
+            line.left = line.quantity - line.fulfilled
         open_ = fulfillment.state in FulfillmentState.open_states()
         context |= {
             "lines": lines,
@@ -101,6 +120,7 @@ class FulfillmentDetailView(RetailerRequiredMixin, View):
             "voided_notice": VOIDED_MESSAGE if fulfillment.sale.status == SaleStatus.VOIDED else "",
             "blockers": fulfillment_completion_blockers(fulfillment=fulfillment, lines=lines) if open_ else [],
             "events": fulfillment.events.select_related("actor").order_by("-created_at", "-id")[:HISTORY_LIMIT],
+            "units_left": sum(line.quantity - line.fulfilled for line in lines),
             "units_packed": sum(line.packed for line in lines),
             "units": sum(line.quantity for line in lines),
             "carriers": Carrier.choices,
@@ -194,6 +214,39 @@ class FulfillmentCompleteView(FulfillmentActionView):
         done = fulfillment_complete(fulfillment=fulfillment, expected_version=version, acting_user=self.request.user)
         if done.writeback_state == WritebackState.PENDING:
             self.success_message += " BigCommerce is being updated; the result shows below."
+
+
+class FulfillmentShipView(FulfillmentActionView):
+    success_message = "Shipment recorded."
+
+    def get_form(self, fulfillment):
+        return FulfillmentShipForm(self.request.POST, lines=_lines(fulfillment))
+
+    def perform(self, fulfillment, form, version):
+        shipment = fulfillment_ship(
+            fulfillment=fulfillment,
+            quantities=form.quantities(),
+            tracking_number=form.cleaned_data["tracking_number"],
+            carrier=form.cleaned_data["carrier"],
+            expected_version=version,
+            acting_user=self.request.user,
+        )
+        self.success_message = f"Shipment {shipment.number} recorded."
+        if shipment.writeback_state == WritebackState.PENDING:
+            self.success_message += " BigCommerce is being updated; the result shows below."
+
+
+class FulfillmentShipmentRetryView(FulfillmentActionView):
+    form_class = FulfillmentShipmentRetryForm
+    success_message = "The shipment is queued again for BigCommerce."
+
+    def perform(self, fulfillment, form, version):
+        fulfillment_shipment_retry(
+            fulfillment=fulfillment,
+            shipment_id=form.cleaned_data["shipment"],
+            expected_version=version,
+            acting_user=self.request.user,
+        )
 
 
 class FulfillmentCancelView(FulfillmentActionView):

@@ -8,10 +8,13 @@ The rules, each enforced here and nowhere else:
 - **Quantities.** Per line, `0 ≤ fulfilled ≤ packed ≤ picked ≤ ordered`: goods are packed from what was picked
   and handed over (shipped or collected) from what was packed. Partial quantities are progress, recorded as often
   as staff like. Recording anything starts picking; once every line is packed in full the fulfilment is packed
-  (a pickup is then "Ready for pickup"), and lowering a packed quantity puts it back to picking.
-- **Completion** needs every line fulfilled in full. A fulfilment is one per sale and completing it sends one
-  write-back (a shipment, or the Completed status), so "complete what is fulfilled" would leave goods the
-  customer paid for with no record of how they get them. A short shipment is handled by editing the order in
+  (a pickup is then "Ready for pickup", which BigCommerce is told as its Awaiting Pickup status), and lowering a
+  packed quantity puts it back to picking.
+- **Shipping in parts** (`pos.services.shipments`): staff ship what is packed as a shipment of its own (with its
+  tracking), and the rest stays open; shipping the last goods completes the fulfilment. Each shipment is sent to
+  BigCommerce once.
+- **Completion** needs every line fulfilled in full and sends one write-back: a shipment of what is fulfilled and
+  not in a shipment yet, or the Completed status. Goods that will never go are handled by editing the order in
   BigCommerce first (the sync then adjusts the sale and its lines) or by cancelling.
 - **Money.** A sale with a balance owing cannot be completed unless `retailer.allow_unpaid_fulfillment`; a
   payment authorised and not captured yet is not owing (the money is held for the sale; it is captured in the
@@ -79,8 +82,12 @@ TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     Action.COMPLETE: {State.PACKED: frozenset({State.COMPLETED})},
     Action.CANCEL: {s: frozenset({State.CANCELLED}) for s in State.open_states()},
     Action.RETRY_WRITEBACK: {State.COMPLETED: frozenset({State.COMPLETED})},
+    # A shipment of some goods leaves the rest open; shipping the last of them completes the fulfilment.
+    Action.SHIP: {s: frozenset({State.PICKING, State.PACKED, State.COMPLETED}) for s in State.open_states()},
+    Action.RETRY_SHIPMENT: {s: frozenset({s}) for s in (*State.open_states(), State.COMPLETED)},
 }
-STAFF_ACTIONS = tuple(TRANSITIONS)
+# The actions on the fulfilment as a whole (a shipment's retry is offered on the shipment that failed).
+STAFF_ACTIONS = tuple(a for a in TRANSITIONS if a != Action.RETRY_SHIPMENT)
 
 _VERBS = {
     Action.START_PICKING: "start picking",
@@ -89,6 +96,8 @@ _VERBS = {
     Action.COMPLETE: "complete it",
     Action.CANCEL: "cancel it",
     Action.RETRY_WRITEBACK: "retry the write-back",
+    Action.SHIP: "ship goods",
+    Action.RETRY_SHIPMENT: "retry a shipment's write-back",
 }
 
 
@@ -125,6 +134,8 @@ def fulfillment_action_refusal(fulfillment: Fulfillment, action: str) -> str | N
         return VOIDED_MESSAGE
     if fulfillment.state not in TRANSITIONS[action]:
         return f"You cannot {_VERBS[action]}: the fulfilment is {fulfillment.state_label.lower()}."
+    if action == Action.SHIP and fulfillment.is_pickup:
+        return "A pickup is collected at the outlet, not shipped: mark it as collected instead."
     if action == Action.SET_TRACKING:
         if fulfillment.is_pickup:
             return "A pickup has no tracking number."
@@ -155,14 +166,22 @@ def fulfillment_completion_blockers(*, fulfillment: Fulfillment, lines: list[Ful
         listed = ", ".join(f"{line.sale_line.name} {line.fulfilled} of {line.quantity}" for line in short[:3])
         more = f" and {len(short) - 3} more" if len(short) > 3 else ""
         blockers.append(f"Not everything is fulfilled yet ({listed}{more} fulfilled).")
+    owing = fulfillment_money_blocker(fulfillment)
+    if owing:
+        blockers.append(owing)
+    return blockers
+
+
+def fulfillment_money_blocker(fulfillment: Fulfillment) -> str | None:
+    """Why goods may not be handed over (completed, or shipped in part) yet because money is owing, or None."""
     balance = fulfillment.sale.balance
     authorised = fulfillment.sale.payment_state == PaymentState.AUTHORISED  # captured in BigCommerce, not here
     if balance > 0 and not authorised and not fulfillment.retailer.allow_unpaid_fulfillment:
-        blockers.append(
+        return (
             f"The sale still has {fulfillment.sale.currency} {balance:.2f} owing. Take the payment first, or ask an "
             f"admin to allow completing unpaid fulfilments in Settings."
         )
-    return blockers
+    return None
 
 
 # ---------------------------------------------------------------- the sync engine's entry points
@@ -601,8 +620,11 @@ def fulfillment_record_quantities(
         [lines[c["line"]] for c in changes], ["picked", "packed", "fulfilled"], batch_size=500
     )
     all_packed = all(line.packed == line.quantity for line in lines.values())
+    before = fresh.state
     _move(fresh, Action.RECORD_QUANTITIES, State.PACKED if all_packed else State.PICKING)
     fresh.save(update_fields=["state", "updated_at"])
+    if fresh.is_pickup and fresh.state == State.PACKED and before != State.PACKED and _writes_back(fresh):
+        events.pickup_ready(retailer_id=fresh.retailer_id, fulfillment_id=fresh.pk)
     summary = "; ".join(
         f"{c['name']}: picked {c['after'][0]}, packed {c['after'][1]}, fulfilled {c['after'][2]} "
         f"of {lines[c['line']].quantity}"
@@ -671,7 +693,7 @@ def fulfillment_complete(*, fulfillment: Fulfillment, expected_version: int, act
     fields = ["state", "completed_at", "updated_at"]
     balance = fresh.sale.balance
     message = f"Completed with {fresh.sale.currency} {balance:.2f} still owing." if balance > 0 else "Completed."
-    writes_back = fresh.sale.channel == Channel.BIGCOMMERCE and bool(fresh.sale.external_order_id)
+    writes_back = _writes_back(fresh)
     if writes_back:
         _queue_writeback(fresh, now)
         fields += ["writeback_state", "writeback_error", "writeback_at"]
@@ -772,6 +794,11 @@ def _quantity_errors(line: FulfillmentLine, wanted: LineQuantities) -> list[str]
     if wanted.fulfilled > wanted.packed:
         errors.append(f"{name}: fulfilled ({wanted.fulfilled}) cannot be more than packed ({wanted.packed}).")
     return errors
+
+
+def _writes_back(fulfillment: Fulfillment) -> bool:
+    """Whether what happens to this fulfilment is sent to BigCommerce (its sale is a BigCommerce order)."""
+    return fulfillment.sale.channel == Channel.BIGCOMMERCE and bool(fulfillment.sale.external_order_id)
 
 
 def _queue_writeback(fulfillment: Fulfillment, now) -> None:

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from pos.choices import FulfillmentState, FulfillmentType, SaleStatus, WritebackState
 from pos.models import Fulfillment, Sale
+from pos.services.shipments import fulfillment_ship
 from tests import factories
 from tests.fixtures_fulfillment import complete, fulfil_everything
 
@@ -155,15 +156,25 @@ def test_a_balance_owing_shows_and_says_why_completion_is_blocked(staff_client, 
     assert response.context["blockers"]
 
 
-@pytest.mark.parametrize("lines", [1, 12])
-def test_a_fulfilment_page_costs_the_same_queries_for_any_number_of_lines(
-    staff_client, make_fulfillment, staff_user, django_assert_num_queries, lines
+@pytest.mark.parametrize(("lines", "shipments"), [(1, 0), (12, 0), (1, 1), (12, 2)])
+def test_a_fulfilment_page_costs_the_same_queries_for_any_number_of_lines_and_shipments(
+    staff_client, make_fulfillment, staff_user, django_assert_num_queries, lines, shipments
 ):
-    fulfillment = make_fulfillment(goods=tuple((f"Item {n}", 1) for n in range(lines)))
-    fulfil_everything(fulfillment, staff_user)
+    fulfillment = make_fulfillment(goods=tuple((f"Item {n}", 2) for n in range(lines)))
+    if not shipments:
+        fulfil_everything(fulfillment, staff_user)
+    for _ in range(shipments):
+        fulfillment.refresh_from_db()
+        fulfillment_ship(
+            fulfillment=fulfillment,
+            quantities={line.pk: 1 for line in fulfillment.lines.all()},
+            expected_version=fulfillment.version,
+            acting_user=staff_user,
+        )
 
-    # session, user, membership, fulfilment (+ sale, customer, outlet, retailer), lines, history
-    with django_assert_num_queries(7):
+    # session, user, membership, fulfilment (+ sale, customer, outlet, retailer), shipments (+ their lines when
+    # there are some), lines, history
+    with django_assert_num_queries(8 + (1 if shipments else 0)):
         staff_client.get(_detail(fulfillment))
 
 
@@ -313,3 +324,50 @@ def test_the_write_back_status_polls_while_pending_and_reloads_the_page_when_don
     assert fragment.lstrip().startswith('<div class="card mb-3" id="writeback"')
     assert 'hx-trigger="every 3s"' in fragment and "<html" not in fragment
     assert done.headers["HX-Refresh"] == "true"
+
+
+def test_shipping_part_of_a_delivery_from_the_page_shows_shipped_and_left_per_line(staff_client, make_fulfillment):
+    fulfillment = make_fulfillment(goods=(("Tent", 2), ("Stove", 1)))
+    tent = fulfillment.lines.get(sale_line__name="Tent")
+
+    shipped = _post(
+        staff_client, "fulfillment_ship", fulfillment, **{f"ship_{tent.pk}": "1"}, tracking_number="1Z-P", carrier=""
+    )
+
+    assert _messages(shipped) == ["Shipment 1 recorded. BigCommerce is being updated; the result shows below."]
+    html = shipped.content.decode()
+    assert "2 of 3 left to ship" in html
+    assert "1 × Tent" in html and "Tracking 1Z-P" in html
+    assert 'aria-label="Ship now — Tent"' in html and 'aria-label="Ship now — Stove"' in html
+    assert shipped.context["pending"]  # the page polls until BigCommerce answers
+
+
+def test_a_shipment_form_with_nothing_to_ship_or_a_bad_number_says_so(staff_client, make_fulfillment):
+    fulfillment = make_fulfillment(goods=(("Tent", 2),))
+    tent = fulfillment.lines.get()
+
+    nothing = _post(staff_client, "fulfillment_ship", fulfillment, **{f"ship_{tent.pk}": ""})
+    too_many = _post(staff_client, "fulfillment_ship", fulfillment, **{f"ship_{tent.pk}": "5"})
+    garbage = _post(staff_client, "fulfillment_ship", fulfillment, **{f"ship_{tent.pk}": "two"})
+
+    assert _messages(nothing) == ["Enter how many of each item go in this shipment."]
+    assert _messages(too_many) == ["Tent: only 2 of 2 are left to ship."]
+    assert _messages(garbage) == ["Enter a whole number to ship of “Tent”."]
+    assert not fulfillment.shipments.exists()
+
+
+def test_a_failed_shipment_is_retried_from_the_page(staff_client, make_fulfillment, staff_user):
+    fulfillment = make_fulfillment(goods=(("Tent", 2),))
+    tent = fulfillment.lines.get()
+    _post(staff_client, "fulfillment_ship", fulfillment, **{f"ship_{tent.pk}": "1"})
+    shipment = fulfillment.shipments.get()
+    shipment.writeback_state, shipment.writeback_error = WritebackState.FAILED, "BigCommerce refused the shipment."
+    shipment.save()
+
+    page = staff_client.get(_detail(fulfillment)).content.decode()
+    retried = _post(staff_client, "fulfillment_shipment_retry", fulfillment, shipment=shipment.pk)
+
+    assert "BigCommerce refused the shipment." in page and "Retry shipment 1" in page
+    assert _messages(retried) == ["The shipment is queued again for BigCommerce."]
+    shipment.refresh_from_db()
+    assert shipment.writeback_state == WritebackState.PENDING

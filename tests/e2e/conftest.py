@@ -1,4 +1,4 @@
-"""Browser test helpers: the README tour's screenshots."""
+"""Browser test helpers: the README tour's screenshots, and a watch on the browser's console."""
 
 from __future__ import annotations
 
@@ -20,3 +20,12 @@ def screenshot(page):
             page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=False, animations="disabled")
 
     return take
+
+
+@pytest.fixture
+def watch(page):
+    """Fail the test on CSP violations and script errors."""
+    problems: list[str] = []
+    page.on("console", lambda m: m.type == "error" and "favicon" not in m.text and problems.append(m.text))
+    yield
+    assert problems == [], problems

@@ -44,8 +44,8 @@ def test_fulfil_partially_then_fully_and_see_the_write_back_recorded(
     # Fully, with tracking.
     page.get_by_role("button", name="Fulfil everything").click()
     expect(page.get_by_test_id("state")).to_have_text("Packed")
-    page.get_by_label("Tracking number").fill("1Z999AA10123456784")
-    page.get_by_label("Carrier").fill("ups")
+    page.get_by_label("Tracking number", exact=True).fill("1Z999AA10123456784")
+    page.get_by_label("Carrier", exact=True).fill("ups")
     page.get_by_role("button", name="Save tracking").click()
     expect(page.get_by_role("alert")).to_contain_text("Tracking saved.")
 

@@ -51,6 +51,7 @@ OPERATIONS = (
     ("orders.v2.oas2.yml", "/orders/count", "get"),
     ("orders.v2.oas2.yml", "/orders/{order_id}/products", "get"),
     ("orders.v2.oas2.yml", "/orders/{order_id}/shipping_addresses", "get"),
+    ("orders.v2.oas2.yml", "/orders/{order_id}/shipments", "get"),
     ("orders.v2.oas2.yml", "/orders/{order_id}/shipments", "post"),
     ("orders.v3.yml", "/orders/{order_id}/transactions", "get"),
     ("orders.v3.yml", "/orders/{order_id}/payment_actions/refunds", "get"),

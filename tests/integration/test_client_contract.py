@@ -84,7 +84,10 @@ def test_every_client_call_validates_against_the_spec_both_ways(validated, sandb
     address = addresses[0]
     products = client.get_order(two_addresses).products
     line = next(li for li in products if li.order_address_id == address.id)
+    assert client.list_shipments(two_addresses) == []  # 204: none yet
     client.create_shipment(two_addresses, order_address_id=address.id, items=[(line.id, 1)], tracking_number="T-1")
+    [shipment] = client.list_shipments(two_addresses)
+    assert (shipment.order_address_id, shipment.tracking_number) == (address.id, "T-1")
     client.update_order_status(two_addresses, 2)
 
     # then every operation of the spec list was exercised, and all validated (the hook raises otherwise)

@@ -156,9 +156,9 @@ def test_start_picking_moves_new_to_picking_bumps_the_version_and_records_who(ma
 @pytest.mark.parametrize(
     ("state", "allowed"),
     [
-        (State.NEW, {Action.START_PICKING, Action.RECORD_QUANTITIES, Action.SET_TRACKING, Action.CANCEL}),
-        (State.PICKING, {Action.RECORD_QUANTITIES, Action.SET_TRACKING, Action.CANCEL}),
-        (State.PACKED, {Action.RECORD_QUANTITIES, Action.SET_TRACKING, Action.COMPLETE, Action.CANCEL}),
+        (State.NEW, {Action.START_PICKING, Action.RECORD_QUANTITIES, Action.SET_TRACKING, Action.SHIP, Action.CANCEL}),
+        (State.PICKING, {Action.RECORD_QUANTITIES, Action.SET_TRACKING, Action.SHIP, Action.CANCEL}),
+        (State.PACKED, {Action.RECORD_QUANTITIES, Action.SET_TRACKING, Action.SHIP, Action.COMPLETE, Action.CANCEL}),
         (State.COMPLETED, set()),  # write-back not failed: nothing to retry, tracking already handed over
         (State.CANCELLED, set()),
     ],

@@ -166,6 +166,7 @@ def _calls(order_id: int):
         lambda c: c.list_shipping_addresses(order_id),
         lambda c: c.update_order_status(order_id, 11),
         lambda c: c.create_shipment(order_id, order_address_id=order_id * 4, items=[(1, 1)]),
+        lambda c: c.list_shipments(order_id),
         lambda c: c.list_transactions(order_id),
         lambda c: c.list_refunds(order_id),
         lambda c: c.get_customers([1, 2]),
