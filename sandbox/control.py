@@ -69,6 +69,7 @@ CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (
 PLACE_OPTIONS = frozenset(
     {"status_id", "guest", "customer_id", "lines", "pickup", "coupon", "discount", "wrapping", "handling", "shipping"}
     | {"two_addresses", "no_sku", "tax_flip", "store_credit", "gift_certificate", "authorized"}
+    | {"fee", "currency", "exchange_rate"}
 )
 
 

@@ -169,6 +169,7 @@ class OrderGenerator:
         record.store_credit = int(spec.get("store_credit", 0))
         record.gift_certificate = int(spec.get("gift_certificate", 0))
         record.authorized = 1 if spec.get("authorized") else 0
+        record.fee = int(spec.get("fee", 0))
         generated = Generated(record, spec.get("refund") or {4: "full", 14: "partial"}.get(status_id))
         if rng.random() < 0.1:
             generated.message = rng.choice(MESSAGES)

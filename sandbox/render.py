@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sandbox.amounts import OrderTotals
 from sandbox.catalog import LOCATIONS, ORDER_SOURCES, STATUSES
-from sandbox.records import LineRecord, OrderRecord, money, number, split_tax
+from sandbox.records import LineRecord, OrderRecord, money, number, rate_text, split_tax
 from sandbox.store import address_id, pickup_id, shipping_slots
 
 if TYPE_CHECKING:
@@ -63,9 +63,15 @@ def _address(store: SandboxStore, index: int) -> dict:
 # ---------------------------------------------------------------- V2 orders
 
 
-def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: bool = False) -> dict:
-    """`GET /v2/orders/{id}`; with `consignments`, the `include=consignments,consignments.line_items` form."""
+def order(
+    store: SandboxStore, record: OrderRecord, base: str, *, consignments: bool = False, fees: bool = False
+) -> dict:
+    """`GET /v2/orders/{id}`; with `consignments`, the `include=consignments,consignments.line_items` form, with
+    `fees` the `include=fees` one (else `fees` is a `{url, resource}` link). An order in another currency than the
+    store's has its amounts in that (transactional) currency, `default_currency_code`, and the rate from the
+    store's default in `store_default_to_transactional_exchange_rate`, as Multi-Currency stores answer."""
     totals = store.totals(record)
+    currency = store.order_currency(record)
     method = store.payment_method(record)
     status = STATUSES[record.status_id][0]
     resource = f"/orders/{record.id}"
@@ -114,13 +120,14 @@ def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: 
         "ip_address_v6": "",
         "geoip_country": "",
         "geoip_country_iso2": "",
-        "currency_id": 1,
-        "currency_code": store.settings.currency,
+        "currency_id": 1 if currency == store.settings.currency else 2,
+        "currency_code": currency,
+        # The display currency's rate: "always 1" for orders made through the API, here too.
         "currency_exchange_rate": "1.0000000000",
-        "default_currency_id": 1,
-        "default_currency_code": store.settings.currency,
+        "default_currency_id": 1 if currency == store.settings.currency else 2,
+        "default_currency_code": currency,
         "store_default_currency_code": store.settings.currency,
-        "store_default_to_transactional_exchange_rate": "1.0000000000",
+        "store_default_to_transactional_exchange_rate": rate_text(store.order_rate(record)),
         "staff_notes": store.texts[record.staff_notes],
         "customer_message": store.texts[record.message],
         # The discount other than the coupon: BigCommerce's `discount_amount` does not include `coupon_discount`.
@@ -139,6 +146,7 @@ def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: 
         "products": _link(base, f"{resource}/products"),
         "shipping_addresses": _link(base, f"{resource}/shippingaddresses"),
         "coupons": _link(base, f"{resource}/coupons"),
+        "fees": _fees(record, totals) if fees else _link(base, f"{resource}/fees"),
         "external_id": None,
         "external_merchant_id": None,
         "tax_provider_id": "BasicTaxProvider",
@@ -149,6 +157,26 @@ def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: 
         # Without `include`, BigCommerce's documented examples carry no `consignments` key at all.
         body["consignments"] = _consignments(store, record, totals)
     return body
+
+
+def _fees(record: OrderRecord, totals: OrderTotals) -> list[dict]:
+    """The order's fees as `include=fees` inlines them (`orderFees_Resp`): the schema's `cost_ex_tax` spelling."""
+    if not record.fee:
+        return []
+    return [
+        {
+            "id": record.id * 10 + 1,
+            "type": "custom_fee",
+            "display_name_customer": "Package protection",
+            "display_name_merchant": "Package protection fee",
+            "source": "v2",
+            "base_cost": money(record.fee),
+            "cost_ex_tax": money(totals.fee.ex),
+            "cost_inc_tax": money(totals.fee.inc),
+            "cost_tax": money(totals.fee.tax),
+            "tax_class_id": None,
+        }
+    ]
 
 
 def _destinations(store: SandboxStore, record: OrderRecord) -> list[dict]:
@@ -474,7 +502,7 @@ def transactions(store: SandboxStore, record: OrderRecord) -> list[dict]:
     base = {
         "order_id": str(record.id),
         "method": method.method,
-        "currency": store.settings.currency,
+        "currency": store.order_currency(record),
         "gateway": method.gateway,
         "test": True,
         "fraud_review": record.status_id == 12,

@@ -42,6 +42,7 @@ from sandbox.records import (
     ARCHIVED,
     FIELD_AT,
     PICKUP,
+    RATE_UNITS,
     HookRecord,
     LineRecord,
     OrderRecord,
@@ -50,6 +51,7 @@ from sandbox.records import (
     ShipmentRecord,
     VariantRecord,
     split_tax,
+    to_rate_units,
     to_units,
 )
 from sandbox.requestlog import RequestLog
@@ -228,7 +230,17 @@ class SandboxStore:
             tax_inclusive=self.settings.tax_inclusive,
         )
 
-    def _add_generated(self, generator: OrderGenerator, index: int, created: int, *, emit: bool, **overrides):
+    def _add_generated(
+        self,
+        generator: OrderGenerator,
+        index: int,
+        created: int,
+        *,
+        emit: bool,
+        currency: str = "",
+        exchange_rate=None,
+        **overrides,
+    ):
         order_id = self.FIRST_ORDER_ID + len(self._orders)
         generated = generator.make(
             index,
@@ -239,6 +251,8 @@ class SandboxStore:
             **overrides,
         )
         record = generated.record
+        if currency:
+            record.currency, record.rate = self.intern(str(currency).upper()), to_rate_units(exchange_rate or 0)
         if emit:
             # Placed now: whatever the generator implied happened later did not happen yet.
             record.modified = max(record.modified, created)
@@ -341,6 +355,14 @@ class SandboxStore:
     def payment_method(self, record: OrderRecord):
         return PAYMENT_METHODS[record.payment]
 
+    def order_currency(self, record: OrderRecord) -> str:
+        """The order's transactional currency: the store's own unless the shopper paid in another."""
+        return self.texts[record.currency] if record.currency else self.settings.currency
+
+    def order_rate(self, record: OrderRecord) -> int:
+        """Store default → transactional currency rate (RATE_UNITS); 1 for the store's own currency."""
+        return record.rate if record.currency else RATE_UNITS
+
     def coupon_code(self, record: OrderRecord) -> str | None:
         return COUPONS[record.coupon] if record.coupon >= 0 else None
 
@@ -407,7 +429,9 @@ class SandboxStore:
 
         `overrides` pick the case: `status_id`, `guest`, `customer_id`, `lines` (count), `pickup`, `coupon`,
         `discount`, `wrapping`, `handling`, `shipping` (units), `two_addresses`, `no_sku`, `tax_flip`,
-        `store_credit` and `gift_certificate` (units paid that way), `authorized` (payment not captured yet).
+        `store_credit` and `gift_certificate` (units paid that way), `authorized` (payment not captured yet), `fee`
+        (units of an order fee), `currency` and `exchange_rate` (the shopper paid in another currency at this rate
+        from the store's: "0.92" or 0; amounts are then that currency's).
         """
         with self.lock:
             index = len(self._orders)

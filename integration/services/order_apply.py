@@ -312,6 +312,7 @@ def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
             Event.PLACEHOLDER_CREATED, name=product.name, bc_order_id=_first_order_with(plans, product, resolution)
         )
     kinds = {kind for p in plans for attr, kind in CHARGE_KINDS if _charge(p.order, attr)[2]}
+    kinds |= {ProductKind.FEE for p in plans if _fees(p.order)}
     service, created = service_products_ensure(retailer_id=batch.link.retailer_id, kinds=kinds)
     for product in created:
         batch.log(Event.SERVICE_PRODUCT_CREATED, name=product.name, kind=product.get_kind_display().lower())
@@ -351,6 +352,11 @@ def _charge(order: Order, attr: str) -> tuple[Decimal, Decimal, Decimal]:
     return ex, getattr(order, f"{attr}_cost_tax"), inc
 
 
+def _fees(order: Order) -> list:
+    """The order's fees (`include=fees`) that charge something."""
+    return [fee for fee in order.fees or () if fee.cost_inc_tax or fee.cost_ex_tax]
+
+
 def _lines(plan: Plan, resolution: Resolution) -> list[LineSpec]:
     lines = []
     for item in plan.order.products:
@@ -375,6 +381,12 @@ def _lines(plan: Plan, resolution: Resolution) -> list[LineSpec]:
             continue
         product = resolution.products[("charge", kind)]
         lines.append(LineSpec(attr, product, product.name, 1, ex, inc, ex, tax, inc))
+    for fee in _fees(plan.order):
+        # An order fee is a charge like shipping: a line of the retailer's fee product, named as the merchant
+        # named it, keyed by BigCommerce's fee id so an edited fee updates its line.
+        product = resolution.products[("charge", ProductKind.FEE)]
+        ex, tax, inc = fee.cost_ex_tax, fee.cost_tax, fee.cost_inc_tax
+        lines.append(LineSpec(f"fee-{fee.id}", product, fee.name[:255], 1, ex, inc, ex, tax, inc))
     return lines
 
 

@@ -50,12 +50,15 @@ def test_every_client_call_validates_against_the_spec_both_ways(validated, sandb
     big_order = next(i for i in range(100, 140) if len(store.order(i).lines) > 50)
     refunded = next(i for i in range(100, 140) if store.refunds.get(i))
     two_addresses = store.place_order(status_id=11, lines=3, two_addresses=True).id
+    # ... and one with a fee, paid in another currency than the store's
+    abroad = store.place_order(status_id=11, lines=1, fee=2_5000, currency="EUR", exchange_rate="0.92").id
     since = store.order(110).modified
 
     # when the client calls every operation it has
     client = validated
     client.get_store()
     order = client.get_order(big_order)
+    with_fee = client.get_order(abroad)
     client.get_order(refunded, include_line_items=False)
     client.list_orders(page=1, limit=5, include_line_items=True, status_id=11, sort="date_modified:desc")
     list(client.iter_orders(limit=50, min_date_modified=bc_types.to_datetime(since), sort="date_modified:asc"))
@@ -90,6 +93,11 @@ def test_every_client_call_validates_against_the_spec_both_ways(validated, sandb
     # then every operation of the spec list was exercised, and all validated (the hook raises otherwise)
     assert _operations_called(client.exchanges) == set(oas.OPERATIONS)
     assert len(order.products) == len(store.order(big_order).lines)
+    assert [fee.cost_ex_tax > 0 for fee in with_fee.fees] == [True]
+    assert (with_fee.default_currency_code, with_fee.store_default_to_transactional_exchange_rate) == (
+        "EUR",
+        Decimal("0.92"),
+    )
 
 
 @pytest.mark.parametrize(("name", "path", "method"), oas.OPERATIONS, ids=lambda v: str(v))
