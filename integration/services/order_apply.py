@@ -14,11 +14,12 @@ therefore move nothing, an edited order moves only the difference, and a void gi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from django.db import transaction
@@ -48,7 +49,16 @@ from pos.choices import Channel, PaymentKind, ProductKind, SaleStatus
 from pos.db import bulk_update_rows
 from pos.models import PaymentType, Product, Sale
 from pos.services.fulfillment import OnlineFulfillmentSpec, fulfillments_follow_online_sales
-from pos.services.sales import LineSpec, PaymentSpec, ReturnSpec, SaleSpec, SaleWritten, Totals, sales_write
+from pos.services.sales import (
+    LineSpec,
+    OriginalAmounts,
+    PaymentSpec,
+    ReturnSpec,
+    SaleSpec,
+    SaleWritten,
+    Totals,
+    sales_write,
+)
 
 logger = logging.getLogger("integration.sync")
 
@@ -107,6 +117,8 @@ class Plan:
     # Applied, but someone must look (goods already handed over changed): (reason, detail).
     attention_after_apply: tuple[Reason, str] | None = None
     new_lines: list = field(default_factory=list)
+    # Units of the order's (transactional) currency per unit of the retailer's; None: the same currency.
+    rate: Decimal | None = None
 
     @property
     def order(self) -> Order:
@@ -217,9 +229,9 @@ def _decide(link: StoreLink, sync: OrderSync, sale: Sale | None, fetched: Fetche
     if sale is None and options.mode == Mode.LIVE and order.date_created < link.linked_at:
         plan.kind = Kind.HISTORICAL
         return plan
-    currency = (order.default_currency_code or "").upper()
-    if currency and currency != link.retailer.currency.upper():
-        plan.reason, plan.reason_detail = ErrorCode.CURRENCY_MISMATCH, currency
+    plan.rate, problem = order_exchange_rate(order, retailer_currency=link.retailer.currency)
+    if problem:
+        plan.reason, plan.reason_detail = ErrorCode.CURRENCY_MISMATCH, problem
         return plan
     if plan.status.outcome == Outcome.SKIP:
         plan.kind = Kind.SKIP_STATUS
@@ -266,7 +278,7 @@ def _sale_spec(
 ) -> SaleSpec:
     order, link = plan.order, batch.link
     voided = plan.status.outcome == Outcome.VOIDED
-    return SaleSpec(
+    spec = SaleSpec(
         sale=plan.sale,
         outlet_id=link.outlet_id,
         register_id=link.register_id,
@@ -274,7 +286,7 @@ def _sale_spec(
         external_order_id=str(order.id),
         customer=match.customer if match else None,
         sale_date=order.date_created,
-        currency=(order.default_currency_code or link.retailer.currency)[:3],
+        currency=link.retailer.currency[:3],
         staff_note=order.staff_notes or "",
         customer_note=order.customer_message or "",
         status=SaleStatus.VOIDED if voided else SaleStatus.CLOSED,
@@ -294,6 +306,7 @@ def _sale_spec(
         source_prefix=f"bc:{link.pk}:{order.id}",
         stock_note=f"BigCommerce order {order.id}",
     )
+    return sale_spec_converted(spec, currency=order.default_currency_code, rate=plan.rate) if plan.rate else spec
 
 
 def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
@@ -509,6 +522,93 @@ def _other_tenders(order: Order) -> list[tuple[str, Decimal, str]]:
 
 def _method(order: Order) -> str:
     return (order.payment_method or "").strip()[:100]
+
+
+# ---------------------------------------------------------------- orders in another currency
+
+
+CENT = Decimal("0.01")
+
+
+def order_exchange_rate(order: Order, *, retailer_currency: str) -> tuple[Decimal | None, str]:
+    """(rate, problem) of an order paid in another currency than the retailer's. The rate is BigCommerce's
+    `store_default_to_transactional_exchange_rate` (units of the order's `default_currency_code`, the currency the
+    shopper paid in, per unit of the store's default), usable only when the store's default currency is the
+    retailer's. (None, "") for an order in the retailer's currency; (None, why) when it cannot be converted.
+    `currency_exchange_rate` is the *display* currency's rate and says nothing about the amounts."""
+    currency = (order.default_currency_code or "").upper()
+    retailer_currency = retailer_currency.upper()
+    if not currency or currency == retailer_currency:
+        return None, ""
+    base = (order.store_default_currency_code or "").upper()
+    if base and base != retailer_currency:
+        return None, f"{currency}, and the store's default currency ({base}) is not this retailer's"
+    rate = order.store_default_to_transactional_exchange_rate
+    if rate is None or rate <= 0:
+        return None, f"{currency} with no usable exchange rate ({rate if rate is not None else 'none given'})"
+    return rate, ""
+
+
+def _to_retailer(amount: Decimal, rate: Decimal) -> Decimal:
+    """An amount of the order's currency in the retailer's: divided by the rate, to the cent, halves up."""
+    return (amount / rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def sale_spec_converted(spec: SaleSpec, *, currency: str, rate: Decimal) -> SaleSpec:
+    """The sale of an order paid in another currency, in the retailer's currency at the order's own rate, with the
+    original currency, rate and totals kept beside it. The rounding rule, in this one place:
+
+    1. every amount is divided by the rate and rounded to the cent, halves up;
+    2. the sale's total including tax and its tax are converted so (the ex-tax total is their difference), and so
+       is its discount;
+    3. each line's total including tax and its tax are converted so (its ex-tax total their difference), then
+       the cents that rounding the lines one by one gained or lost against the converted sale totals go to the
+       line of the largest amount, so the lines add up to the sale as they did in the order's currency;
+    4. store credit, gift certificates and refunds are converted so; the gateway's payment is the rest of the
+       sale's converted total, so a fully paid order is exactly paid.
+    """
+    totals = spec.totals
+    inc, tax, discount = (_to_retailer(x, rate) for x in (totals.inc_tax, totals.tax, totals.discount))
+    converted_totals = Totals(ex_tax=inc - tax, tax=tax, inc_tax=inc, discount=discount)
+    lines = [
+        dataclasses.replace(
+            line,
+            unit_price_ex_tax=_to_retailer(line.unit_price_ex_tax, rate),
+            unit_price_inc_tax=_to_retailer(line.unit_price_inc_tax, rate),
+            discount=_to_retailer(line.discount, rate),
+            total_inc_tax=_to_retailer(line.total_inc_tax, rate),
+            total_tax=_to_retailer(line.total_tax, rate),
+        )
+        for line in spec.lines
+    ]
+    if lines:
+        # What the lines left over from the sale in the order's currency (its discount, or nothing), converted.
+        rest_inc = _to_retailer(sum((li.total_inc_tax for li in spec.lines), Decimal(0)) - totals.inc_tax, rate)
+        rest_tax = _to_retailer(sum((li.total_tax for li in spec.lines), Decimal(0)) - totals.tax, rate)
+        gap_inc = inc + rest_inc - sum((li.total_inc_tax for li in lines), Decimal(0))
+        gap_tax = tax + rest_tax - sum((li.total_tax for li in lines), Decimal(0))
+        biggest = max(range(len(lines)), key=lambda k: (abs(spec.lines[k].total_inc_tax), -k))
+        line = lines[biggest]
+        lines[biggest] = dataclasses.replace(
+            line, total_inc_tax=line.total_inc_tax + gap_inc, total_tax=line.total_tax + gap_tax
+        )
+    lines = [dataclasses.replace(li, total_ex_tax=li.total_inc_tax - li.total_tax) for li in lines]
+    payments = [
+        dataclasses.replace(p, amount=_to_retailer(p.amount, rate))
+        for p in spec.payments
+        if p.external_id != ORDER_PAYMENT_ID
+    ]
+    gateway = [p for p in spec.payments if p.external_id == ORDER_PAYMENT_ID]
+    others = sum((p.amount for p in payments if p.kind != PaymentKind.REFUND), Decimal(0))
+    if gateway and inc > others:
+        payments.append(dataclasses.replace(gateway[0], amount=inc - others))
+    return dataclasses.replace(
+        spec,
+        totals=converted_totals,
+        lines=lines,
+        payments=payments,
+        original=OriginalAmounts(currency=currency.upper()[:3], rate=rate, totals=totals),
+    )
 
 
 def _returns(plan: Plan) -> list[ReturnSpec]:

@@ -4,13 +4,16 @@ figure is worked out by hand in the test, never by the code's own formula."""
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from integration.models import SyncLogEntry
 from pos.choices import ProductKind
-from pos.models import Product, Sale
+from pos.models import InventoryMovement, Product, Sale
 from tests.work_helpers import sync_order
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +112,140 @@ def test_a_fee_removed_in_bigcommerce_charges_nothing_any_more(sandbox, live_lin
     assert sale.total_inc_tax == Decimal("11.00")
     fee_line = sale.lines.get(product__kind=ProductKind.FEE)
     assert (fee_line.quantity, fee_line.total_inc_tax) == (0, Decimal("0"))
+
+
+# ---------------------------------------------------------------- orders in another currency (item 5)
+
+
+def _lines_of(sale: Sale) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+    return [(li.external_line_id, li.total_ex_tax, li.total_tax, li.total_inc_tax) for li in sale.lines.all()]
+
+
+@pytest.mark.sandbox(tax_rate_bp=0, tax_inclusive=False, currency="USD")
+def test_an_order_in_euros_is_a_sale_in_dollars_at_its_own_rate_and_rounding_cents_go_to_the_largest_line(
+    sandbox, live_link
+):
+    # 3 lines of 1.00 EUR, no tax, no shipping; 1.00 EUR of it paid with store credit; 1 USD = 0.30 EUR.
+    order_id = sandbox.store.place_order(
+        status_id=11,
+        lines=3,
+        pickup=False,
+        shipping=0,
+        store_credit=1_0000,
+        currency="EUR",
+        exchange_rate="0.3",
+        coupon=False,
+        discount=False,
+        wrapping=False,
+        handling=0,
+        deleted_product=False,
+    ).id
+    record = sandbox.store.order(order_id)
+    for line in record.lines:
+        line.quantity, line.unit_price = 1, 1_0000
+    sandbox.store._save(record)
+    ids = [str(line.id) for line in record.lines]
+
+    sync = sync_order(live_link, order_id)
+
+    # 3.00 EUR / 0.3 = 10.00 USD; each line 1.00 / 0.3 = 3.333… → 3.33, three of them 9.99: the cent left over
+    # goes to the largest line (all equal: the first). Store credit 1.00 EUR → 3.33 USD; the gateway the rest, 6.67.
+    assert sync.state == "imported"
+    sale = _sale(order_id)
+    assert (sale.currency, sale.total_ex_tax, sale.total_tax, sale.total_inc_tax) == (
+        "USD",
+        Decimal("10.00"),
+        Decimal("0"),
+        Decimal("10.00"),
+    )
+    assert _lines_of(sale) == [
+        (ids[0], Decimal("3.34"), Decimal("0"), Decimal("3.34")),
+        (ids[1], Decimal("3.33"), Decimal("0"), Decimal("3.33")),
+        (ids[2], Decimal("3.33"), Decimal("0"), Decimal("3.33")),
+    ]
+    assert (sale.original_currency, sale.exchange_rate, sale.original_total_inc_tax) == (
+        "EUR",
+        Decimal("0.3"),
+        Decimal("3.00"),
+    )
+    assert dict(sale.payments.values_list("method_label", "amount"))["Store credit"] == Decimal("3.33")
+    assert sorted(sale.payments.values_list("amount", flat=True)) == [Decimal("3.33"), Decimal("6.67")]
+    assert (sale.amount_paid, sale.balance, sale.payment_state) == (Decimal("10.00"), 0, "paid")
+    # Stock moves as for any order: one unit out per line.
+    moved = InventoryMovement.objects.filter(source_key__startswith=f"bc:{live_link.pk}:{order_id}:")
+    assert sorted(moved.values_list("quantity", flat=True)) == [-1, -1, -1]
+
+
+@pytest.mark.sandbox(tax_rate_bp=1000, tax_inclusive=False, currency="USD")
+def test_an_order_in_euros_with_tax_shipping_and_a_fee_converts_each_amount_to_the_cent(sandbox, live_link):
+    # 3 × 3.33 EUR + 5.00 EUR shipping + 1.00 EUR fee, 10 % tax on each; 1 USD = 0.90 EUR.
+    order_id = _place(
+        sandbox, quantity=3, unit=3_3300, shipping=5_0000, fee=1_0000, currency="EUR", exchange_rate="0.9"
+    )
+    fee = f"fee-{order_id * 10 + 1}"
+
+    sync_order(live_link, order_id)
+
+    # In EUR: goods 9.99 + tax 0.999 (BigCommerce keeps 4 decimals) = 10.989; shipping 5.00 + 0.50 = 5.50;
+    # fee 1.00 + 0.10 = 1.10; total 17.589, tax 1.599, ex tax 15.99.
+    # In USD (÷ 0.9, to the cent, halves up): total 19.5433… → 19.54, tax 1.7766… → 1.78, ex tax 17.76;
+    # goods 12.21 / tax 1.11; shipping 6.1111… → 6.11 / 0.5555… → 0.56; fee 1.2222… → 1.22 / 0.1111… → 0.11.
+    sale = _sale(order_id)
+    assert (sale.total_ex_tax, sale.total_tax, sale.total_inc_tax) == (
+        Decimal("17.76"),
+        Decimal("1.78"),
+        Decimal("19.54"),
+    )
+    goods = sale.lines.get(product__kind=ProductKind.STANDARD).external_line_id
+    assert sorted(_lines_of(sale)) == sorted(
+        [
+            (goods, Decimal("11.10"), Decimal("1.11"), Decimal("12.21")),
+            ("shipping", Decimal("5.55"), Decimal("0.56"), Decimal("6.11")),
+            (fee, Decimal("1.11"), Decimal("0.11"), Decimal("1.22")),
+        ]
+    )
+    assert (sale.original_currency, sale.exchange_rate) == ("EUR", Decimal("0.9"))
+    assert (sale.original_total_ex_tax, sale.original_total_tax, sale.original_total_inc_tax) == (
+        Decimal("15.99"),
+        Decimal("1.599"),
+        Decimal("17.589"),
+    )
+    assert sale.payment_state == "paid" and sale.amount_paid == Decimal("19.54")
+
+
+@pytest.mark.sandbox(tax_rate_bp=0, tax_inclusive=False, currency="USD")
+def test_the_original_currency_and_amounts_show_beside_the_sale_and_in_sales_history(sandbox, live_link, staff_client):
+    order_id = _place(sandbox, quantity=2, unit=4_6000, currency="GBP", exchange_rate="0.8")
+    sync_order(live_link, order_id)
+    sale = _sale(order_id)
+
+    detail = staff_client.get(reverse("dashboard:sale_detail", args=[sale.pk])).content.decode()
+    history = staff_client.get(reverse("dashboard:sales")).content.decode()
+    export = staff_client.get(reverse("dashboard:sales_export"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+
+    # 2 × 4.60 GBP = 9.20 GBP; ÷ 0.8 = 11.50 USD.
+    assert 'data-testid="sale-total">11.50<' in detail
+    assert "Paid in GBP at 0.8 GBP per USD" in detail
+    assert 'data-testid="sale-original-total">9.20<' in detail
+    assert "USD 11.50" in history and "GBP 9.20 at 0.8" in history
+    [row] = [r for r in rows if r["BigCommerce order"] == str(order_id)]
+    assert (row["Total"], row["Paid in"], row["Exchange rate"], row["Total paid in that currency"]) == (
+        "11.50",
+        "GBP",
+        "0.8",
+        "9.20",
+    )
+
+
+@pytest.mark.sandbox(currency="USD")
+def test_an_order_in_another_currency_without_a_rate_needs_attention_and_moves_nothing(sandbox, live_link):
+    order_id = sandbox.store.place_order(status_id=11, lines=1, currency="EUR", exchange_rate="0").id
+
+    sync = sync_order(live_link, order_id)
+
+    assert (sync.state, sync.last_error_code) == ("needs_attention", "currency_mismatch")
+    assert "EUR with no usable exchange rate" in sync.last_error_message
+    assert "exchange rate in BigCommerce" in SyncLogEntry.objects.get(event="sync_failed").message
+    assert not Sale.objects.exists()
+    assert not InventoryMovement.objects.exists()
