@@ -20,6 +20,9 @@ TAX_INCLUSIVE = 1  # prices were entered including tax
 ARCHIVED = 2  # DELETE /v2/orders/{id}: `is_deleted` true, left out of lists
 PICKUP = 4  # collected in store: a pickup consignment, no shipping address
 
+# An order's gateway payment when it was only authorised at checkout: still held, captured later, voided.
+AUTH_HELD, AUTH_CAPTURED, AUTH_VOIDED = 1, 2, 3
+
 # Line slots: which consignment a line belongs to.
 SLOT_FIRST_ADDRESS, SLOT_SECOND_ADDRESS = 0, 1
 
@@ -139,7 +142,7 @@ class OrderRecord:
     shipped_at: int = 0
     store_credit: int = 0  # paid with store credit (units)
     gift_certificate: int = 0  # paid with gift certificates (units)
-    authorized: int = 0  # 1: the gateway's payment is authorised, not captured yet
+    authorized: int = 0  # the gateway's payment: 0 taken at checkout, or one of the AUTH_* states below
     fee: int = 0  # an order fee (`fees`, one custom fee), entered like shipping, taxed at the store's rate
     currency: int = 0  # index into the text pool of the transactional currency; 0: the store's own
     rate: int = 0  # store default → transactional currency rate, in RATE_UNITS (0: the store's own currency)

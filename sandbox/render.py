@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING
 
 from sandbox.amounts import OrderTotals
 from sandbox.catalog import LOCATIONS, ORDER_SOURCES, STATUSES
-from sandbox.records import LineRecord, OrderRecord, money, number, rate_text, split_tax
+from sandbox.records import (
+    AUTH_CAPTURED,
+    AUTH_HELD,
+    AUTH_VOIDED,
+    LineRecord,
+    OrderRecord,
+    money,
+    number,
+    rate_text,
+    split_tax,
+)
 from sandbox.store import address_id, pickup_id, shipping_slots
 
 if TYPE_CHECKING:
@@ -28,6 +38,8 @@ INLINE_WARNING = (
 )
 PAYMENT_STATUS = {0: "", 1: "pending", 4: "refunded", 5: "void", 6: "declined", 7: "pending", 12: "held for review"}
 PAYMENT_STATUS[14] = "partially refunded"
+# The payment status of an order whose status leaves it to the gateway, by `OrderRecord.authorized`.
+AUTH_PAYMENT_STATUS = {0: "captured", AUTH_HELD: "authorized", AUTH_CAPTURED: "captured", AUTH_VOIDED: "void"}
 
 
 def rfc2822(seconds: int) -> str:
@@ -110,7 +122,7 @@ def order(
         "items_shipped": sum(li.shipped for li in record.lines),
         "payment_method": method.label,
         "payment_provider_id": "",
-        "payment_status": PAYMENT_STATUS.get(record.status_id, "authorized" if record.authorized else "captured"),
+        "payment_status": PAYMENT_STATUS.get(record.status_id, AUTH_PAYMENT_STATUS[record.authorized]),
         # Documented as unreliable ("always returns 0"): clients must sum the V3 refunds instead.
         "refunded_amount": money(0),
         "order_is_digital": False,
@@ -494,7 +506,8 @@ def store_info(store: SandboxStore) -> dict:
 
 
 def transactions(store: SandboxStore, record: OrderRecord) -> list[dict]:
-    """The order's payment events: a purchase unless unpaid, then a refund per refund (or a void)."""
+    """The order's payment events: a purchase unless unpaid, then a refund per refund (or a void). A payment only
+    authorised at checkout is an authorization, then its capture or its void when the merchant made one."""
     method = store.payment_method(record)
     if record.status_id in (0, 1, 7):
         return []
@@ -514,14 +527,17 @@ def transactions(store: SandboxStore, record: OrderRecord) -> list[dict]:
         {
             **base,
             "id": record.id * 100 + 1,
-            "event": "purchase",
+            "event": "authorization" if record.authorized else "purchase",
             "amount": number(total),
             "gateway_transaction_id": f"txn-{record.id}",
             "status": "error" if record.status_id == 6 else "ok",
             "date_created": iso8601(record.created + 60),
         }
     ]
-    if record.status_id == 5:
+    if record.authorized in (AUTH_CAPTURED, AUTH_VOIDED):
+        event = "capture" if record.authorized == AUTH_CAPTURED else "void"
+        rows.append({**rows[0], "id": record.id * 100 + 2, "event": event, "date_created": iso8601(record.modified)})
+    if record.status_id == 5 and record.authorized != AUTH_VOIDED:
         rows.append({**rows[0], "id": record.id * 100 + 2, "event": "void", "date_created": iso8601(record.modified)})
     for k, refund in enumerate(store.refunds.get(record.id, ()), start=3):
         rows.append(

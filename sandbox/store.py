@@ -40,6 +40,9 @@ from sandbox.faults import FaultInjector
 from sandbox.generator import OrderGenerator
 from sandbox.records import (
     ARCHIVED,
+    AUTH_CAPTURED,
+    AUTH_HELD,
+    AUTH_VOIDED,
     FIELD_AT,
     PICKUP,
     RATE_UNITS,
@@ -649,15 +652,34 @@ class SandboxStore:
             return shipment
 
     def capture_payment(self, order_id: int) -> OrderRecord:
-        """The merchant captures an authorised payment (control panel, or the V3 capture endpoint): the order's
-        `payment_status` becomes `captured`; emits `store/order/updated`."""
+        """The merchant captures an authorised payment (control panel, or the V3 capture endpoint): a capture
+        transaction, the order's `payment_status` `captured`; emits `store/order/transaction/created` and
+        `store/order/updated`."""
+        return self._settle_authorisation(order_id, AUTH_CAPTURED, "capture", "captured")
+
+    def void_payment(self, order_id: int) -> OrderRecord:
+        """The merchant voids an authorised payment (the V3 void endpoint): a void transaction, the order's
+        `payment_status` `void`, its status unchanged; emits `store/order/transaction/created` and
+        `store/order/updated`."""
+        return self._settle_authorisation(order_id, AUTH_VOIDED, "void", "voided")
+
+    def _settle_authorisation(self, order_id: int, state: int, kind: str, code: str) -> OrderRecord:
         with self.lock:
             record = self._existing(order_id)
-            if not record.authorized:
-                raise SandboxError(422, f"Order {order_id} has no authorised payment to capture.")
-            record.authorized = 0
+            if record.authorized != AUTH_HELD:
+                raise SandboxError(422, f"Order {order_id} has no authorised payment to {kind}.")
+            record.authorized = state
             self._touch(record)
             self._save(record)
+            transaction = {
+                "type": "transaction",
+                "order_id": str(record.id),
+                "transaction_id": str(record.id * 100 + 2),
+                "transaction_status": "complete",
+                "transaction_type": kind,
+                "result": {"code": code, "message": code.capitalize(), "type": "success"},
+            }
+            self.webhooks.emit("store/order/transaction/created", transaction, resource_id=record.id)
             self.webhooks.emit("store/order/updated", {"type": "order", "id": record.id}, resource_id=record.id)
             return record
 

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.bc_types import Order, OrderProduct, Refund
+from integration.bc_types import Order, OrderProduct, Refund, Transaction
 from integration.choices import ErrorCode, OrderSyncState, Reason
 from integration.models import OrderSync, PaymentMethodMap, StoreLink
 from integration.services.catalog_resolve import (
@@ -85,6 +85,9 @@ class FetchedOrder:
     refunds: Sequence[Refund] | None = None  # None: not fetched, keep the refunds already recorded
     deleted_product_ids: frozenset[int] = frozenset()
     refund_requests: int = 0  # OrderSync.refund_requests when the order was fetched
+    # The gateway's V3 transactions, when they were read this time (None: not read, see `transactions_due`).
+    transactions: Sequence[Transaction] | None = None
+    transaction_requests: int = 0  # OrderSync.transaction_requests when the order was fetched
 
 
 @dataclass(frozen=True)
@@ -464,9 +467,7 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
     status = (order.payment_status or "").lower()
     wanted = []
     if status in PAID_PAYMENT_STATUSES or status in AUTHORIZED_PAYMENT_STATUSES:
-        gateway = order.total_inc_tax
         for label, amount, external_id in _other_tenders(order):
-            gateway -= amount
             wanted.append(
                 PaymentSpec(
                     payment_type=payment_types.get(label) or batch.link.default_payment_type,
@@ -476,6 +477,14 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
                     external_id=external_id,
                 )
             )
+    transactions = plan.fetched.transactions
+    if transactions is not None:
+        wanted += _gateway_from_transactions(transactions, payment_type, method)
+    elif plan.sync.transactions_read is None and (
+        status in PAID_PAYMENT_STATUSES or status in AUTHORIZED_PAYMENT_STATUSES
+    ):
+        # Never read: the payment status says it (what store credit and gift certificates left, taken or held).
+        gateway = order.total_inc_tax - sum((amount for _, amount, _ in _other_tenders(order)), Decimal(0))
         if gateway > 0:
             authorised = status in AUTHORIZED_PAYMENT_STATUSES
             wanted.append(
@@ -488,6 +497,7 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
                     external_id=ORDER_PAYMENT_ID,
                 )
             )
+    # Read before and not this time: the gateway's payments recorded from them stay as they are.
     for refund in plan.fetched.refunds or ():
         # What went back to the customer: payments BigCommerce declined were not refunded.
         amount = refund.refunded_amount if refund.payments else refund.total_amount
@@ -502,6 +512,56 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
                     external_id=f"bc-refund-{refund.id}",
                 )
             )
+    return wanted
+
+
+# Transactions of tenders recorded from the order's own fields (`_other_tenders`), not the gateway's.
+TENDER_METHODS = frozenset({"store_credit", "gift_certificate"})
+
+
+def _gateway_from_transactions(
+    transactions: Sequence[Transaction], payment_type: PaymentType, method: str
+) -> list[PaymentSpec]:
+    """The gateway's payments as its V3 transactions have them: each capture (or purchase: authorised and captured
+    at once) a payment, the first under the id the payment status used before transactions were read (so the two
+    never count twice), the others under their transaction id; and the authorisation, as the amount still held
+    (authorised, less what was captured or voided since): a void leaves nothing held, so the sale owes again.
+    Failed transactions and refunds (read from the V3 refunds) are left out."""
+    ok = [
+        t for t in transactions if (t.status or "ok").lower() == "ok" and (t.method or "").lower() not in TENDER_METHODS
+    ]
+
+    def total(*events: str) -> Decimal:
+        return sum((t.amount for t in ok if (t.event or "").lower() in events), Decimal(0))
+
+    taken = sorted(
+        (t for t in ok if (t.event or "").lower() in ("capture", "purchase")),
+        key=lambda t: (t.date_created is None, t.date_created, t.id),
+    )
+    wanted = [
+        PaymentSpec(
+            payment_type=payment_type,
+            amount=t.amount,
+            paid_at=t.date_created or timezone.now(),
+            method_label=method,
+            external_id=ORDER_PAYMENT_ID if k == 0 else f"bc-txn-{t.id}",
+        )
+        for k, t in enumerate(taken)
+    ]
+    authorised = total("authorization")
+    if authorised > 0:
+        held = max(authorised - total("capture", "void"), Decimal(0))
+        first = min((t.date_created for t in ok if t.date_created), default=None)
+        wanted.append(
+            PaymentSpec(
+                payment_type=payment_type,
+                kind=PaymentKind.AUTHORISATION,
+                amount=held,
+                paid_at=first or timezone.now(),
+                method_label=method,
+                external_id=ORDER_PAYMENT_ID,
+            )
+        )
     return wanted
 
 
@@ -564,8 +624,8 @@ def sale_spec_converted(spec: SaleSpec, *, currency: str, rate: Decimal) -> Sale
     3. each line's total including tax and its tax are converted so (its ex-tax total their difference), then
        the cents that rounding the lines one by one gained or lost against the converted sale totals go to the
        line of the largest amount, so the lines add up to the sale as they did in the order's currency;
-    4. store credit, gift certificates and refunds are converted so; the gateway's payment is the rest of the
-       sale's converted total, so a fully paid order is exactly paid.
+    4. payments and refunds are converted so; when the payments (or authorisations) covered the order's total, the
+       cents rounding left over go to the largest, so a fully paid order is exactly paid.
     """
     totals = spec.totals
     inc, tax, discount = (_to_retailer(x, rate) for x in (totals.inc_tax, totals.tax, totals.discount))
@@ -593,15 +653,13 @@ def sale_spec_converted(spec: SaleSpec, *, currency: str, rate: Decimal) -> Sale
             line, total_inc_tax=line.total_inc_tax + gap_inc, total_tax=line.total_tax + gap_tax
         )
     lines = [dataclasses.replace(li, total_ex_tax=li.total_inc_tax - li.total_tax) for li in lines]
-    payments = [
-        dataclasses.replace(p, amount=_to_retailer(p.amount, rate))
-        for p in spec.payments
-        if p.external_id != ORDER_PAYMENT_ID
-    ]
-    gateway = [p for p in spec.payments if p.external_id == ORDER_PAYMENT_ID]
-    others = sum((p.amount for p in payments if p.kind != PaymentKind.REFUND), Decimal(0))
-    if gateway and inc > others:
-        payments.append(dataclasses.replace(gateway[0], amount=inc - others))
+    payments = [dataclasses.replace(p, amount=_to_retailer(p.amount, rate)) for p in spec.payments]
+    taken = [k for k, p in enumerate(spec.payments) if p.kind != PaymentKind.REFUND]
+    if taken and sum(spec.payments[k].amount for k in taken) == totals.inc_tax:
+        # Paid (or held) in full in the order's currency: in full in the retailer's, the largest taking the cents.
+        largest = max(taken, key=lambda k: (spec.payments[k].amount, -k))
+        rest = inc - sum(payments[k].amount for k in taken)
+        payments[largest] = dataclasses.replace(payments[largest], amount=payments[largest].amount + rest)
     return dataclasses.replace(
         spec,
         totals=converted_totals,
@@ -706,6 +764,9 @@ def _record(batch: _Batch) -> None:
         sync.attempts, sync.next_retry_at, sync.last_error_code, sync.last_error_message = 0, None, "", ""
         if plan.fetched.refunds is not None:
             sync.refunds_read = max(sync.refunds_read or 0, plan.fetched.refund_requests)
+        if plan.fetched.transactions is not None:
+            sync.transactions_read = max(sync.transactions_read or 0, plan.fetched.transaction_requests)
+        sync.bc_payment_status = (order.payment_status or "")[:32]
         if plan.kind in (Kind.CREATE, Kind.UPDATE):
             was_imported = sync.state == OrderSyncState.IMPORTED and sync.sale_id == plan.sale.pk
             sync.state, sync.sale = OrderSyncState.IMPORTED, plan.sale
@@ -760,6 +821,8 @@ def _record(batch: _Batch) -> None:
             "bc_status_id",
             "bc_date_created",
             "refunds_read",
+            "transactions_read",
+            "bc_payment_status",
             "last_attempt_at",
             "updated_at",
         ],

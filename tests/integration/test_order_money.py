@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from integration.models import SyncLogEntry
+from integration.services.intake import AUTH_HEADER, webhook_accept
+from integration.services.order_sync import ORDER_SYNC
 from pos.choices import ProductKind
-from pos.models import InventoryMovement, Product, Sale
-from tests.work_helpers import sync_order
+from pos.models import Fulfillment, InventoryMovement, Product, Sale
+from pos.services.fulfillment import FulfillmentError
+from tests.fixtures_fulfillment import complete
+from tests.work_helpers import make_due, sync_order
 
 pytestmark = pytest.mark.django_db
 
@@ -249,3 +254,106 @@ def test_an_order_in_another_currency_without_a_rate_needs_attention_and_moves_n
     assert "exchange rate in BigCommerce" in SyncLogEntry.objects.get(event="sync_failed").message
     assert not Sale.objects.exists()
     assert not InventoryMovement.objects.exists()
+
+
+# ---------------------------------------------------------------- payments that follow the V3 transactions (item 4)
+
+
+def _payments(sale: Sale) -> list[tuple[str, Decimal, str]]:
+    return list(sale.payments.order_by("kind", "external_id").values_list("kind", "amount", "external_id"))
+
+
+def _transaction_reads(sandbox, order_id: int) -> int:
+    return len(sandbox.store.request_log.records(endpoint="list_transactions", order_id=order_id))
+
+
+@pytest.fixture
+def authorised_order(sandbox, live_link):
+    """An order of 2 × 12.50, no tax, no charges (25.00), whose payment was only authorised at checkout."""
+    return _place(sandbox, quantity=2, unit=12_5000, authorized=True)
+
+
+@pytest.mark.sandbox(tax_rate_bp=0, tax_inclusive=False)
+def test_an_authorised_then_captured_order_is_right_at_every_step_and_reads_transactions_once(
+    sandbox, live_link, authorised_order, staff_user, django_capture_on_commit_callbacks
+):
+    order_id = authorised_order
+
+    # Placed: authorised (held for the sale, not owing), nothing taken; its payment status says so without a
+    # transactions call.
+    sync_order(live_link, order_id)
+    sale = _sale(order_id)
+    assert (sale.payment_state, sale.amount_paid) == ("authorised", 0)
+    assert _payments(sale) == [("authorised", Decimal("25.00"), "bc-order-payment")]
+    assert _transaction_reads(sandbox, order_id) == 0
+
+    # Captured in BigCommerce: the capture is the payment, nothing is held any more.
+    sandbox.store.capture_payment(order_id)
+    sync_order(live_link, order_id)
+    sale.refresh_from_db()
+    assert (sale.payment_state, sale.amount_paid, sale.balance) == ("paid", Decimal("25.00"), 0)
+    assert _payments(sale) == [
+        ("authorised", Decimal("0"), "bc-order-payment"),
+        ("payment", Decimal("25.00"), "bc-order-payment"),
+    ]
+    capture_time = sandbox.store.order(order_id).modified
+    assert int(sale.payments.get(kind="payment").paid_at.timestamp()) == capture_time
+    assert _transaction_reads(sandbox, order_id) == 1
+
+    # Shipped later: the payment stays as it is, and no transactions call is made for it.
+    sandbox.store.set_status(order_id, 2)
+    sync_order(live_link, order_id)
+    sale.refresh_from_db()
+    assert (sale.payment_state, sale.amount_paid) == ("paid", Decimal("25.00"))
+    assert len(_payments(sale)) == 2
+    assert _transaction_reads(sandbox, order_id) == 1
+
+
+@pytest.mark.sandbox(tax_rate_bp=0, tax_inclusive=False)
+def test_a_voided_authorisation_leaves_the_sale_owing_and_its_fulfilment_cannot_be_completed(
+    sandbox, live_link, authorised_order, staff_user
+):
+    order_id = authorised_order
+    sync_order(live_link, order_id)
+
+    sandbox.store.void_payment(order_id)
+    sync_order(live_link, order_id)
+
+    # Nothing held, nothing taken: the customer owes the 25.00 again (the order itself is still open).
+    sale = _sale(order_id)
+    assert (sale.status, sale.payment_state, sale.amount_paid, sale.balance) == (
+        "closed",
+        "unpaid",
+        0,
+        Decimal("25.00"),
+    )
+    assert _payments(sale) == [("authorised", Decimal("0"), "bc-order-payment")]
+    fulfillment = Fulfillment.objects.get(sale=sale)
+    with pytest.raises(FulfillmentError, match="USD 25.00 owing"):
+        complete(fulfillment, staff_user)
+
+
+@pytest.mark.sandbox(tax_rate_bp=0, tax_inclusive=False)
+def test_a_transaction_webhook_makes_the_next_sync_read_the_transactions(sandbox, live_link, authorised_order):
+    order_id = authorised_order
+    sync_order(live_link, order_id)
+    payload = {
+        "scope": "store/order/transaction/created",
+        "store_id": str(live_link.store_id),
+        "data": {"type": "transaction", "order_id": str(order_id), "transaction_id": "9", "transaction_type": "auth"},
+        "hash": "a-transaction-webhook",
+        "created_at": 1561479335,
+        "producer": f"stores/{live_link.store_hash}",
+    }
+
+    webhook_accept(
+        body=json.dumps(payload).encode(), headers={AUTH_HEADER: f"{live_link.pk}:{live_link.webhook_secret}"}
+    )
+    make_due(ORDER_SYNC)
+    sync = sync_order(live_link, order_id)
+    sync_order(live_link, order_id)  # read once for one webhook
+
+    assert (sync.transaction_requests, sync.transactions_read) == (1, 1)
+    assert _transaction_reads(sandbox, order_id) == 1
+    # Still only authorised: the transactions say what the payment status said.
+    assert _payments(_sale(order_id)) == [("authorised", Decimal("25.00"), "bc-order-payment")]
