@@ -52,6 +52,10 @@ def test_every_client_call_validates_against_the_spec_both_ways(validated, sandb
     two_addresses = store.place_order(status_id=11, lines=3, two_addresses=True).id
     # ... and one with a fee, paid in another currency than the store's
     abroad = store.place_order(status_id=11, lines=1, fee=2_5000, currency="EUR", exchange_rate="0.92").id
+    # ... and authorised payments, one captured since and one voided
+    captured, voided = store.place_orders(2, status_id=11, lines=1, authorized=True)
+    store.capture_payment(captured)
+    store.void_payment(voided)
     since = store.order(110).modified
 
     # when the client calls every operation it has
@@ -66,6 +70,7 @@ def test_every_client_call_validates_against_the_spec_both_ways(validated, sandb
     client.list_order_products(big_order)
     addresses = client.list_shipping_addresses(two_addresses)
     client.list_transactions(refunded)
+    events = [[t.event for t in client.list_transactions(i)] for i in (captured, voided)]
     client.list_refunds(refunded)
     client.get_customers([1, 2, 3])
     hook = client.create_hook(scope="store/order/*", destination="http://127.0.0.1:9/hooks", headers={"X-A": "b"})
@@ -94,6 +99,7 @@ def test_every_client_call_validates_against_the_spec_both_ways(validated, sandb
     assert _operations_called(client.exchanges) == set(oas.OPERATIONS)
     assert len(order.products) == len(store.order(big_order).lines)
     assert [fee.cost_ex_tax > 0 for fee in with_fee.fees] == [True]
+    assert events == [["authorization", "capture"], ["authorization", "void"]]
     assert (with_fee.default_currency_code, with_fee.store_default_to_transactional_exchange_rate) == (
         "EUR",
         Decimal("0.92"),
