@@ -511,7 +511,12 @@ def transactions(store: SandboxStore, record: OrderRecord) -> list[dict]:
     method = store.payment_method(record)
     if record.status_id in (0, 1, 7):
         return []
-    total = store.totals(record).total.inc
+    # Store credit and gift certificates are transactions of their own; the gateway takes the rest.
+    tenders = (
+        ("store_credit", "storecredit", record.store_credit),
+        ("gift_certificate", "giftcertificate", record.gift_certificate),
+    )
+    total = store.totals(record).total.inc - sum(amount for _, _, amount in tenders)
     base = {
         "order_id": str(record.id),
         "method": method.method,
@@ -534,6 +539,24 @@ def transactions(store: SandboxStore, record: OrderRecord) -> list[dict]:
             "date_created": iso8601(record.created + 60),
         }
     ]
+    for k, (tender, gateway, amount) in enumerate(tenders, start=50):
+        if amount and record.status_id not in (5, 6):
+            rows.append(
+                {
+                    **base,
+                    "id": record.id * 100 + k,
+                    "event": "purchase",
+                    "method": tender,
+                    "gateway": gateway,
+                    "amount": number(amount),
+                    "gateway_transaction_id": f"{gateway}-{record.id}",
+                    "status": "ok",
+                    "date_created": iso8601(record.created + 60),
+                    "offline": None,
+                    "custom": None,
+                    "payment_method_id": f"{gateway}.{tender}",
+                }
+            )
     if record.authorized in (AUTH_CAPTURED, AUTH_VOIDED):
         event = "capture" if record.authorized == AUTH_CAPTURED else "void"
         rows.append({**rows[0], "id": record.id * 100 + 2, "event": event, "date_created": iso8601(record.modified)})

@@ -357,3 +357,23 @@ def test_a_transaction_webhook_makes_the_next_sync_read_the_transactions(sandbox
     assert _transaction_reads(sandbox, order_id) == 1
     # Still only authorised: the transactions say what the payment status said.
     assert _payments(_sale(order_id)) == [("authorised", Decimal("25.00"), "bc-order-payment")]
+
+
+@pytest.mark.sandbox(tax_rate_bp=0, tax_inclusive=False)
+def test_store_credit_beside_an_authorised_payment_is_counted_once_when_the_transactions_are_read(sandbox, live_link):
+    # 2 × 12.50 = 25.00: 5.00 of it store credit, 20.00 authorised at the gateway, then captured.
+    order_id = _place(sandbox, quantity=2, unit=12_5000, authorized=True, store_credit=5_0000)
+    sync_order(live_link, order_id)
+    sale = _sale(order_id)
+    assert (sale.payment_state, sale.amount_paid) == ("authorised", Decimal("5.00"))
+
+    sandbox.store.capture_payment(order_id)
+    sync_order(live_link, order_id)
+
+    sale.refresh_from_db()
+    assert _payments(sale) == [
+        ("authorised", Decimal("0"), "bc-order-payment"),
+        ("payment", Decimal("20.00"), "bc-order-payment"),
+        ("payment", Decimal("5.00"), "bc-store-credit"),
+    ]
+    assert (sale.payment_state, sale.amount_paid, sale.balance) == ("paid", Decimal("25.00"), 0)
