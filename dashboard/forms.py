@@ -508,7 +508,7 @@ class RetailerSettingsForm(BootstrapMixin, forms.Form):
         max_length=3,
         min_length=3,
         help_text="The three-letter code of your sales' money (USD, EUR, AUD…). A linked BigCommerce store must "
-        "sell in it: orders in another currency are never converted.",
+        "sell in it: an order paid in another currency is converted at that order's own exchange rate.",
         widget=forms.TextInput(attrs={"autocapitalize": "characters", "class": "form-control text-uppercase"}),
     )
 

@@ -648,6 +648,42 @@ def _consignment(data: Any, shape: dict, order_id: Any, *, address: bool) -> Any
     return {**data, "line_items": lines, "truncated": truncated, **({"address": data} if address else {})}
 
 
+@bc_type
+class OrderFee(BcType):
+    """An order-level fee (`fees` of `GET /v2/orders/{id}?include=fees`): a custom charge with its own tax.
+
+    BigCommerce's documents spell the ex-tax amount both `cost_ex_tax` (the schema) and `cost_exc_tax` (its own
+    examples); `Order._prepare` reads either."""
+
+    RESOURCE = "order {order_id} fee {id}"
+
+    id: int
+    cost_ex_tax: Money
+    cost_inc_tax: Money
+    cost_tax: Money = ZERO
+    type: Text = "custom_fee"
+    display_name_customer: Text = ""
+    display_name_merchant: Text = ""
+    base_cost: Money = ZERO
+    tax_class_id: OptionalId = None
+
+    @property
+    def name(self) -> str:
+        return self.display_name_merchant or self.display_name_customer or "Fee"
+
+
+def _fees(data: Any) -> list | None:
+    """The inlined fees with `cost_exc_tax` read as `cost_ex_tax`, or None for a `{url, resource}` link."""
+    if not isinstance(data, list):
+        return None
+    fees = []
+    for fee in data:
+        if isinstance(fee, Mapping) and fee.get("cost_ex_tax") is None and "cost_exc_tax" in fee:
+            fee = {**fee, "cost_ex_tax": fee["cost_exc_tax"]}
+        fees.append(fee)
+    return fees
+
+
 class LineItemsNotIncluded(ValueError):
     """The order was fetched without its line items; ask the client for `include_line_items=True`."""
 
@@ -672,6 +708,12 @@ class Order(BcType):
     customer_id: int | None = 0
     date_shipped: Date = None
     currency_code: Text = ""
+    # The transactional currency (`default_currency_code`) against the store's default: present with
+    # Multi-Currency, "the exchange rate between the store's default currency and the transactional currency".
+    store_default_currency_code: Text = ""
+    store_default_to_transactional_exchange_rate: Money = None
+    # The display currency's rate ("always 1" for orders made through the API): not used for amounts.
+    currency_exchange_rate: Money = None
     is_tax_inclusive_pricing: Flag = False
     subtotal_tax: Money = ZERO
     base_shipping_cost: Money = ZERO
@@ -704,6 +746,8 @@ class Order(BcType):
     is_deleted: Flag = False
     billing_address: Address | None = Address()
     consignments: Consignments | None = None
+    # None: not inlined (`include=fees` not asked), BigCommerce sent a `{url, resource}` link.
+    fees: tuple[OrderFee, ...] | None = None
 
     @property
     def products(self) -> tuple[OrderProduct, ...]:
@@ -718,10 +762,13 @@ class Order(BcType):
 
     @classmethod
     def _prepare(cls, data: Mapping, **context: Any) -> Mapping:
-        consignments = data.get("consignments")
-        if consignments is None:
+        consignments, fees = data.get("consignments"), data.get("fees")
+        if consignments is None and fees is None:
             return data
-        return {**data, "consignments": Consignments.inlined(consignments, data.get("id"))}
+        shaped = {**data, "fees": _fees(fees)}
+        if consignments is not None:
+            shaped["consignments"] = Consignments.inlined(consignments, data.get("id"))
+        return shaped
 
 
 @bc_type

@@ -138,8 +138,9 @@ class ErrorCode:
     )
     CURRENCY_MISMATCH = Reason(
         "currency_mismatch",
-        "It is in {detail}, but this retailer's sales are in another currency.",
-        "Amounts are never converted silently. Contact support to decide how to record this order.",
+        "It is paid in {detail}, so its amounts cannot be converted to this retailer's currency.",
+        "Check the order's currency and its exchange rate in BigCommerce (Settings › Currencies), then retry it; "
+        "amounts are never converted without the order's own rate.",
         retryable=False,
     )
     UNPARSEABLE = Reason(

@@ -62,8 +62,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "pos-backoffice/0.1 (BigCommerce order link)"
-# Inline line items: "include the response returned from /orders/{id}/products in consignments".
-ORDER_INCLUDE = {"include": "consignments,consignments.line_items", "consignment_structure": "object"}
+# Inline line items ("include the response returned from /orders/{id}/products in consignments") and the
+# order's fees (`fees`, else a `{url, resource}` link): still one call per order.
+ORDER_INCLUDE = {"include": "consignments,consignments.line_items,fees", "consignment_structure": "object"}
 # The filters GET /v2/orders and /v2/orders/count document (plus `sort` for the list).
 ORDER_FILTERS = frozenset(
     {

@@ -152,6 +152,13 @@ class OrderSync(models.Model):
     # reconciliation counts up `refund_requests`; `refunds_read` is the count the last read saw (None: never read).
     refund_requests = models.PositiveIntegerField(default=0, db_default=0)
     refunds_read = models.PositiveIntegerField(null=True, blank=True)
+    # The gateway's transactions (V3) are read only when they can have changed: a transaction webhook counts up
+    # `transaction_requests`, or the order's payment status moved on from an authorisation (`bc_payment_status`,
+    # as last applied). `transactions_read` is the count the last read saw (None: never read, the payment status
+    # alone says what was paid).
+    bc_payment_status = models.CharField(max_length=32, blank=True, default="", db_default="")
+    transaction_requests = models.PositiveIntegerField(default=0, db_default=0)
+    transactions_read = models.PositiveIntegerField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
     resolution_note = models.TextField(blank=True)

@@ -339,6 +339,8 @@ WEBHOOK_WORDS = {
     "store/order/statusUpdated": "BigCommerce: status changed.",
     "store/order/archived": "BigCommerce: order archived.",
     "store/order/refund/created": "BigCommerce: refund made.",
+    "store/order/transaction/created": "BigCommerce: payment transaction made.",
+    "store/order/transaction/updated": "BigCommerce: payment transaction changed.",
 }
 
 

@@ -16,12 +16,13 @@ class ProductKind(models.TextChoices):
     SHIPPING = "shipping", _("Shipping")
     HANDLING = "handling", _("Handling")
     WRAPPING = "wrapping", _("Gift wrapping")
+    FEE = "fee", _("Order fee")
     PLACEHOLDER = "placeholder", _("Placeholder (deleted in BigCommerce)")
 
     @classmethod
     def service_kinds(cls) -> tuple[str, ...]:
         """Kinds that are charges, not goods: they never track stock."""
-        return (cls.SHIPPING, cls.HANDLING, cls.WRAPPING)
+        return (cls.SHIPPING, cls.HANDLING, cls.WRAPPING, cls.FEE)
 
 
 class MovementReason(models.TextChoices):

@@ -341,6 +341,14 @@ class Sale(models.Model):
     bc_status_id = models.PositiveSmallIntegerField(null=True, blank=True)
     bc_status_label = models.CharField(max_length=100, blank=True)
     currency = models.CharField(max_length=3, default="USD")
+    # An online order paid in another currency than the retailer's: that currency, the order's rate (units of it
+    # per unit of the retailer's currency) and the order's own totals in it. The amounts above are converted.
+    original_currency = models.CharField(max_length=3, blank=True)
+    exchange_rate = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    original_total_ex_tax = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    original_total_tax = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    original_total_inc_tax = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
+    original_discount_total = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
     total_ex_tax = models.DecimalField(**MONEY)
     total_tax = models.DecimalField(**MONEY)
     total_inc_tax = models.DecimalField(**MONEY)

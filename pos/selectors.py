@@ -538,6 +538,9 @@ SALES_CSV_HEADER = [
     "Paid",
     "Refunded",
     "Balance",
+    "Paid in",
+    "Exchange rate",
+    "Total paid in that currency",
 ]
 
 
@@ -576,4 +579,7 @@ def sales_csv_rows(*, retailer: Retailer, filters: SaleFilters, chunk_size: int 
                     sale.balance,
                 )
             ),
+            sale.original_currency,
+            f"{sale.exchange_rate.normalize():f}" if sale.exchange_rate is not None else "",
+            _plain(sale.original_total_inc_tax) if sale.original_total_inc_tax is not None else "",
         ]

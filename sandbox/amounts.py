@@ -4,8 +4,9 @@ Prices are entered with or without tax (the order's `is_tax_inclusive_pricing`),
 The invariants every rendered order satisfies, so tests can rely on them:
 
     subtotal_* = sum of the lines' total_*             (ex, inc, tax)
-    total_tax  = subtotal_tax + shipping_tax + handling_tax + wrapping_tax
-    total_ex   = subtotal_ex + shipping_ex + handling_ex + wrapping_ex - coupon_discount - discount_amount
+    total_tax  = subtotal_tax + shipping_tax + handling_tax + wrapping_tax + fees' cost_tax
+    total_ex   = subtotal_ex + shipping_ex + handling_ex + wrapping_ex + fees' cost_ex_tax - coupon_discount
+                 - discount_amount
     total_inc  = total_ex + total_tax
     as BigCommerce reports them: `coupon_discount` the coupon, `discount_amount` the other (manual) discount, the two
     never overlapping (orders.v2's example: 67.84 + 12.00 − 5.00 − 5.00 = 69.84); both are spread over the lines as
@@ -42,6 +43,7 @@ class OrderTotals:
     shipping: Triple
     handling: Triple
     wrapping: Triple
+    fee: Triple
     discount_amount: int
     total: Triple
 
@@ -79,10 +81,12 @@ def order_totals(record: OrderRecord, rate_bp: int) -> OrderTotals:
     wrapping = Triple(*(sum(getattr(la.wrapping, k) for la in lines) for k in ("ex", "inc", "tax")))
     shipping = _triple(record.shipping, inclusive, rate_bp)
     handling = _triple(record.handling, inclusive, rate_bp)
+    fee = _triple(record.fee, inclusive, rate_bp)
     discount_amount = record.coupon_amount + record.discount
-    tax = subtotal.tax + shipping.tax + handling.tax + wrapping.tax
-    ex = subtotal.ex + shipping.ex + handling.ex + wrapping.ex - discount_amount
-    return OrderTotals(lines, subtotal, shipping, handling, wrapping, discount_amount, Triple(ex, ex + tax, tax))
+    tax = subtotal.tax + shipping.tax + handling.tax + wrapping.tax + fee.tax
+    ex = subtotal.ex + shipping.ex + handling.ex + wrapping.ex + fee.ex - discount_amount
+    total = Triple(ex, ex + tax, tax)
+    return OrderTotals(lines, subtotal, shipping, handling, wrapping, fee, discount_amount, total)
 
 
 def line_unit_inc(line: LineRecord, inclusive: bool, rate_bp: int) -> int:

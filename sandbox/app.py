@@ -254,11 +254,11 @@ class SandboxApp:
         page, limit = page_and_limit(request, V2_PAGE_DEFAULT)
         filters = {k: v for k, v in request.args.items() if k in ORDER_FILTERS}
         ids = self.store.query_orders(filters, request.args.get("sort"))
-        inline = wants_consignments(request)
+        inline, fees = wants_consignments(request), wants(request, "fees")
         base = self._base(request)
         page_ids = ids[(page - 1) * limit : page * limit]
         orders = [
-            self.store.patched(i, render.order(self.store, self.store.order(i), base, consignments=inline))
+            self.store.patched(i, render.order(self.store, self.store.order(i), base, consignments=inline, fees=fees))
             for i in page_ids
         ]
         return (200, orders) if orders else (204, None)
@@ -269,7 +269,13 @@ class SandboxApp:
 
     def _get_order(self, request: Request, order_id: int):
         record = self._order(order_id)
-        body = render.order(self.store, record, self._base(request), consignments=wants_consignments(request))
+        body = render.order(
+            self.store,
+            record,
+            self._base(request),
+            consignments=wants_consignments(request),
+            fees=wants(request, "fees"),
+        )
         return 200, self.store.patched(order_id, body)
 
     def _update_order(self, request: Request, order_id: int):
@@ -517,7 +523,12 @@ def page_and_limit(request: Request, default: int) -> tuple[int, int]:
 
 
 def wants_consignments(request: Request) -> bool:
-    return "consignments" in request.args.get("include", "").replace(".line_items", "").split(",")
+    return wants(request, "consignments")
+
+
+def wants(request: Request, include: str) -> bool:
+    """Whether `include` (orders.v2's `consignments`, `consignments.line_items` or `fees`) asks for `include`."""
+    return include in request.args.get("include", "").replace(".line_items", "").split(",")
 
 
 def id_list(request: Request, name: str) -> list[int]:

@@ -12,6 +12,7 @@ Bodies and answers are JSON; nothing here needs the API token (the sandbox liste
 | `POST /__sandbox__/orders/<id>/refund` | `{"full": true}`, `{"amount": "5.00"}`, `{"lines": [[1001, 1]]}`, `{}` |
 | `POST /__sandbox__/orders/<id>/archive` | archive (`is_deleted`) |
 | `POST /__sandbox__/orders/<id>/capture` | capture an authorised payment (`payment_status` captured) |
+| `POST /__sandbox__/orders/<id>/void` | void an authorised payment (`payment_status` void, the status unchanged) |
 | `POST /__sandbox__/orders/<id>/ship` | shipped in the control panel: `{"lines": [[1001, 2]]}`, `{}` (all left) |
 | `POST /__sandbox__/products` | add products without options: `{"count": 20000, "price": "10.00"}` (SKU `BULK-<id>`) |
 | `DELETE /__sandbox__/products/<id>` | delete a product from the catalog |
@@ -51,6 +52,7 @@ CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (
     (f"{_C}/orders/<int:order_id>/archive", "archive_order", "POST"),
     (f"{_C}/orders/<int:order_id>/ship", "ship_order", "POST"),
     (f"{_C}/orders/<int:order_id>/capture", "capture_payment", "POST"),
+    (f"{_C}/orders/<int:order_id>/void", "void_payment", "POST"),
     (f"{_C}/products", "add_products", "POST"),
     (f"{_C}/products/<int:product_id>", "delete_product", "DELETE"),
     (f"{_C}/faults", "list_faults", "GET"),
@@ -69,6 +71,7 @@ CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (
 PLACE_OPTIONS = frozenset(
     {"status_id", "guest", "customer_id", "lines", "pickup", "coupon", "discount", "wrapping", "handling", "shipping"}
     | {"two_addresses", "no_sku", "tax_flip", "store_credit", "gift_certificate", "authorized"}
+    | {"fee", "currency", "exchange_rate"}
 )
 
 
@@ -137,6 +140,9 @@ class ControlApi:
 
     def capture_payment(self, request: Request, body: dict, order_id: int) -> dict:
         return {"id": self.store.capture_payment(order_id).id, "payment_status": "captured"}
+
+    def void_payment(self, request: Request, body: dict, order_id: int) -> dict:
+        return {"id": self.store.void_payment(order_id).id, "payment_status": "void"}
 
     def ship_order(self, request: Request, body: dict, order_id: int) -> dict:
         lines = [(int(line_id), int(quantity)) for line_id, quantity in body.get("lines") or ()] or None

@@ -13,11 +13,15 @@ from array import array
 from dataclasses import dataclass, field
 
 UNITS = 10_000  # money: 1/10,000 of the currency unit
+RATE_UNITS = 10**10  # exchange rates: BigCommerce's 10 decimals ("1.0000000000")
 
 # Order flags (bits).
 TAX_INCLUSIVE = 1  # prices were entered including tax
 ARCHIVED = 2  # DELETE /v2/orders/{id}: `is_deleted` true, left out of lists
 PICKUP = 4  # collected in store: a pickup consignment, no shipping address
+
+# An order's gateway payment when it was only authorised at checkout: still held, captured later, voided.
+AUTH_HELD, AUTH_CAPTURED, AUTH_VOIDED = 1, 2, 3
 
 # Line slots: which consignment a line belongs to.
 SLOT_FIRST_ADDRESS, SLOT_SECOND_ADDRESS = 0, 1
@@ -46,6 +50,9 @@ _HEADER = (
     "store_credit",
     "gift_certificate",
     "authorized",
+    "fee",
+    "currency",
+    "rate",
 )
 _LINE = ("id", "product_id", "variant_id", "quantity", "unit_price", "wrapping", "refunded", "shipped", "slot")
 HEADER_SIZE, LINE_SIZE = len(_HEADER), len(_LINE)
@@ -63,6 +70,19 @@ def money(units: int) -> str:
 def number(units: int) -> float | int:
     """V3 money as a JSON number (the shortest float form of a 4-decimal value reads back exactly)."""
     return units // UNITS if units % UNITS == 0 else units / UNITS
+
+
+def rate_text(units: int) -> str:
+    """An exchange rate as BigCommerce writes it: 10 decimals."""
+    whole, frac = divmod(units, RATE_UNITS)
+    return f"{whole}.{frac:010d}"
+
+
+def to_rate_units(value) -> int:
+    """Rate units from "0.92", 0.92 or a Decimal (control-endpoint input)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return int((Decimal(str(value)) * RATE_UNITS).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def to_units(value) -> int:
@@ -122,7 +142,10 @@ class OrderRecord:
     shipped_at: int = 0
     store_credit: int = 0  # paid with store credit (units)
     gift_certificate: int = 0  # paid with gift certificates (units)
-    authorized: int = 0  # 1: the gateway's payment is authorised, not captured yet
+    authorized: int = 0  # the gateway's payment: 0 taken at checkout, or one of the AUTH_* states below
+    fee: int = 0  # an order fee (`fees`, one custom fee), entered like shipping, taxed at the store's rate
+    currency: int = 0  # index into the text pool of the transactional currency; 0: the store's own
+    rate: int = 0  # store default → transactional currency rate, in RATE_UNITS (0: the store's own currency)
     lines: list[LineRecord] = field(default_factory=list)
 
     @property

@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING
 
 from sandbox.amounts import OrderTotals
 from sandbox.catalog import LOCATIONS, ORDER_SOURCES, STATUSES
-from sandbox.records import LineRecord, OrderRecord, money, number, split_tax
+from sandbox.records import (
+    AUTH_CAPTURED,
+    AUTH_HELD,
+    AUTH_VOIDED,
+    LineRecord,
+    OrderRecord,
+    money,
+    number,
+    rate_text,
+    split_tax,
+)
 from sandbox.store import address_id, pickup_id, shipping_slots
 
 if TYPE_CHECKING:
@@ -28,6 +38,8 @@ INLINE_WARNING = (
 )
 PAYMENT_STATUS = {0: "", 1: "pending", 4: "refunded", 5: "void", 6: "declined", 7: "pending", 12: "held for review"}
 PAYMENT_STATUS[14] = "partially refunded"
+# The payment status of an order whose status leaves it to the gateway, by `OrderRecord.authorized`.
+AUTH_PAYMENT_STATUS = {0: "captured", AUTH_HELD: "authorized", AUTH_CAPTURED: "captured", AUTH_VOIDED: "void"}
 
 
 def rfc2822(seconds: int) -> str:
@@ -63,9 +75,15 @@ def _address(store: SandboxStore, index: int) -> dict:
 # ---------------------------------------------------------------- V2 orders
 
 
-def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: bool = False) -> dict:
-    """`GET /v2/orders/{id}`; with `consignments`, the `include=consignments,consignments.line_items` form."""
+def order(
+    store: SandboxStore, record: OrderRecord, base: str, *, consignments: bool = False, fees: bool = False
+) -> dict:
+    """`GET /v2/orders/{id}`; with `consignments`, the `include=consignments,consignments.line_items` form, with
+    `fees` the `include=fees` one (else `fees` is a `{url, resource}` link). An order in another currency than the
+    store's has its amounts in that (transactional) currency, `default_currency_code`, and the rate from the
+    store's default in `store_default_to_transactional_exchange_rate`, as Multi-Currency stores answer."""
     totals = store.totals(record)
+    currency = store.order_currency(record)
     method = store.payment_method(record)
     status = STATUSES[record.status_id][0]
     resource = f"/orders/{record.id}"
@@ -104,7 +122,7 @@ def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: 
         "items_shipped": sum(li.shipped for li in record.lines),
         "payment_method": method.label,
         "payment_provider_id": "",
-        "payment_status": PAYMENT_STATUS.get(record.status_id, "authorized" if record.authorized else "captured"),
+        "payment_status": PAYMENT_STATUS.get(record.status_id, AUTH_PAYMENT_STATUS[record.authorized]),
         # Documented as unreliable ("always returns 0"): clients must sum the V3 refunds instead.
         "refunded_amount": money(0),
         "order_is_digital": False,
@@ -114,13 +132,14 @@ def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: 
         "ip_address_v6": "",
         "geoip_country": "",
         "geoip_country_iso2": "",
-        "currency_id": 1,
-        "currency_code": store.settings.currency,
+        "currency_id": 1 if currency == store.settings.currency else 2,
+        "currency_code": currency,
+        # The display currency's rate: "always 1" for orders made through the API, here too.
         "currency_exchange_rate": "1.0000000000",
-        "default_currency_id": 1,
-        "default_currency_code": store.settings.currency,
+        "default_currency_id": 1 if currency == store.settings.currency else 2,
+        "default_currency_code": currency,
         "store_default_currency_code": store.settings.currency,
-        "store_default_to_transactional_exchange_rate": "1.0000000000",
+        "store_default_to_transactional_exchange_rate": rate_text(store.order_rate(record)),
         "staff_notes": store.texts[record.staff_notes],
         "customer_message": store.texts[record.message],
         # The discount other than the coupon: BigCommerce's `discount_amount` does not include `coupon_discount`.
@@ -139,6 +158,7 @@ def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: 
         "products": _link(base, f"{resource}/products"),
         "shipping_addresses": _link(base, f"{resource}/shippingaddresses"),
         "coupons": _link(base, f"{resource}/coupons"),
+        "fees": _fees(record, totals) if fees else _link(base, f"{resource}/fees"),
         "external_id": None,
         "external_merchant_id": None,
         "tax_provider_id": "BasicTaxProvider",
@@ -149,6 +169,26 @@ def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: 
         # Without `include`, BigCommerce's documented examples carry no `consignments` key at all.
         body["consignments"] = _consignments(store, record, totals)
     return body
+
+
+def _fees(record: OrderRecord, totals: OrderTotals) -> list[dict]:
+    """The order's fees as `include=fees` inlines them (`orderFees_Resp`): the schema's `cost_ex_tax` spelling."""
+    if not record.fee:
+        return []
+    return [
+        {
+            "id": record.id * 10 + 1,
+            "type": "custom_fee",
+            "display_name_customer": "Package protection",
+            "display_name_merchant": "Package protection fee",
+            "source": "v2",
+            "base_cost": money(record.fee),
+            "cost_ex_tax": money(totals.fee.ex),
+            "cost_inc_tax": money(totals.fee.inc),
+            "cost_tax": money(totals.fee.tax),
+            "tax_class_id": None,
+        }
+    ]
 
 
 def _destinations(store: SandboxStore, record: OrderRecord) -> list[dict]:
@@ -466,15 +506,21 @@ def store_info(store: SandboxStore) -> dict:
 
 
 def transactions(store: SandboxStore, record: OrderRecord) -> list[dict]:
-    """The order's payment events: a purchase unless unpaid, then a refund per refund (or a void)."""
+    """The order's payment events: a purchase unless unpaid, then a refund per refund (or a void). A payment only
+    authorised at checkout is an authorization, then its capture or its void when the merchant made one."""
     method = store.payment_method(record)
     if record.status_id in (0, 1, 7):
         return []
-    total = store.totals(record).total.inc
+    # Store credit and gift certificates are transactions of their own; the gateway takes the rest.
+    tenders = (
+        ("store_credit", "storecredit", record.store_credit),
+        ("gift_certificate", "giftcertificate", record.gift_certificate),
+    )
+    total = store.totals(record).total.inc - sum(amount for _, _, amount in tenders)
     base = {
         "order_id": str(record.id),
         "method": method.method,
-        "currency": store.settings.currency,
+        "currency": store.order_currency(record),
         "gateway": method.gateway,
         "test": True,
         "fraud_review": record.status_id == 12,
@@ -486,14 +532,35 @@ def transactions(store: SandboxStore, record: OrderRecord) -> list[dict]:
         {
             **base,
             "id": record.id * 100 + 1,
-            "event": "purchase",
+            "event": "authorization" if record.authorized else "purchase",
             "amount": number(total),
             "gateway_transaction_id": f"txn-{record.id}",
             "status": "error" if record.status_id == 6 else "ok",
             "date_created": iso8601(record.created + 60),
         }
     ]
-    if record.status_id == 5:
+    for k, (tender, gateway, amount) in enumerate(tenders, start=50):
+        if amount and record.status_id not in (5, 6):
+            rows.append(
+                {
+                    **base,
+                    "id": record.id * 100 + k,
+                    "event": "purchase",
+                    "method": tender,
+                    "gateway": gateway,
+                    "amount": number(amount),
+                    "gateway_transaction_id": f"{gateway}-{record.id}",
+                    "status": "ok",
+                    "date_created": iso8601(record.created + 60),
+                    "offline": None,
+                    "custom": None,
+                    "payment_method_id": f"{gateway}.{tender}",
+                }
+            )
+    if record.authorized in (AUTH_CAPTURED, AUTH_VOIDED):
+        event = "capture" if record.authorized == AUTH_CAPTURED else "void"
+        rows.append({**rows[0], "id": record.id * 100 + 2, "event": event, "date_created": iso8601(record.modified)})
+    if record.status_id == 5 and record.authorized != AUTH_VOIDED:
         rows.append({**rows[0], "id": record.id * 100 + 2, "event": "void", "date_created": iso8601(record.modified)})
     for k, refund in enumerate(store.refunds.get(record.id, ()), start=3):
         rows.append(

@@ -40,8 +40,12 @@ from sandbox.faults import FaultInjector
 from sandbox.generator import OrderGenerator
 from sandbox.records import (
     ARCHIVED,
+    AUTH_CAPTURED,
+    AUTH_HELD,
+    AUTH_VOIDED,
     FIELD_AT,
     PICKUP,
+    RATE_UNITS,
     HookRecord,
     LineRecord,
     OrderRecord,
@@ -50,6 +54,7 @@ from sandbox.records import (
     ShipmentRecord,
     VariantRecord,
     split_tax,
+    to_rate_units,
     to_units,
 )
 from sandbox.requestlog import RequestLog
@@ -228,7 +233,17 @@ class SandboxStore:
             tax_inclusive=self.settings.tax_inclusive,
         )
 
-    def _add_generated(self, generator: OrderGenerator, index: int, created: int, *, emit: bool, **overrides):
+    def _add_generated(
+        self,
+        generator: OrderGenerator,
+        index: int,
+        created: int,
+        *,
+        emit: bool,
+        currency: str = "",
+        exchange_rate=None,
+        **overrides,
+    ):
         order_id = self.FIRST_ORDER_ID + len(self._orders)
         generated = generator.make(
             index,
@@ -239,6 +254,8 @@ class SandboxStore:
             **overrides,
         )
         record = generated.record
+        if currency:
+            record.currency, record.rate = self.intern(str(currency).upper()), to_rate_units(exchange_rate or 0)
         if emit:
             # Placed now: whatever the generator implied happened later did not happen yet.
             record.modified = max(record.modified, created)
@@ -341,6 +358,14 @@ class SandboxStore:
     def payment_method(self, record: OrderRecord):
         return PAYMENT_METHODS[record.payment]
 
+    def order_currency(self, record: OrderRecord) -> str:
+        """The order's transactional currency: the store's own unless the shopper paid in another."""
+        return self.texts[record.currency] if record.currency else self.settings.currency
+
+    def order_rate(self, record: OrderRecord) -> int:
+        """Store default → transactional currency rate (RATE_UNITS); 1 for the store's own currency."""
+        return record.rate if record.currency else RATE_UNITS
+
     def coupon_code(self, record: OrderRecord) -> str | None:
         return COUPONS[record.coupon] if record.coupon >= 0 else None
 
@@ -407,7 +432,9 @@ class SandboxStore:
 
         `overrides` pick the case: `status_id`, `guest`, `customer_id`, `lines` (count), `pickup`, `coupon`,
         `discount`, `wrapping`, `handling`, `shipping` (units), `two_addresses`, `no_sku`, `tax_flip`,
-        `store_credit` and `gift_certificate` (units paid that way), `authorized` (payment not captured yet).
+        `store_credit` and `gift_certificate` (units paid that way), `authorized` (payment not captured yet), `fee`
+        (units of an order fee), `currency` and `exchange_rate` (the shopper paid in another currency at this rate
+        from the store's: "0.92" or 0; amounts are then that currency's).
         """
         with self.lock:
             index = len(self._orders)
@@ -625,15 +652,34 @@ class SandboxStore:
             return shipment
 
     def capture_payment(self, order_id: int) -> OrderRecord:
-        """The merchant captures an authorised payment (control panel, or the V3 capture endpoint): the order's
-        `payment_status` becomes `captured`; emits `store/order/updated`."""
+        """The merchant captures an authorised payment (control panel, or the V3 capture endpoint): a capture
+        transaction, the order's `payment_status` `captured`; emits `store/order/transaction/created` and
+        `store/order/updated`."""
+        return self._settle_authorisation(order_id, AUTH_CAPTURED, "capture", "captured")
+
+    def void_payment(self, order_id: int) -> OrderRecord:
+        """The merchant voids an authorised payment (the V3 void endpoint): a void transaction, the order's
+        `payment_status` `void`, its status unchanged; emits `store/order/transaction/created` and
+        `store/order/updated`."""
+        return self._settle_authorisation(order_id, AUTH_VOIDED, "void", "voided")
+
+    def _settle_authorisation(self, order_id: int, state: int, kind: str, code: str) -> OrderRecord:
         with self.lock:
             record = self._existing(order_id)
-            if not record.authorized:
-                raise SandboxError(422, f"Order {order_id} has no authorised payment to capture.")
-            record.authorized = 0
+            if record.authorized != AUTH_HELD:
+                raise SandboxError(422, f"Order {order_id} has no authorised payment to {kind}.")
+            record.authorized = state
             self._touch(record)
             self._save(record)
+            transaction = {
+                "type": "transaction",
+                "order_id": str(record.id),
+                "transaction_id": str(record.id * 100 + 2),
+                "transaction_status": "complete",
+                "transaction_type": kind,
+                "result": {"code": code, "message": code.capitalize(), "type": "success"},
+            }
+            self.webhooks.emit("store/order/transaction/created", transaction, resource_id=record.id)
             self.webhooks.emit("store/order/updated", {"type": "order", "id": record.id}, resource_id=record.id)
             return record
 

@@ -128,6 +128,12 @@ def money(value: Decimal) -> str:
 
 
 @register.filter
+def rate(value: Decimal | None) -> str:
+    """An exchange rate without its trailing zeros: 0.9200000000 shows as 0.92."""
+    return "" if value is None else f"{value.normalize():f}"
+
+
+@register.filter
 def when_text(value: datetime | None) -> str:
     """`when` as plain text (for attributes and emails): `2025-03-01 14:05 GMT`."""
     if not isinstance(value, datetime):

@@ -13,7 +13,7 @@ from django.views import View
 from django.views.generic import DetailView, TemplateView
 
 from dashboard.forms import SaleFilterForm
-from dashboard.templatetags.dashboard_extras import Moments, badge, choice_label, money
+from dashboard.templatetags.dashboard_extras import Moments, badge, choice_label, money, rate
 from dashboard.views.htmx import PartialTemplateMixin
 from integration.selectors import order_timeline
 from pos.choices import Channel, FulfillmentState
@@ -67,6 +67,7 @@ class SaleRow:
     fulfillment: SafeString
     total: str
     owes: str
+    original: str  # an order paid in another currency: "EUR 17.59 at 0.9"; else ""
 
 
 def sale_rows(sales) -> list[SaleRow]:
@@ -96,6 +97,11 @@ def sale_rows(sales) -> list[SaleRow]:
                 fulfillment=badge(fulfillment.state, "fulfillment") if fulfillment else SafeString(""),
                 total=f"{sale.currency} {money(sale.total_inc_tax)}",
                 owes=money(balance) if balance else "",
+                original=(
+                    f"{sale.original_currency} {money(sale.original_total_inc_tax)} at {rate(sale.exchange_rate)}"
+                    if sale.original_currency
+                    else ""
+                ),
             )
         )
     return rows

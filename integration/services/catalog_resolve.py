@@ -1,7 +1,7 @@
 """Which POS product a BigCommerce order line is: by ProductLink (product id + variant id), then by a unique SKU
 match, then a new product created by the link. A line whose BigCommerce product was deleted, or that never had
-one (a custom line), is booked on a placeholder product. Shipping, handling and gift wrapping are one service
-product each per retailer.
+one (a custom line), is booked on a placeholder product. Shipping, handling, gift wrapping and order fees are one
+service product each per retailer.
 
 An order never blocks on a catalog problem. Every step is a fixed number of queries for any number of lines, and
 creation happens under a per-retailer lock so two workers meeting the same new product create it once.
@@ -23,6 +23,7 @@ SERVICE_PRODUCT_NAMES = {
     ProductKind.SHIPPING: "Shipping",
     ProductKind.HANDLING: "Handling",
     ProductKind.WRAPPING: "Gift wrapping",
+    ProductKind.FEE: "Order fee",
 }
 CUSTOM_ITEM_NAME = "Custom or deleted BigCommerce item"
 # Namespaces of PostgreSQL advisory locks taken by the sync (the second key is the retailer id).
@@ -225,7 +226,7 @@ def _unique_keys(refs: Sequence[LineRef]) -> list[LineRef]:
 
 
 def service_products_ensure(*, retailer_id: int, kinds: Iterable[str]) -> tuple[dict[str, Product], list[Product]]:
-    """The retailer's shipping / handling / wrapping products, created the first time each is needed.
+    """The retailer's shipping / handling / wrapping / fee products, created the first time each is needed.
 
     Returns (kind → product, the ones created now). A unique constraint keeps one per kind per retailer.
     """

@@ -43,9 +43,14 @@ ORDER_SCOPES = frozenset(
         "store/order/statusUpdated",
         "store/order/archived",
         "store/order/refund/created",
+        "store/order/transaction/created",
+        "store/order/transaction/updated",
     }
 )
 REFUND_SCOPE = "store/order/refund/created"
+# A payment transaction (authorization, capture, void, refund) was made or changed: its data names the order as
+# `order_id` (a string), not `id`.
+TRANSACTION_SCOPES = frozenset({"store/order/transaction/created", "store/order/transaction/updated"})
 # Standard Webhooks signatures (single-click app installs): deliveries older than this are replays.
 SIGNATURE_TOLERANCE = timedelta(minutes=5)
 LAST_WEBHOOK_RESOLUTION = timedelta(seconds=5)
@@ -108,6 +113,7 @@ def webhook_accept(*, body: bytes, headers: dict[str, str]) -> Accepted:
             link=link,
             bc_order_id=order_id,
             refunds=payload["scope"] == REFUND_SCOPE,
+            transactions=payload["scope"] in TRANSACTION_SCOPES,
             settle=timedelta(seconds=settings.ORDER_SYNC_SETTLE_SECONDS),
         )
     return Accepted("queued", event_id)
@@ -146,6 +152,7 @@ def _event_insert(
             bc_order_id=order_id,
             only_if="EXISTS (SELECT 1 FROM event)",
             refunds=payload["scope"] == REFUND_SCOPE,
+            transactions=payload["scope"] in TRANSACTION_SCOPES,
             settle=timedelta(seconds=settings.ORDER_SYNC_SETTLE_SECONDS),
         )
         sql, params = f"WITH event AS ({sql}), {request_sql} SELECT id FROM event", [*params, *request_params]
@@ -307,7 +314,7 @@ def _check_storable(payload: dict[str, Any]) -> None:
 
 
 def _order_id(payload: dict[str, Any]) -> int:
-    raw = payload["data"].get("id")
+    raw = payload["data"].get("order_id" if payload["scope"] in TRANSACTION_SCOPES else "id")
     # An integer, or its decimal string; never a fraction, a bool or a number beyond the 64 bits a row holds.
     if isinstance(raw, str) and raw.isascii() and raw.isdigit():
         raw = int(raw)

@@ -14,18 +14,19 @@ therefore move nothing, an edited order moves only the difference, and a void gi
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.bc_types import Order, OrderProduct, Refund
+from integration.bc_types import Order, OrderProduct, Refund, Transaction
 from integration.choices import ErrorCode, OrderSyncState, Reason
 from integration.models import OrderSync, PaymentMethodMap, StoreLink
 from integration.services.catalog_resolve import (
@@ -48,7 +49,16 @@ from pos.choices import Channel, PaymentKind, ProductKind, SaleStatus
 from pos.db import bulk_update_rows
 from pos.models import PaymentType, Product, Sale
 from pos.services.fulfillment import OnlineFulfillmentSpec, fulfillments_follow_online_sales
-from pos.services.sales import LineSpec, PaymentSpec, ReturnSpec, SaleSpec, SaleWritten, Totals, sales_write
+from pos.services.sales import (
+    LineSpec,
+    OriginalAmounts,
+    PaymentSpec,
+    ReturnSpec,
+    SaleSpec,
+    SaleWritten,
+    Totals,
+    sales_write,
+)
 
 logger = logging.getLogger("integration.sync")
 
@@ -75,6 +85,9 @@ class FetchedOrder:
     refunds: Sequence[Refund] | None = None  # None: not fetched, keep the refunds already recorded
     deleted_product_ids: frozenset[int] = frozenset()
     refund_requests: int = 0  # OrderSync.refund_requests when the order was fetched
+    # The gateway's V3 transactions, when they were read this time (None: not read, see `transactions_due`).
+    transactions: Sequence[Transaction] | None = None
+    transaction_requests: int = 0  # OrderSync.transaction_requests when the order was fetched
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,8 @@ class Plan:
     # Applied, but someone must look (goods already handed over changed): (reason, detail).
     attention_after_apply: tuple[Reason, str] | None = None
     new_lines: list = field(default_factory=list)
+    # Units of the order's (transactional) currency per unit of the retailer's; None: the same currency.
+    rate: Decimal | None = None
 
     @property
     def order(self) -> Order:
@@ -217,9 +232,9 @@ def _decide(link: StoreLink, sync: OrderSync, sale: Sale | None, fetched: Fetche
     if sale is None and options.mode == Mode.LIVE and order.date_created < link.linked_at:
         plan.kind = Kind.HISTORICAL
         return plan
-    currency = (order.default_currency_code or "").upper()
-    if currency and currency != link.retailer.currency.upper():
-        plan.reason, plan.reason_detail = ErrorCode.CURRENCY_MISMATCH, currency
+    plan.rate, problem = order_exchange_rate(order, retailer_currency=link.retailer.currency)
+    if problem:
+        plan.reason, plan.reason_detail = ErrorCode.CURRENCY_MISMATCH, problem
         return plan
     if plan.status.outcome == Outcome.SKIP:
         plan.kind = Kind.SKIP_STATUS
@@ -266,7 +281,7 @@ def _sale_spec(
 ) -> SaleSpec:
     order, link = plan.order, batch.link
     voided = plan.status.outcome == Outcome.VOIDED
-    return SaleSpec(
+    spec = SaleSpec(
         sale=plan.sale,
         outlet_id=link.outlet_id,
         register_id=link.register_id,
@@ -274,7 +289,7 @@ def _sale_spec(
         external_order_id=str(order.id),
         customer=match.customer if match else None,
         sale_date=order.date_created,
-        currency=(order.default_currency_code or link.retailer.currency)[:3],
+        currency=link.retailer.currency[:3],
         staff_note=order.staff_notes or "",
         customer_note=order.customer_message or "",
         status=SaleStatus.VOIDED if voided else SaleStatus.CLOSED,
@@ -294,6 +309,7 @@ def _sale_spec(
         source_prefix=f"bc:{link.pk}:{order.id}",
         stock_note=f"BigCommerce order {order.id}",
     )
+    return sale_spec_converted(spec, currency=order.default_currency_code, rate=plan.rate) if plan.rate else spec
 
 
 def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
@@ -312,6 +328,7 @@ def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
             Event.PLACEHOLDER_CREATED, name=product.name, bc_order_id=_first_order_with(plans, product, resolution)
         )
     kinds = {kind for p in plans for attr, kind in CHARGE_KINDS if _charge(p.order, attr)[2]}
+    kinds |= {ProductKind.FEE for p in plans if _fees(p.order)}
     service, created = service_products_ensure(retailer_id=batch.link.retailer_id, kinds=kinds)
     for product in created:
         batch.log(Event.SERVICE_PRODUCT_CREATED, name=product.name, kind=product.get_kind_display().lower())
@@ -351,6 +368,11 @@ def _charge(order: Order, attr: str) -> tuple[Decimal, Decimal, Decimal]:
     return ex, getattr(order, f"{attr}_cost_tax"), inc
 
 
+def _fees(order: Order) -> list:
+    """The order's fees (`include=fees`) that charge something."""
+    return [fee for fee in order.fees or () if fee.cost_inc_tax or fee.cost_ex_tax]
+
+
 def _lines(plan: Plan, resolution: Resolution) -> list[LineSpec]:
     lines = []
     for item in plan.order.products:
@@ -375,6 +397,12 @@ def _lines(plan: Plan, resolution: Resolution) -> list[LineSpec]:
             continue
         product = resolution.products[("charge", kind)]
         lines.append(LineSpec(attr, product, product.name, 1, ex, inc, ex, tax, inc))
+    for fee in _fees(plan.order):
+        # An order fee is a charge like shipping: a line of the retailer's fee product, named as the merchant
+        # named it, keyed by BigCommerce's fee id so an edited fee updates its line.
+        product = resolution.products[("charge", ProductKind.FEE)]
+        ex, tax, inc = fee.cost_ex_tax, fee.cost_tax, fee.cost_inc_tax
+        lines.append(LineSpec(f"fee-{fee.id}", product, fee.name[:255], 1, ex, inc, ex, tax, inc))
     return lines
 
 
@@ -439,9 +467,7 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
     status = (order.payment_status or "").lower()
     wanted = []
     if status in PAID_PAYMENT_STATUSES or status in AUTHORIZED_PAYMENT_STATUSES:
-        gateway = order.total_inc_tax
         for label, amount, external_id in _other_tenders(order):
-            gateway -= amount
             wanted.append(
                 PaymentSpec(
                     payment_type=payment_types.get(label) or batch.link.default_payment_type,
@@ -451,6 +477,14 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
                     external_id=external_id,
                 )
             )
+    transactions = plan.fetched.transactions
+    if transactions is not None:
+        wanted += _gateway_from_transactions(transactions, payment_type, method)
+    elif plan.sync.transactions_read is None and (
+        status in PAID_PAYMENT_STATUSES or status in AUTHORIZED_PAYMENT_STATUSES
+    ):
+        # Never read: the payment status says it (what store credit and gift certificates left, taken or held).
+        gateway = order.total_inc_tax - sum((amount for _, amount, _ in _other_tenders(order)), Decimal(0))
         if gateway > 0:
             authorised = status in AUTHORIZED_PAYMENT_STATUSES
             wanted.append(
@@ -463,6 +497,7 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
                     external_id=ORDER_PAYMENT_ID,
                 )
             )
+    # Read before and not this time: the gateway's payments recorded from them stay as they are.
     for refund in plan.fetched.refunds or ():
         # What went back to the customer: payments BigCommerce declined were not refunded.
         amount = refund.refunded_amount if refund.payments else refund.total_amount
@@ -477,6 +512,56 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
                     external_id=f"bc-refund-{refund.id}",
                 )
             )
+    return wanted
+
+
+# Transactions of tenders recorded from the order's own fields (`_other_tenders`), not the gateway's.
+TENDER_METHODS = frozenset({"store_credit", "gift_certificate"})
+
+
+def _gateway_from_transactions(
+    transactions: Sequence[Transaction], payment_type: PaymentType, method: str
+) -> list[PaymentSpec]:
+    """The gateway's payments as its V3 transactions have them: each capture (or purchase: authorised and captured
+    at once) a payment, the first under the id the payment status used before transactions were read (so the two
+    never count twice), the others under their transaction id; and the authorisation, as the amount still held
+    (authorised, less what was captured or voided since): a void leaves nothing held, so the sale owes again.
+    Failed transactions and refunds (read from the V3 refunds) are left out."""
+    ok = [
+        t for t in transactions if (t.status or "ok").lower() == "ok" and (t.method or "").lower() not in TENDER_METHODS
+    ]
+
+    def total(*events: str) -> Decimal:
+        return sum((t.amount for t in ok if (t.event or "").lower() in events), Decimal(0))
+
+    taken = sorted(
+        (t for t in ok if (t.event or "").lower() in ("capture", "purchase")),
+        key=lambda t: (t.date_created is None, t.date_created, t.id),
+    )
+    wanted = [
+        PaymentSpec(
+            payment_type=payment_type,
+            amount=t.amount,
+            paid_at=t.date_created or timezone.now(),
+            method_label=method,
+            external_id=ORDER_PAYMENT_ID if k == 0 else f"bc-txn-{t.id}",
+        )
+        for k, t in enumerate(taken)
+    ]
+    authorised = total("authorization")
+    if authorised > 0:
+        held = max(authorised - total("capture", "void"), Decimal(0))
+        first = min((t.date_created for t in ok if t.date_created), default=None)
+        wanted.append(
+            PaymentSpec(
+                payment_type=payment_type,
+                kind=PaymentKind.AUTHORISATION,
+                amount=held,
+                paid_at=first or timezone.now(),
+                method_label=method,
+                external_id=ORDER_PAYMENT_ID,
+            )
+        )
     return wanted
 
 
@@ -497,6 +582,91 @@ def _other_tenders(order: Order) -> list[tuple[str, Decimal, str]]:
 
 def _method(order: Order) -> str:
     return (order.payment_method or "").strip()[:100]
+
+
+# ---------------------------------------------------------------- orders in another currency
+
+
+CENT = Decimal("0.01")
+
+
+def order_exchange_rate(order: Order, *, retailer_currency: str) -> tuple[Decimal | None, str]:
+    """(rate, problem) of an order paid in another currency than the retailer's. The rate is BigCommerce's
+    `store_default_to_transactional_exchange_rate` (units of the order's `default_currency_code`, the currency the
+    shopper paid in, per unit of the store's default), usable only when the store's default currency is the
+    retailer's. (None, "") for an order in the retailer's currency; (None, why) when it cannot be converted.
+    `currency_exchange_rate` is the *display* currency's rate and says nothing about the amounts."""
+    currency = (order.default_currency_code or "").upper()
+    retailer_currency = retailer_currency.upper()
+    if not currency or currency == retailer_currency:
+        return None, ""
+    base = (order.store_default_currency_code or "").upper()
+    if base and base != retailer_currency:
+        return None, f"{currency}, and the store's default currency ({base}) is not this retailer's"
+    rate = order.store_default_to_transactional_exchange_rate
+    if rate is None or rate <= 0:
+        return None, f"{currency} with no usable exchange rate ({rate if rate is not None else 'none given'})"
+    return rate, ""
+
+
+def _to_retailer(amount: Decimal, rate: Decimal) -> Decimal:
+    """An amount of the order's currency in the retailer's: divided by the rate, to the cent, halves up."""
+    return (amount / rate).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def sale_spec_converted(spec: SaleSpec, *, currency: str, rate: Decimal) -> SaleSpec:
+    """The sale of an order paid in another currency, in the retailer's currency at the order's own rate, with the
+    original currency, rate and totals kept beside it. The rounding rule, in this one place:
+
+    1. every amount is divided by the rate and rounded to the cent, halves up;
+    2. the sale's total including tax and its tax are converted so (the ex-tax total is their difference), and so
+       is its discount;
+    3. each line's total including tax and its tax are converted so (its ex-tax total their difference), then
+       the cents that rounding the lines one by one gained or lost against the converted sale totals go to the
+       line of the largest amount, so the lines add up to the sale as they did in the order's currency;
+    4. payments and refunds are converted so; when the payments (or authorisations) covered the order's total, the
+       cents rounding left over go to the largest, so a fully paid order is exactly paid.
+    """
+    totals = spec.totals
+    inc, tax, discount = (_to_retailer(x, rate) for x in (totals.inc_tax, totals.tax, totals.discount))
+    converted_totals = Totals(ex_tax=inc - tax, tax=tax, inc_tax=inc, discount=discount)
+    lines = [
+        dataclasses.replace(
+            line,
+            unit_price_ex_tax=_to_retailer(line.unit_price_ex_tax, rate),
+            unit_price_inc_tax=_to_retailer(line.unit_price_inc_tax, rate),
+            discount=_to_retailer(line.discount, rate),
+            total_inc_tax=_to_retailer(line.total_inc_tax, rate),
+            total_tax=_to_retailer(line.total_tax, rate),
+        )
+        for line in spec.lines
+    ]
+    if lines:
+        # What the lines left over from the sale in the order's currency (its discount, or nothing), converted.
+        rest_inc = _to_retailer(sum((li.total_inc_tax for li in spec.lines), Decimal(0)) - totals.inc_tax, rate)
+        rest_tax = _to_retailer(sum((li.total_tax for li in spec.lines), Decimal(0)) - totals.tax, rate)
+        gap_inc = inc + rest_inc - sum((li.total_inc_tax for li in lines), Decimal(0))
+        gap_tax = tax + rest_tax - sum((li.total_tax for li in lines), Decimal(0))
+        biggest = max(range(len(lines)), key=lambda k: (abs(spec.lines[k].total_inc_tax), -k))
+        line = lines[biggest]
+        lines[biggest] = dataclasses.replace(
+            line, total_inc_tax=line.total_inc_tax + gap_inc, total_tax=line.total_tax + gap_tax
+        )
+    lines = [dataclasses.replace(li, total_ex_tax=li.total_inc_tax - li.total_tax) for li in lines]
+    payments = [dataclasses.replace(p, amount=_to_retailer(p.amount, rate)) for p in spec.payments]
+    taken = [k for k, p in enumerate(spec.payments) if p.kind != PaymentKind.REFUND]
+    if taken and sum(spec.payments[k].amount for k in taken) == totals.inc_tax:
+        # Paid (or held) in full in the order's currency: in full in the retailer's, the largest taking the cents.
+        largest = max(taken, key=lambda k: (spec.payments[k].amount, -k))
+        rest = inc - sum(payments[k].amount for k in taken)
+        payments[largest] = dataclasses.replace(payments[largest], amount=payments[largest].amount + rest)
+    return dataclasses.replace(
+        spec,
+        totals=converted_totals,
+        lines=lines,
+        payments=payments,
+        original=OriginalAmounts(currency=currency.upper()[:3], rate=rate, totals=totals),
+    )
 
 
 def _returns(plan: Plan) -> list[ReturnSpec]:
@@ -594,6 +764,9 @@ def _record(batch: _Batch) -> None:
         sync.attempts, sync.next_retry_at, sync.last_error_code, sync.last_error_message = 0, None, "", ""
         if plan.fetched.refunds is not None:
             sync.refunds_read = max(sync.refunds_read or 0, plan.fetched.refund_requests)
+        if plan.fetched.transactions is not None:
+            sync.transactions_read = max(sync.transactions_read or 0, plan.fetched.transaction_requests)
+        sync.bc_payment_status = (order.payment_status or "")[:32]
         if plan.kind in (Kind.CREATE, Kind.UPDATE):
             was_imported = sync.state == OrderSyncState.IMPORTED and sync.sale_id == plan.sale.pk
             sync.state, sync.sale = OrderSyncState.IMPORTED, plan.sale
@@ -648,6 +821,8 @@ def _record(batch: _Batch) -> None:
             "bc_status_id",
             "bc_date_created",
             "refunds_read",
+            "transactions_read",
+            "bc_payment_status",
             "last_attempt_at",
             "updated_at",
         ],

@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.observability import log_context
-from integration.bc_types import Order, Refund
+from integration.bc_types import Order, Refund, Transaction
 from integration.choices import ErrorCode, LinkState, OrderSyncState
 from integration.exceptions import ApiError, ApiNotFound
 from integration.metrics import webhook_to_sale_observe
@@ -35,7 +35,7 @@ from integration.services.catalog_ids import catalog_ids_add, catalog_ids_cover,
 from integration.services.catalog_resolve import LineRef, products_unresolved
 from integration.services.order_apply import ApplyOptions, FetchedOrder, Kind, OrderOutcome, orders_apply
 from integration.services.synclog import Event, sync_log, sync_log_build, sync_log_save
-from integration.status_table import has_refunds
+from integration.status_table import AUTHORIZED_PAYMENT_STATUSES, has_refunds
 from pos.db import bulk_update_rows
 from work import kernel
 from work.models import WorkItem
@@ -65,14 +65,23 @@ def order_sync_request(
     bc_order_id: int,
     reset: bool = False,
     refunds: bool = False,
+    transactions: bool = False,
     settle: timedelta | None = None,
 ) -> None:
     """Ask for an order's sync (call it inside the transaction that learnt of the change): its OrderSync row
     exists from now on, and a worker fetches and applies the order shortly after the commit (after `settle`, so
     webhooks of one change arriving together make one sync). A request for an order already waiting, or running,
     is one sync (or one more, after the running one). `refunds`: the order's refunds may have changed (a refund
-    webhook, reconciliation), so the sync reads them again."""
-    order_syncs_request(link=link, bc_order_ids=[bc_order_id], reset=reset, refunds=refunds, settle=settle)
+    webhook, reconciliation), so the sync reads them again; `transactions`: so may its payment transactions (a
+    transaction webhook)."""
+    order_syncs_request(
+        link=link,
+        bc_order_ids=[bc_order_id],
+        reset=reset,
+        refunds=refunds,
+        transactions=transactions,
+        settle=settle,
+    )
 
 
 def order_syncs_request(
@@ -81,6 +90,7 @@ def order_syncs_request(
     bc_order_ids: Iterable[int],
     reset: bool = False,
     refunds: bool = False,
+    transactions: bool = False,
     settle: timedelta | None = None,
 ) -> None:
     """`order_sync_request` for several orders in one transaction (reconciliation's page). The OrderSync rows are
@@ -90,10 +100,11 @@ def order_syncs_request(
     if not ids:
         return
     order_syncs_ensure(link=link, bc_order_ids=ids)
-    if refunds:
+    counts = _request_counts(refunds=refunds, transactions=transactions)
+    if counts:
         rows = OrderSync.objects.select_for_update().filter(link=link, bc_order_id__in=ids).order_by("pk")
         OrderSync.objects.filter(pk__in=list(rows.values_list("pk", flat=True))).update(
-            refund_requests=F("refund_requests") + 1
+            **{name: F(name) + 1 for name in counts}
         )
     due = timezone.now() + settle if settle else None
     kernel.request_many(
@@ -101,28 +112,42 @@ def order_syncs_request(
     )
 
 
+def _request_counts(*, refunds: bool, transactions: bool) -> list[str]:
+    """The OrderSync counters a request counts up: what may have changed and must be read again."""
+    return [name for name, wanted in (("refund_requests", refunds), ("transaction_requests", transactions)) if wanted]
+
+
 def order_sync_request_ctes(
-    *, link: StoreLink, bc_order_id: int, only_if: str, refunds: bool = False, settle: timedelta | None = None
+    *,
+    link: StoreLink,
+    bc_order_id: int,
+    only_if: str,
+    refunds: bool = False,
+    transactions: bool = False,
+    settle: timedelta | None = None,
 ) -> tuple[str, list]:
     """PostgreSQL: `order_sync_request` as data-modifying CTEs (`os_row AS (...), os_work AS (...)`, to follow a
     `WITH`), each doing its part only if the SQL condition `only_if` holds, with their params: for a caller that
     folds the request into a statement of its own (webhook intake: the delivery and its sync in one round trip).
-    The caller rings the bell (`work.bell.ring_on_commit`). `refunds` and `settle` as for `order_sync_request`."""
+    The caller rings the bell (`work.bell.ring_on_commit`). `refunds`, `transactions` and `settle` as for
+    `order_sync_request`."""
     now = timezone.now()
     table = connection.ops.quote_name(OrderSync._meta.db_table)
     work_if = only_if
-    if refunds:
+    counts = _request_counts(refunds=refunds, transactions=transactions)
+    if counts:
         # Counting the request locks the OrderSync row. Locks go OrderSync row first, then work row, as in a sync
         # (its apply locks the OrderSync rows, then finishes the work rows) and in `order_sync_request`; the work
         # CTE reads the row CTE's output, so PostgreSQL cannot run it first. Either order deadlocked under load.
-        on_conflict = f"DO UPDATE SET refund_requests = {table}.refund_requests + 1 RETURNING 1"
+        increments = ", ".join(f"{name} = {table}.{name} + 1" for name in counts)
+        on_conflict = f"DO UPDATE SET {increments} RETURNING 1"
         work_if = f"({only_if}) AND EXISTS (SELECT 1 FROM os_row)"
     else:
         on_conflict = "DO NOTHING"  # an existing row is neither changed nor locked
     row_sql = (
         f"INSERT INTO {table} (link_id, bc_order_id, state, attempts, last_error_code, last_error_message, "
-        f"resolution_note, refund_requests, created_at, updated_at) "
-        f"SELECT %s, %s, %s, 0, '', '', '', %s, %s, %s WHERE {only_if} "
+        f"resolution_note, refund_requests, transaction_requests, created_at, updated_at) "
+        f"SELECT %s, %s, %s, 0, '', '', '', %s, %s, %s, %s WHERE {only_if} "
         f"ON CONFLICT (link_id, bc_order_id) {on_conflict}"
     )
     work_sql, work_params = kernel.request_statement(
@@ -133,7 +158,8 @@ def order_sync_request_ctes(
         only_if=work_if,
     )
     sql = f"os_row AS ({row_sql}), os_work AS ({work_sql})"
-    return sql, [link.pk, bc_order_id, OrderSyncState.PENDING, int(refunds), now, now, *work_params]
+    params = [link.pk, bc_order_id, OrderSyncState.PENDING, int(refunds), int(transactions), now, now]
+    return sql, [*params, *work_params]
 
 
 def order_syncs_ensure(*, link: StoreLink, bc_order_ids: Iterable[int]) -> None:
@@ -314,7 +340,8 @@ def orders_fetch(
 ) -> tuple[list[tuple[OrderSync, FetchedOrder]], list[tuple[OrderSync, ApiError]]]:
     """Everything the sync needs from BigCommerce about these orders, in as few calls as the API allows: each
     order with its consignments and line items (one call each, made concurrently), its refunds only when they may
-    have changed (`refunds_due`; one call for the whole batch), and one catalog call for all products the POS has
+    have changed (`refunds_due`; one call for the whole batch), its payment transactions only when they may have
+    changed (`transactions_due`; one call each), and one catalog call for all products the POS has
     never seen and the catalog cache does not know (to tell a deleted product from a new one). A copy older than
     the one applied (a late delivery) costs the one call only. Returns (fetched, failed) pairs."""
     failed: list[tuple[OrderSync, ApiError]] = []
@@ -328,7 +355,6 @@ def orders_fetch(
             orders[sync.pk] = result
     fresh = [s for s in syncs if s.pk in orders and not _older(orders[s.pk], s)]
     wanting_refunds = [s for s in fresh if refunds_due(orders[s.pk], s)]
-    refunds: dict[int, list[Refund]] = {}
     if len(wanting_refunds) > 1:  # one call for the whole batch's refunds
         try:
             by_order = client.list_refunds_of_orders([s.bc_order_id for s in wanting_refunds])
@@ -341,12 +367,11 @@ def orders_fetch(
         results = (
             [_concurrently(lambda s: client.list_refunds(s.bc_order_id), wanting_refunds)[0]] if wanting_refunds else []
         )
-    for sync, result in zip(wanting_refunds, results, strict=True):
-        if isinstance(result, ApiError):
-            failed.append((sync, result))
-            orders.pop(sync.pk)
-        else:
-            refunds[sync.pk] = result
+    refunds: dict[int, list[Refund]] = _keep_read(wanting_refunds, results, orders, failed)
+    fresh = [s for s in fresh if s.pk in orders]
+    wanting_transactions = [s for s in fresh if transactions_due(orders[s.pk], s)]
+    got = _concurrently(lambda s: client.list_transactions(s.bc_order_id), wanting_transactions)
+    transactions: dict[int, list[Transaction]] = _keep_read(wanting_transactions, got, orders, failed)
     fresh = [s for s in fresh if s.pk in orders]
     try:
         deleted = deleted_products(client=client, link=link, items=[i for s in fresh for i in orders[s.pk].products])
@@ -369,12 +394,27 @@ def orders_fetch(
                 refunds=refunds.get(s.pk),
                 deleted_product_ids=deleted,
                 refund_requests=s.refund_requests,
+                transactions=transactions.get(s.pk),
+                transaction_requests=s.transaction_requests,
             ),
         )
         for s in syncs
         if s.pk in orders
     ]
     return fetched, failed
+
+
+def _keep_read(syncs: Sequence[OrderSync], results: Sequence, orders: dict[int, Order], failed: list) -> dict:
+    """{sync pk: what was read} of the orders whose extra read (refunds, transactions) succeeded; an order whose
+    read failed leaves `orders` for `failed`, to be retried whole."""
+    kept = {}
+    for sync, result in zip(syncs, results, strict=True):
+        if isinstance(result, ApiError):
+            failed.append((sync, result))
+            orders.pop(sync.pk)
+        else:
+            kept[sync.pk] = result
+    return kept
 
 
 def order_fetch(*, client, link: StoreLink, bc_order_id: int) -> FetchedOrder:
@@ -406,6 +446,17 @@ def refunds_due(order: Order, sync: OrderSync) -> bool:
     if sync.refunds_read is None or sync.refund_requests > sync.refunds_read:
         return True
     return sync.bc_status_id != order.status_id
+
+
+def transactions_due(order: Order, sync: OrderSync) -> bool:
+    """Whether this sync reads the order's payment transactions: a transaction webhook came since the last read
+    (`transaction_requests`), or the payment status moved on from an authorisation (captured, voided...). A new
+    order, and every change of an order paid at checkout, cost no transactions call: its payment status says it
+    all."""
+    if sync.transaction_requests > (sync.transactions_read or 0):
+        return True
+    previous = (sync.bc_payment_status or "").lower()
+    return previous in AUTHORIZED_PAYMENT_STATUSES and previous != (order.payment_status or "").lower()
 
 
 def _line_ref(item) -> LineRef:

@@ -52,6 +52,7 @@ def order_syncs_retry(*, order_syncs: Iterable[OrderSync], acting_user) -> int:
             next_retry_at=None,
             attempts=0,
             refund_requests=F("refund_requests") + 1,  # a retry reads everything again
+            transaction_requests=F("transaction_requests") + 1,
             updated_at=now,
         )
         sync_log_save(

@@ -245,6 +245,17 @@ class Totals:
     discount: Decimal = Decimal("0")
 
 
+@dataclass(frozen=True)
+class OriginalAmounts:
+    """A sale made in another currency than the retailer's: that currency, the rate used (units of it per unit of
+    the retailer's currency) and the sale's totals as they were in it. The sale's own amounts are the converted
+    ones."""
+
+    currency: str
+    rate: Decimal
+    totals: Totals
+
+
 @dataclass
 class SaleSpec:
     """The sale a channel wants: a new one (`sale` None) or what an existing one must become.
@@ -267,6 +278,7 @@ class SaleSpec:
     status: str = SaleStatus.CLOSED
     void_reason: str = ""
     totals: Totals | None = None
+    original: OriginalAmounts | None = None
     customer: Customer | None = None
     user: User | None = None
     external_order_id: str = ""
@@ -307,6 +319,12 @@ SALE_FIELDS = (
     "total_tax",
     "total_inc_tax",
     "discount_total",
+    "original_currency",
+    "exchange_rate",
+    "original_total_ex_tax",
+    "original_total_tax",
+    "original_total_inc_tax",
+    "original_discount_total",
     "amount_paid",
     "amount_refunded",
     "customer_note",
@@ -395,6 +413,14 @@ def _set_header(spec: SaleSpec, result: SaleWritten, now: datetime) -> None:
     sale.bc_status_label = spec.bc_status_label[:100]
     sale.total_ex_tax, sale.total_tax, sale.total_inc_tax = totals.ex_tax, totals.tax, totals.inc_tax
     sale.discount_total = totals.discount
+    original = spec.original
+    sale.original_currency = original.currency[:3] if original else ""
+    sale.exchange_rate = original.rate if original else None
+    sale.original_total_ex_tax, sale.original_total_tax, sale.original_total_inc_tax, sale.original_discount_total = (
+        (original.totals.ex_tax, original.totals.tax, original.totals.inc_tax, original.totals.discount)
+        if original
+        else (None, None, None, None)
+    )
     sale.customer_note = spec.customer_note
     sale.updated_at = now
 

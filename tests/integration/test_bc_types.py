@@ -350,3 +350,29 @@ def test_rfc2822_dates_read_as_the_email_parser_reads_them(text):
 def test_an_impossible_rfc2822_date_is_refused(text):
     with pytest.raises((ValueError, TypeError)):
         bc_types.to_datetime(text)
+
+
+def test_order_fees_are_read_under_both_spellings_of_their_ex_tax_amount():
+    # BigCommerce's own example order: fee 1 says `cost_exc_tax`, fee 2 `cost_ex_tax` (the schema's spelling).
+    order = bc_types.Order.from_api(_order_example())
+
+    assert [(f.id, f.name, f.cost_ex_tax, f.cost_tax, f.cost_inc_tax) for f in order.fees] == [
+        (1, "A Fee", Decimal("12.3000"), Decimal("0.0000"), Decimal("12.3000")),
+        (2, "B Fee", Decimal("4.0000"), Decimal("8.0000"), Decimal("12.0000")),
+    ]
+
+
+def test_order_fees_sent_as_a_link_are_not_fees():
+    data = {**_order_example(), "fees": {"url": "https://api.bigcommerce.com/x/v2/orders/218/fees", "resource": "/x"}}
+
+    assert bc_types.Order.from_api(data).fees is None
+
+
+def test_a_fee_without_its_amount_names_the_fee_and_the_order():
+    data = _order_example()
+    data["fees"] = [{k: v for k, v in data["fees"][1].items() if k != "cost_ex_tax"}]
+
+    with pytest.raises(ApiParseError) as caught:
+        bc_types.Order.from_api(data)
+
+    assert "cost_ex_tax" in str(caught.value) and "order 218 fee 2" in str(caught.value)

@@ -254,7 +254,7 @@ def test_get_order_inlines_lines_in_one_call(client):
     assert [li.id for li in order.products] == [1, 2]
     assert len(responses.calls) == 1
     query = responses.calls[0].request.url.split("?", 1)[1]
-    assert "include=consignments%2Cconsignments.line_items" in query and "consignment_structure=object" in query
+    assert "include=consignments%2Cconsignments.line_items%2Cfees" in query and "consignment_structure=object" in query
 
 
 @responses.activate

@@ -50,12 +50,19 @@ def test_every_client_call_validates_against_the_spec_both_ways(validated, sandb
     big_order = next(i for i in range(100, 140) if len(store.order(i).lines) > 50)
     refunded = next(i for i in range(100, 140) if store.refunds.get(i))
     two_addresses = store.place_order(status_id=11, lines=3, two_addresses=True).id
+    # ... and one with a fee, paid in another currency than the store's
+    abroad = store.place_order(status_id=11, lines=1, fee=2_5000, currency="EUR", exchange_rate="0.92").id
+    # ... and authorised payments, one captured since and one voided
+    captured, voided = store.place_orders(2, status_id=11, lines=1, authorized=True)
+    store.capture_payment(captured)
+    store.void_payment(voided)
     since = store.order(110).modified
 
     # when the client calls every operation it has
     client = validated
     client.get_store()
     order = client.get_order(big_order)
+    with_fee = client.get_order(abroad)
     client.get_order(refunded, include_line_items=False)
     client.list_orders(page=1, limit=5, include_line_items=True, status_id=11, sort="date_modified:desc")
     list(client.iter_orders(limit=50, min_date_modified=bc_types.to_datetime(since), sort="date_modified:asc"))
@@ -63,6 +70,7 @@ def test_every_client_call_validates_against_the_spec_both_ways(validated, sandb
     client.list_order_products(big_order)
     addresses = client.list_shipping_addresses(two_addresses)
     client.list_transactions(refunded)
+    events = [[t.event for t in client.list_transactions(i)] for i in (captured, voided)]
     client.list_refunds(refunded)
     client.get_customers([1, 2, 3])
     hook = client.create_hook(scope="store/order/*", destination="http://127.0.0.1:9/hooks", headers={"X-A": "b"})
@@ -93,6 +101,12 @@ def test_every_client_call_validates_against_the_spec_both_ways(validated, sandb
     # then every operation of the spec list was exercised, and all validated (the hook raises otherwise)
     assert _operations_called(client.exchanges) == set(oas.OPERATIONS)
     assert len(order.products) == len(store.order(big_order).lines)
+    assert [fee.cost_ex_tax > 0 for fee in with_fee.fees] == [True]
+    assert events == [["authorization", "capture"], ["authorization", "void"]]
+    assert (with_fee.default_currency_code, with_fee.store_default_to_transactional_exchange_rate) == (
+        "EUR",
+        Decimal("0.92"),
+    )
 
 
 @pytest.mark.parametrize(("name", "path", "method"), oas.OPERATIONS, ids=lambda v: str(v))

@@ -52,7 +52,7 @@ def test_running_it_again_only_brings_back_the_webhooks_a_restarted_sandbox_forg
 
     assert StoreLink.objects.count() == 1
     assert len(sandbox.store.hooks) == len(HOOK_SCOPES)
-    assert "already linked" in out and "5 webhook(s) re-registered" in out
+    assert "already linked" in out and f"{len(HOOK_SCOPES)} webhook(s) re-registered" in out
 
 
 def test_an_unlinked_demo_is_relinked_on_the_same_link(demo_link):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connection
@@ -93,9 +94,13 @@ def test_an_unknown_status_id_needs_attention_with_the_id_in_the_message(sandbox
     assert not Sale.objects.exists()
 
 
-def test_an_order_in_another_currency_needs_attention_and_is_not_converted(sandbox, link, bc_client):
+def test_an_order_in_another_currency_without_a_usable_rate_needs_attention_and_is_not_converted(
+    sandbox, link, bc_client
+):
     order = bc_client.get_order(sandbox.store.place_order(status_id=11, lines=1).id)
-    euro = dataclasses.replace(order, default_currency_code="EUR")
+    euro = dataclasses.replace(
+        order, default_currency_code="EUR", store_default_to_transactional_exchange_rate=Decimal("0")
+    )
 
     orders_apply(link=link, fetched=[FetchedOrder(euro)], options=ApplyOptions())
 
