@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pos', '0010_payment_authorisations'),
+        ('pos', '0011_fulfillment_shipments'),
     ]
 
     operations = [

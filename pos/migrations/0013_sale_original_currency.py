@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pos', '0011_product_kind_fee'),
+        ('pos', '0012_product_kind_fee'),
     ]
 
     operations = [
