@@ -70,6 +70,14 @@ class BcItemKind(models.TextChoices):
     GONE = "gone", _("Not in BigCommerce")
 
 
+class DriftReason(models.TextChoices):
+    """Why BigCommerce's stock level differed from the POS's when the drift read-back found it."""
+
+    EDITED = "edited", _("Changed in BigCommerce after the POS last sent its level")
+    NEVER_SENT = "never_sent", _("The POS had not sent this level to BigCommerce before")
+    NOT_SENT_LATEST = "not_sent_latest", _("BigCommerce had not been sent the POS's latest level")
+
+
 class ImportState(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")

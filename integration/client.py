@@ -41,6 +41,7 @@ from integration.bc_types import (
     Customer,
     Hook,
     Location,
+    LocationItem,
     Order,
     OrderCount,
     OrderProduct,
@@ -354,12 +355,23 @@ class BigCommerceClient:
     def iter_location_stock(self, location_id: int) -> Iterator[tuple[int, int]]:
         """(variant id, units on hand) of every item at one inventory location
         (`GET /v3/inventory/locations/{id}/items`). Calls: one per 250 items."""
+        for item in self.iter_location_items(location_id):
+            yield item.variant_id, item.on_hand
+
+    def iter_location_items(self, location_id: int) -> Iterator[LocationItem]:
+        """Every item at one inventory location with its product id, variant id and units on hand
+        (`GET /v3/inventory/locations/{id}/items`). Calls: one per 250 items."""
         path = f"/v3/inventory/locations/{int(location_id)}/items"
         for row in self._iter_v3(path, limit=self.PAGE_LIMIT):
             identity = row.get("identity") if isinstance(row, Mapping) else None
             if not isinstance(identity, Mapping) or not str(identity.get("variant_id", "")).isdigit():
                 raise ApiBadResponse(f"{path}: an item without identity.variant_id")
-            yield int(identity["variant_id"]), to_count(row.get("total_inventory_onhand") or 0)
+            product_id = str(identity.get("product_id", ""))
+            yield LocationItem(
+                product_id=int(product_id) if product_id.isdigit() else None,
+                variant_id=int(identity["variant_id"]),
+                on_hand=to_count(row.get("total_inventory_onhand") or 0),
+            )
 
     def get_variants(
         self,

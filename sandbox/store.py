@@ -768,6 +768,20 @@ class SandboxStore:
                 self.inventory[key] = quantity
             return str(uuid.uuid4())
 
+    def edit_inventory(self, location_id: int, variant_id: int, quantity: int) -> int:
+        """A level edited in the control panel (not through the API: no request is logged, no webhook is sent,
+        as the link subscribes to none for inventory)."""
+        with self.lock:
+            if location_id not in {location[0] for location in self.locations}:
+                raise SandboxError(404, f"Location {location_id} does not exist.")
+            variant = self.variants.get(variant_id)
+            if variant is None or self.products[variant.product_id].deleted:
+                raise SandboxError(404, f"Variant {variant_id} does not exist.")
+            if quantity < 0:
+                raise SandboxError(400, "The quantity cannot be negative.")
+            self.inventory[(location_id, variant_id)] = quantity
+            return quantity
+
     def _variant_for(self, item: dict) -> int:
         if "variant_id" in item:
             variant = self.variants.get(item["variant_id"])

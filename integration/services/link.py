@@ -51,6 +51,7 @@ from integration.selectors import (
 from integration.services.catalog_ids import catalog_ids_request
 from integration.services.intake import AUTH_HEADER, ORDER_SCOPES
 from integration.services.reconcile import RECONCILE
+from integration.services.stock_drift import STOCK_DRIFT, stock_drift_interval
 from integration.services.synclog import Event, sync_log
 from pos.choices import AuditAction
 from pos.models import AuditEntry, Outlet, PaymentType, Register, Retailer
@@ -332,6 +333,7 @@ def store_link_create(
     catalog_ids_request(link=link)
     kernel.ensure(HOOKS, [(link.pk, link.retailer_id)], due=timezone.now() + HOOKS_FIRST_CHECK)
     kernel.ensure(RECONCILE, [(link.pk, link.retailer_id)])
+    kernel.ensure(STOCK_DRIFT, [(link.pk, link.retailer_id)], due=timezone.now() + stock_drift_interval())
     if relinked:
         # BigCommerce's stock and prices drifted while unlinked: send every linked item's again (unchanged ones
         # cost nothing), and catch up on the orders placed meanwhile.

@@ -179,6 +179,18 @@ class Event:
         "not pushed. Nothing to do if that is intended; if the item was replaced in BigCommerce, the next online "
         "order of the new one links it.",
     )
+    STOCK_DRIFT_CORRECTED = _e(
+        "stock_drift_corrected",
+        LogLevel.WARNING,
+        "Stock of {name} ({sku}) at {outlet} (BigCommerce location {location}) was {bc_level} in BigCommerce but "
+        "{pos_level} in the POS: {reason}. It is set back to {sent_level}. Change stock in the POS, not in "
+        "BigCommerce: the POS is the system of record.",
+    )
+    STOCK_DRIFT_FAILED = _e(
+        "stock_drift_failed",
+        LogLevel.ERROR,
+        "BigCommerce's stock levels could not be read back: {message} It is tried again at the next check.",
+    )
     IMPORT_STARTED = _e("import_started", LogLevel.INFO, "Historical import started by {user}.")
     IMPORT_FINISHED = _e(
         "import_finished",
