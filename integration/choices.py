@@ -70,6 +70,14 @@ class BcItemKind(models.TextChoices):
     GONE = "gone", _("Not in BigCommerce")
 
 
+class PickupStock(models.TextChoices):
+    """Which outlet's stock a pickup order takes: the link's outlet (as for every online order), or the outlet
+    mapped to the BigCommerce location its pickup consignment names."""
+
+    LINKED_OUTLET = "linked_outlet", _("The linked outlet, wherever the order is collected")
+    PICKUP_OUTLET = "pickup_outlet", _("The outlet mapped to the pickup location")
+
+
 class DriftReason(models.TextChoices):
     """Why BigCommerce's stock level differed from the POS's when the drift read-back found it."""
 

@@ -13,7 +13,16 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.choices import BcItemKind, DriftReason, ImportState, LinkKind, LinkState, LogLevel, OrderSyncState
+from integration.choices import (
+    BcItemKind,
+    DriftReason,
+    ImportState,
+    LinkKind,
+    LinkState,
+    LogLevel,
+    OrderSyncState,
+    PickupStock,
+)
 from integration.fields import EncryptedTextField
 from pos.models import Customer, Outlet, PaymentType, Product, Register, Retailer, Sale, TenantManager, TenantQuerySet
 
@@ -43,6 +52,8 @@ class StoreLink(models.Model):
     default_payment_type = models.ForeignKey(
         PaymentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A pickup order collected at a location mapped to another outlet takes that outlet's stock, when chosen.
+    pickup_stock = models.CharField(max_length=16, choices=PickupStock.choices, default=PickupStock.LINKED_OUTLET)
     # Sent back by BigCommerce in a custom header on every webhook delivery of this link.
     webhook_secret = EncryptedTextField(blank=True)
     # [{"scope": "store/order/created", "id": 123, "is_active": true}, ...]

@@ -18,6 +18,7 @@ UNITS = 10_000  # money: 1/10,000 of the currency unit
 TAX_INCLUSIVE = 1  # prices were entered including tax
 ARCHIVED = 2  # DELETE /v2/orders/{id}: `is_deleted` true, left out of lists
 PICKUP = 4  # collected in store: a pickup consignment, no shipping address
+PICKUP_SECOND_LOCATION = 8  # a pickup collected at the store's second location (else at the default one)
 
 # Line slots: which consignment a line belongs to.
 SLOT_FIRST_ADDRESS, SLOT_SECOND_ADDRESS = 0, 1
@@ -136,6 +137,11 @@ class OrderRecord:
     @property
     def pickup(self) -> bool:
         return bool(self.flags & PICKUP)
+
+    @property
+    def pickup_location_index(self) -> int:
+        """Which of the store's locations a pickup is collected at (0: the default location)."""
+        return 1 if self.flags & PICKUP_SECOND_LOCATION else 0
 
     def pack(self) -> array:
         values = [getattr(self, name) for name in _HEADER]

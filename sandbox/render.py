@@ -216,7 +216,7 @@ def _consignments(store: SandboxStore, record: OrderRecord, totals: OrderTotals)
         shipping.append(_inline_lines(store, record, destination["lines"], amounts, consignment))
     pickups = []
     if record.pickup:
-        location_id, code, label = LOCATIONS[0]
+        location_id, code, label = LOCATIONS[record.pickup_location_index]
         pickup = {
             "id": pickup_id(record.id),
             "pickup_method_id": 1,

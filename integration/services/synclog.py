@@ -86,6 +86,12 @@ class Event:
         "Order {order}: shipped in BigCommerce ({detail}); the fulfilment of sale #{invoice} counts them as sent, "
         "so they are not shipped again.",
     )
+    ORDER_PICKUP_OUTLET = _e(
+        "order_pickup_outlet",
+        LogLevel.INFO,
+        "Order {order} is collected at {location}: its stock is taken from {outlet}, the outlet mapped to that "
+        "location, as Settings › BigCommerce asks.",
+    )
     ORDER_FROM_POS = _e(
         "order_from_pos", LogLevel.INFO, "Order {order} came from this POS's own channel; not imported back."
     )
@@ -144,7 +150,7 @@ class Event:
         "link_settings_changed",
         LogLevel.INFO,
         "{user} changed the link settings: online sales go to {outlet}, register {register}, paid by default as "
-        "“{payment_type}”.",
+        "“{payment_type}”; pickups take the stock of {pickup}.",
     )
     PAYMENT_METHODS_MAPPED = _e("payment_methods_mapped", LogLevel.INFO, "{user} mapped payment methods: {detail}.")
     LOCATIONS_MAPPED = _e(
