@@ -71,6 +71,7 @@ CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (
 PLACE_OPTIONS = frozenset(
     {"status_id", "guest", "customer_id", "lines", "pickup", "coupon", "discount", "wrapping", "handling", "shipping"}
     | {"two_addresses", "no_sku", "tax_flip", "store_credit", "gift_certificate", "authorized", "pickup_location"}
+    | {"without_consignments"}
 )
 
 

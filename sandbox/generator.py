@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from sandbox.catalog import COUPONS, ORDER_SOURCES, PAYMENT_METHODS
 from sandbox.records import (
+    NO_CONSIGNMENTS,
     PICKUP,
     PICKUP_SECOND_LOCATION,
     SLOT_SECOND_ADDRESS,
@@ -120,6 +121,8 @@ class OrderGenerator:
         )
         if pickup and int(spec.get("pickup_location", 1)) == 2:
             flags |= PICKUP_SECOND_LOCATION
+        if spec.get("without_consignments"):
+            flags |= NO_CONSIGNMENTS
         record = OrderRecord(
             id=order_id,
             customer_id=customer_id,

@@ -19,6 +19,7 @@ TAX_INCLUSIVE = 1  # prices were entered including tax
 ARCHIVED = 2  # DELETE /v2/orders/{id}: `is_deleted` true, left out of lists
 PICKUP = 4  # collected in store: a pickup consignment, no shipping address
 PICKUP_SECOND_LOCATION = 8  # a pickup collected at the store's second location (else at the default one)
+NO_CONSIGNMENTS = 16  # answered without `consignments` even when asked, as the spec's own order example is
 
 # Line slots: which consignment a line belongs to.
 SLOT_FIRST_ADDRESS, SLOT_SECOND_ADDRESS = 0, 1
@@ -137,6 +138,10 @@ class OrderRecord:
     @property
     def pickup(self) -> bool:
         return bool(self.flags & PICKUP)
+
+    @property
+    def without_consignments(self) -> bool:
+        return bool(self.flags & NO_CONSIGNMENTS)
 
     @property
     def pickup_location_index(self) -> int:

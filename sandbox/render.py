@@ -145,8 +145,9 @@ def order(store: SandboxStore, record: OrderRecord, base: str, *, consignments: 
         "customer_locale": "en",
         "external_order_id": "",
     }
-    if consignments:
-        # Without `include`, BigCommerce's documented examples carry no `consignments` key at all.
+    if consignments and not record.without_consignments:
+        # Without `include`, BigCommerce's documented examples carry no `consignments` key at all (nor does an
+        # order placed with `without_consignments`: the spec's own example of an order has none).
         body["consignments"] = _consignments(store, record, totals)
     return body
 

@@ -408,7 +408,8 @@ class SandboxStore:
         `overrides` pick the case: `status_id`, `guest`, `customer_id`, `lines` (count), `pickup`, `coupon`,
         `discount`, `wrapping`, `handling`, `shipping` (units), `two_addresses`, `no_sku`, `tax_flip`,
         `store_credit` and `gift_certificate` (units paid that way), `authorized` (payment not captured yet),
-        `pickup_location` (2: a pickup collected at the second location).
+        `pickup_location` (2: a pickup collected at the second location), `without_consignments` (its answers
+        carry no `consignments`, even when asked).
         """
         with self.lock:
             index = len(self._orders)
