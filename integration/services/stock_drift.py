@@ -13,7 +13,12 @@ sent level forgotten, so the link's push (asked for now) sends it with the other
 here writes to BigCommerce itself: one rule for pushing.
 
 Items whose push is pending (dirty) or was sent after the location was read are left alone: the push brings them
-to the POS's level anyway, and BigCommerce's answer may predate it.
+to the POS's level anyway, and BigCommerce's answer may predate it. While the link's orders are being synced or
+the retailer's stock moves wait to be marked for the push, a difference may be one BigCommerce made itself (it
+takes stock when an order is placed) that the POS has not applied yet: the location's differences are then
+deferred, and the read-back runs again a minute later rather than set BigCommerce to a level about to change.
+An order placed in the seconds before its webhook arrives is the one case it cannot see; the push that follows
+its sync sets the item again.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integration.bc_types import LocationItem
@@ -33,15 +39,21 @@ from integration.choices import BcItemKind, DriftReason
 from integration.exceptions import ApiError
 from integration.models import ProductLink, StockDriftCorrection, StockPushState, StoreLink
 from integration.ratelimit import Priority
+from integration.services.order_sync import ORDER_SYNC
 from integration.services.push import MAX_QUANTITY, push_locations
 from integration.services.push_state import push_request, push_target_outlets, stock_push_mark
 from integration.services.synclog import Event, sync_log, sync_log_build, sync_log_save
+from pos import events
 from pos.choices import ProductKind
 from pos.models import InventoryLevel, Outlet
+from work import kernel
+from work.models import WorkItem
 
 logger = logging.getLogger("integration.push")
 
 STOCK_DRIFT = "bc.stock_drift"
+# When differences were deferred (orders or stock changes in flight), the read-back runs again this much later.
+DEFERRED_RETRY = timedelta(minutes=1)
 
 
 def stock_drift_interval() -> timedelta:
@@ -57,6 +69,7 @@ class DriftReport:
     checked: int = 0  # linked items compared
     corrected: int = 0
     pending: int = 0  # differences left to a push already on its way
+    deferred: int = 0  # differences left for the next run: orders or stock changes were in flight
     calls: int = 0  # BigCommerce API calls made by the read-back (the push's are its own)
     error: str = ""
 
@@ -88,7 +101,17 @@ def stock_drift_run(*, link: StoreLink, client=None) -> DriftReport:
         sync_log(link=link, event=Event.STOCK_DRIFT_FAILED, message=exc.detail.rstrip(".") + ".")
     if report.corrected:
         push_request(link=link, at=timezone.now())
+    if report.deferred:
+        kernel.request(STOCK_DRIFT, link.pk, shard=link.retailer_id, due=timezone.now() + DEFERRED_RETRY)
     return report
+
+
+def _changes_in_flight(link: StoreLink) -> bool:
+    """Whether the POS's levels are about to change through the link or be marked for a push: the link's order
+    syncs waiting or running, or the retailer's stock moves not yet marked (work that gave up does not count)."""
+    orders = Q(kind=ORDER_SYNC, key__startswith=f"{link.pk}:")
+    moves = Q(kind=events.STOCK_MOVED.name, shard=link.retailer_id)
+    return WorkItem.objects.filter(orders | moves, failed_at__isnull=True).exists()
 
 
 def _followed_items(link: StoreLink) -> list[ProductLink]:
@@ -181,6 +204,9 @@ def _correct_location(
             )
         )
     if not corrections:
+        return
+    if _changes_in_flight(link):
+        report.deferred += len(corrections)
         return
     StockDriftCorrection.objects.bulk_create(corrections)
     stock_push_mark(retailer_id=link.retailer_id, changes=[(c.product.pk, outlet_id) for c in corrections])

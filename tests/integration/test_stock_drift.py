@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 import requests
+from django.db import transaction
 from django.utils import timezone
 
 from integration.choices import DriftReason
 from integration.models import StockDriftCorrection, StockPushState, SyncLogEntry
+from integration.services.order_sync import ORDER_SYNC, order_sync_key, order_sync_request
 from integration.services.stock_drift import STOCK_DRIFT, stock_drift_interval, stock_drift_run
 from pos import events
 from pos.choices import MovementReason
@@ -179,3 +181,27 @@ def test_the_read_back_is_periodic_work_that_corrects_drift_within_one_cycle(
     row.refresh_from_db()
     assert row.due_at >= timezone.now() + stock_drift_interval() - timedelta(minutes=1)
     assert StockDriftCorrection.objects.get().bc_level == 1
+
+
+def test_differences_wait_while_orders_are_syncing_then_are_corrected(sandbox, push_link, pushed, run_pushes):
+    # given a level that differs while an order of the link waits for its sync (BigCommerce takes stock at
+    # checkout; the POS has not applied the order yet)
+    headlamp = pushed[0]
+    _edit_in_control_panel(sandbox, headlamp.bc_variant_id, 10)
+    order_id = sandbox.store.place_order(status_id=11, lines=1).id
+    with transaction.atomic():
+        order_sync_request(link=push_link, bc_order_id=order_id)
+
+    # when the read-back runs, then again once the orders are synced
+    waiting = stock_drift_run(link=push_link)
+    retry = WorkItem.objects.get(kind=STOCK_DRIFT, key=str(push_link.pk))
+    kernel.withdraw(ORDER_SYNC, [order_sync_key(push_link.pk, order_id)])
+    settled = stock_drift_run(link=push_link)
+    run_pushes()
+
+    # then nothing was set while orders were in flight, the read-back asked to run again a minute later, and
+    # the next run corrected the level
+    assert (waiting.deferred, waiting.corrected) == (1, 0)
+    assert timezone.now() < retry.due_at <= timezone.now() + timedelta(minutes=1)
+    assert (settled.deferred, settled.corrected) == (0, 1)
+    assert sandbox.store.inventory[(1, headlamp.bc_variant_id)] == 12
