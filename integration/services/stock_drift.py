@@ -28,6 +28,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -45,7 +46,7 @@ from integration.services.push_state import push_request, push_target_outlets, s
 from integration.services.synclog import Event, sync_log, sync_log_build, sync_log_save
 from pos import events
 from pos.choices import ProductKind
-from pos.models import InventoryLevel, Outlet
+from pos.models import InventoryLevel, Outlet, Product
 from work import kernel
 from work.models import WorkItem
 
@@ -114,18 +115,28 @@ def _changes_in_flight(link: StoreLink) -> bool:
     return WorkItem.objects.filter(orders | moves, failed_at__isnull=True).exists()
 
 
-def _followed_items(link: StoreLink) -> list[ProductLink]:
+class _Item(NamedTuple):
+    """A linked item the push sends (read as values: a store may have tens of thousands)."""
+
+    pk: int
+    product_id: int
+    bc_product_id: int
+    bc_variant_id: int
+
+
+def _followed_items(link: StoreLink) -> list[_Item]:
     """The link's items whose stock the push sends, oldest link first (the push tells one BigCommerce item once,
     from the first link naming it; the read-back compares it with that one too)."""
-    return list(
+    rows = (
         ProductLink.objects.filter(link=link, product__kind=ProductKind.STANDARD, product__tracks_inventory=True)
         .exclude(bc_item_kind=BcItemKind.GONE)
-        .select_related("product")
         .order_by("pk")
+        .values_list("pk", "product_id", "bc_product_id", "bc_variant_id")
     )
+    return [_Item(*row) for row in rows]
 
 
-def _bc_levels(items: list[ProductLink], stock: list[LocationItem]) -> dict[int, int]:
+def _bc_levels(items: list[_Item], stock: list[LocationItem]) -> dict[int, int]:
     """Product link id -> BigCommerce's units on hand, for the links found at the location. A link names its
     variant (a product without options: its base variant); a link without a variant id matches a product that
     has a single item there."""
@@ -149,40 +160,63 @@ def _bc_levels(items: list[ProductLink], stock: list[LocationItem]) -> dict[int,
     return levels
 
 
-@transaction.atomic
 def _correct_location(
     link: StoreLink,
     outlet_id: int,
     location_id: int,
-    items: list[ProductLink],
+    items: list[_Item],
     stock: list[LocationItem],
     read_at: datetime,
     report: DriftReport,
 ) -> None:
+    """Compare one location with the POS (unlocked: most items agree), then correct the items that differ."""
     bc_levels = _bc_levels(items, stock)
-    if not bc_levels:
-        return
     report.checked += len(bc_levels)
-    # Locked in the order the push and the marking statement take them (item, then outlet): a stock move that
-    # lands meanwhile waits, then marks the row again, and the push sends its level.
+    by_pk = {pl.pk: pl for pl in items if pl.pk in bc_levels}
+    on_hand = dict(
+        InventoryLevel.objects.filter(
+            outlet_id=outlet_id, product_id__in=sorted({pl.product_id for pl in by_pk.values()})
+        ).values_list("product_id", "on_hand")
+    )
+    differ = {pk: bc for pk, bc in bc_levels.items() if bc != _sent(on_hand.get(by_pk[pk].product_id, 0))}
+    if differ:
+        _correct(link, outlet_id, location_id, [by_pk[pk] for pk in sorted(differ)], differ, read_at, report)
+
+
+def _sent(pos_level: int) -> int:
+    """The level the push sends for a POS level (a negative level is 0)."""
+    return min(max(pos_level, 0), MAX_QUANTITY)
+
+
+@transaction.atomic
+def _correct(
+    link: StoreLink,
+    outlet_id: int,
+    location_id: int,
+    items: list[_Item],
+    bc_levels: dict[int, int],
+    read_at: datetime,
+    report: DriftReport,
+) -> None:
+    """Record and mark the items that differ, now under the locks the push takes, with the POS's levels read
+    again: a stock move that lands meanwhile waits for them, then marks its row, and the push sends its level."""
     rows = {
         row.product_link_id: row
         for row in StockPushState.objects.select_for_update()
-        .filter(link=link, outlet_id=outlet_id, product_link_id__in=list(bc_levels))
+        .filter(link=link, outlet_id=outlet_id, product_link_id__in=[pl.pk for pl in items])
         .order_by("product_link_id", "outlet_id")
     }
-    by_pk = {pl.pk: pl for pl in items}
+    products = Product.objects.in_bulk([pl.product_id for pl in items])
     on_hand = dict(
-        InventoryLevel.objects.filter(
-            outlet_id=outlet_id, product_id__in={by_pk[pk].product_id for pk in bc_levels}
-        ).values_list("product_id", "on_hand")
+        InventoryLevel.objects.filter(outlet_id=outlet_id, product_id__in=list(products)).values_list(
+            "product_id", "on_hand"
+        )
     )
-    outlet = Outlet.objects.only("name").get(pk=outlet_id)
     corrections = []
-    for pk, bc_level in bc_levels.items():
-        pl, row = by_pk[pk], rows.get(pk)
+    for pl in items:
+        row, bc_level = rows.get(pl.pk), bc_levels[pl.pk]
         pos_level = on_hand.get(pl.product_id, 0)
-        sent = min(max(pos_level, 0), MAX_QUANTITY)
+        sent = _sent(pos_level)
         if bc_level == sent:
             continue
         if row is not None and (row.dirty_since is not None or (row.pushed_at and row.pushed_at >= read_at)):
@@ -191,7 +225,7 @@ def _correct_location(
         corrections.append(
             StockDriftCorrection(
                 link=link,
-                product=pl.product,
+                product=products[pl.product_id],
                 outlet_id=outlet_id,
                 location_id=location_id,
                 bc_product_id=pl.bc_product_id,
@@ -213,6 +247,7 @@ def _correct_location(
     StockPushState.objects.filter(
         link=link, outlet_id=outlet_id, product_link__product_id__in=[c.product.pk for c in corrections]
     ).update(last_pushed_level=None)
+    outlet = Outlet.objects.only("name").get(pk=outlet_id)
     sync_log_save([_log_entry(link, outlet, c) for c in corrections])
     report.corrected += len(corrections)
 
