@@ -205,3 +205,35 @@ def test_differences_wait_while_orders_are_syncing_then_are_corrected(sandbox, p
     assert timezone.now() < retry.due_at <= timezone.now() + timedelta(minutes=1)
     assert (settled.deferred, settled.corrected) == (0, 1)
     assert sandbox.store.inventory[(1, headlamp.bc_variant_id)] == 12
+
+
+@pytest.mark.sandbox(locations=2)
+def test_each_mapped_location_is_compared_with_its_own_outlet(
+    sandbox, push_link, link_item, run_pushes, django_capture_on_commit_callbacks
+):
+    # given the linked outlet on location 1 and a warehouse on location 2, both pushed
+    warehouse = factories.OutletFactory(retailer=push_link.retailer, name="Warehouse")
+    factories.OutletLocationFactory(link=push_link, outlet=push_link.outlet, location_id=1)
+    factories.OutletLocationFactory(link=push_link, outlet=warehouse, location_id=2)
+    pl = link_item(HEADLAMP)
+    _receive(pl.product, push_link.outlet, 12, "fixture:front", django_capture_on_commit_callbacks)
+    _receive(pl.product, warehouse, 30, "fixture:back", django_capture_on_commit_callbacks)
+    run_pushes()
+    sandbox.store.request_log.clear()
+    # when the warehouse's level is edited in BigCommerce
+    _edit_in_control_panel(sandbox, pl.bc_variant_id, 2, location=2)
+
+    report = stock_drift_run(link=push_link)
+    run_pushes()
+
+    # then only location 2 is corrected, to the warehouse's level, after one read of each location
+    assert (report.locations, report.corrected) == (2, 1)
+    correction = StockDriftCorrection.objects.get()
+    assert (correction.outlet_id, correction.location_id, correction.bc_level, correction.sent_level) == (
+        warehouse.pk,
+        2,
+        2,
+        30,
+    )
+    assert (sandbox.store.inventory[(1, pl.bc_variant_id)], sandbox.store.inventory[(2, pl.bc_variant_id)]) == (12, 30)
+    assert sandbox.store.request_log.counts() == {"list_location_items": 2, "set_inventory_absolute": 1}
