@@ -15,23 +15,14 @@ from integration.models import StockDriftCorrection, StockPushState, SyncLogEntr
 from integration.services.order_sync import ORDER_SYNC, order_sync_key, order_sync_request
 from integration.services.stock_drift import STOCK_DRIFT, stock_drift_interval, stock_drift_run
 from pos import events
-from pos.choices import MovementReason
-from pos.services.stock import StockMove, stock_move_many
 from tests import factories
+from tests.fixtures_catalog import receive
 from work import kernel
 from work.models import WorkItem
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sandbox(locations=1)]
 
 HEADLAMP, BEANIE, DOWN_JACKET = 116, 112, 114  # sandbox products: no options, no options, sizes
-
-
-def _receive(product, outlet, quantity, key, capture):
-    with capture(execute=True):
-        stock_move_many(
-            retailer_id=product.retailer_id,
-            moves=[StockMove(product.pk, outlet.pk, quantity, MovementReason.RECEIVED, key)],
-        )
 
 
 HTTP = requests.Session()  # the sandbox's control API is not BigCommerce's
@@ -47,12 +38,12 @@ def _edit_in_control_panel(sandbox, variant_id: int, quantity: int, location: in
 
 
 @pytest.fixture
-def pushed(sandbox, push_link, link_item, run_pushes, django_capture_on_commit_callbacks):
+def pushed(sandbox, push_link, link_item, run_pushes):
     """Three linked items at the linked outlet (mapped to location 1), their levels pushed: 12, 5 and 3."""
     factories.OutletLocationFactory(link=push_link, outlet=push_link.outlet, location_id=1)
     items = [link_item(HEADLAMP), link_item(BEANIE), link_item(DOWN_JACKET, variant_index=1)]
     for pl, quantity in zip(items, (12, 5, 3), strict=True):
-        _receive(pl.product, push_link.outlet, quantity, f"fixture:{pl.pk}", django_capture_on_commit_callbacks)
+        receive(pl.product, push_link.outlet, quantity, f"fixture:{pl.pk}")
     run_pushes()
     assert [sandbox.store.inventory[(1, pl.bc_variant_id)] for pl in items] == [12, 5, 3]
     sandbox.store.request_log.clear()
@@ -113,13 +104,11 @@ def test_a_location_of_600_items_is_read_in_3_pages(sandbox, push_link, pushed):
     assert sandbox.store.request_log.counts() == {"list_location_items": 3}
 
 
-def test_a_level_whose_push_is_pending_is_left_to_the_push(
-    sandbox, push_link, pushed, run_jobs, run_pushes, django_capture_on_commit_callbacks
-):
+def test_a_level_whose_push_is_pending_is_left_to_the_push(sandbox, push_link, pushed, run_jobs, run_pushes):
     headlamp = pushed[0]
     _edit_in_control_panel(sandbox, headlamp.bc_variant_id, 40)
     # a sale lowers the POS level: its push waits for the debounce window
-    _receive(headlamp.product, push_link.outlet, -2, "sale:1", django_capture_on_commit_callbacks)
+    receive(headlamp.product, push_link.outlet, -2, "sale:1")
     run_jobs(only=[events.STOCK_MOVED.name])
 
     report = stock_drift_run(link=push_link)
@@ -208,16 +197,14 @@ def test_differences_wait_while_orders_are_syncing_then_are_corrected(sandbox, p
 
 
 @pytest.mark.sandbox(locations=2)
-def test_each_mapped_location_is_compared_with_its_own_outlet(
-    sandbox, push_link, link_item, run_pushes, django_capture_on_commit_callbacks
-):
+def test_each_mapped_location_is_compared_with_its_own_outlet(sandbox, push_link, link_item, run_pushes):
     # given the linked outlet on location 1 and a warehouse on location 2, both pushed
     warehouse = factories.OutletFactory(retailer=push_link.retailer, name="Warehouse")
     factories.OutletLocationFactory(link=push_link, outlet=push_link.outlet, location_id=1)
     factories.OutletLocationFactory(link=push_link, outlet=warehouse, location_id=2)
     pl = link_item(HEADLAMP)
-    _receive(pl.product, push_link.outlet, 12, "fixture:front", django_capture_on_commit_callbacks)
-    _receive(pl.product, warehouse, 30, "fixture:back", django_capture_on_commit_callbacks)
+    receive(pl.product, push_link.outlet, 12, "fixture:front")
+    receive(pl.product, warehouse, 30, "fixture:back")
     run_pushes()
     sandbox.store.request_log.clear()
     # when the warehouse's level is edited in BigCommerce
