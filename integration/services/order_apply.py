@@ -27,8 +27,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from integration.bc_types import Order, OrderProduct, Refund, Transaction
-from integration.choices import ErrorCode, OrderSyncState, Reason
-from integration.models import OrderSync, PaymentMethodMap, StoreLink
+from integration.choices import ErrorCode, OrderSyncState, PickupStock, Reason
+from integration.models import OrderSync, OutletLocation, PaymentMethodMap, StoreLink
 from integration.services.catalog_resolve import (
     LineRef,
     Resolution,
@@ -164,6 +164,8 @@ class _Batch:
     now: object
     plans: list[Plan]
     logs: list = field(default_factory=list)
+    # BigCommerce location id -> (outlet id, outlet name), when pickups take the stock of the location's outlet.
+    pickup_outlets: dict[int, tuple[int, str]] = field(default_factory=dict)
 
     def log(self, event, plan: Plan | None = None, **params) -> None:
         if self.options.mode == Mode.IMPORT and event in IMPORT_SUMMARISED:
@@ -180,13 +182,33 @@ def orders_apply(*, link: StoreLink, fetched: Sequence[FetchedOrder], options: A
     with transaction.atomic():
         syncs = _lock_order_syncs(link, [f.order.id for f in fetched], now)
         sales = {s.pk: s for s in Sale.objects.filter(pk__in=[s.sale_id for s in syncs.values() if s.sale_id])}
-        batch = _Batch(link, options, now, [])
+        batch = _Batch(link, options, now, [], pickup_outlets=_pickup_outlets(link))
         for f in _latest_per_order(fetched):
             sync = syncs[f.order.id]
             batch.plans.append(_decide(link, sync, sales.get(sync.sale_id), f, options))
         _apply_sales(batch)
         _record(batch)
     return [OrderOutcome(p.order.id, p.kind, p.sync.state, p.sync.sale_id) for p in batch.plans]
+
+
+def _pickup_outlets(link: StoreLink) -> dict[int, tuple[int, str]]:
+    """The outlets pickups take their stock from, by BigCommerce location (one query, only when the link's
+    setting asks for it; otherwise every online order takes the linked outlet's stock)."""
+    if link.pickup_stock != PickupStock.PICKUP_OUTLET:
+        return {}
+    rows = OutletLocation.objects.filter(link=link, outlet__active=True).values_list(
+        "location_id", "outlet_id", "outlet__name"
+    )
+    return {location_id: (outlet_id, name) for location_id, outlet_id, name in rows}
+
+
+def _stock_outlet(batch: _Batch, order: Order) -> tuple[int, str] | None:
+    """The outlet (id, name) whose stock a new sale takes when it is not the linked outlet: a pickup collected at
+    a BigCommerce location mapped to another outlet, with the link's setting on. None: the linked outlet."""
+    pickups = order.consignments.pickups if order.consignments else ()
+    location = pickups[0].location if pickups else None
+    outlet = batch.pickup_outlets.get(location.id) if location is not None and location.id is not None else None
+    return outlet if outlet is not None and outlet[0] != batch.link.outlet_id else None
 
 
 def _latest_per_order(fetched: Sequence[FetchedOrder]) -> list[FetchedOrder]:
@@ -281,9 +303,13 @@ def _sale_spec(
 ) -> SaleSpec:
     order, link = plan.order, batch.link
     voided = plan.status.outcome == Outcome.VOIDED
+    elsewhere = _stock_outlet(batch, order) if plan.sale is None else None
+    if elsewhere is not None:
+        location = order.consignments.pickups[0].location
+        batch.log(Event.ORDER_PICKUP_OUTLET, plan, location=location.name or location.id, outlet=elsewhere[1])
     spec = SaleSpec(
         sale=plan.sale,
-        outlet_id=link.outlet_id,
+        outlet_id=elsewhere[0] if elsewhere is not None else link.outlet_id,
         register_id=link.register_id,
         channel=Channel.BIGCOMMERCE,
         external_order_id=str(order.id),
@@ -697,7 +723,7 @@ def _log_sale_changes(
             Event.ORDER_RESTOCKED,
             plan,
             detail=", ".join(result.returned),
-            outlet=batch.link.outlet.name,
+            outlet=sale.outlet.name if sale.outlet_id != batch.link.outlet_id else batch.link.outlet.name,
             invoice=sale.invoice_number,
         )
 
