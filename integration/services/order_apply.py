@@ -45,7 +45,7 @@ from integration.status_table import (
     status_for,
 )
 from pos.choices import Channel, PaymentKind, ProductKind, SaleStatus
-from pos.db import bulk_update_rows
+from pos.db import bulk_update_rows, insert_rows_missing, new_row
 from pos.models import PaymentType, Product, Sale
 from pos.services.fulfillment import OnlineFulfillmentSpec, fulfillments_follow_online_sales
 from pos.services.sales import LineSpec, PaymentSpec, ReturnSpec, SaleSpec, SaleWritten, Totals, sales_write
@@ -149,11 +149,34 @@ class _Batch:
     now: object
     plans: list[Plan]
     logs: list = field(default_factory=list)
+    # A historical import's orders per payment method not mapped yet: one warning per method and page.
+    unmapped: dict[str, list[int]] = field(default_factory=dict)
 
     def log(self, event, plan: Plan | None = None, **params) -> None:
         if self.options.mode == Mode.IMPORT and event in IMPORT_SUMMARISED:
             return  # the historical import writes one entry per page instead (failures keep theirs)
         self.logs.append(sync_log_build(link=self.link, event=event, order_sync=plan.sync if plan else None, **params))
+
+    def log_unmapped(self, plan: Plan, method: str) -> None:
+        """A payment method not mapped yet: said per order by a live sync, per method and page by an import."""
+        if self.options.mode != Mode.IMPORT:
+            payment_type = str(self.link.default_payment_type)
+            self.log(Event.PAYMENT_METHOD_UNMAPPED, plan, method=method, payment_type=payment_type)
+            return
+        self.unmapped.setdefault(method, []).append(plan.order.id)
+
+    def log_unmapped_summary(self) -> None:
+        payment_type = str(self.link.default_payment_type)
+        for method, orders in sorted(self.unmapped.items()):
+            self.log(
+                Event.PAYMENT_METHOD_UNMAPPED_ORDERS,
+                data={"method": method, "orders": len(orders)},
+                method=method,
+                count=len(orders),
+                first=min(orders),
+                last=max(orders),
+                payment_type=payment_type,
+            )
 
 
 # ---------------------------------------------------------------- entry point
@@ -188,9 +211,12 @@ def _lock_order_syncs(link: StoreLink, order_ids: list[int], now) -> dict[int, O
     rows = OrderSync.objects.select_for_update().filter(link=link, bc_order_id__in=order_ids).order_by("pk")
     locked = {row.bc_order_id: row for row in rows}
     if len(locked) < len(set(order_ids)):
-        OrderSync.objects.bulk_create(
-            [OrderSync(link=link, bc_order_id=oid, created_at=now) for oid in sorted(set(order_ids) - locked.keys())],
-            ignore_conflicts=True,
+        insert_rows_missing(
+            OrderSync,
+            [
+                new_row(OrderSync, link=link, bc_order_id=oid, created_at=now)
+                for oid in sorted(set(order_ids) - locked.keys())
+            ],
         )
         locked = {row.bc_order_id: row for row in rows.all()}
     return locked
@@ -516,8 +542,7 @@ def _log_sale_changes(
     sale = result.sale
     unmapped = {p.method_label for p in result.new_payments if p.kind != PaymentKind.REFUND}
     for method in sorted(m for m in unmapped if payment_types.get(m) is None):
-        payment_type = batch.link.default_payment_type
-        batch.log(Event.PAYMENT_METHOD_UNMAPPED, plan, method=method or "(none)", payment_type=str(payment_type))
+        batch.log_unmapped(plan, method or "(none)")
     if result.line_changes:
         batch.log(Event.ORDER_EDITED, plan, invoice=sale.invoice_number, detail="; ".join(result.line_changes))
     if result.new_refunds:
@@ -652,6 +677,7 @@ def _record(batch: _Batch) -> None:
             "updated_at",
         ],
     )
+    batch.log_unmapped_summary()
     sync_log_save(batch.logs)
     if imported:
         link_id = batch.link.pk
