@@ -26,6 +26,7 @@ Between jobs, database connections are checked the way Django checks them betwee
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 
@@ -121,6 +122,10 @@ class Worker(SimpleWorker):
     def work(self, burst: bool = False, **options) -> bool:
         """RQ's work loop, started again whenever Redis fails under it (at start, when RQ registers the worker, or
         at the end): meanwhile due work is run straight from the database."""
+        # What the process holds at start (Django, the apps, the URL conf...) lives as long as it does: out of the
+        # collector's sight, full collections stop walking it again while a job makes rows by the ten thousand (a
+        # historical import's page).
+        gc.freeze()
         worked = False
         while True:
             try:
