@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -25,7 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.bc_types import Order, OrderProduct, Refund
+from integration.bc_types import Address, Order, OrderProduct, Refund
 from integration.choices import ErrorCode, OrderSyncState, Reason
 from integration.models import OrderSync, PaymentMethodMap, StoreLink
 from integration.services.catalog_resolve import (
@@ -151,6 +151,14 @@ class _Batch:
     logs: list = field(default_factory=list)
     # A historical import's orders per payment method not mapped yet: one warning per method and page.
     unmapped: dict[str, list[int]] = field(default_factory=dict)
+    line_refs: dict[int, LineRef] = field(default_factory=dict)  # by id() of the order line
+
+    def line_ref(self, item: OrderProduct) -> LineRef:
+        """The line's product reference, made once per line whoever asks (resolving, mapping, logging)."""
+        ref = self.line_refs.get(id(item))
+        if ref is None:
+            ref = self.line_refs[id(item)] = _line_ref(item)
+        return ref
 
     def log(self, event, plan: Plan | None = None, **params) -> None:
         if self.options.mode == Mode.IMPORT and event in IMPORT_SUMMARISED:
@@ -313,7 +321,7 @@ def _sale_spec(
             inc_tax=order.total_inc_tax,
             discount=(order.discount_amount or Decimal("0")) + (order.coupon_discount or Decimal("0")),
         ),
-        lines=_lines(plan, resolution),
+        lines=_lines(batch, plan, resolution),
         payments=_payments(batch, plan, payment_types),
         returns=_returns(plan) if link.retailer.restock_refunded_items else (),
         moves_stock=batch.options.adjust_stock,
@@ -323,7 +331,7 @@ def _sale_spec(
 
 
 def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
-    refs = [_line_ref(item) for p in plans for item in p.order.products]
+    refs = [batch.line_ref(item) for p in plans for item in p.order.products]
     deleted = set().union(*(p.fetched.deleted_product_ids for p in plans))
     resolution = products_resolve(link=batch.link, refs=refs, deleted_product_ids=deleted)
     for product in resolution.created:
@@ -331,11 +339,13 @@ def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
             Event.PRODUCT_CREATED,
             name=product.name,
             sku=product.sku or "no SKU",
-            bc_order_id=_first_order_with(plans, product, resolution),
+            bc_order_id=_first_order_with(batch, plans, product, resolution),
         )
     for product in resolution.placeholders:
         batch.log(
-            Event.PLACEHOLDER_CREATED, name=product.name, bc_order_id=_first_order_with(plans, product, resolution)
+            Event.PLACEHOLDER_CREATED,
+            name=product.name,
+            bc_order_id=_first_order_with(batch, plans, product, resolution),
         )
     kinds = {kind for p in plans for attr, kind in CHARGE_KINDS if _charge(p.order, attr)[2]}
     service, created = service_products_ensure(retailer_id=batch.link.retailer_id, kinds=kinds)
@@ -345,10 +355,10 @@ def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
     return resolution
 
 
-def _first_order_with(plans: list[Plan], product: Product, resolution: Resolution) -> int | None:
+def _first_order_with(batch: _Batch, plans: list[Plan], product: Product, resolution: Resolution) -> int | None:
     for p in plans:
         for item in p.order.products:
-            if resolution.products.get(_line_ref(item).key) is product:
+            if resolution.products.get(batch.line_ref(item).key) is product:
                 return p.order.id
     return None
 
@@ -377,14 +387,15 @@ def _charge(order: Order, attr: str) -> tuple[Decimal, Decimal, Decimal]:
     return ex, getattr(order, f"{attr}_cost_tax"), inc
 
 
-def _lines(plan: Plan, resolution: Resolution) -> list[LineSpec]:
+def _lines(batch: _Batch, plan: Plan, resolution: Resolution) -> list[LineSpec]:
     lines = []
     for item in plan.order.products:
+        ref = batch.line_ref(item)
         lines.append(
             LineSpec(
                 key=str(item.id),
-                product=resolution.products[_line_ref(item).key],
-                name=_line_name(item),
+                product=resolution.products[ref.key],
+                name=ref.name,
                 sku=item.sku or "",
                 quantity=max(int(item.quantity), 0),
                 unit_price_ex_tax=item.price_ex_tax,
@@ -416,7 +427,7 @@ def _resolve_customers(batch: _Batch, plans: list[Plan]) -> dict[int, CustomerMa
                 last_name=billing.last_name or "",
                 company=billing.company or "",
                 phone=billing.phone or "",
-                address=asdict(billing),
+                address=_address(billing),
             )
         )
     matches = customers_resolve(link=batch.link, refs=refs)
@@ -429,6 +440,17 @@ def _resolve_customers(batch: _Batch, plans: list[Plan]) -> dict[int, CustomerMa
             how = "BigCommerce customer id" if match.how == "linked" else "same email"
             batch.log(Event.CUSTOMER_MATCHED, plan, customer=str(match.customer), how=how)
     return {id(p): m for p, m in zip(plans, matches, strict=True)}
+
+
+_ADDRESS_FIELDS = tuple(f.name for f in fields(Address))
+
+
+def _address(address: Address | None) -> dict[str, str]:
+    """An address as stored on a customer or a fulfilment: its fields (all text). Not `asdict`, which deep-copies
+    each value (a page of orders maps some 500 addresses)."""
+    if address is None:
+        return {}
+    return {name: getattr(address, name) for name in _ADDRESS_FIELDS}
 
 
 def _payment_types(link: StoreLink, plans: list[Plan]) -> dict[str, PaymentType | None]:
@@ -570,7 +592,7 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
             OnlineFulfillmentSpec(
                 sale=plan.sale,
                 pickup=pickup and not shipping,
-                shipping_address=asdict(first.address) if first else {},
+                shipping_address=_address(first.address) if first else {},
                 external_address_id=str(first.id) if first else "",
                 shipping_method=(first.shipping_method or "")[:200] if first else "",
                 already_shipped=plan.status.shipped,

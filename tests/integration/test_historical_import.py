@@ -298,7 +298,8 @@ def test_orders_placed_during_an_import_that_ends_on_its_count_are_synced_live(s
     sandbox.store.request_log.clear()
     historical_import_step(import_id=run.pk, page_size=10, request_next=False)
     # when orders are placed meanwhile: one whose webhook arrives, one whose webhook BigCommerce never sends
-    delivered, missed = (sandbox.store.place_order(status_id=11).id for _ in range(2))
+    after_the_link = int(link.linked_at.timestamp()) + 1  # the sandbox dates orders in whole seconds
+    delivered, missed = (sandbox.store.place_order(status_id=11, created=after_the_link).id for _ in range(2))
     assert sync_order(link, delivered).state == "imported"
     historical_import_run(import_id=run.pk, page_size=10)
     # then the import ends on its count (no empty page after the third full one) with exactly its range...
