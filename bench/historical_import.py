@@ -4,9 +4,10 @@ process on the `imports` queue, the way production runs it.
 One worker serves production's queues (the store's catalog ids are read first, as linking asks). `--latency-ms
 150` adds that much sandbox latency to every API call (BigCommerce's pages are not instant).
 
-Printed: wall time (worker start-up included), orders per second, API calls per 1,000 orders (from the sandbox's
-request log), the worker's resident set sampled every 0.5 s (peak and how it grew from the first quarter of the
-run to the end: "flat" means it does not grow with the number of orders), and the time a raw PostgreSQL `COPY`
+Printed: wall time (worker start-up included), orders per second, the worker's CPU time (user + system: on a
+shared machine it moves less than the wall time), API calls per 1,000 orders (from the sandbox's request log),
+the worker's resident set sampled every 0.5 s (peak and how it grew from the first quarter of the run to the
+end: "flat" means it does not grow with the number of orders), and the time a raw PostgreSQL `COPY`
 of the same rows (every row the import wrote, into copies of the same tables with the same indexes) takes in the
 same run, with the ratio. Goals (issue #7, 100,000 orders): <= 90 s wall, <= 5 API calls per 1,000 orders, peak
 RSS flat and <= 300 MB, within 3x of the COPY.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import resource
 import sys
 import time
 
@@ -98,7 +100,10 @@ def main() -> int:
         before = box.request_counts()
         run = historical_import_start(link=link, options=import_options(link=link), acting_user=user)
         samples: list[float] = []
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         elapsed = run_workers(1, rss_samples=samples)
+        worker = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = worker.ru_utime - children.ru_utime + worker.ru_stime - children.ru_stime
         after = box.request_counts()
         calls = sum(after.values()) - sum(before.values())
         by_endpoint = {k: v - before.get(k, 0) for k, v in sorted(after.items()) if v - before.get(k, 0)}
@@ -116,6 +121,10 @@ def main() -> int:
         ),
         ("wall time incl. worker start-up", f"{elapsed:.1f} s (goal <= 90 s at 100k)"),
         ("orders per second", f"{n / elapsed:.0f}"),
+        (
+            "worker CPU time (user + sys)",
+            f"{cpu:.1f} s ({cpu * 1000 / n:.2f} s per 1,000 orders; the load moves it less)",
+        ),
         ("API calls per 1,000 orders", f"{calls * 1000 / n:.2f} ({calls:,} calls; goal <= 5)"),
         ("API calls by endpoint", ", ".join(f"{k} {v:,}" for k, v in by_endpoint.items())),
         ("worker RSS peak / at 1/4 of the run", f"{peak:.0f} MB / {quarter:.0f} MB (goal flat, <= 300 MB)"),
