@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import connection
 from django.db.models.base import ModelState
+from django.utils import timezone
 
 
 def bulk_update_rows(model, objs: Sequence, fields: Sequence[str]) -> None:
@@ -176,9 +180,11 @@ class _RowPlan:
         fields = [f for f in meta.concrete_fields if not f.generated]
         self.constant = {}
         self.computed = []
+        # `timezone.now` as the default of every `created_at`, without its settings look-up per call.
+        now = functools.partial(datetime.now, UTC) if settings.USE_TZ else datetime.now
         for f in fields:
             if f.has_default() and callable(f.default):
-                self.computed.append((f.attname, f.default))
+                self.computed.append((f.attname, now if f.default is timezone.now else f.default))
             else:
                 self.constant[f.attname] = f.get_default()
         self.by_name = {f.name: f for f in fields if f.is_relation}  # foreign keys and one-to-ones
