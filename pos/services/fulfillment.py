@@ -442,7 +442,7 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
     events = []
     for spec, fulfillment, mine in zip(specs, fulfillments, lines_of, strict=True):
         for line in mine:
-            line.fulfillment = fulfillment
+            line.fulfillment_id = fulfillment.pk  # the id only: nothing reads the fulfilment through its lines here
         kind = _TYPE_WORDS[fulfillment.type]
         events.append(
             new_row(
