@@ -270,13 +270,19 @@ def test_a_worker_killed_mid_run_resumes_and_finishes_with_the_right_totals(sand
     assert len(external) == imported == len(set(external))
 
 
-@pytest.mark.sandbox(orders=30)
-def test_the_next_window_is_read_while_this_one_is_applied_and_no_page_twice(sandbox, link, admin_user, settings):
+def _first_page_applied(sandbox, link, admin_user, settings):
+    """An import started with windows of one page of 10, its first step run, the sandbox's request log cleared
+    before it."""
     settings.HISTORICAL_IMPORT_WINDOW_PAGES = 1
     run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
     sandbox.store.request_log.clear()
-
     historical_import_step(import_id=run.pk, page_size=10, request_next=False)
+    return run
+
+
+@pytest.mark.sandbox(orders=30)
+def test_the_next_window_is_read_while_this_one_is_applied_and_no_page_twice(sandbox, link, admin_user, settings):
+    run = _first_page_applied(sandbox, link, admin_user, settings)
     fetch_ahead_join()
 
     run.refresh_from_db()
@@ -293,10 +299,7 @@ def test_the_next_window_is_read_while_this_one_is_applied_and_no_page_twice(san
 @pytest.mark.sandbox(orders=30)
 def test_orders_placed_during_an_import_that_ends_on_its_count_are_synced_live(sandbox, link, admin_user, settings):
     # given an import of the 30 orders placed before the link, one page (10) applied
-    settings.HISTORICAL_IMPORT_WINDOW_PAGES = 1
-    run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
-    sandbox.store.request_log.clear()
-    historical_import_step(import_id=run.pk, page_size=10, request_next=False)
+    run = _first_page_applied(sandbox, link, admin_user, settings)
     # when orders are placed meanwhile: one whose webhook arrives, one whose webhook BigCommerce never sends
     after_the_link = int(link.linked_at.timestamp()) + 1  # the sandbox dates orders in whole seconds
     delivered, missed = (sandbox.store.place_order(status_id=11, created=after_the_link).id for _ in range(2))
