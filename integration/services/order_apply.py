@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -26,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.bc_types import Order, OrderProduct, Refund, Transaction
+from integration.bc_types import Address, Order, OrderProduct, Refund, Transaction
 from integration.choices import ErrorCode, OrderSyncState, PickupStock, Reason
 from integration.models import OrderSync, OutletLocation, PaymentMethodMap, StoreLink
 from integration.services.catalog_resolve import (
@@ -46,7 +46,7 @@ from integration.status_table import (
     status_for,
 )
 from pos.choices import Channel, PaymentKind, ProductKind, SaleStatus
-from pos.db import bulk_update_rows
+from pos.db import bulk_update_rows, insert_rows_missing, new_row
 from pos.models import PaymentType, Product, Sale
 from pos.services.fulfillment import OnlineFulfillmentSpec, fulfillments_follow_online_sales
 from pos.services.sales import (
@@ -166,11 +166,42 @@ class _Batch:
     logs: list = field(default_factory=list)
     # BigCommerce location id -> (outlet id, outlet name), when pickups take the stock of the location's outlet.
     pickup_outlets: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # A historical import's orders per payment method not mapped yet: one warning per method and page.
+    unmapped: dict[str, list[int]] = field(default_factory=dict)
+    line_refs: dict[int, LineRef] = field(default_factory=dict)  # by id() of the order line
+
+    def line_ref(self, item: OrderProduct) -> LineRef:
+        """The line's product reference, made once per line whoever asks (resolving, mapping, logging)."""
+        ref = self.line_refs.get(id(item))
+        if ref is None:
+            ref = self.line_refs[id(item)] = _line_ref(item)
+        return ref
 
     def log(self, event, plan: Plan | None = None, **params) -> None:
         if self.options.mode == Mode.IMPORT and event in IMPORT_SUMMARISED:
             return  # the historical import writes one entry per page instead (failures keep theirs)
         self.logs.append(sync_log_build(link=self.link, event=event, order_sync=plan.sync if plan else None, **params))
+
+    def log_unmapped(self, plan: Plan, method: str) -> None:
+        """A payment method not mapped yet: said per order by a live sync, per method and page by an import."""
+        if self.options.mode != Mode.IMPORT:
+            payment_type = str(self.link.default_payment_type)
+            self.log(Event.PAYMENT_METHOD_UNMAPPED, plan, method=method, payment_type=payment_type)
+            return
+        self.unmapped.setdefault(method, []).append(plan.order.id)
+
+    def log_unmapped_summary(self) -> None:
+        payment_type = str(self.link.default_payment_type)
+        for method, orders in sorted(self.unmapped.items()):
+            self.log(
+                Event.PAYMENT_METHOD_UNMAPPED_ORDERS,
+                data={"method": method, "orders": len(orders)},
+                method=method,
+                count=len(orders),
+                first=min(orders),
+                last=max(orders),
+                payment_type=payment_type,
+            )
 
 
 # ---------------------------------------------------------------- entry point
@@ -225,9 +256,12 @@ def _lock_order_syncs(link: StoreLink, order_ids: list[int], now) -> dict[int, O
     rows = OrderSync.objects.select_for_update().filter(link=link, bc_order_id__in=order_ids).order_by("pk")
     locked = {row.bc_order_id: row for row in rows}
     if len(locked) < len(set(order_ids)):
-        OrderSync.objects.bulk_create(
-            [OrderSync(link=link, bc_order_id=oid, created_at=now) for oid in sorted(set(order_ids) - locked.keys())],
-            ignore_conflicts=True,
+        insert_rows_missing(
+            OrderSync,
+            [
+                new_row(OrderSync, link=link, bc_order_id=oid, created_at=now)
+                for oid in sorted(set(order_ids) - locked.keys())
+            ],
         )
         locked = {row.bc_order_id: row for row in rows.all()}
     return locked
@@ -328,7 +362,7 @@ def _sale_spec(
             inc_tax=order.total_inc_tax,
             discount=(order.discount_amount or Decimal("0")) + (order.coupon_discount or Decimal("0")),
         ),
-        lines=_lines(plan, resolution),
+        lines=_lines(batch, plan, resolution),
         payments=_payments(batch, plan, payment_types),
         returns=_returns(plan) if link.retailer.restock_refunded_items else (),
         moves_stock=batch.options.adjust_stock,
@@ -339,7 +373,7 @@ def _sale_spec(
 
 
 def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
-    refs = [_line_ref(item) for p in plans for item in p.order.products]
+    refs = [batch.line_ref(item) for p in plans for item in p.order.products]
     deleted = set().union(*(p.fetched.deleted_product_ids for p in plans))
     resolution = products_resolve(link=batch.link, refs=refs, deleted_product_ids=deleted)
     for product in resolution.created:
@@ -347,11 +381,13 @@ def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
             Event.PRODUCT_CREATED,
             name=product.name,
             sku=product.sku or "no SKU",
-            bc_order_id=_first_order_with(plans, product, resolution),
+            bc_order_id=_first_order_with(batch, plans, product, resolution),
         )
     for product in resolution.placeholders:
         batch.log(
-            Event.PLACEHOLDER_CREATED, name=product.name, bc_order_id=_first_order_with(plans, product, resolution)
+            Event.PLACEHOLDER_CREATED,
+            name=product.name,
+            bc_order_id=_first_order_with(batch, plans, product, resolution),
         )
     kinds = {kind for p in plans for attr, kind in CHARGE_KINDS if _charge(p.order, attr)[2]}
     kinds |= {ProductKind.FEE for p in plans if _fees(p.order)}
@@ -362,10 +398,10 @@ def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
     return resolution
 
 
-def _first_order_with(plans: list[Plan], product: Product, resolution: Resolution) -> int | None:
+def _first_order_with(batch: _Batch, plans: list[Plan], product: Product, resolution: Resolution) -> int | None:
     for p in plans:
         for item in p.order.products:
-            if resolution.products.get(_line_ref(item).key) is product:
+            if resolution.products.get(batch.line_ref(item).key) is product:
                 return p.order.id
     return None
 
@@ -399,14 +435,15 @@ def _fees(order: Order) -> list:
     return [fee for fee in order.fees or () if fee.cost_inc_tax or fee.cost_ex_tax]
 
 
-def _lines(plan: Plan, resolution: Resolution) -> list[LineSpec]:
+def _lines(batch: _Batch, plan: Plan, resolution: Resolution) -> list[LineSpec]:
     lines = []
     for item in plan.order.products:
+        ref = batch.line_ref(item)
         lines.append(
             LineSpec(
                 key=str(item.id),
-                product=resolution.products[_line_ref(item).key],
-                name=_line_name(item),
+                product=resolution.products[ref.key],
+                name=ref.name,
                 sku=item.sku or "",
                 quantity=max(int(item.quantity), 0),
                 unit_price_ex_tax=item.price_ex_tax,
@@ -444,7 +481,7 @@ def _resolve_customers(batch: _Batch, plans: list[Plan]) -> dict[int, CustomerMa
                 last_name=billing.last_name or "",
                 company=billing.company or "",
                 phone=billing.phone or "",
-                address=asdict(billing),
+                address=_address(billing),
             )
         )
     matches = customers_resolve(link=batch.link, refs=refs)
@@ -457,6 +494,17 @@ def _resolve_customers(batch: _Batch, plans: list[Plan]) -> dict[int, CustomerMa
             how = "BigCommerce customer id" if match.how == "linked" else "same email"
             batch.log(Event.CUSTOMER_MATCHED, plan, customer=str(match.customer), how=how)
     return {id(p): m for p, m in zip(plans, matches, strict=True)}
+
+
+_ADDRESS_FIELDS = tuple(f.name for f in fields(Address))
+
+
+def _address(address: Address | None) -> dict[str, str]:
+    """An address as stored on a customer or a fulfilment: its fields (all text). Not `asdict`, which deep-copies
+    each value (a page of orders maps some 500 addresses)."""
+    if address is None:
+        return {}
+    return {name: getattr(address, name) for name in _ADDRESS_FIELDS}
 
 
 def _payment_types(link: StoreLink, plans: list[Plan]) -> dict[str, PaymentType | None]:
@@ -712,8 +760,7 @@ def _log_sale_changes(
     sale = result.sale
     unmapped = {p.method_label for p in result.new_payments if p.kind != PaymentKind.REFUND}
     for method in sorted(m for m in unmapped if payment_types.get(m) is None):
-        payment_type = batch.link.default_payment_type
-        batch.log(Event.PAYMENT_METHOD_UNMAPPED, plan, method=method or "(none)", payment_type=str(payment_type))
+        batch.log_unmapped(plan, method or "(none)")
     if result.line_changes:
         batch.log(Event.ORDER_EDITED, plan, invoice=sale.invoice_number, detail="; ".join(result.line_changes))
     if result.new_refunds:
@@ -741,7 +788,7 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
             OnlineFulfillmentSpec(
                 sale=plan.sale,
                 pickup=pickup and not shipping,
-                shipping_address=asdict(first.address) if first else {},
+                shipping_address=_address(first.address) if first else {},
                 external_address_id=str(first.id) if first else "",
                 shipping_method=(first.shipping_method or "")[:200] if first else "",
                 already_shipped=plan.status.shipped,
@@ -853,6 +900,7 @@ def _record(batch: _Batch) -> None:
             "updated_at",
         ],
     )
+    batch.log_unmapped_summary()
     sync_log_save(batch.logs)
     if imported:
         link_id = batch.link.pk

@@ -18,6 +18,7 @@ from config.observability import log_after_commit
 from integration.choices import LogLevel, OrderSyncState
 from integration.metrics import sync_log_observe
 from integration.models import OrderSync, StoreLink, SyncLogEntry
+from pos.db import new_row
 
 logger = logging.getLogger("integration.sync")
 
@@ -115,6 +116,12 @@ class Event:
         LogLevel.WARNING,
         "Order {order}: payment method “{method}” is not mapped; booked as “{payment_type}”. "
         "Map it in Settings › BigCommerce.",
+    )
+    PAYMENT_METHOD_UNMAPPED_ORDERS = _e(
+        "payment_method_unmapped",
+        LogLevel.WARNING,
+        "Payment method “{method}” is not mapped: {count} imported order(s) from {first} to {last} booked as "
+        "“{payment_type}”. Map it in Settings › BigCommerce.",
     )
     SYNC_RETRYING = _e(
         "sync_retrying",
@@ -245,7 +252,8 @@ def sync_log_build(
     prefix = f"Order {order_id}: "
     if message.startswith(prefix + f"Order {order_id} "):
         message = message[len(prefix) :]
-    return SyncLogEntry(
+    return new_row(
+        SyncLogEntry,
         retailer_id=link.retailer_id,
         link=link,
         order_sync=order_sync,

@@ -56,7 +56,7 @@ from pos.choices import (
     SaleStatus,
     WritebackState,
 )
-from pos.db import inserter
+from pos.db import inserter, new_row
 from pos.models import Fulfillment, FulfillmentEvent, FulfillmentLine, Sale, SaleLine, User
 
 logger = logging.getLogger(__name__)
@@ -430,7 +430,8 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
     specs = [s for s in specs if any(line.quantity > 0 for line in goods.get(s.sale.pk, []))]
     fulfillments, lines_of, sent = [], [], {}
     for spec in specs:
-        fulfillment = Fulfillment(
+        fulfillment = new_row(
+            Fulfillment,
             retailer_id=spec.sale.retailer_id,
             sale=spec.sale,
             type=FulfillmentType.PICKUP if spec.pickup else FulfillmentType.DELIVERY,
@@ -443,7 +444,14 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
             if sale_line.quantity > 0:
                 q = spec.sent_of(sale_line)
                 mine.append(
-                    FulfillmentLine(sale_line=sale_line, quantity=sale_line.quantity, picked=q, packed=q, fulfilled=q)
+                    new_row(
+                        FulfillmentLine,
+                        sale_line=sale_line,
+                        quantity=sale_line.quantity,
+                        picked=q,
+                        packed=q,
+                        fulfilled=q,
+                    )
                 )
         fulfillment.state = _state_after_sent(mine, State.NEW)
         fulfillment.completed_at = now if fulfillment.state == State.COMPLETED else None
@@ -453,10 +461,11 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
     events = []
     for spec, fulfillment, mine in zip(specs, fulfillments, lines_of, strict=True):
         for line in mine:
-            line.fulfillment = fulfillment
+            line.fulfillment_id = fulfillment.pk  # the id only: nothing reads the fulfilment through its lines here
         kind = _TYPE_WORDS[fulfillment.type]
         events.append(
-            FulfillmentEvent(
+            new_row(
+                FulfillmentEvent,
                 fulfillment=fulfillment,
                 action=Action.CREATED,
                 message=f"Created for a {kind}: {_units(sum(line.quantity for line in mine))}.",
@@ -470,7 +479,9 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
             message = f"The order was already {spec.sale.bc_status_label} in BigCommerce when it was imported."
         else:
             message = f"Already shipped in BigCommerce when the order was imported: {shipped}. The rest is to do."
-        events.append(FulfillmentEvent(fulfillment=fulfillment, action=Action.SHIPPED_IN_BIGCOMMERCE, message=message))
+        events.append(
+            new_row(FulfillmentEvent, fulfillment=fulfillment, action=Action.SHIPPED_IN_BIGCOMMERCE, message=message)
+        )
     insert(FulfillmentLine, [line for mine in lines_of for line in mine])
     insert(FulfillmentEvent, events)
     return sent
