@@ -71,8 +71,10 @@ AWAITING_PICKUP = STATUS_TABLE[8]
 # BigCommerce's payment statuses (orders.v2 `payment_status`): money taken, and money that went back.
 PAID_PAYMENT_STATUSES = frozenset({"captured", "paid", "partially refunded", "refunded"})
 REFUNDED_PAYMENT_STATUSES = frozenset({"refunded", "partially refunded"})
-# The gateway holds the money but has not taken it yet (captured later in BigCommerce, usually on shipping).
-AUTHORIZED_PAYMENT_STATUSES = frozenset({"authorized", "capture pending"})
+# The gateway holds the money but has not taken it yet (captured later in BigCommerce, usually on shipping), or
+# holds it while its fraud screening is reviewed: either way the customer owes nothing, and whether to ship before
+# the review ends is the merchant's call (the sale page shows BigCommerce's payment status beside the sale's).
+AUTHORIZED_PAYMENT_STATUSES = frozenset({"authorized", "capture pending", "held for review"})
 
 
 def has_refunds(status_id: int, payment_status: str | None) -> bool:

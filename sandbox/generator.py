@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sandbox.catalog import COUPONS, ORDER_SOURCES, PAYMENT_METHODS
 from sandbox.records import (
     AUTH_HELD,
+    AUTH_REVIEW,
     NO_CONSIGNMENTS,
     PICKUP,
     PICKUP_SECOND_LOCATION,
@@ -175,7 +176,8 @@ class OrderGenerator:
             record.discount = min(5 * UNITS, (subtotal - record.coupon_amount) // 4)
         record.store_credit = int(spec.get("store_credit", 0))
         record.gift_certificate = int(spec.get("gift_certificate", 0))
-        record.authorized = AUTH_HELD if spec.get("authorized") else 0
+        authorized = spec.get("authorized")
+        record.authorized = AUTH_REVIEW if authorized == "review" else AUTH_HELD if authorized else 0
         record.fee = int(spec.get("fee", 0))
         generated = Generated(record, spec.get("refund") or {4: "full", 14: "partial"}.get(status_id))
         if rng.random() < 0.1:

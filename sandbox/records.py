@@ -23,7 +23,8 @@ PICKUP_SECOND_LOCATION = 8  # a pickup collected at the store's second location 
 NO_CONSIGNMENTS = 16  # answered without `consignments` even when asked, as the spec's own order example is
 
 # An order's gateway payment when it was only authorised at checkout: still held, captured later, voided.
-AUTH_HELD, AUTH_CAPTURED, AUTH_VOIDED = 1, 2, 3
+# AUTH_REVIEW: authorised and held by the gateway's fraud review (`held for review`), captured or voided later.
+AUTH_HELD, AUTH_CAPTURED, AUTH_VOIDED, AUTH_REVIEW = 1, 2, 3, 4
 
 # Line slots: which consignment a line belongs to.
 SLOT_FIRST_ADDRESS, SLOT_SECOND_ADDRESS = 0, 1

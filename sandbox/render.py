@@ -18,6 +18,7 @@ from sandbox.catalog import LOCATIONS, ORDER_SOURCES, STATUSES
 from sandbox.records import (
     AUTH_CAPTURED,
     AUTH_HELD,
+    AUTH_REVIEW,
     AUTH_VOIDED,
     LineRecord,
     OrderRecord,
@@ -39,7 +40,13 @@ INLINE_WARNING = (
 PAYMENT_STATUS = {0: "", 1: "pending", 4: "refunded", 5: "void", 6: "declined", 7: "pending", 12: "held for review"}
 PAYMENT_STATUS[14] = "partially refunded"
 # The payment status of an order whose status leaves it to the gateway, by `OrderRecord.authorized`.
-AUTH_PAYMENT_STATUS = {0: "captured", AUTH_HELD: "authorized", AUTH_CAPTURED: "captured", AUTH_VOIDED: "void"}
+AUTH_PAYMENT_STATUS = {
+    0: "captured",
+    AUTH_HELD: "authorized",
+    AUTH_CAPTURED: "captured",
+    AUTH_VOIDED: "void",
+    AUTH_REVIEW: "held for review",
+}
 
 
 def rfc2822(seconds: int) -> str:

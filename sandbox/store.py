@@ -42,6 +42,7 @@ from sandbox.records import (
     ARCHIVED,
     AUTH_CAPTURED,
     AUTH_HELD,
+    AUTH_REVIEW,
     AUTH_VOIDED,
     FIELD_AT,
     PICKUP,
@@ -432,7 +433,8 @@ class SandboxStore:
 
         `overrides` pick the case: `status_id`, `guest`, `customer_id`, `lines` (count), `pickup`, `coupon`,
         `discount`, `wrapping`, `handling`, `shipping` (units), `two_addresses`, `no_sku`, `tax_flip`,
-        `store_credit` and `gift_certificate` (units paid that way), `authorized` (payment not captured yet), `fee`
+        `store_credit` and `gift_certificate` (units paid that way), `authorized` (payment not captured yet; "review":
+        held for the gateway's fraud review), `fee`
         (units of an order fee), `currency` and `exchange_rate` (the shopper paid in another currency at this rate
         from the store's: "0.92" or 0; amounts are then that currency's), `pickup_location` (2: a pickup collected
         at the second location), `without_consignments` (its answers carry no `consignments`, even when asked).
@@ -667,7 +669,7 @@ class SandboxStore:
     def _settle_authorisation(self, order_id: int, state: int, kind: str, code: str) -> OrderRecord:
         with self.lock:
             record = self._existing(order_id)
-            if record.authorized != AUTH_HELD:
+            if record.authorized not in (AUTH_HELD, AUTH_REVIEW):
                 raise SandboxError(422, f"Order {order_id} has no authorised payment to {kind}.")
             record.authorized = state
             self._touch(record)

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from integration.client import BigCommerceClient
 from integration.models import SyncLogEntry
 from integration.services.intake import AUTH_HEADER, webhook_accept
 from integration.services.order_sync import ORDER_SYNC
@@ -307,6 +308,34 @@ def test_an_authorised_then_captured_order_is_right_at_every_step_and_reads_tran
     assert (sale.payment_state, sale.amount_paid) == ("paid", Decimal("25.00"))
     assert len(_payments(sale)) == 2
     assert _transaction_reads(sandbox, order_id) == 1
+
+
+@pytest.mark.sandbox(tax_rate_bp=0, tax_inclusive=False)
+def test_a_payment_held_for_review_is_held_money_the_merchant_sees_and_may_fulfil_then_its_capture_pays(
+    sandbox, live_link, staff_user, staff_client
+):
+    order_id = _place(sandbox, quantity=2, unit=12_5000, authorized="review")
+    assert BigCommerceClient.for_link(live_link).get_order(order_id).payment_status == "held for review"
+
+    # Held by the gateway while it reviews the payment: nothing owed, nothing taken; the page says why.
+    sync_order(live_link, order_id)
+    sale = _sale(order_id)
+    assert (sale.payment_state, sale.amount_paid) == ("authorised", 0)
+    assert _payments(sale) == [("authorised", Decimal("25.00"), "bc-order-payment")]
+    detail = staff_client.get(reverse("dashboard:sale_detail", args=[sale.pk])).content.decode()
+    assert 'data-testid="bc-payment-status">Payment held for review<' in detail
+
+    # The merchant may ship it (money held is not money owed), as with any authorisation.
+    fulfillment = Fulfillment.objects.get(sale=sale)
+    complete(fulfillment, staff_user)
+    fulfillment.refresh_from_db()
+    assert fulfillment.state == "completed"
+
+    # The review passes and the payment is captured: it is the sale's payment.
+    sandbox.store.capture_payment(order_id)
+    sync_order(live_link, order_id)
+    sale.refresh_from_db()
+    assert (sale.payment_state, sale.amount_paid, sale.balance) == ("paid", Decimal("25.00"), 0)
 
 
 @pytest.mark.sandbox(tax_rate_bp=0, tax_inclusive=False)
