@@ -368,6 +368,10 @@ def _claim_postgres(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple
         f"SELECT pick.kind, pick.shard, (SELECT alone FROM alone), claimed.* FROM pick LEFT JOIN claimed ON TRUE"
     )
     with transaction.atomic(), connection.cursor() as cursor:
+        # Every read of the claim is an index range or lookup. The work table churns faster than its statistics
+        # follow (and a database may run without autovacuum): without this, a stale estimate can turn a read of a
+        # few running rows or of one queue's next batch into a scan of the whole backlog.
+        cursor.execute("SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)")
         cursor.execute(sql, params)
         rows = cursor.fetchall()
         if not rows:
