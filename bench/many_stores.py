@@ -21,6 +21,8 @@ processes (`manage.py rqworker webhooks default imports`), PostgreSQL and Redis.
    Redis. Figure: orders per second from the first sale to the last (worker start-up left out), and two groups ÷
    one group.
 
+What one claim costs as stores and backlogs grow is `bench/claim_cost.py`.
+
 The links' periodic work (catalog ids, hooks check, reconciliation) is postponed by a day: the phases measure
 orders. Every store's quota is `--quota` per `--window-ms` (default 15 per 3 s: 5 requests a second, BigCommerce
 Standard's rate), so the noisy store is bound by its quota, not by the machine. The noisy store's webhooks go out
@@ -347,33 +349,6 @@ def warm_up(links: int, workers: int, timeout: float = 1800) -> None:
     raise RuntimeError("the start-up work did not finish")
 
 
-def claim_cost(shards: int, per_shard: int, claims: int = 200) -> tuple[float, float]:
-    """Milliseconds per claim statement (median, p95) with `shards` x `per_shard` due order syncs waiting (the
-    workers stopped; the rows are removed afterwards)."""
-    from django.db import transaction
-
-    from integration.services.order_sync import ORDER_SYNC
-    from work import kernel
-    from work.models import WorkItem
-
-    with transaction.atomic():
-        for shard in range(1, shards + 1):
-            kernel.request_many(
-                ORDER_SYNC, [(f"claim-cost:{shard}:{n}", 10**6 + shard, None) for n in range(per_shard)]
-            )
-    taken = []
-    try:
-        for _ in range(claims):
-            started = time.perf_counter()
-            batch = kernel.claim(("webhooks",), worker="claim-cost", only={ORDER_SYNC})
-            taken.append((time.perf_counter() - started) * 1000)
-            if batch is None:
-                break
-    finally:
-        WorkItem.objects.filter(key__startswith="claim-cost:").delete()
-    return percentile(taken, 50), percentile(taken, 95)
-
-
 def db_counters() -> dict[str, int]:
     from django.db import connection
 
@@ -590,15 +565,6 @@ def main() -> int:
                             f" of {took:.1f} s)" + (f", {rate / one_group:.2f} x one group" if n_groups == 2 else ""),
                         )
                     )
-        # 4. What one claim costs with many stores' work waiting (the claim reads every due row to choose).
-        for n_shards, per_shard in ((1_000, 10), (10_000, 10)) if full else ((1_000, 10),):
-            p50, p95 = claim_cost(n_shards, per_shard)
-            rows.append(
-                (
-                    f"claim statement, {n_shards * per_shard:,} due rows over {n_shards:,} stores",
-                    f"p50 {p50:.1f} ms, p95 {p95:.1f} ms",
-                )
-            )
     finally:
         stop_workers(*groups)
         box.stop()

@@ -5,13 +5,23 @@ change calling for the work (a webhook stored, stock moved, a fulfilment complet
 when its cause does. A request for work already waiting changes nothing but its counter (and may make it due
 sooner); after the commit the bell rings (`work.bell`) so a worker starts within milliseconds.
 
-**Claim.** One statement (`UPDATE ... RETURNING` over CTEs, `FOR UPDATE SKIP LOCKED`) chooses and takes the next
-batch: of the shards (retailers) with claimable work and fewer than `WORK_SHARD_CONCURRENCY` workers on them, the
-highest priority first (live orders before import pages), then the shard served longest ago (`ShardTurn`; a shard
-never served first), then the oldest work; it takes up to the kind's batch of that shard's due rows, sets a lease,
-empties `due_at`, records the request counter it saw (`claimed = requested`) and the shard's turn. So stores are
-served in rotation: a store with a backlog gets a batch per turn, and a store with one new order waits for at
-most one batch of each other store with work of the same priority, never for a backlog to drain.
+**Claim.** Each store's work of a kind is a queue with a head (`QueueHead`: when its earliest due row is due, when a
+worker last took from it), so choosing costs the same behind a 20,000-row backlog as behind none. One statement
+(`UPDATE ... RETURNING` over CTEs) reads the due heads (one per store and kind with work due, an index range),
+takes the highest priority (live orders before import pages), then the queue served longest ago (never served
+first), skipping stores with `WORK_SHARD_CONCURRENCY` workers on them, locks that head (`FOR UPDATE SKIP LOCKED`:
+the next claimer takes the next queue), takes up to the kind's batch of its oldest due rows through the queue's
+index (`SKIP LOCKED`), leases them, empties `due_at`, records the request counter it saw (`claimed = requested`) and
+the queue's turn. A second statement moves the head to the queue's next due row. So stores are served in rotation:
+a store with a backlog gets a batch per turn, and a store with one new order is served by the next claim once it
+is due, never after the backlog drains. Work whose lease ran out is found through the lease index.
+
+**The heads stay true.** On PostgreSQL a trigger on the work table lowers a head in the transaction that makes work
+due (a request, a retry, a finish that finds the work requested again), so a head is never later than its queue's
+earliest due row. Moving a head later is the claim's alone, and only when no transaction that wrote to the queue is
+still open: writers hold the queue's advisory lock in shared mode until they commit; the claim tries it alone, and
+moves the head in a new statement (a snapshot in which every such write is visible) or else leaves the head early.
+A head early is harmless: a claim finding nothing behind it moves on. (SQLite, for development, reads the rows.)
 
 **No lost wake-up.** A request that lands while its work runs bumps `requested` and sets `due_at`; the run's
 finish deletes the row only `WHERE requested = claimed`, so that row stays due and the next claim (the same
@@ -47,7 +57,7 @@ from django.utils import timezone
 
 from config.observability import log_after_commit, log_context
 from work import bell
-from work.models import ShardTurn, WorkItem
+from work.models import QueueHead, WorkItem
 from work.registry import (
     QUEUES,
     Attempt,
@@ -64,6 +74,10 @@ logger = logging.getLogger("work")
 
 # Rows per statement on SQLite (its parameter limit); PostgreSQL passes arrays in one statement.
 CHUNK = 300
+# Queues a claim may find with nothing to take before it gives up until the next bell or poll.
+STALE_PICKS = 50
+# Lapsed leases a claim looks at (the oldest first) for work of its kinds.
+LAPSED_LOOKAHEAD = 100
 MESSAGE_MAX = 2000
 
 
@@ -269,72 +283,132 @@ def _claimable(alias: str = "", now_param: str = "%(now)s") -> str:
     return f"(({w}lease_until IS NULL AND {w}due_at <= {now_param}) OR {w}lease_until < {now_param})"
 
 
-def _pick_sql(kinds_: Sequence[Kind]) -> tuple[str, dict]:
-    """The CTEs choosing what to claim next: of the shards with claimable work of these kinds and fewer than
-    `WORK_SHARD_CONCURRENCY` workers on them, the highest priority, then the shard served longest ago (a shard
-    never served first), then the oldest work. `pick` is one row: (kind, shard, batch, lease seconds)."""
-    table = _table()
-    turns = connection.ops.quote_name(ShardTurn._meta.db_table)
-    params: dict = {"cap": max(1, int(settings.WORK_SHARD_CONCURRENCY))}
-    values = []
+def _queue_sql(alias: str = "") -> str:
+    """A work row's queue (kind, shard) as the heads name it: work of no shard is shard 0."""
+    w = f"{alias}." if alias else ""
+    return f"COALESCE({w}shard, 0)"
+
+
+def _kinds_sql(kinds_: Sequence[Kind]) -> tuple[str, dict]:
+    """`kinds (name, batch, lease)`: the kinds this claim may take, with their batch and lease seconds."""
+    values, params = [], {}
     for n, kind in enumerate(kinds_):
         values.append(f"(%(k{n})s, %(b{n})s, %(l{n})s)")
         params |= {f"k{n}": kind.name, f"b{n}": kind.batch, f"l{n}": kind.lease.total_seconds()}
-    same_shard = "busy.shard IS NOT DISTINCT FROM w.shard" if _postgres() else "busy.shard IS w.shard"
-    sql = (
-        f"kinds (name, batch, lease) AS (VALUES {', '.join(values)}), "
-        f"busy AS (SELECT shard, COUNT(DISTINCT claimed_by) AS n FROM {table} "
-        f"WHERE lease_until >= %(now)s GROUP BY shard), "
-        f"pick AS (SELECT w.kind, w.shard, kinds.batch, kinds.lease FROM {table} w "
-        f"JOIN kinds ON kinds.name = w.kind LEFT JOIN busy ON {same_shard} "
-        f"LEFT JOIN {turns} turn ON turn.shard = COALESCE(w.shard, 0) "
-        f"WHERE {_claimable('w')} AND COALESCE(busy.n, 0) < %(cap)s "
-        f"ORDER BY w.priority, turn.served_at IS NOT NULL, turn.served_at, COALESCE(w.due_at, w.lease_until), w.id "
-        f"LIMIT 1)"
+    return f"kinds (name, batch, lease) AS (VALUES {', '.join(values)})", params
+
+
+def _busy_sql() -> str:
+    """`busy (shard)`: the shards with `WORK_SHARD_CONCURRENCY` workers on them (read from the running rows, as
+    many as the workers' batches, whatever the backlog)."""
+    return (
+        f"busy AS (SELECT {_queue_sql()} AS shard FROM {_table()} WHERE lease_until >= %(now)s GROUP BY 1 "
+        f"HAVING COUNT(DISTINCT claimed_by) >= %(cap)s)"
     )
-    return sql, params
 
 
 _RETURNING = "id, key, shard, priority, payload, attempts, requested, claimed, lease_until, requested_at"
 
 
-def _claim_postgres(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple[str, list[tuple]]:
-    """Choose and claim in ONE statement: pick the shard, lock up to a batch of its due rows (SKIP LOCKED), lease
-    them and record the shard's turn. Returns the kind claimed and the rows."""
+def _take_sql(source: str) -> str:
+    """`claimed`: lease the rows of `source` (ids) for the picked kind's lease, returning them."""
     table = _table()
-    turns = connection.ops.quote_name(ShardTurn._meta.db_table)
-    pick, params = _pick_sql(kinds_)
-    sql = (
-        f"WITH {pick}, "
-        f"chosen AS (SELECT w.id FROM {table} w JOIN pick ON w.kind = pick.kind "
-        f"AND (w.shard = pick.shard OR (w.shard IS NULL AND pick.shard IS NULL)) WHERE {_claimable('w')} "
-        f"ORDER BY COALESCE(w.due_at, w.lease_until), w.id LIMIT (SELECT batch FROM pick) "
-        f"FOR UPDATE OF w SKIP LOCKED), "
-        f"turn AS (INSERT INTO {turns} (shard, served_at) SELECT COALESCE(pick.shard, 0), %(now)s FROM pick "
-        f"WHERE EXISTS (SELECT 1 FROM chosen) ON CONFLICT (shard) DO UPDATE SET served_at = excluded.served_at), "
+    return (
         f"claimed AS (UPDATE {table} SET lease_until = %(now)s + make_interval(secs => pick.lease), "
         f"claimed_by = %(worker)s, claimed = {table}.requested, due_at = NULL, attempts = {table}.attempts + 1, "
-        f"updated_at = %(now)s FROM chosen, pick WHERE {table}.id = chosen.id "
-        f"RETURNING {', '.join(f'{table}.{c.strip()}' for c in _RETURNING.split(','))}) "
-        # One row with empty columns when the pick's rows were all locked by another claimer: choose again.
-        f"SELECT pick.kind, claimed.* FROM pick LEFT JOIN claimed ON TRUE"
+        f"updated_at = %(now)s FROM {source}, pick WHERE {table}.id = {source}.id "
+        f"RETURNING {', '.join(f'{table}.{c.strip()}' for c in _RETURNING.split(','))})"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {**params, "now": now, "worker": worker})
-        rows = cursor.fetchall()
-    return (rows[0][0] if rows else ""), [row[1:] for row in rows if row[1] is not None]
 
 
-def _claim_sqlite(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple[str, list[tuple]]:
-    """SQLite (development): the same choice, then the claim and the turn as separate statements (one writer at
-    a time there, so nothing can come between them)."""
+def _claim_postgres(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple[str, list[tuple]] | None:
+    """Choose a queue from the heads and take a batch of it in one statement; then, holding the queue alone, move
+    its head to its next due row. Returns None when no queue is due, else the kind and the rows claimed (none when
+    the head was stale or its rows were locked: the caller chooses again)."""
     table = _table()
-    pick, params = _pick_sql(kinds_)
+    heads = connection.ops.quote_name(QueueHead._meta.db_table)
+    kinds_cte, params = _kinds_sql(kinds_)
+    params |= {
+        "names": [k.name for k in kinds_],
+        "cap": max(1, int(settings.WORK_SHARD_CONCURRENCY)),
+        "now": now,
+        "worker": worker,
+    }
+    same_queue = f"w.kind = (SELECT kind FROM pick) AND {_queue_sql('w')} = (SELECT shard FROM pick)"
+    sql = (
+        f"WITH {kinds_cte}, {_busy_sql()}, "
+        # Of the due queues (one head per store and kind with work due: an index range, however long the queues),
+        # the highest priority, then the one served longest ago (never served first), then the one due first;
+        # locked, so that one claimer at a time takes from a queue (the others go on to the next).
+        f"head AS (SELECT h.kind, h.shard, h.priority, h.served_at, h.ready_at AS t, TRUE AS queued FROM {heads} h "
+        f"WHERE h.ready_at <= %(now)s AND h.kind = ANY(%(names)s) AND h.shard NOT IN (SELECT shard FROM busy) "
+        f"ORDER BY h.priority, h.served_at NULLS FIRST, h.ready_at, h.shard LIMIT 1 FOR UPDATE OF h SKIP LOCKED), "
+        # Work whose lease ran out (its worker died) is claimable again: the oldest lapsed leases, through the
+        # lease index (none, as a rule).
+        f"lapsed AS (SELECT kind, shard, MIN(priority) AS priority, NULL::timestamptz AS served_at, MIN(t) AS t, "
+        f"FALSE AS queued FROM (SELECT w.kind, {_queue_sql('w')} AS shard, w.priority, w.lease_until AS t "
+        f"FROM {table} w WHERE w.lease_until < %(now)s ORDER BY w.lease_until LIMIT {LAPSED_LOOKAHEAD}) x "
+        f"WHERE kind = ANY(%(names)s) AND shard NOT IN (SELECT shard FROM busy) GROUP BY 1, 2), "
+        f"pick AS (SELECT c.kind, c.shard, c.queued, kinds.batch, kinds.lease "
+        f"FROM (SELECT * FROM head UNION ALL SELECT * FROM lapsed) c JOIN kinds ON kinds.name = c.kind "
+        f"ORDER BY c.priority, c.served_at NULLS FIRST, c.t, c.shard LIMIT 1), "
+        # Its oldest rows, through the queue's index: a batch read, however long the queue.
+        f"due AS (SELECT w.id, w.due_at AS t FROM {table} w WHERE {same_queue} AND w.lease_until IS NULL "
+        f"AND w.due_at <= %(now)s ORDER BY w.due_at, w.id LIMIT (SELECT batch FROM pick) FOR UPDATE OF w SKIP LOCKED), "
+        f"lapsed_rows AS (SELECT w.id, w.lease_until AS t FROM {table} w WHERE w.lease_until < %(now)s "
+        f"AND {same_queue} AND NOT (SELECT queued FROM pick) ORDER BY w.lease_until, w.id "
+        f"LIMIT (SELECT batch FROM pick) FOR UPDATE OF w SKIP LOCKED), "
+        f"chosen AS (SELECT id FROM (SELECT * FROM lapsed_rows UNION ALL SELECT * FROM due) c ORDER BY t, id "
+        f"LIMIT (SELECT batch FROM pick)), "
+        f"turn AS (UPDATE {heads} SET served_at = %(now)s FROM pick WHERE pick.queued AND {heads}.kind = pick.kind "
+        f"AND {heads}.shard = pick.shard RETURNING 1), "
+        # Alone on the queue (no transaction that wrote to it is still open): its head may move later.
+        f"alone AS (SELECT pg_try_advisory_xact_lock(work_queue_lock(kind, shard)) AS alone FROM pick WHERE queued), "
+        f"{_take_sql('chosen')} "
+        f"SELECT pick.kind, pick.shard, (SELECT alone FROM alone), claimed.* FROM pick LEFT JOIN claimed ON TRUE"
+    )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"WITH {pick} SELECT kind, shard FROM pick", {**params, "now": now})
+        # Every read of the claim is an index range or lookup. The work table churns faster than its statistics
+        # follow (and a database may run without autovacuum): without this, a stale estimate can turn a read of a
+        # few running rows or of one queue's next batch into a scan of the whole backlog.
+        cursor.execute("SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)")
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        if not rows:
+            return None
+        name, shard, alone = rows[0][:3]
+        if alone:
+            # A new statement, so a new snapshot: every row written before the lock was taken is visible, and a
+            # transaction writing to this queue from now on waits for the lock and lowers the head again after.
+            cursor.execute(
+                f"UPDATE {heads} SET ready_at = (SELECT MIN(w.due_at) FROM {table} w WHERE w.kind = %s "
+                f"AND {_queue_sql('w')} = %s AND w.lease_until IS NULL AND w.due_at IS NOT NULL) "
+                f"WHERE kind = %s AND shard = %s",
+                [name, shard, name, shard],
+            )
+    return name, [row[3:] for row in rows if row[3] is not None]
+
+
+def _claim_sqlite(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple[str, list[tuple]] | None:
+    """SQLite (development, one writer at a time): the same order, read from the rows themselves (a few hundred
+    at most there): the highest priority, then the queue served longest ago (never served first), then the
+    oldest work; then the claim and the turn as separate statements."""
+    table = _table()
+    heads = connection.ops.quote_name(QueueHead._meta.db_table)
+    kinds_cte, params = _kinds_sql(kinds_)
+    params |= {"cap": max(1, int(settings.WORK_SHARD_CONCURRENCY)), "now": now}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH {kinds_cte}, {_busy_sql()} SELECT w.kind, w.shard FROM {table} w JOIN kinds ON kinds.name = w.kind "
+            f"LEFT JOIN {heads} turn ON turn.kind = w.kind AND turn.shard = {_queue_sql('w')} "
+            f"WHERE {_claimable('w')} AND {_queue_sql('w')} NOT IN (SELECT shard FROM busy) "
+            f"ORDER BY w.priority, turn.served_at IS NOT NULL, turn.served_at, COALESCE(w.due_at, w.lease_until), w.id "
+            f"LIMIT 1",
+            params,
+        )
         found = cursor.fetchone()
         if found is None:
-            return "", []
+            return None
         name, shard = found
         kind = get(name)
         cursor.execute(
@@ -346,7 +420,12 @@ def _claim_sqlite(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple[s
             | {"batch": kind.batch},
         )
         rows = cursor.fetchall()
-        ShardTurn.objects.update_or_create(shard=shard or 0, defaults={"served_at": now})
+        QueueHead.objects.update_or_create(
+            kind=name,
+            shard=shard or 0,
+            defaults={"served_at": now},
+            create_defaults={"served_at": now} | {"priority": kind.priority},
+        )
     return name, rows
 
 
@@ -389,13 +468,16 @@ def claim(
     if not chosen:
         return None
     claim_rows = _claim_postgres if _postgres() else _claim_sqlite
-    for _ in range(3):  # another worker may lock the chosen shard's rows first: choose again
-        name, rows = claim_rows(chosen, worker, timezone.now())
+    # A head can be due with nothing to take (its rows were withdrawn, or locked by a writer): that queue goes to
+    # the back of the line and the claim chooses again.
+    for _ in range(STALE_PICKS):
+        found = claim_rows(chosen, worker, timezone.now())
+        if found is None:  # nothing claimable
+            return None
+        name, rows = found
         if rows:
             kind = get(name)
             return Claim(kind, _items(kind, worker, rows), worker)
-        if not name:  # nothing claimable
-            return None
     return None
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 
@@ -37,8 +38,16 @@ class WorkItem(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["kind", "key"], name="workitem_unique_kind_key")]
         indexes = [
-            # What the claim reads: due work by priority and age, and leases that ran out.
-            models.Index(fields=["priority", "due_at"], condition=Q(due_at__isnull=False), name="workitem_due_idx"),
+            # What the claim reads, once it chose a shard and kind (`QueueHead`): that queue's due rows, oldest first.
+            models.Index(
+                F("kind"),
+                Coalesce("shard", 0),
+                F("due_at"),
+                F("id"),
+                condition=Q(lease_until__isnull=True, due_at__isnull=False),
+                name="workitem_queue_idx",
+            ),
+            # Running work, and leases that ran out (claimable again).
             models.Index(fields=["lease_until"], condition=Q(lease_until__isnull=False), name="workitem_lease_idx"),
             models.Index(fields=["shard", "kind"], name="workitem_shard_idx"),
         ]
@@ -55,12 +64,28 @@ class WorkItem(models.Model):
         return "due" if self.due_at is not None else "idle"
 
 
-class ShardTurn(models.Model):
-    """When each shard (retailer) was last served: the claim takes the due shard served longest ago, so stores
-    are served in rotation whatever their backlogs (shard-less work is shard 0)."""
+class QueueHead(models.Model):
+    """The head of one shard's queue of one kind: when its earliest due work is due (`ready_at`) and when a worker
+    last took a batch of it (`served_at`). The claim reads these, one row per store and kind with work, instead of
+    every due work row (`work.kernel`).
 
-    shard = models.BigIntegerField(primary_key=True)
-    served_at = models.DateTimeField()
+    On PostgreSQL a trigger on `WorkItem` keeps `ready_at` at or before the earliest due row of the shard and kind,
+    in the transaction that writes the row (migration 0003); the claim moves it later once it took rows. Work of no
+    shard is shard 0.
+    """
+
+    kind = models.CharField(max_length=40)
+    shard = models.BigIntegerField()
+    priority = models.SmallIntegerField()
+    ready_at = models.DateTimeField(null=True, blank=True, help_text="Its earliest due work; empty: none due.")
+    served_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last took a batch of it.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "shard"], name="queuehead_unique_kind_shard")]
+        indexes = [
+            # The due queues: as many as stores with work due now, however long their queues.
+            models.Index(fields=["kind", "ready_at"], condition=Q(ready_at__isnull=False), name="queuehead_ready_idx")
+        ]
 
     def __str__(self) -> str:
-        return f"shard {self.shard} served at {self.served_at:%H:%M:%S}"
+        return f"{self.kind} of shard {self.shard}"

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from work import bell, kernel, registry
-from work.models import ShardTurn, WorkItem
+from work.models import QueueHead, WorkItem
 from work.registry import Failure, Result, RetryPolicy
 
 pytestmark = pytest.mark.django_db
@@ -325,14 +325,119 @@ def test_stores_are_served_in_turn_least_recently_served_first(kinds):
 
 
 @pytest.mark.postgres
-def test_one_claim_statement_takes_the_batch_and_records_the_turn(kinds, django_assert_num_queries):
+def test_a_claim_takes_the_batch_in_one_statement_then_moves_the_queue_head(kinds, django_assert_num_queries):
     kinds("t.sync", batch=5)
     kernel.request_many("t.sync", [(n, 7, None) for n in range(8)])
-    with django_assert_num_queries(1):
+    head = QueueHead.objects.get(kind="t.sync", shard=7)
+    assert head.ready_at is not None and head.served_at is None  # the request made the queue due
+    with django_assert_num_queries(5):  # savepoint, index reads only, the claim, the head, release
         batch = kernel.claim(worker="a")
     assert len(batch.items) == 5 and {i.shard for i in batch.items} == {7}
-    assert ShardTurn.objects.get(shard=7).served_at is not None
+    head.refresh_from_db()
+    assert head.served_at is not None and head.ready_at == min(
+        WorkItem.objects.filter(lease_until__isnull=True).values_list("due_at", flat=True)
+    )
     assert WorkItem.objects.filter(claimed_by="a", lease_until__isnull=False).count() == 5
+    kernel.claim(worker="b")
+    head.refresh_from_db()
+    assert head.ready_at is None  # nothing left due: off the line
+
+
+def test_a_store_with_one_new_order_is_served_next_behind_a_20000_row_backlog(kinds):
+    kinds("t.sync", batch=50)
+    old = timezone.now() - timedelta(minutes=10)
+    kernel.request_many("t.sync", [(f"noisy-{n}", 1, None) for n in range(20_000)], due=old)
+    assert len(kernel.claim(worker="a").items) == 50  # the flash sale is being served...
+    kernel.request("t.sync", "quiet", shard=2)  # ...when a quiet store's order comes in
+    claims = 0
+    while True:
+        batch = kernel.claim(worker="b")
+        claims += 1
+        if batch.items[0].shard == 2:
+            break
+    assert claims == 1 and [i.key for i in batch.items] == ["quiet"]
+    assert WorkItem.objects.filter(due_at__isnull=False).count() == 20_000 - 50  # the backlog barely moved
+
+
+@pytest.mark.postgres
+def test_what_a_claim_reads_does_not_grow_with_the_backlog(kinds):
+    kinds("t.sync", batch=50)
+    read = {}
+    for backlog in (200, 20_000):
+        WorkItem.objects.all().delete()
+        old = timezone.now() - timedelta(minutes=10)
+        kernel.request_many("t.sync", [(f"noisy-{n}", 1, None) for n in range(backlog)], due=old)
+        kernel.request_many("t.sync", [(f"quiet-{shard}", shard, None) for shard in range(2, 22)])
+        read[backlog] = _rows_read_by_a_claim()
+    # The batch through the queue's index, again by id to lease it, and the next due row for the head; a short
+    # queue may be read whole instead (the planner's choice when that is cheaper).
+    assert read[20_000] <= read[200] and read[20_000] == 50 + 50 + 1
+
+
+def _rows_read_by_a_claim() -> int:
+    """Rows of the work table the claim's statements read (EXPLAIN ANALYZE, rolled back; with the statistics
+    autovacuum keeps): every table scan's actual rows times its loops."""
+    import json
+
+    from django.db import connection
+
+    statements: list[tuple[str, object]] = []
+
+    def record(execute, sql, params, many, context):
+        if "SAVEPOINT" not in sql:
+            statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {WorkItem._meta.db_table}, {QueueHead._meta.db_table}")
+    with connection.execute_wrapper(record), transaction.atomic():
+        kernel.claim(worker="measure")
+        transaction.set_rollback(True)
+
+    def read(node) -> int:
+        rows = node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
+        own = rows if "Scan" in node["Node Type"] and node.get("Relation Name") == WorkItem._meta.db_table else 0
+        return own + sum(read(child) for child in node.get("Plans", []))
+
+    total = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+            total += read((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+        transaction.set_rollback(True)
+    return total
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_work_written_by_a_transaction_still_open_is_not_hidden_by_a_claim(kinds):
+    """The head moves later only when no transaction writing to its queue is open: otherwise a row the claim cannot
+    see yet would be left behind a head that says nothing is due."""
+    import threading
+
+    from django.db import connections
+
+    kinds("t.sync", batch=10)
+    kernel.request("t.sync", "early", shard=1)
+    requested, release = threading.Event(), threading.Event()
+
+    def writer():
+        try:
+            with transaction.atomic():
+                kernel.request("t.sync", "late", shard=1)
+                requested.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert requested.wait(30)
+    assert [i.key for i in kernel.claim(worker="a").items] == ["early"]  # "late" is not committed yet
+    release.set()
+    thread.join(30)
+    assert [i.key for i in kernel.claim(worker="a").items] == ["late"]
 
 
 @pytest.mark.postgres
