@@ -705,6 +705,8 @@ def drain(
     while not stop():
         batch = claim(queues, worker=worker, only=only)
         if batch is None:
+            if finished:
+                _ring_due_elsewhere(queues)
             break
         if len(batch.items) >= batch.kind.batch:
             bell.ring([batch.kind.queue])  # more may be waiting: wake another worker
@@ -713,6 +715,21 @@ def drain(
             bell.ring(queues)
             break
     return finished
+
+
+def _ring_due_elsewhere(drained: Sequence[str]) -> None:
+    """Ring the other queues that have work due now. A drain that ran work may have freed a store held at its cap
+    of workers (`WORK_SHARD_CONCURRENCY`): a bell of another queue that came meanwhile found that store's work not
+    takeable and was spent, and nothing else would ring for it before the next poll (with bells only, never)."""
+    now = timezone.now()
+    if _postgres():
+        due = QueueHead.objects.filter(ready_at__lte=now).values_list("kind", flat=True).distinct()
+    else:
+        due = WorkItem.objects.filter(due_at__lte=now, lease_until__isnull=True).values_list("kind", flat=True)
+    declared = {kind.name: kind.queue for kind in kinds()}
+    waiting = {declared[name] for name in set(due) if name in declared} - set(drained)
+    if waiting:
+        bell.ring(sorted(waiting))
 
 
 def _uuid_key() -> str:

@@ -230,6 +230,27 @@ def test_at_most_the_shard_concurrency_of_workers_serve_one_store(kinds, setting
     assert kernel.claim(worker="c") is None
 
 
+def test_a_drain_that_frees_a_store_at_its_cap_rings_the_queue_its_other_work_waits_on(kinds, settings, redis_conn):
+    """Two workers on a store's order syncs; a bell for its stock push finds the store at its cap and is spent.
+    When a sync worker's drain ends, the push's queue is rung again: with bells only, the push would wait forever."""
+    settings.WORK_SHARD_CONCURRENCY = 2
+    kinds("t.sync", queue="webhooks", batch=1)
+    kinds("t.push", queue="default")
+    kernel.request_many("t.sync", [("o1", 7, None), ("o2", 7, None)])
+    kernel.request("t.push", "p", shard=7)
+    assert kernel.claim(("webhooks",), worker="b")  # another worker holds the store's second sync
+    spent: list[int] = []
+    # While worker "a" runs the first sync, the push's bell reaches worker "c": the store has its two workers.
+    kinds.behaviour["t.sync"] = lambda items: spent.append(kernel.drain(("default",), worker="c")) and None
+    redis_conn.flushdb()
+
+    assert kernel.drain(("webhooks",), worker="a") == 1
+
+    assert spent == [0]
+    assert _row("t.push", "p").lease_until is None  # still waiting, and now a bell says so:
+    assert bell.get_queue("default").count == 1
+
+
 def test_periodic_work_runs_again_after_its_interval_and_stops_when_told(kinds):
     kinds("t.reconcile", every=timedelta(minutes=5), seed=lambda: [("1", 1), ("2", 2)])
     assert kernel.ensure_periodic() == 2
