@@ -10,6 +10,7 @@ import pytest
 from django.apps import apps
 from django.urls import reverse
 
+from integration.choices import ErrorCode
 from pos.choices import FulfillmentAction, FulfillmentState, FulfillmentType, WritebackState
 from pos.models import Fulfillment, Sale
 from pos.services.shipments import fulfillment_ship
@@ -173,3 +174,31 @@ def test_the_migration_names_each_existing_delivery_by_its_address(placed):
     pickup.refresh_from_db()
     assert delivery.consignment == f"shipping:{delivery.external_address_id}"
     assert pickup.consignment == ""
+
+
+def test_an_edit_after_one_address_shipped_is_recorded_there_and_followed_by_the_other(
+    placed, sandbox, link, staff_user, run_jobs
+):
+    order_id, (first, second) = placed(status_id=11, lines=4, two_addresses=True)
+    _ship_all(first, staff_user)
+    run_jobs("default")
+    shipped_key, shipped_quantity = next(iter(_lines(first).items()))
+    open_key, open_quantity = next(iter(_lines(second).items()))
+
+    # when the merchant edits a line already shipped to the first address and one of the second address
+    sandbox.store.edit_order(order_id, line_id=int(shipped_key), quantity=shipped_quantity + 1)
+    sandbox.store.edit_order(order_id, line_id=int(open_key), quantity=open_quantity + 1)
+    sync = sync_order(link, order_id)
+
+    # then the shipped fulfilment keeps what was handed over and its history says what changed (needs attention)
+    first.refresh_from_db()
+    assert first.state == FulfillmentState.COMPLETED
+    assert _lines(first)[shipped_key] == shipped_quantity
+    [late] = first.events.filter(action=FulfillmentAction.ORDER_EDITED)
+    assert late.data["shipped_changed"] is True and f"{shipped_quantity} → {shipped_quantity + 1}" in late.message
+    assert sync.last_error_code == ErrorCode.EDITED_AFTER_FULFILMENT.code
+    # and the open one follows its own line, with its own history
+    second.refresh_from_db()
+    assert _lines(second)[open_key] == open_quantity + 1
+    [edit] = second.events.filter(action=FulfillmentAction.ORDER_EDITED)
+    assert f"{open_quantity} → {open_quantity + 1}" in edit.message

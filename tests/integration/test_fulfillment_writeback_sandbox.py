@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from integration.models import StoreLink
-from pos.choices import WritebackState
-from pos.models import Sale
+from pos.choices import FulfillmentAction, FulfillmentType, WritebackState
+from pos.models import Fulfillment, Sale
 from tests.fixtures_fulfillment import complete
 from tests.work_helpers import sync_order
 
@@ -69,3 +69,24 @@ def test_a_completed_pickup_marks_the_order_completed(
     fulfillment.refresh_from_db()
     assert fulfillment.writeback_state == WritebackState.SUCCEEDED
     assert bc_client.get_order(int(fulfillment.sale.external_order_id)).status_id == 10
+
+
+def test_a_collected_pickup_leaves_the_status_alone_while_another_consignment_is_open(
+    imported, sandbox, staff_user, run_jobs, django_capture_on_commit_callbacks, bc_client
+):
+    fulfillment = imported(status_id=8, lines=1, pickup=True)
+    order_id = int(fulfillment.sale.external_order_id)
+    # another consignment of the same order, still to hand over (the sandbox places one pickup per order)
+    Fulfillment.objects.create(
+        retailer=fulfillment.retailer, sale=fulfillment.sale, type=FulfillmentType.PICKUP, consignment="pickup:other"
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        complete(fulfillment, staff_user)
+    run_jobs("default")
+
+    fulfillment.refresh_from_db()
+    assert fulfillment.writeback_state == WritebackState.SUCCEEDED
+    assert bc_client.get_order(order_id).status_id == 8
+    message = fulfillment.events.filter(action=FulfillmentAction.WRITEBACK_SUCCEEDED).get().message
+    assert "not marked Completed" in message
