@@ -23,6 +23,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
@@ -302,7 +303,8 @@ def _fulfillment_search(*, type: str, query: str) -> Q:
 
 
 def fulfillment_queue(*, retailer: Retailer, tab: str = FULFILLMENT_OPEN_TAB, type: str = "", query: str = ""):
-    """The Fulfillments list: one tab (open = new, picking and packed), oldest first, with item counts.
+    """The Fulfillments list: one row per fulfilment (an order shipping to two addresses has two), one tab (open =
+    new, picking and packed), oldest first, with item counts and the city it ships to (`ship_city`).
 
     One query for any page size: the sale and customer are joined, the line totals are aggregated.
     """
@@ -311,7 +313,11 @@ def fulfillment_queue(*, retailer: Retailer, tab: str = FULFILLMENT_OPEN_TAB, ty
         .filter(_fulfillment_search(type=type, query=query))
         .select_related("sale", "sale__customer")
         .defer("shipping_address", "sale__customer_note", "sale__staff_note", "sale__customer__address")
-        .annotate(units=Coalesce(Sum("lines__quantity"), 0), units_fulfilled=Coalesce(Sum("lines__fulfilled"), 0))
+        .annotate(
+            units=Coalesce(Sum("lines__quantity"), 0),
+            units_fulfilled=Coalesce(Sum("lines__fulfilled"), 0),
+            ship_city=KT("shipping_address__city"),
+        )
         .order_by("created_at", "id")
     )
     if tab == FULFILLMENT_OPEN_TAB:

@@ -142,9 +142,11 @@ def test_the_sale_page_lists_each_fulfilment_and_the_queue_has_a_row_for_each(pl
     for fulfillment in fulfillments:
         assert reverse("dashboard:fulfillment_detail", args=[fulfillment.pk]) in page
         assert fulfillment.shipping_address["street_1"] in page
+    # and the Fulfillments list has a row for each, saying where it ships
     queue = staff_client.get(reverse("dashboard:fulfillments")).content.decode()
     for fulfillment in fulfillments:
         assert reverse("dashboard:fulfillment_detail", args=[fulfillment.pk]) in queue
+        assert f"to {fulfillment.shipping_address['city']}" in queue
 
 
 def test_a_sale_with_one_address_still_has_one_fulfilment_and_keeps_it_across_syncs(placed, sandbox, link):
