@@ -200,7 +200,8 @@ def fulfillment_create_for_sale(
 ) -> Fulfillment:
     """The fulfilment of an online sale that ships or is picked up, with one line per goods line.
 
-    Idempotent: a sale has one fulfilment, and a second call (or a concurrent one) returns it unchanged.
+    Idempotent: such a sale has one fulfilment (an order's consignments get theirs from the sync), and a second
+    call (or a concurrent one) returns it unchanged.
     Shipping, handling and wrapping lines are charges, not goods, and get no line.
     """
     existing = Fulfillment.objects.filter(sale=sale).first()
