@@ -263,6 +263,8 @@ RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", default=300)
 SYNC_LOG_RETENTION_DAYS = env.int("SYNC_LOG_RETENTION_DAYS", default=30)
 # Stock and price pushes wait this long after a change, so a burst of changes goes in one batched push.
 STOCK_PUSH_DEBOUNCE_SECONDS = env.int("STOCK_PUSH_DEBOUNCE_SECONDS", default=5)
+# How often BigCommerce's stock levels are read back and levels edited there set back to the POS's (drift).
+STOCK_DRIFT_INTERVAL_SECONDS = env.int("STOCK_DRIFT_INTERVAL_SECONDS", default=900)
 
 # ---------------------------------------------------------------- SECURITY
 SESSION_COOKIE_HTTPONLY = True

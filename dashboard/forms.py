@@ -14,7 +14,7 @@ from django import forms
 from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm, SetPasswordForm
 from django.core.exceptions import ValidationError
 
-from integration.choices import ErrorCode, LinkState, LogLevel, OrderSyncState
+from integration.choices import ErrorCode, LinkState, LogLevel, OrderSyncState, PickupStock
 from integration.models import OrderSync, PaymentMethodMap, StoreLink
 from integration.selectors import FailedOrderFilters, SyncLogFilters, code_label
 from integration.services.link import DEFAULT_PAYMENT_TYPE_NAME
@@ -678,9 +678,18 @@ class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
                     "outlet": link.outlet_id,
                     "register": link.register_id,
                     "default_payment_type": link.default_payment_type_id,
+                    "pickup_stock": link.pickup_stock,
                 },
             )
         super().__init__(*args, **kwargs)
+        if link is not None:  # a linked store's settings: where pickups take their stock
+            self.fields["pickup_stock"] = forms.ChoiceField(
+                label="Pickup orders take stock from",
+                choices=PickupStock.choices,
+                required=False,  # left out: unchanged
+                help_text="An order collected at a BigCommerce location mapped to another outlet (Stock locations, "
+                "below) can take its stock from that outlet instead of the one above.",
+            )
         self.fields["outlet"].queryset = Outlet.objects.for_retailer(retailer).filter(active=True).order_by("name")
         self.fields["register"].queryset = (
             Register.objects.for_retailer(retailer)
@@ -706,6 +715,7 @@ class StoreLinkPlacesForm(BootstrapMixin, forms.Form):
             "outlet": data["outlet"],
             "register": data["register"],
             "default_payment_type": data.get("default_payment_type"),
+            **({"pickup_stock": data["pickup_stock"]} if data.get("pickup_stock") else {}),
         }
 
 

@@ -34,6 +34,7 @@ urlpatterns = [
     path("stock/", stock.StockView.as_view(), name="stock"),
     path("stock/adjust/", stock.StockAdjustView.as_view(), name="stock_adjust"),
     path("stock/count/", stock.StockCountView.as_view(), name="stock_count"),
+    path("stock/drift/", stock.StockDriftView.as_view(), name="stock_drift"),
     path("sell/", sell.SellView.as_view(), name="sell"),
     path("sales/<int:pk>/receipt/", sell.SaleReceiptView.as_view(), name="sale_receipt"),
     path("fulfillments/", fulfillments.FulfillmentListView.as_view(), name="fulfillments"),

@@ -1026,6 +1026,14 @@ class Location(BcType):
     type_id: Text = ""
 
 
+class LocationItem(typing.NamedTuple):
+    """One item of `GET /v3/inventory/locations/{id}/items`: the variant (and its product) and units on hand."""
+
+    product_id: int | None
+    variant_id: int
+    on_hand: int
+
+
 # ---------------------------------------------------------------- webhook callbacks
 
 

@@ -70,6 +70,22 @@ class BcItemKind(models.TextChoices):
     GONE = "gone", _("Not in BigCommerce")
 
 
+class PickupStock(models.TextChoices):
+    """Which outlet's stock a pickup order takes: the link's outlet (as for every online order), or the outlet
+    mapped to the BigCommerce location its pickup consignment names."""
+
+    LINKED_OUTLET = "linked_outlet", _("The linked outlet, wherever the order is collected")
+    PICKUP_OUTLET = "pickup_outlet", _("The outlet mapped to the pickup location")
+
+
+class DriftReason(models.TextChoices):
+    """Why BigCommerce's stock level differed from the POS's when the drift read-back found it."""
+
+    EDITED = "edited", _("Changed in BigCommerce after the POS last sent its level")
+    NEVER_SENT = "never_sent", _("The POS had not sent this level to BigCommerce before")
+    NOT_SENT_LATEST = "not_sent_latest", _("BigCommerce had not been sent the POS's latest level")
+
+
 class ImportState(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")

@@ -24,6 +24,7 @@ import threading
 import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import fields as dataclass_fields
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -41,12 +42,16 @@ from integration.bc_types import (
     Customer,
     Hook,
     Location,
+    LocationItem,
     Order,
     OrderCount,
     OrderProduct,
+    PickupConsignment,
     Refund,
     Shipment,
     ShippingAddress,
+    ShippingConsignment,
+    ShippingDestination,
     StoreInfo,
     Transaction,
     Variant,
@@ -360,12 +365,23 @@ class BigCommerceClient:
     def iter_location_stock(self, location_id: int) -> Iterator[tuple[int, int]]:
         """(variant id, units on hand) of every item at one inventory location
         (`GET /v3/inventory/locations/{id}/items`). Calls: one per 250 items."""
+        for item in self.iter_location_items(location_id):
+            yield item.variant_id, item.on_hand
+
+    def iter_location_items(self, location_id: int) -> Iterator[LocationItem]:
+        """Every item at one inventory location with its product id, variant id and units on hand
+        (`GET /v3/inventory/locations/{id}/items`). Calls: one per 250 items."""
         path = f"/v3/inventory/locations/{int(location_id)}/items"
         for row in self._iter_v3(path, limit=self.PAGE_LIMIT):
             identity = row.get("identity") if isinstance(row, Mapping) else None
             if not isinstance(identity, Mapping) or not str(identity.get("variant_id", "")).isdigit():
                 raise ApiBadResponse(f"{path}: an item without identity.variant_id")
-            yield int(identity["variant_id"]), to_count(row.get("total_inventory_onhand") or 0)
+            product_id = str(identity.get("product_id", ""))
+            yield LocationItem(
+                product_id=int(product_id) if product_id.isdigit() else None,
+                variant_id=int(identity["variant_id"]),
+                on_hand=to_count(row.get("total_inventory_onhand") or 0),
+            )
 
     def get_variants(
         self,
@@ -435,10 +451,12 @@ class BigCommerceClient:
     # ------------------------------------------------------------ internals: orders
 
     def _complete(self, order: Order) -> Order:
-        """The order with every line, fetching `/products` when BigCommerce cut the inline lines."""
+        """The order with every line, fetching `/products` when BigCommerce cut the inline lines, or sent no
+        consignments with lines at all (the spec's own order example has none): then its consignments are rebuilt
+        from the products sub-resource and, when lines are shipped, the shipping addresses one."""
         consignments = order.consignments
         if consignments is None or not consignments.line_items_inlined:
-            raise ApiBadResponse(f"order {order.id}: consignments with line items were requested but not returned")
+            return self._from_sub_resources(order)
         if not consignments.truncated:
             return order
         lines = self.list_order_products(order.id)
@@ -449,6 +467,42 @@ class BigCommerceClient:
         pickups = tuple(
             replace(c, line_items=tuple(li for li in lines if li.order_pickup_method_id == c.id), truncated=False)
             for c in consignments.pickups
+        )
+        placed = {li.id for c in (*shipping, *pickups) for li in c.line_items or ()}
+        other = tuple(li for li in lines if li.id not in placed)
+        return replace(
+            order,
+            consignments=Consignments(shipping=shipping, pickups=pickups, other_line_items=other, truncated=False),
+        )
+
+    def _from_sub_resources(self, order: Order) -> Order:
+        """The order's consignments as its sub-resources give them: lines (`GET /v2/orders/{id}/products`) grouped
+        by their shipping address (`GET /v2/orders/{id}/shipping_addresses`, read only when a line has one) or
+        pickup method. Calls: ceil(lines / 250), at least 1, plus 1 with shipping addresses. A pickup's location
+        is not in these sub-resources: it reads as unknown."""
+        lines = self.list_order_products(order.id)
+        addressed = {li.order_address_id for li in lines if li.order_address_id}
+        addresses = self.list_shipping_addresses(order.id) if addressed else []
+        destination_fields = [f.name for f in dataclass_fields(ShippingDestination)]
+        shipping = tuple(
+            ShippingConsignment(
+                **{name: getattr(a, name) for name in destination_fields},
+                line_items=tuple(li for li in lines if li.order_address_id == a.id),
+                truncated=False,
+            )
+            for a in addresses
+        )
+        missing = addressed - {a.id for a in addresses}
+        if missing:
+            raise ApiBadResponse(f"order {order.id}: lines ship to address(es) {sorted(missing)} it does not list")
+        pickup_ids = sorted({li.order_pickup_method_id for li in lines if li.order_pickup_method_id})
+        pickups = tuple(
+            PickupConsignment(
+                id=pickup_id,
+                line_items=tuple(li for li in lines if li.order_pickup_method_id == pickup_id),
+                location=None,
+            )
+            for pickup_id in pickup_ids
         )
         placed = {li.id for c in (*shipping, *pickups) for li in c.line_items or ()}
         other = tuple(li for li in lines if li.id not in placed)

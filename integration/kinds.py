@@ -12,6 +12,7 @@ and handler (see `work.registry`). Services request work by kind name; nothing i
 | `bc.push` | link | push dirty stock levels and prices | backoff forever; a rejected token hourly |
 | `bc.reconcile` | link | list orders modified since the cursor (every RECONCILE_INTERVAL_SECONDS) | next interval |
 | `bc.hooks` | link | re-register hooks BigCommerce deactivated (same interval) | next interval |
+| `bc.stock_drift` | link | read stock back, set drift back (every STOCK_DRIFT_INTERVAL_SECONDS) | next interval |
 | `bc.attention_digest` | all | email each retailer's admins their failing orders (daily, 07:00 UTC) | next day |
 | `bc.sync_log_expire` | all | delete expired sync log entries (daily, 03:17 UTC) | next day |
 | `bc.import` | import run | one window of a historical import | backoff ×20, then the run fails |
@@ -39,6 +40,7 @@ from integration.services import (
     push,
     push_state,
     reconcile,
+    stock_drift,
     synclog,
 )
 from integration.services.link import HOOKS, hooks_check
@@ -167,6 +169,15 @@ def register() -> None:
     )
     registry.declare(HOOKS, queue=QUEUE_DEFAULT, priority=4)
     registry.handle(HOOKS, _per_active_link(lambda link: hooks_check(link=link)), every=interval, seed=_active_links)
+
+    registry.declare(stock_drift.STOCK_DRIFT, queue=QUEUE_DEFAULT, priority=5)
+    registry.handle(
+        stock_drift.STOCK_DRIFT,
+        _per_active_link(lambda link: stock_drift.stock_drift_run(link=link)),
+        every=stock_drift.stock_drift_interval(),
+        seed=_active_links,
+        lease=_minutes(5),
+    )
 
     registry.declare(DIGEST, queue=QUEUE_DEFAULT, priority=6)
     registry.handle(

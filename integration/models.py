@@ -13,7 +13,16 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.choices import BcItemKind, ImportState, LinkKind, LinkState, LogLevel, OrderSyncState
+from integration.choices import (
+    BcItemKind,
+    DriftReason,
+    ImportState,
+    LinkKind,
+    LinkState,
+    LogLevel,
+    OrderSyncState,
+    PickupStock,
+)
 from integration.fields import EncryptedTextField
 from pos.models import Customer, Outlet, PaymentType, Product, Register, Retailer, Sale, TenantManager, TenantQuerySet
 
@@ -43,6 +52,8 @@ class StoreLink(models.Model):
     default_payment_type = models.ForeignKey(
         PaymentType, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A pickup order collected at a location mapped to another outlet takes that outlet's stock, when chosen.
+    pickup_stock = models.CharField(max_length=16, choices=PickupStock.choices, default=PickupStock.LINKED_OUTLET)
     # Sent back by BigCommerce in a custom header on every webhook delivery of this link.
     webhook_secret = EncryptedTextField(blank=True)
     # [{"scope": "store/order/created", "id": 123, "is_active": true}, ...]
@@ -430,3 +441,34 @@ class PricePushState(PushState):
 
     def __str__(self) -> str:
         return f"Price of {self.product_link_id} (last pushed {self.last_pushed_price})"
+
+
+class StockDriftCorrection(models.Model):
+    """A stock level BigCommerce had wrong, found by the drift read-back and set back to the POS's level.
+
+    The POS is the system of record; a level edited in BigCommerce's control panel would otherwise stay wrong until
+    the item's next change in the POS. Each row says what BigCommerce had, what the POS had (and sent), and why they
+    differed; the drift report page lists them.
+    """
+
+    link = models.ForeignKey(StoreLink, on_delete=models.CASCADE, related_name="drift_corrections")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    outlet = models.ForeignKey(Outlet, on_delete=models.CASCADE, related_name="+")
+    location_id = models.PositiveIntegerField()
+    bc_product_id = models.BigIntegerField()
+    bc_variant_id = models.BigIntegerField(default=0)
+    bc_level = models.IntegerField(help_text="Units on hand BigCommerce had")
+    pos_level = models.IntegerField(help_text="Units on hand in the POS (negative levels are sent as 0)")
+    sent_level = models.IntegerField(help_text="The level sent back to BigCommerce")
+    last_sent_level = models.IntegerField(null=True, blank=True, help_text="What the POS had sent before, if known")
+    reason = models.CharField(max_length=16, choices=DriftReason.choices)
+    found_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = models.Manager.from_queryset(LinkScopedQuerySet)()
+
+    class Meta:
+        ordering = ["-found_at", "-id"]
+        indexes = [models.Index(fields=["link", "-found_at", "-id"], name="stockdrift_link_found_idx")]
+
+    def __str__(self) -> str:
+        return f"Drift of {self.product_id} at location {self.location_id}: {self.bc_level} → {self.sent_level}"

@@ -16,7 +16,15 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from integration.choices import ErrorCode, LinkState, OrderSyncState, Reason
-from integration.models import OrderSync, PaymentMethodMap, ProductLink, StoreLink, SyncLogEntry, WebhookEvent
+from integration.models import (
+    OrderSync,
+    PaymentMethodMap,
+    ProductLink,
+    StockDriftCorrection,
+    StoreLink,
+    SyncLogEntry,
+    WebhookEvent,
+)
 from integration.services.order_sync import ORDER_SYNC
 from integration.services.synclog import Event
 from pos.models import AuditEntry, Retailer
@@ -466,3 +474,13 @@ def products_with_link_state(products: QuerySet, *, retailer: Retailer, linked: 
 def products_with_links(products: QuerySet) -> QuerySet:
     """Prefetch each product's BigCommerce links (`bc_links`), oldest first."""
     return products.prefetch_related(Prefetch("bc_links", queryset=ProductLink.objects.order_by("pk")))
+
+
+def stock_drift_corrections(*, retailer: Retailer) -> QuerySet[StockDriftCorrection]:
+    """The drift report: levels BigCommerce had wrong and the read-back set back, newest first, with the product
+    and outlet each row names (one query per page)."""
+    return (
+        StockDriftCorrection.objects.for_retailer(retailer)
+        .select_related("product", "outlet")
+        .order_by("-found_at", "-id")
+    )

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import connection
+from django.db.models.base import ModelState
+from django.utils import timezone
 
 
 def bulk_update_rows(model, objs: Sequence, fields: Sequence[str]) -> None:
@@ -67,6 +72,14 @@ _PLAIN_TYPES = frozenset(
 )
 
 
+def new_row(model, **values):
+    """An unsaved instance, as `model(**values)` makes it (relations by object or by id, defaults for the fields
+    not given), without `Model.__init__`'s work per field: for the many rows a batch of orders creates (a page of
+    a historical import makes some 70,000), where that work was the biggest cost of building them. Models with
+    `pre_init` / `post_init` receivers are made the ordinary way."""
+    return _plan(model).new(values)
+
+
 def insert_rows(model, objs: Sequence) -> list:
     """Insert new rows as a set, as `bulk_create(objs)` would, and set their ids: on PostgreSQL the ids come from
     the table's sequence up front (one statement) and the rows go in with `COPY` (one more), so nothing is
@@ -78,49 +91,154 @@ def insert_rows(model, objs: Sequence) -> list:
         return objs
     if connection.vendor != "postgresql":
         return model.objects.bulk_create(objs)
-    meta = model._meta
-    pk = meta.pk
-    quote = connection.ops.quote_name
-    table = quote(meta.db_table)
-    fields = [f for f in meta.concrete_fields if f is not pk]
+    plan = _plan(model)
     started = time.perf_counter()
     # A foreign key set to an object inserted since (its id known now, not when it was assigned), as bulk_create
     # takes it; an unsaved one fails as it would there (NOT NULL, or the database's foreign key check).
-    for field in [f for f in fields if f.is_relation and f.many_to_one]:
+    for field in plan.relations:
+        attname = field.attname
         for obj in objs:
-            if getattr(obj, field.attname) is None and field.is_cached(obj):
+            if obj.__dict__.get(attname) is None and field.is_cached(obj):
                 related = field.get_cached_value(obj)
                 if related is not None:
-                    setattr(obj, field.attname, related.pk)
-    with connection.cursor() as cursor:
-        missing = [obj for obj in objs if obj.pk is None]
-        if missing:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, pk.column, len(missing)],
-            )
-            for obj, (new_id,) in zip(missing, cursor.fetchall(), strict=True):
-                obj.pk = new_id
-        columns = [pk, *fields]
-        getters = []
-        for field in columns:
-            kind = field.get_internal_type()
-            if kind in _PLAIN_TYPES and not _automatic(field):
-                getters.append(operator.attrgetter(field.attname))
-            elif kind == "DateTimeField" and not _automatic(field):
-                getters.append(_moment(field))
-            else:
-                getters.append(_prepared(field))
-        sql = f"COPY {table} ({', '.join(quote(f.column) for f in columns)}) FROM STDIN"
-        with cursor.cursor.copy(sql) as copy:
-            for obj in objs:
-                copy.write_row([get(obj) for get in getters])
+                    setattr(obj, attname, related.pk)
+    missing = [obj for obj in objs if obj.pk is None]
+    for obj, new_id in zip(missing, reserve_ids(model, len(missing)), strict=True):
+        obj.pk = new_id
+    plain, special = plan.plain_getter, plan.special_getters
+    if special:
+        rows = [plain(obj) + tuple(get(obj) for get in special) for obj in objs]
+    else:
+        rows = [plain(obj) for obj in objs]
+    sql = _copy(model, plan.columns, rows)
     if connection.queries_logged:  # the debug log and query counts see the COPY as the statement it is
         connection.queries_log.append({"sql": sql, "time": f"{time.perf_counter() - started:.3f}"})
     for obj in objs:
         obj._state.adding = False
         obj._state.db = connection.alias
     return objs
+
+
+def insert_rows_missing(model, objs: Sequence) -> None:
+    """Insert these new rows unless a unique constraint already holds them (`bulk_create(objs,
+    ignore_conflicts=True)`), ids left unset: on PostgreSQL one `INSERT ... SELECT FROM unnest(arrays) ON CONFLICT
+    DO NOTHING`, nothing compiled per row. Elsewhere: `bulk_create`."""
+    objs = list(objs)
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs, ignore_conflicts=True)
+        return
+    plan = _plan(model)
+    pk = model._meta.pk
+    fields = [f for f in plan.fields if f is not pk]
+    quote = connection.ops.quote_name
+    getters = [plan.getter[f.attname] for f in fields]
+    arrays = [[get(obj) for obj in objs] for get in getters]
+    casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"SELECT * FROM unnest({casts}) ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+
+
+def reserve_ids(model, count: int) -> list[int]:
+    """`count` new ids from the model's table sequence (PostgreSQL), in one statement, for rows written later."""
+    if count <= 0:
+        return []
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, count],
+        )
+        return [new_id for (new_id,) in cursor.fetchall()]
+
+
+def _copy(model, columns: Sequence[str], rows: Sequence[tuple]) -> str:
+    """`COPY` these rows (values in the order of `columns`, ready for psycopg) into the model's table."""
+    quote = connection.ops.quote_name
+    sql = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        write = copy.write_row
+        for row in rows:
+            write(row)
+    return sql
+
+
+class _RowPlan:
+    """What `new_row` and `insert_rows` need to know of a model, worked out once per model."""
+
+    def __init__(self, model):
+        from django.db.models.signals import post_init, pre_init
+
+        meta = model._meta
+        self.model = model
+        self.ordinary = pre_init.has_listeners(model) or post_init.has_listeners(model)
+        fields = [f for f in meta.concrete_fields if not f.generated]
+        self.constant = {}
+        self.computed = []
+        # `timezone.now` as the default of every `created_at`, without its settings look-up per call.
+        now = functools.partial(datetime.now, UTC) if settings.USE_TZ else datetime.now
+        for f in fields:
+            if f.has_default() and callable(f.default):
+                self.computed.append((f.attname, now if f.default is timezone.now else f.default))
+            else:
+                self.constant[f.attname] = f.get_default()
+        self.by_name = {f.name: f for f in fields if f.is_relation}  # foreign keys and one-to-ones
+        self.relations = list(self.by_name.values())
+        self.attnames = {f.attname for f in fields}
+        self.fields = fields
+        self.getter = {}
+        plain, special = [], []
+        for field in fields:
+            kind = field.get_internal_type()
+            if kind in _PLAIN_TYPES and not _automatic(field):
+                plain.append(field)
+                self.getter[field.attname] = operator.attrgetter(field.attname)
+            else:
+                get = _moment(field) if kind == "DateTimeField" and not _automatic(field) else _prepared(field)
+                special.append((field, get))
+                self.getter[field.attname] = get
+        self.columns = [f.column for f in plain] + [f.column for f, _ in special]
+        getter = operator.attrgetter(*(f.attname for f in plain))
+        self.plain_getter = getter if len(plain) > 1 else (lambda obj: (getter(obj),))
+        self.special_getters = [get for _, get in special]
+
+    def new(self, values: dict):
+        model = self.model
+        if self.ordinary:
+            return model(**values)
+        obj = model.__new__(model)
+        attrs = dict(self.constant)
+        for attname, default in self.computed:
+            attrs[attname] = default()
+        state = ModelState()
+        for name, value in values.items():
+            field = self.by_name.get(name)
+            if field is None:
+                if name not in self.attnames:
+                    raise TypeError(f"{model.__name__}() got an unexpected keyword argument {name!r}")
+                attrs[name] = value
+            else:
+                attrs[field.attname] = None if value is None else value.pk
+                if value is not None:
+                    state.fields_cache[name] = value
+        attrs["_state"] = state
+        obj.__dict__.update(attrs)
+        return obj
+
+
+_plans: dict = {}
+
+
+def _plan(model) -> _RowPlan:
+    plan = _plans.get(model)
+    if plan is None:
+        plan = _plans[model] = _RowPlan(model)
+    return plan
 
 
 def _prepared(field):

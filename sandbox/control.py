@@ -14,6 +14,7 @@ Bodies and answers are JSON; nothing here needs the API token (the sandbox liste
 | `POST /__sandbox__/orders/<id>/capture` | capture an authorised payment (`payment_status` captured) |
 | `POST /__sandbox__/orders/<id>/void` | void an authorised payment (`payment_status` void, the status unchanged) |
 | `POST /__sandbox__/orders/<id>/ship` | shipped in the control panel: `{"lines": [[1001, 2]]}`, `{}` (all left) |
+| `PUT /__sandbox__/inventory` | edited in the control panel: `{"location_id": 1, "variant_id": 503, "quantity": 7}` |
 | `POST /__sandbox__/products` | add products without options: `{"count": 20000, "price": "10.00"}` (SKU `BULK-<id>`) |
 | `DELETE /__sandbox__/products/<id>` | delete a product from the catalog |
 | `GET`, `POST`, `DELETE /__sandbox__/faults` | list, add (`{"kind": "error", "endpoint": "get_order", ...}`), clear |
@@ -53,6 +54,7 @@ CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (
     (f"{_C}/orders/<int:order_id>/ship", "ship_order", "POST"),
     (f"{_C}/orders/<int:order_id>/capture", "capture_payment", "POST"),
     (f"{_C}/orders/<int:order_id>/void", "void_payment", "POST"),
+    (f"{_C}/inventory", "edit_inventory", "PUT"),
     (f"{_C}/products", "add_products", "POST"),
     (f"{_C}/products/<int:product_id>", "delete_product", "DELETE"),
     (f"{_C}/faults", "list_faults", "GET"),
@@ -70,8 +72,8 @@ CONTROL_ROUTES: tuple[tuple[str, str, str], ...] = (
 )
 PLACE_OPTIONS = frozenset(
     {"status_id", "guest", "customer_id", "lines", "pickup", "coupon", "discount", "wrapping", "handling", "shipping"}
-    | {"two_addresses", "no_sku", "tax_flip", "store_credit", "gift_certificate", "authorized"}
-    | {"fee", "currency", "exchange_rate"}
+    | {"two_addresses", "no_sku", "tax_flip", "store_credit", "gift_certificate", "authorized", "pickup_location"}
+    | {"fee", "currency", "exchange_rate", "without_consignments"}
 )
 
 
@@ -117,6 +119,11 @@ class ControlApi:
     def add_products(self, request: Request, body: dict) -> dict:
         added = self.store.add_products(int(body.get("count", 1)), price=str(body.get("price", "10.00")))
         return {"ids": [p.id for p in added], "products": len(self.store.live_products())}
+
+    def edit_inventory(self, request: Request, body: dict) -> dict:
+        location_id, variant_id = int(body["location_id"]), int(body["variant_id"])
+        quantity = self.store.edit_inventory(location_id, variant_id, int(body["quantity"]))
+        return {"location_id": location_id, "variant_id": variant_id, "quantity": quantity}
 
     def set_status(self, request: Request, body: dict, order_id: int) -> dict:
         return {"id": self.store.set_status(order_id, int(body["status_id"])).id}

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from sandbox.catalog import COUPONS, ORDER_SOURCES, PAYMENT_METHODS
 from sandbox.records import (
     AUTH_HELD,
+    NO_CONSIGNMENTS,
     PICKUP,
+    PICKUP_SECOND_LOCATION,
     SLOT_SECOND_ADDRESS,
     TAX_INCLUSIVE,
     UNITS,
@@ -118,6 +120,10 @@ class OrderGenerator:
         flags = (TAX_INCLUSIVE if self.tax_inclusive != bool(spec.get("tax_flip", rng.random() < 0.05)) else 0) | (
             PICKUP if pickup else 0
         )
+        if pickup and int(spec.get("pickup_location", 1)) == 2:
+            flags |= PICKUP_SECOND_LOCATION
+        if spec.get("without_consignments"):
+            flags |= NO_CONSIGNMENTS
         record = OrderRecord(
             id=order_id,
             customer_id=customer_id,

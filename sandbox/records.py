@@ -19,6 +19,8 @@ RATE_UNITS = 10**10  # exchange rates: BigCommerce's 10 decimals ("1.0000000000"
 TAX_INCLUSIVE = 1  # prices were entered including tax
 ARCHIVED = 2  # DELETE /v2/orders/{id}: `is_deleted` true, left out of lists
 PICKUP = 4  # collected in store: a pickup consignment, no shipping address
+PICKUP_SECOND_LOCATION = 8  # a pickup collected at the store's second location (else at the default one)
+NO_CONSIGNMENTS = 16  # answered without `consignments` even when asked, as the spec's own order example is
 
 # An order's gateway payment when it was only authorised at checkout: still held, captured later, voided.
 AUTH_HELD, AUTH_CAPTURED, AUTH_VOIDED = 1, 2, 3
@@ -159,6 +161,15 @@ class OrderRecord:
     @property
     def pickup(self) -> bool:
         return bool(self.flags & PICKUP)
+
+    @property
+    def without_consignments(self) -> bool:
+        return bool(self.flags & NO_CONSIGNMENTS)
+
+    @property
+    def pickup_location_index(self) -> int:
+        """Which of the store's locations a pickup is collected at (0: the default location)."""
+        return 1 if self.flags & PICKUP_SECOND_LOCATION else 0
 
     def pack(self) -> array:
         values = [getattr(self, name) for name in _HEADER]

@@ -165,8 +165,9 @@ def order(
         "customer_locale": "en",
         "external_order_id": "",
     }
-    if consignments:
-        # Without `include`, BigCommerce's documented examples carry no `consignments` key at all.
+    if consignments and not record.without_consignments:
+        # Without `include`, BigCommerce's documented examples carry no `consignments` key at all (nor does an
+        # order placed with `without_consignments`: the spec's own example of an order has none).
         body["consignments"] = _consignments(store, record, totals)
     return body
 
@@ -256,7 +257,7 @@ def _consignments(store: SandboxStore, record: OrderRecord, totals: OrderTotals)
         shipping.append(_inline_lines(store, record, destination["lines"], amounts, consignment))
     pickups = []
     if record.pickup:
-        location_id, code, label = LOCATIONS[0]
+        location_id, code, label = LOCATIONS[record.pickup_location_index]
         pickup = {
             "id": pickup_id(record.id),
             "pickup_method_id": 1,

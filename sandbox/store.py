@@ -434,7 +434,8 @@ class SandboxStore:
         `discount`, `wrapping`, `handling`, `shipping` (units), `two_addresses`, `no_sku`, `tax_flip`,
         `store_credit` and `gift_certificate` (units paid that way), `authorized` (payment not captured yet), `fee`
         (units of an order fee), `currency` and `exchange_rate` (the shopper paid in another currency at this rate
-        from the store's: "0.92" or 0; amounts are then that currency's).
+        from the store's: "0.92" or 0; amounts are then that currency's), `pickup_location` (2: a pickup collected
+        at the second location), `without_consignments` (its answers carry no `consignments`, even when asked).
         """
         with self.lock:
             index = len(self._orders)
@@ -813,6 +814,20 @@ class SandboxStore:
             for key, quantity in changes:
                 self.inventory[key] = quantity
             return str(uuid.uuid4())
+
+    def edit_inventory(self, location_id: int, variant_id: int, quantity: int) -> int:
+        """A level edited in the control panel (not through the API: no request is logged, no webhook is sent,
+        as the link subscribes to none for inventory)."""
+        with self.lock:
+            if location_id not in {location[0] for location in self.locations}:
+                raise SandboxError(404, f"Location {location_id} does not exist.")
+            variant = self.variants.get(variant_id)
+            if variant is None or self.products[variant.product_id].deleted:
+                raise SandboxError(404, f"Variant {variant_id} does not exist.")
+            if quantity < 0:
+                raise SandboxError(400, "The quantity cannot be negative.")
+            self.inventory[(location_id, variant_id)] = quantity
+            return quantity
 
     def _variant_for(self, item: dict) -> int:
         if "variant_id" in item:

@@ -154,6 +154,7 @@ ROUTES: dict[str, Route] = {
         Access.ADMIN, data_for=lambda retailer: {"product": product_kwargs(retailer)["pk"]}
     ),
     "dashboard:stock_count": Route(Access.MEMBER),
+    "dashboard:stock_drift": Route(Access.MEMBER),
     "dashboard:sell": Route(Access.MEMBER, data_for=lambda retailer: {"register": register_id(retailer)}),
     "dashboard:sale_receipt": Route(Access.MEMBER, kwargs_for=sale_kwargs),
     "dashboard:fulfillments": Route(Access.MEMBER),

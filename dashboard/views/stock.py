@@ -16,6 +16,7 @@ from django.views.generic import FormView, TemplateView
 from dashboard.forms import StockAdjustForm, StockCountForm, StockFilterForm
 from dashboard.views.htmx import PartialTemplateMixin
 from dashboard.views.mixins import call_service, paginate
+from integration.selectors import stock_drift_corrections
 from pos.models import Product
 from pos.selectors import products_search, stock_levels, stock_on_hand
 from pos.services.inventory import stock_adjust, stock_count
@@ -37,6 +38,16 @@ class StockView(PartialTemplateMixin, RetailerRequiredMixin, TemplateView):
         if values["outlet"] is not None:
             page = paginate(self.request, stock_levels(retailer=self.request.retailer, **values), PAGE_SIZE)
         return super().get_context_data(filters=filters, page_obj=page, **values, **kwargs)
+
+
+class StockDriftView(RetailerRequiredMixin, TemplateView):
+    """The drift report: stock levels edited in BigCommerce that the read-back set back to the POS's, and why."""
+
+    template_name = "dashboard/stock_drift.html"
+
+    def get_context_data(self, **kwargs):
+        page = paginate(self.request, stock_drift_corrections(retailer=self.request.retailer), PAGE_SIZE)
+        return super().get_context_data(page_obj=page, **kwargs)
 
 
 class StockAdjustView(AdminRequiredMixin, FormView):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from integration.models import CustomerLink, StoreLink
 from integration.services.catalog_resolve import LOCK_CUSTOMER_CREATE, advisory_xact_lock
+from pos.db import new_row
 from pos.models import Customer
 
 
@@ -93,7 +94,8 @@ def _create(link: StoreLink, refs: Sequence[CustomerRef], todo: list[int], resul
         ref = refs[i]
         key = ref.email_normalized or (f"bc:{ref.bc_customer_id}" if ref.bc_customer_id else f"anon:{i}")
         if key not in new:
-            new[key] = Customer(
+            new[key] = new_row(
+                Customer,
                 retailer_id=link.retailer_id,
                 first_name=ref.first_name[:150],
                 last_name=ref.last_name[:150],

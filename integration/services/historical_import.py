@@ -412,16 +412,24 @@ class _Window:
     refunds: dict[int, list]
     last: bool  # the range ends in this window
     next_min_id: int
+    remaining: int  # orders of the run's count after this window
     fetched_at: float
 
 
-def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int) -> _Window:
+def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int, remaining: int) -> _Window:
     """Read a window of pages in id order from `min_id`, then the refunds of its refunded orders (one call per 250
-    of them). Only HTTP: it runs in the fetch-ahead thread too, which must not touch the database."""
+    of them). Only HTTP: it runs in the fetch-ahead thread too, which must not touch the database.
+
+    The range ends at a short page, or once the window holds the `remaining` orders the run's count left (when
+    it left any): the range is fixed when the run starts (orders placed before the link, counted then), so the
+    empty page after a full last one would only confirm what the count said. An order placed since is outside
+    the range (webhooks and reconciliation sync it); one the count missed, placed in the range afterwards through
+    the API with an earlier date, is left out like one placed after the run ended."""
     pages: list[list[Order]] = []
     refunded: list[int] = []
     last = False
     most = 0  # the most refunded orders one page of this window had
+    counted = remaining > 0
     for _ in range(settings.HISTORICAL_IMPORT_WINDOW_PAGES):
         page = client.list_orders(
             page=1, limit=page_size, include_line_items=True, sort="id:asc", min_id=min_id or None, **options.filters()
@@ -432,13 +440,14 @@ def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int) -
             on_page = [o.id for o in page if order_has_refunds(o)]
             refunded += on_page
             most = max(most, len(on_page))
-        if len(page) < page_size:
+            remaining -= len(page)
+        if len(page) < page_size or (counted and remaining <= 0):
             last = True
             break
         if len(refunded) + most > client.PAGE_LIMIT:
             break  # one more page would likely need a second refunds call (250 ids per call)
     refunds = client.list_refunds_of_orders(refunded) if refunded else {}
-    return _Window(pages, refunds, last, min_id, time.monotonic())
+    return _Window(pages, refunds, last, min_id, max(remaining, 0), time.monotonic())
 
 
 # Fetch-ahead: while a step applies its window, a thread of the worker process reads the next one, which the next
@@ -455,7 +464,7 @@ def _ahead_key(run: HistoricalImport, options: ImportOptions, min_id: int, page_
     return (run.pk, run.link_id, options, min_id, page_size, settings.HISTORICAL_IMPORT_WINDOW_PAGES)
 
 
-def _fetch_ahead(key: tuple, client, options: ImportOptions, min_id: int, page_size: int) -> None:
+def _fetch_ahead(key: tuple, client, options: ImportOptions, min_id: int, page_size: int, remaining: int) -> None:
     """Start reading the window at `key` in the fetch-ahead thread (unless it is read or kept already)."""
     with _ahead_lock:
         _forget_stale()
@@ -464,7 +473,7 @@ def _fetch_ahead(key: tuple, client, options: ImportOptions, min_id: int, page_s
         context = contextvars.copy_context()  # the log context (job, link) follows the calls into the thread
         _ahead[key] = (
             time.monotonic(),
-            _ahead_pool.submit(context.run, _fetch_window, client, options, min_id, page_size),
+            _ahead_pool.submit(context.run, _fetch_window, client, options, min_id, page_size, remaining),
         )
 
 
@@ -519,11 +528,11 @@ def _run_window(
     cursor = dict(run.cursor)
     min_id = int(cursor.get("min_id", 0))
     window = _take_ahead(_ahead_key(run, options, min_id, page_size)) or _fetch_window(
-        client, options, min_id, page_size
+        client, options, min_id, page_size, run.total - run.seen
     )
     if not window.last:
         next_key = _ahead_key(run, options, window.next_min_id, page_size)
-        _fetch_ahead(next_key, client, options, window.next_min_id, page_size)
+        _fetch_ahead(next_key, client, options, window.next_min_id, page_size, window.remaining)
     for page in window.pages:
         deleted = deleted_products(client=client, link=link, items=[i for o in page for i in o.products])
         fetched = [

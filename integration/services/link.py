@@ -32,7 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from integration.bc_types import Location
-from integration.choices import LinkKind, LinkState
+from integration.choices import LinkKind, LinkState, PickupStock
 from integration.exceptions import (
     ApiBadResponse,
     ApiCredentialsRejected,
@@ -51,6 +51,7 @@ from integration.selectors import (
 from integration.services.catalog_ids import catalog_ids_request
 from integration.services.intake import AUTH_HEADER, ORDER_SCOPES
 from integration.services.reconcile import RECONCILE
+from integration.services.stock_drift import STOCK_DRIFT, stock_drift_interval
 from integration.services.synclog import Event, sync_log
 from pos.choices import AuditAction
 from pos.models import AuditEntry, Outlet, PaymentType, Register, Retailer
@@ -332,6 +333,7 @@ def store_link_create(
     catalog_ids_request(link=link)
     kernel.ensure(HOOKS, [(link.pk, link.retailer_id)], due=timezone.now() + HOOKS_FIRST_CHECK)
     kernel.ensure(RECONCILE, [(link.pk, link.retailer_id)])
+    kernel.ensure(STOCK_DRIFT, [(link.pk, link.retailer_id)], due=timezone.now() + stock_drift_interval())
     if relinked:
         # BigCommerce's stock and prices drifted while unlinked: send every linked item's again (unchanged ones
         # cost nothing), and catch up on the orders placed meanwhile.
@@ -385,13 +387,23 @@ def _live_link(link: StoreLink) -> StoreLink:
 
 @transaction.atomic
 def store_link_update_settings(
-    *, link: StoreLink, outlet: Outlet, register: Register, default_payment_type: PaymentType, acting_user
+    *,
+    link: StoreLink,
+    outlet: Outlet,
+    register: Register,
+    default_payment_type: PaymentType,
+    acting_user,
+    pickup_stock: str | None = None,
 ) -> StoreLink:
-    """Change where online sales are booked (applies to orders imported from now on)."""
+    """Change where online sales are booked and, with `pickup_stock`, which outlet's stock a pickup takes
+    (`PickupStock`; None leaves it). Applies to orders imported from now on."""
     link = _live_link(link)
     _check_places(link.retailer, outlet, register, default_payment_type)
+    if pickup_stock is not None and pickup_stock not in PickupStock.values:
+        raise LinkError("Choose where pickup orders take their stock from.", field="pickup_stock", code="pickup_stock")
     link.outlet, link.register, link.default_payment_type = outlet, register, default_payment_type
-    link.save(update_fields=["outlet", "register", "default_payment_type", "updated_at"])
+    link.pickup_stock = pickup_stock or link.pickup_stock
+    link.save(update_fields=["outlet", "register", "default_payment_type", "pickup_stock", "updated_at"])
     AuditEntry.objects.create(
         retailer=link.retailer,
         actor=acting_user,
@@ -401,6 +413,7 @@ def store_link_update_settings(
             "outlet": outlet.pk,
             "register": register.pk,
             "default_payment_type": default_payment_type.pk,
+            "pickup_stock": link.pickup_stock,
         },
     )
     sync_log(
@@ -410,6 +423,7 @@ def store_link_update_settings(
         outlet=outlet.name,
         register=register.name,
         payment_type=default_payment_type.name,
+        pickup=PickupStock(link.pickup_stock).label.lower(),
     )
     return link
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
@@ -26,9 +26,17 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.bc_types import Order, OrderProduct, PickupConsignment, Refund, ShippingConsignment, Transaction
-from integration.choices import ErrorCode, OrderSyncState, Reason
-from integration.models import OrderSync, PaymentMethodMap, StoreLink
+from integration.bc_types import (
+    Address,
+    Order,
+    OrderProduct,
+    PickupConsignment,
+    Refund,
+    ShippingConsignment,
+    Transaction,
+)
+from integration.choices import ErrorCode, OrderSyncState, PickupStock, Reason
+from integration.models import OrderSync, OutletLocation, PaymentMethodMap, StoreLink
 from integration.services.catalog_resolve import (
     LineRef,
     Resolution,
@@ -46,7 +54,7 @@ from integration.status_table import (
     status_for,
 )
 from pos.choices import Channel, PaymentKind, ProductKind, SaleStatus
-from pos.db import bulk_update_rows
+from pos.db import bulk_update_rows, insert_rows_missing, new_row
 from pos.models import PaymentType, Product, Sale
 from pos.services.fulfillment import OnlineFulfillmentSpec, fulfillments_follow_online_sales
 from pos.services.sales import (
@@ -164,11 +172,44 @@ class _Batch:
     now: object
     plans: list[Plan]
     logs: list = field(default_factory=list)
+    # BigCommerce location id -> (outlet id, outlet name), when pickups take the stock of the location's outlet.
+    pickup_outlets: dict[int, tuple[int, str]] = field(default_factory=dict)
+    # A historical import's orders per payment method not mapped yet: one warning per method and page.
+    unmapped: dict[str, list[int]] = field(default_factory=dict)
+    line_refs: dict[int, LineRef] = field(default_factory=dict)  # by id() of the order line
+
+    def line_ref(self, item: OrderProduct) -> LineRef:
+        """The line's product reference, made once per line whoever asks (resolving, mapping, logging)."""
+        ref = self.line_refs.get(id(item))
+        if ref is None:
+            ref = self.line_refs[id(item)] = _line_ref(item)
+        return ref
 
     def log(self, event, plan: Plan | None = None, **params) -> None:
         if self.options.mode == Mode.IMPORT and event in IMPORT_SUMMARISED:
             return  # the historical import writes one entry per page instead (failures keep theirs)
         self.logs.append(sync_log_build(link=self.link, event=event, order_sync=plan.sync if plan else None, **params))
+
+    def log_unmapped(self, plan: Plan, method: str) -> None:
+        """A payment method not mapped yet: said per order by a live sync, per method and page by an import."""
+        if self.options.mode != Mode.IMPORT:
+            payment_type = str(self.link.default_payment_type)
+            self.log(Event.PAYMENT_METHOD_UNMAPPED, plan, method=method, payment_type=payment_type)
+            return
+        self.unmapped.setdefault(method, []).append(plan.order.id)
+
+    def log_unmapped_summary(self) -> None:
+        payment_type = str(self.link.default_payment_type)
+        for method, orders in sorted(self.unmapped.items()):
+            self.log(
+                Event.PAYMENT_METHOD_UNMAPPED_ORDERS,
+                data={"method": method, "orders": len(orders)},
+                method=method,
+                count=len(orders),
+                first=min(orders),
+                last=max(orders),
+                payment_type=payment_type,
+            )
 
 
 # ---------------------------------------------------------------- entry point
@@ -180,13 +221,33 @@ def orders_apply(*, link: StoreLink, fetched: Sequence[FetchedOrder], options: A
     with transaction.atomic():
         syncs = _lock_order_syncs(link, [f.order.id for f in fetched], now)
         sales = {s.pk: s for s in Sale.objects.filter(pk__in=[s.sale_id for s in syncs.values() if s.sale_id])}
-        batch = _Batch(link, options, now, [])
+        batch = _Batch(link, options, now, [], pickup_outlets=_pickup_outlets(link))
         for f in _latest_per_order(fetched):
             sync = syncs[f.order.id]
             batch.plans.append(_decide(link, sync, sales.get(sync.sale_id), f, options))
         _apply_sales(batch)
         _record(batch)
     return [OrderOutcome(p.order.id, p.kind, p.sync.state, p.sync.sale_id) for p in batch.plans]
+
+
+def _pickup_outlets(link: StoreLink) -> dict[int, tuple[int, str]]:
+    """The outlets pickups take their stock from, by BigCommerce location (one query, only when the link's
+    setting asks for it; otherwise every online order takes the linked outlet's stock)."""
+    if link.pickup_stock != PickupStock.PICKUP_OUTLET:
+        return {}
+    rows = OutletLocation.objects.filter(link=link, outlet__active=True).values_list(
+        "location_id", "outlet_id", "outlet__name"
+    )
+    return {location_id: (outlet_id, name) for location_id, outlet_id, name in rows}
+
+
+def _stock_outlet(batch: _Batch, order: Order) -> tuple[int, str] | None:
+    """The outlet (id, name) whose stock a new sale takes when it is not the linked outlet: a pickup collected at
+    a BigCommerce location mapped to another outlet, with the link's setting on. None: the linked outlet."""
+    pickups = order.consignments.pickups if order.consignments else ()
+    location = pickups[0].location if pickups else None
+    outlet = batch.pickup_outlets.get(location.id) if location is not None and location.id is not None else None
+    return outlet if outlet is not None and outlet[0] != batch.link.outlet_id else None
 
 
 def _latest_per_order(fetched: Sequence[FetchedOrder]) -> list[FetchedOrder]:
@@ -203,9 +264,12 @@ def _lock_order_syncs(link: StoreLink, order_ids: list[int], now) -> dict[int, O
     rows = OrderSync.objects.select_for_update().filter(link=link, bc_order_id__in=order_ids).order_by("pk")
     locked = {row.bc_order_id: row for row in rows}
     if len(locked) < len(set(order_ids)):
-        OrderSync.objects.bulk_create(
-            [OrderSync(link=link, bc_order_id=oid, created_at=now) for oid in sorted(set(order_ids) - locked.keys())],
-            ignore_conflicts=True,
+        insert_rows_missing(
+            OrderSync,
+            [
+                new_row(OrderSync, link=link, bc_order_id=oid, created_at=now)
+                for oid in sorted(set(order_ids) - locked.keys())
+            ],
         )
         locked = {row.bc_order_id: row for row in rows.all()}
     return locked
@@ -281,9 +345,13 @@ def _sale_spec(
 ) -> SaleSpec:
     order, link = plan.order, batch.link
     voided = plan.status.outcome == Outcome.VOIDED
+    elsewhere = _stock_outlet(batch, order) if plan.sale is None else None
+    if elsewhere is not None:
+        location = order.consignments.pickups[0].location
+        batch.log(Event.ORDER_PICKUP_OUTLET, plan, location=location.name or location.id, outlet=elsewhere[1])
     spec = SaleSpec(
         sale=plan.sale,
-        outlet_id=link.outlet_id,
+        outlet_id=elsewhere[0] if elsewhere is not None else link.outlet_id,
         register_id=link.register_id,
         channel=Channel.BIGCOMMERCE,
         external_order_id=str(order.id),
@@ -302,7 +370,7 @@ def _sale_spec(
             inc_tax=order.total_inc_tax,
             discount=(order.discount_amount or Decimal("0")) + (order.coupon_discount or Decimal("0")),
         ),
-        lines=_lines(plan, resolution),
+        lines=_lines(batch, plan, resolution),
         payments=_payments(batch, plan, payment_types),
         returns=_returns(plan) if link.retailer.restock_refunded_items else (),
         moves_stock=batch.options.adjust_stock,
@@ -313,7 +381,7 @@ def _sale_spec(
 
 
 def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
-    refs = [_line_ref(item) for p in plans for item in p.order.products]
+    refs = [batch.line_ref(item) for p in plans for item in p.order.products]
     deleted = set().union(*(p.fetched.deleted_product_ids for p in plans))
     resolution = products_resolve(link=batch.link, refs=refs, deleted_product_ids=deleted)
     for product in resolution.created:
@@ -321,11 +389,13 @@ def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
             Event.PRODUCT_CREATED,
             name=product.name,
             sku=product.sku or "no SKU",
-            bc_order_id=_first_order_with(plans, product, resolution),
+            bc_order_id=_first_order_with(batch, plans, product, resolution),
         )
     for product in resolution.placeholders:
         batch.log(
-            Event.PLACEHOLDER_CREATED, name=product.name, bc_order_id=_first_order_with(plans, product, resolution)
+            Event.PLACEHOLDER_CREATED,
+            name=product.name,
+            bc_order_id=_first_order_with(batch, plans, product, resolution),
         )
     kinds = {kind for p in plans for attr, kind in CHARGE_KINDS if _charge(p.order, attr)[2]}
     kinds |= {ProductKind.FEE for p in plans if _fees(p.order)}
@@ -336,10 +406,10 @@ def _resolve_products(batch: _Batch, plans: list[Plan]) -> Resolution:
     return resolution
 
 
-def _first_order_with(plans: list[Plan], product: Product, resolution: Resolution) -> int | None:
+def _first_order_with(batch: _Batch, plans: list[Plan], product: Product, resolution: Resolution) -> int | None:
     for p in plans:
         for item in p.order.products:
-            if resolution.products.get(_line_ref(item).key) is product:
+            if resolution.products.get(batch.line_ref(item).key) is product:
                 return p.order.id
     return None
 
@@ -373,14 +443,15 @@ def _fees(order: Order) -> list:
     return [fee for fee in order.fees or () if fee.cost_inc_tax or fee.cost_ex_tax]
 
 
-def _lines(plan: Plan, resolution: Resolution) -> list[LineSpec]:
+def _lines(batch: _Batch, plan: Plan, resolution: Resolution) -> list[LineSpec]:
     lines = []
     for item in plan.order.products:
+        ref = batch.line_ref(item)
         lines.append(
             LineSpec(
                 key=str(item.id),
-                product=resolution.products[_line_ref(item).key],
-                name=_line_name(item),
+                product=resolution.products[ref.key],
+                name=ref.name,
                 sku=item.sku or "",
                 quantity=max(int(item.quantity), 0),
                 unit_price_ex_tax=item.price_ex_tax,
@@ -418,7 +489,7 @@ def _resolve_customers(batch: _Batch, plans: list[Plan]) -> dict[int, CustomerMa
                 last_name=billing.last_name or "",
                 company=billing.company or "",
                 phone=billing.phone or "",
-                address=asdict(billing),
+                address=_address(billing),
             )
         )
     matches = customers_resolve(link=batch.link, refs=refs)
@@ -431,6 +502,17 @@ def _resolve_customers(batch: _Batch, plans: list[Plan]) -> dict[int, CustomerMa
             how = "BigCommerce customer id" if match.how == "linked" else "same email"
             batch.log(Event.CUSTOMER_MATCHED, plan, customer=str(match.customer), how=how)
     return {id(p): m for p, m in zip(plans, matches, strict=True)}
+
+
+_ADDRESS_FIELDS = tuple(f.name for f in fields(Address))
+
+
+def _address(address: Address | None) -> dict[str, str]:
+    """An address as stored on a customer or a fulfilment: its fields (all text). Not `asdict`, which deep-copies
+    each value (a page of orders maps some 500 addresses)."""
+    if address is None:
+        return {}
+    return {name: getattr(address, name) for name in _ADDRESS_FIELDS}
 
 
 def _payment_types(link: StoreLink, plans: list[Plan]) -> dict[str, PaymentType | None]:
@@ -686,8 +768,7 @@ def _log_sale_changes(
     sale = result.sale
     unmapped = {p.method_label for p in result.new_payments if p.kind != PaymentKind.REFUND}
     for method in sorted(m for m in unmapped if payment_types.get(m) is None):
-        payment_type = batch.link.default_payment_type
-        batch.log(Event.PAYMENT_METHOD_UNMAPPED, plan, method=method or "(none)", payment_type=str(payment_type))
+        batch.log_unmapped(plan, method or "(none)")
     if result.line_changes:
         batch.log(Event.ORDER_EDITED, plan, invoice=sale.invoice_number, detail="; ".join(result.line_changes))
     if result.new_refunds:
@@ -697,7 +778,7 @@ def _log_sale_changes(
             Event.ORDER_RESTOCKED,
             plan,
             detail=", ".join(result.returned),
-            outlet=batch.link.outlet.name,
+            outlet=sale.outlet.name if sale.outlet_id != batch.link.outlet_id else batch.link.outlet.name,
             invoice=sale.invoice_number,
         )
 
@@ -757,7 +838,7 @@ def _fulfillment_specs(plan: Plan) -> list[OnlineFulfillmentSpec]:
         specs.append(
             OnlineFulfillmentSpec(
                 pickup=address is None,
-                shipping_address=asdict(address) if address else {},
+                shipping_address=_address(address),
                 external_address_id=str(consignment.id) if address is not None else "",
                 shipping_method=((consignment.shipping_method or "") if address is not None else "")[:200],
                 consignment=key,
@@ -860,6 +941,7 @@ def _record(batch: _Batch) -> None:
             "updated_at",
         ],
     )
+    batch.log_unmapped_summary()
     sync_log_save(batch.logs)
     if imported:
         link_id = batch.link.pk

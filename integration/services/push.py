@@ -133,6 +133,14 @@ def push_run(*, link_id: int, client=None) -> PushReport:
     return report
 
 
+def push_locations(*, link: StoreLink, client, outlet_ids: set[int]) -> tuple[dict[int, int], int]:
+    """Outlet id -> BigCommerce location id for these outlets, by the push's own rule (mapped outlets; the linked
+    outlet unmapped goes to the store's only location), and the API calls it took. For the drift read-back, which
+    must read the locations the push writes."""
+    push = _LinkPush(link, client)
+    return push._locations(outlet_ids), push.report.calls
+
+
 def push_runs(items: Sequence[WorkItem], *, client=None) -> None:
     """The `bc.push` handler: one run per link (the work's key); an error fails that link's work."""
     for item in items:

@@ -18,6 +18,7 @@ from config.observability import log_after_commit
 from integration.choices import LogLevel, OrderSyncState
 from integration.metrics import sync_log_observe
 from integration.models import OrderSync, StoreLink, SyncLogEntry
+from pos.db import new_row
 
 logger = logging.getLogger("integration.sync")
 
@@ -86,6 +87,12 @@ class Event:
         "Order {order}: shipped in BigCommerce ({detail}); the fulfilment of sale #{invoice} counts them as sent, "
         "so they are not shipped again.",
     )
+    ORDER_PICKUP_OUTLET = _e(
+        "order_pickup_outlet",
+        LogLevel.INFO,
+        "Order {order} is collected at {location}: its stock is taken from {outlet}, the outlet mapped to that "
+        "location, as Settings › BigCommerce asks.",
+    )
     ORDER_FROM_POS = _e(
         "order_from_pos", LogLevel.INFO, "Order {order} came from this POS's own channel; not imported back."
     )
@@ -109,6 +116,12 @@ class Event:
         LogLevel.WARNING,
         "Order {order}: payment method “{method}” is not mapped; booked as “{payment_type}”. "
         "Map it in Settings › BigCommerce.",
+    )
+    PAYMENT_METHOD_UNMAPPED_ORDERS = _e(
+        "payment_method_unmapped",
+        LogLevel.WARNING,
+        "Payment method “{method}” is not mapped: {count} imported order(s) from {first} to {last} booked as "
+        "“{payment_type}”. Map it in Settings › BigCommerce.",
     )
     SYNC_RETRYING = _e(
         "sync_retrying",
@@ -144,7 +157,7 @@ class Event:
         "link_settings_changed",
         LogLevel.INFO,
         "{user} changed the link settings: online sales go to {outlet}, register {register}, paid by default as "
-        "“{payment_type}”.",
+        "“{payment_type}”; pickups take the stock of {pickup}.",
     )
     PAYMENT_METHODS_MAPPED = _e("payment_methods_mapped", LogLevel.INFO, "{user} mapped payment methods: {detail}.")
     LOCATIONS_MAPPED = _e(
@@ -178,6 +191,18 @@ class Event:
         "{name} ({sku}) is linked to BigCommerce product {bc_product}, which {reason}: its stock and price are "
         "not pushed. Nothing to do if that is intended; if the item was replaced in BigCommerce, the next online "
         "order of the new one links it.",
+    )
+    STOCK_DRIFT_CORRECTED = _e(
+        "stock_drift_corrected",
+        LogLevel.WARNING,
+        "Stock of {name} ({sku}) at {outlet} (BigCommerce location {location}) was {bc_level} in BigCommerce but "
+        "{pos_level} in the POS: {reason}. It is set back to {sent_level}. Change stock in the POS, not in "
+        "BigCommerce: the POS is the system of record.",
+    )
+    STOCK_DRIFT_FAILED = _e(
+        "stock_drift_failed",
+        LogLevel.ERROR,
+        "BigCommerce's stock levels could not be read back: {message} It is tried again at the next check.",
     )
     IMPORT_STARTED = _e("import_started", LogLevel.INFO, "Historical import started by {user}.")
     IMPORT_FINISHED = _e(
@@ -227,7 +252,8 @@ def sync_log_build(
     prefix = f"Order {order_id}: "
     if message.startswith(prefix + f"Order {order_id} "):
         message = message[len(prefix) :]
-    return SyncLogEntry(
+    return new_row(
+        SyncLogEntry,
         retailer_id=link.retailer_id,
         link=link,
         order_sync=order_sync,

@@ -58,7 +58,7 @@ from pos.choices import (
     SaleStatus,
     WritebackState,
 )
-from pos.db import inserter
+from pos.db import inserter, new_row
 from pos.models import Fulfillment, FulfillmentEvent, FulfillmentLine, Sale, SaleLine, User
 
 logger = logging.getLogger(__name__)
@@ -481,7 +481,8 @@ def _create_online(pairs: list[tuple[OnlineFulfillmentSpec, list[SaleLine]]], in
     specs = [spec for spec, _ in pairs]
     fulfillments, lines_of, sent = [], [], {}
     for spec, goods in pairs:
-        fulfillment = Fulfillment(
+        fulfillment = new_row(
+            Fulfillment,
             retailer_id=spec.sale.retailer_id,
             sale=spec.sale,
             consignment=spec.consignment[:80],
@@ -495,7 +496,14 @@ def _create_online(pairs: list[tuple[OnlineFulfillmentSpec, list[SaleLine]]], in
             if sale_line.quantity > 0:
                 q = spec.sent_of(sale_line)
                 mine.append(
-                    FulfillmentLine(sale_line=sale_line, quantity=sale_line.quantity, picked=q, packed=q, fulfilled=q)
+                    new_row(
+                        FulfillmentLine,
+                        sale_line=sale_line,
+                        quantity=sale_line.quantity,
+                        picked=q,
+                        packed=q,
+                        fulfilled=q,
+                    )
                 )
         fulfillment.state = _state_after_sent(mine, State.NEW)
         fulfillment.completed_at = now if fulfillment.state == State.COMPLETED else None
@@ -505,10 +513,11 @@ def _create_online(pairs: list[tuple[OnlineFulfillmentSpec, list[SaleLine]]], in
     events = []
     for spec, fulfillment, mine in zip(specs, fulfillments, lines_of, strict=True):
         for line in mine:
-            line.fulfillment = fulfillment
+            line.fulfillment_id = fulfillment.pk  # the id only: nothing reads the fulfilment through its lines here
         kind = _TYPE_WORDS[fulfillment.type]
         events.append(
-            FulfillmentEvent(
+            new_row(
+                FulfillmentEvent,
                 fulfillment=fulfillment,
                 action=Action.CREATED,
                 message=f"Created for a {kind}: {_units(sum(line.quantity for line in mine))}.",
@@ -522,7 +531,9 @@ def _create_online(pairs: list[tuple[OnlineFulfillmentSpec, list[SaleLine]]], in
             message = f"The order was already {spec.sale.bc_status_label} in BigCommerce when it was imported."
         else:
             message = f"Already shipped in BigCommerce when the order was imported: {shipped}. The rest is to do."
-        events.append(FulfillmentEvent(fulfillment=fulfillment, action=Action.SHIPPED_IN_BIGCOMMERCE, message=message))
+        events.append(
+            new_row(FulfillmentEvent, fulfillment=fulfillment, action=Action.SHIPPED_IN_BIGCOMMERCE, message=message)
+        )
     insert(FulfillmentLine, [line for mine in lines_of for line in mine])
     insert(FulfillmentEvent, events)
     return sent

@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from pos.choices import Channel, MovementReason, PaymentKind, PaymentState, SaleStatus
-from pos.db import bulk_update_rows, inserter
+from pos.db import bulk_update_rows, inserter, new_row
 from pos.models import (
     Customer,
     InventoryMovement,
@@ -366,7 +366,8 @@ def sales_write(
         results = []
         for spec in specs:
             if spec.sale is None:
-                spec.sale = Sale(
+                spec.sale = new_row(
+                    Sale,
                     retailer_id=retailer_id,
                     outlet_id=spec.outlet_id,
                     register_id=spec.register_id,
@@ -444,7 +445,8 @@ def _payments(specs: Sequence[SaleSpec], results: list[SaleWritten]) -> tuple[li
         for want in spec.payments:
             old = current.get((want.kind, want.external_id)) if want.external_id else None
             if old is None:
-                payment = SalePayment(
+                payment = new_row(
+                    SalePayment,
                     sale=sale,
                     payment_type=want.payment_type,
                     kind=want.kind,
@@ -486,7 +488,6 @@ def _lines(specs: Sequence[SaleSpec], results: list[SaleWritten], insert) -> Non
         for position, want in enumerate(spec.lines, start=1):
             wanted[want.key] = want
             values = {
-                "product_id": want.product.pk,
                 "position": position,
                 "name": want.name[:255],
                 "sku": (want.sku or "")[:255],
@@ -500,15 +501,16 @@ def _lines(specs: Sequence[SaleSpec], results: list[SaleWritten], insert) -> Non
             }
             line = current.get(want.key)
             if line is None:
-                created = SaleLine(sale=result.sale, external_line_id=want.key, **values)
-                created.product = want.product  # known: whoever reads the line next needs no query for it
+                # The product object, not only its id: whoever reads the line next needs no query for it.
+                created = new_row(SaleLine, sale=result.sale, external_line_id=want.key, product=want.product, **values)
                 to_create.append(created)
                 result.new_lines.append(created)
                 if not result.created:
                     result.line_changes.append(f"added {want.quantity} x {values['name']}")
-            elif any(getattr(line, k) != v for k, v in values.items()):
+            elif line.product_id != want.product.pk or any(getattr(line, k) != v for k, v in values.items()):
                 if line.quantity != want.quantity:
                     result.line_changes.append(f"{values['name']}: {line.quantity} → {want.quantity}")
+                line.product_id = want.product.pk
                 for k, v in values.items():
                     setattr(line, k, v)
                 to_update.append(line)

@@ -372,6 +372,25 @@ def test_the_admin_changes_where_sales_are_booked(admin_client, linked, retailer
     assert "Saved." in _messages(response)[0]
 
 
+@pytest.mark.parametrize("choice", ["pickup_outlet", "linked_outlet"])
+def test_the_admin_chooses_whose_stock_pickups_take(admin_client, linked, choice):
+    StoreLink.objects.filter(pk=linked.pk).update(pickup_stock="pickup_outlet" if choice == "linked_outlet" else "")
+    page = admin_client.get(PAGE).content.decode()
+    assert "Pickup orders take stock from" in page and "The outlet mapped to the pickup location" in page
+    places = {"outlet": linked.outlet_id, "register": linked.register_id}
+
+    response = admin_client.post(
+        _url("update"),
+        {**places, "default_payment_type": linked.default_payment_type_id, "pickup_stock": choice},
+        follow=True,
+    )
+
+    linked.refresh_from_db()
+    assert linked.pickup_stock == choice
+    assert "Saved." in _messages(response)[0]
+    assert f'<option value="{choice}" selected>' in admin_client.get(PAGE).content.decode()
+
+
 def test_a_register_of_another_outlet_is_refused_on_the_form(admin_client, linked, retailer):
     till = factories.RegisterFactory(outlet=factories.OutletFactory(retailer=retailer, name="Shop"), name="Till")
 

@@ -38,6 +38,7 @@ _SPEC_BY_PREFIX = (
     ("/v3/catalog/variants", "catalog/product-variants_catalog.v3.yml"),
     ("/v3/catalog/products/{}/variants", "catalog/product-variants_catalog.v3.yml"),
     ("/v3/catalog/products", "catalog/products_catalog.v3.yml"),
+    ("/v3/inventory/locations/{}/items", "inventory.v3.yml"),
     ("/v3/inventory/locations", "locations.v3.yml"),
     ("/v3/inventory/adjustments", "inventory.v3.yml"),
 )
@@ -66,6 +67,7 @@ OPERATIONS = (
     ("catalog/product-variants_catalog.v3.yml", "/catalog/products/{product_id}/variants/{variant_id}", "put"),
     ("locations.v3.yml", "/inventory/locations", "get"),
     ("inventory.v3.yml", "/inventory/adjustments/absolute", "put"),
+    ("inventory.v3.yml", "/inventory/locations/{location_id}/items", "get"),
 )
 
 

@@ -90,6 +90,7 @@ def test_periodic_work_exists_for_every_active_link_and_the_daily_jobs(retailer,
         ("bc.reconcile", str(link.pk)),
         ("bc.hooks", str(link.pk)),
         ("bc.catalog_ids", str(link.pk)),
+        ("bc.stock_drift", str(link.pk)),
         ("bc.attention_digest", "all"),
         ("bc.sync_log_expire", "all"),
     }

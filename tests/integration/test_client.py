@@ -278,6 +278,39 @@ def test_get_order_fetches_all_products_when_bigcommerce_cut_the_inline_lines(cl
 
 
 @responses.activate
+def test_an_order_without_consignments_is_read_from_its_products_and_shipping_addresses(client):
+    # the spec's own example of an order has no `consignments`
+    assert "consignments" not in _order(5)
+    responses.get(f"{BASE}/v2/orders/5", json=_order(5))
+    responses.get(f"{BASE}/v2/orders/5/products", json=[_line(1), _line(2), _line(3, address_id=0)])
+    address = {**_shipping_address_example(), "id": 51, "order_id": 5}
+    responses.get(f"{BASE}/v2/orders/5/shipping_addresses", json=[address])
+
+    order = client.get_order(5)
+
+    assert [li.id for li in order.products] == [1, 2, 3]
+    [shipping] = order.consignments.shipping
+    assert shipping.id == 51 and [li.id for li in shipping.line_items] == [1, 2]
+    assert shipping.address.city == address["city"]
+    assert [li.id for li in order.consignments.other_line_items] == [3]
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_an_order_whose_lines_ship_to_an_address_it_does_not_list_is_unreadable(client):
+    responses.get(f"{BASE}/v2/orders/5", json=_order(5))
+    responses.get(f"{BASE}/v2/orders/5/products", json=[_line(1, address_id=77)])
+    responses.get(f"{BASE}/v2/orders/5/shipping_addresses", json=[])
+
+    with pytest.raises(ApiBadResponse, match="77"):
+        client.get_order(5)
+
+
+def _shipping_address_example() -> dict:
+    return example_responses("orders.v2.oas2.yml", "/orders/{order_id}/shipping_addresses", "get")[0][1][0]
+
+
+@responses.activate
 def test_iter_orders_streams_pages_until_bigcommerce_answers_204(client):
     responses.get(f"{BASE}/v2/orders", json=[_order(i) for i in range(1, 3)])
     responses.get(f"{BASE}/v2/orders", json=[_order(i) for i in range(3, 5)])

@@ -24,10 +24,13 @@ from integration.services.historical_import import (
     historical_import_switch_set,
     import_options,
 )
+from integration.services.order_sync import ORDER_SYNC
+from integration.services.reconcile import reconcile_run
 from integration.status_table import Outcome, status_for
 from pos.choices import AuditAction, Channel, ProductKind
 from pos.models import AuditEntry, InventoryLevel, InventoryMovement, Product, Retailer, Sale
 from tests.work_helpers import sync_order
+from work import kernel
 from work.models import WorkItem
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -54,6 +57,14 @@ def _expected(sandbox):
         if status_for(store.order(store.FIRST_ORDER_ID + i).status_id).outcome == Outcome.SKIP
     )
     return store.order_count() - skip, skip
+
+
+def _expected_before(sandbox, first_new_id):
+    """(imported, skipped) of the sandbox's orders placed before the order `first_new_id`."""
+    store = sandbox.store
+    ids = range(store.FIRST_ORDER_ID, first_new_id)
+    skip = sum(1 for i in ids if status_for(store.order(i).status_id).outcome == Outcome.SKIP)
+    return len(ids) - skip, skip
 
 
 def _run(link, admin_user, **options):
@@ -259,13 +270,19 @@ def test_a_worker_killed_mid_run_resumes_and_finishes_with_the_right_totals(sand
     assert len(external) == imported == len(set(external))
 
 
-@pytest.mark.sandbox(orders=30)
-def test_the_next_window_is_read_while_this_one_is_applied_and_no_page_twice(sandbox, link, admin_user, settings):
+def _first_page_applied(sandbox, link, admin_user, settings):
+    """An import started with windows of one page of 10, its first step run, the sandbox's request log cleared
+    before it."""
     settings.HISTORICAL_IMPORT_WINDOW_PAGES = 1
     run = historical_import_start(link=link, options=import_options(link=link), acting_user=admin_user)
     sandbox.store.request_log.clear()
-
     historical_import_step(import_id=run.pk, page_size=10, request_next=False)
+    return run
+
+
+@pytest.mark.sandbox(orders=30)
+def test_the_next_window_is_read_while_this_one_is_applied_and_no_page_twice(sandbox, link, admin_user, settings):
+    run = _first_page_applied(sandbox, link, admin_user, settings)
     fetch_ahead_join()
 
     run.refresh_from_db()
@@ -275,8 +292,30 @@ def test_the_next_window_is_read_while_this_one_is_applied_and_no_page_twice(san
     run.refresh_from_db()
     imported, skipped = _expected(sandbox)
     assert (run.state, run.seen, run.imported, run.skipped) == (ImportState.COMPLETED, 30, imported, skipped)
-    # 3 full pages and the empty one that ends the range, each read once
-    assert len(sandbox.store.request_log.records(endpoint="list_orders")) == 4
+    # 3 full pages, each read once; the run's count ended the range, not an empty page
+    assert len(sandbox.store.request_log.records(endpoint="list_orders")) == 3
+
+
+@pytest.mark.sandbox(orders=30)
+def test_orders_placed_during_an_import_that_ends_on_its_count_are_synced_live(sandbox, link, admin_user, settings):
+    # given an import of the 30 orders placed before the link, one page (10) applied
+    run = _first_page_applied(sandbox, link, admin_user, settings)
+    # when orders are placed meanwhile: one whose webhook arrives, one whose webhook BigCommerce never sends
+    after_the_link = int(link.linked_at.timestamp()) + 1  # the sandbox dates orders in whole seconds
+    delivered, missed = (sandbox.store.place_order(status_id=11, created=after_the_link).id for _ in range(2))
+    assert sync_order(link, delivered).state == "imported"
+    historical_import_run(import_id=run.pk, page_size=10)
+    # then the import ends on its count (no empty page after the third full one) with exactly its range...
+    run.refresh_from_db()
+    imported, skipped = _expected_before(sandbox, delivered)
+    assert (run.state, run.seen, run.imported, run.skipped) == (ImportState.COMPLETED, 30, imported, skipped)
+    assert len(sandbox.store.request_log.records(endpoint="list_orders")) == 3
+    # ... and reconciliation syncs the order webhooks missed, once
+    assert missed in (reconcile_run(link=link).missed or [])
+    kernel.drain(only={ORDER_SYNC}, budget=600)
+    external = list(Sale.objects.values_list("external_order_id", flat=True))
+    assert len(external) == len(set(external)) == imported + 2
+    assert {str(delivered), str(missed)} <= set(external)
 
 
 @pytest.mark.sandbox(orders=30)

@@ -1,4 +1,5 @@
-"""pos.db.insert_rows: rows go in as a set (ids from the sequence, COPY) exactly as bulk_create writes them."""
+"""pos.db: `insert_rows` puts rows in as a set (ids from the sequence, COPY) exactly as bulk_create writes them;
+`new_row` makes the instance the model's constructor makes; `insert_rows_missing` skips rows already there."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from pos.db import insert_rows
-from pos.models import Customer, FulfillmentEvent, Sale, SaleLine
+from pos.db import insert_rows, insert_rows_missing, new_row
+from pos.models import Customer, Fulfillment, FulfillmentEvent, Product, Sale, SaleLine
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -132,3 +133,61 @@ def test_a_child_pointing_at_a_parent_inserted_since_gets_its_id(retailer):
     insert_rows(SalePayment, [payment])
 
     assert SalePayment.objects.get(pk=payment.pk).sale_id == sale.pk
+
+
+def _values(obj, exclude=()):
+    return {f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if f.attname not in exclude}
+
+
+def test_new_row_makes_the_instance_the_constructor_makes(retailer, django_assert_num_queries):
+    # given a sale and a product, saved
+    sale = factories.SaleFactory(retailer=retailer)
+    product = factories.ProductFactory(retailer=retailer)
+    line = {"sale": sale, "product": product, "position": 1, "name": AWKWARD, "quantity": 2, "external_line_id": "7"}
+    line |= {"unit_price_ex_tax": Decimal("5"), "unit_price_inc_tax": Decimal("6"), "total_ex_tax": Decimal("10")}
+    line |= {"total_tax": Decimal("2"), "total_inc_tax": Decimal("12")}
+    # when each model is built both ways
+    pairs = [
+        (SaleLine(**line), new_row(SaleLine, **line)),
+        (Fulfillment(retailer=retailer, sale=sale), new_row(Fulfillment, retailer=retailer, sale=sale)),
+        (
+            FulfillmentEvent(fulfillment_id=1, action="created", message="m"),
+            new_row(FulfillmentEvent, fulfillment_id=1, action="created", message="m"),
+        ),
+    ]
+    # then the values agree (the times are their own), the rows are new and relations need no query
+    for made, fast in pairs:
+        assert _values(fast, ("created_at",)) == _values(made, ("created_at",))
+        assert fast._state.adding and fast._state.db is None
+    with django_assert_num_queries(0):
+        assert pairs[0][1].product is product and pairs[0][1].sale is sale
+    assert pairs[2][1].data == {} and pairs[2][1].data is not pairs[2][0].data
+    with pytest.raises(TypeError, match="unexpected keyword argument 'colour'"):
+        new_row(SaleLine, colour="red")
+
+
+def test_rows_made_by_new_row_are_written_as_the_constructor_s(retailer):
+    fulfillment = factories.FulfillmentFactory(sale__retailer=retailer, retailer=retailer)
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    values = {"fulfillment": fulfillment, "action": "created", "message": AWKWARD, "data": {"a": [1]}, "created_at": at}
+
+    reference = FulfillmentEvent.objects.bulk_create([FulfillmentEvent(**values)])
+    copied = insert_rows(FulfillmentEvent, [new_row(FulfillmentEvent, **values)])
+
+    assert _rows(FulfillmentEvent, [copied[0].pk]) == _rows(FulfillmentEvent, [reference[0].pk])
+
+
+def test_insert_rows_missing_leaves_rows_a_unique_constraint_already_holds(retailer):
+    # given a product with SKU A
+    factories.ProductFactory(retailer=retailer, sku="A", name="Kept")
+    rows = [
+        new_row(Product, retailer=retailer, sku=sku, name=f"New {sku}", retail_price=1, supply_price=1)
+        for sku in ("A", "B", "C")
+    ]
+
+    # when A, B and C are inserted unless present
+    insert_rows_missing(Product, rows)
+
+    # then A is untouched and B and C are new, in one statement whatever their number
+    names = dict(Product.objects.filter(retailer=retailer).values_list("sku", "name"))
+    assert names == {"A": "Kept", "B": "New B", "C": "New C"}

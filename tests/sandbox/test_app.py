@@ -370,3 +370,23 @@ def test_include_fields_takes_only_the_specs_values_and_the_id_always_comes(sand
 
     assert refused.status_code == 422 and "id" in refused.json()["title"]
     assert asked.status_code == 200 and set(asked.json()["data"][0]) == {"id", "sku"}
+
+
+def test_a_level_edited_in_the_control_panel_reads_back_through_the_inventory_api(sandbox, bc_client):
+    # given a variant at location 1
+    variant = next(iter(sandbox.store.variants.values()))
+    sandbox.store.request_log.clear()
+
+    # when the merchant edits its level in the control panel
+    edited = _control(sandbox, "PUT", "/inventory", {"location_id": 1, "variant_id": variant.id, "quantity": 7})
+
+    # then the location's items say so, and the edit was no API request
+    assert edited == {"location_id": 1, "variant_id": variant.id, "quantity": 7}
+    assert dict(bc_client.iter_location_stock(1))[variant.id] == 7
+    assert sandbox.store.request_log.counts() == {"list_location_items": 1}
+    unknown = HTTP.put(
+        f"{sandbox.url}/__sandbox__/inventory",
+        json={"location_id": 9, "variant_id": variant.id, "quantity": 1},
+        timeout=5,
+    )
+    assert unknown.status_code == 404
