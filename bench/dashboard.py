@@ -128,7 +128,7 @@ def _bulk(cur, retailer_id: int, registers: list[tuple[int, int]], link_id: int,
         INSERT INTO pos_sale (retailer_id, outlet_id, register_id, customer_id, user_id, channel, external_order_id,
             invoice_number, sale_date, status, payment_state, bc_status_id, bc_status_label, currency, total_ex_tax,
             total_tax, total_inc_tax, discount_total, amount_paid, amount_refunded, stock_moved, customer_note,
-            staff_note, voided_at, void_reason, created_at, updated_at)
+            staff_note, voided_at, void_reason, created_at, updated_at, original_currency)
         SELECT %(r)s, (%(outlets)s::bigint[])[1 + g %% 10], (%(registers)s::bigint[])[1 + g %% 10],
                CASE WHEN g %% 10 < 7 THEN %(c0)s + (g * 7919) %% %(customers)s END, NULL,
                CASE WHEN online THEN 'bigcommerce' ELSE 'in_store' END,
@@ -141,7 +141,7 @@ def _bulk(cur, retailer_id: int, registers: list[tuple[int, int]], link_id: int,
                     'Awaiting Fulfillment', 'Shipped', 'Awaiting Shipment', 'Awaiting Payment',
                     'Partially Refunded'])[1 + g %% 6] ELSE '' END,
                'USD', total, round(total * 0.1, 4), round(total * 1.1, 4), 0, round(total * 1.1, 4), 0, true, '', '',
-               CASE WHEN voided THEN now() END, '', now(), now()
+               CASE WHEN voided THEN now() END, '', now(), now(), ''
         FROM (SELECT g, g %% 5 < 2 AS online, g %% 33 = 0 AS voided, ((g * 37) %% 50000) / 100.0 + 5 AS total
               FROM generate_series(1, %(n)s::bigint) g) s
         """,

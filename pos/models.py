@@ -394,6 +394,12 @@ class Sale(models.Model):
         return f"Sale #{self.invoice_number}"
 
     @property
+    def fulfillment(self) -> Fulfillment | None:
+        """The sale's first fulfilment (its only one unless the order ships to several addresses), or None.
+        Reads `fulfillments` prefetched when they are."""
+        return next(iter(self.fulfillments.all()), None)
+
+    @property
     def balance(self) -> Decimal:
         """What the customer still owes (never negative)."""
         if self.status == SaleStatus.VOIDED:
@@ -451,10 +457,17 @@ class SalePayment(models.Model):
 
 
 class Fulfillment(models.Model):
-    """Getting an online sale's goods to the customer: shipped (delivery) or collected (pickup)."""
+    """Getting an online sale's goods to the customer: shipped (delivery) or collected (pickup).
+
+    One per consignment of the order: an order shipped to two addresses has two, each with its own address, lines,
+    state, history, shipments and write-back. `consignment` names it within its sale ("shipping:<order address
+    id>", "pickup:<pickup consignment id>"); blank for a sale fulfilled as a whole (an in-store sale, an order
+    with no consignments, or a fulfilment from before consignments were told apart: its sale's first one).
+    """
 
     retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="fulfillments")
-    sale = models.OneToOneField(Sale, on_delete=models.CASCADE, related_name="fulfillment")
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="fulfillments")
+    consignment = models.CharField(max_length=80, blank=True, default="", db_default="")
     type = models.CharField(max_length=10, choices=FulfillmentType.choices, default=FulfillmentType.DELIVERY)
     state = models.CharField(max_length=10, choices=FulfillmentState.choices, default=FulfillmentState.NEW)
     shipping_address = models.JSONField(default=dict, blank=True)
@@ -477,6 +490,9 @@ class Fulfillment(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["retailer", "state", "created_at"], name="fulfillment_queue_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["sale", "consignment"], name="fulfillment_unique_consignment"),
+        ]
 
     def __str__(self) -> str:
         return f"Fulfillment for {self.sale}"

@@ -23,6 +23,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 
@@ -302,7 +303,8 @@ def _fulfillment_search(*, type: str, query: str) -> Q:
 
 
 def fulfillment_queue(*, retailer: Retailer, tab: str = FULFILLMENT_OPEN_TAB, type: str = "", query: str = ""):
-    """The Fulfillments list: one tab (open = new, picking and packed), oldest first, with item counts.
+    """The Fulfillments list: one row per fulfilment (an order shipping to two addresses has two), one tab (open =
+    new, picking and packed), oldest first, with item counts and the city it ships to (`ship_city`).
 
     One query for any page size: the sale and customer are joined, the line totals are aggregated.
     """
@@ -311,7 +313,11 @@ def fulfillment_queue(*, retailer: Retailer, tab: str = FULFILLMENT_OPEN_TAB, ty
         .filter(_fulfillment_search(type=type, query=query))
         .select_related("sale", "sale__customer")
         .defer("shipping_address", "sale__customer_note", "sale__staff_note", "sale__customer__address")
-        .annotate(units=Coalesce(Sum("lines__quantity"), 0), units_fulfilled=Coalesce(Sum("lines__fulfilled"), 0))
+        .annotate(
+            units=Coalesce(Sum("lines__quantity"), 0),
+            units_fulfilled=Coalesce(Sum("lines__fulfilled"), 0),
+            ship_city=KT("shipping_address__city"),
+        )
         .order_by("created_at", "id")
     )
     if tab == FULFILLMENT_OPEN_TAB:
@@ -448,13 +454,15 @@ def sales_history(*, retailer: Retailer, filters: SaleFilters) -> QuerySet[Sale]
         # NOT EXISTS, not a LEFT JOIN ... IS NULL: the join is shared with select_related and hides the anti-join.
         sales = sales.filter(~Exists(Fulfillment.objects.filter(sale=OuterRef("pk"))))
     elif filters.fulfillment_state:
-        sales = sales.filter(fulfillment__state=filters.fulfillment_state)
+        in_state = Fulfillment.objects.filter(sale=OuterRef("pk"), state=filters.fulfillment_state)
+        sales = sales.filter(Exists(in_state))  # any of its fulfilments (one per consignment)
     if filters.q.strip():
         sales = sales.filter(_sale_search(retailer, filters.q))
     key, descending = SALE_SORTS.get(filters.sort, SALE_SORTS["-date"])
     return (
-        sales.select_related("customer", "outlet", "register", "fulfillment")
-        .defer("customer__address", "customer_note", "staff_note", "fulfillment__shipping_address")
+        sales.select_related("customer", "outlet", "register")
+        .prefetch_related(Prefetch("fulfillments", queryset=Fulfillment.objects.defer("shipping_address")))
+        .defer("customer__address", "customer_note", "staff_note")
         .order_by(f"-{key}" if descending else key, "-pk" if descending else "pk")
     )
 
@@ -484,7 +492,7 @@ def sale_for_detail(*, retailer: Retailer) -> QuerySet[Sale]:
     row and link."""
     return (
         Sale.objects.for_retailer(retailer)
-        .select_related("customer", "outlet", "register", "user", "fulfillment", "order_sync__link")
+        .select_related("customer", "outlet", "register", "user", "order_sync__link")
         .prefetch_related(
             "lines",
             "payments__payment_type",
@@ -493,8 +501,9 @@ def sale_for_detail(*, retailer: Retailer) -> QuerySet[Sale]:
                 queryset=InventoryMovement.objects.filter(reason=MovementReason.RETURN).select_related("product"),
                 to_attr="returns",
             ),
-            Prefetch("fulfillment__lines", queryset=FulfillmentLine.objects.select_related("sale_line")),
-            Prefetch("fulfillment__events", queryset=FulfillmentEvent.objects.select_related("actor")),
+            "fulfillments",
+            Prefetch("fulfillments__lines", queryset=FulfillmentLine.objects.select_related("sale_line")),
+            Prefetch("fulfillments__events", queryset=FulfillmentEvent.objects.select_related("actor")),
         )
     )
 
@@ -552,7 +561,7 @@ def sales_csv_rows(*, retailer: Retailer, filters: SaleFilters, chunk_size: int 
     yield [f"Date ({retailer.time_zone})" if column == "Date" else column for column in SALES_CSV_HEADER]
     for sale in sales_history(retailer=retailer, filters=filters).iterator(chunk_size=chunk_size):
         customer = sale.customer
-        fulfillment = getattr(sale, "fulfillment", None)
+        states = ", ".join(f.get_state_display() for f in sale.fulfillments.all())
         yield [
             str(sale.invoice_number),
             sale.sale_date.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
@@ -565,7 +574,7 @@ def sales_csv_rows(*, retailer: Retailer, filters: SaleFilters, chunk_size: int 
             sale.get_status_display(),
             sale.get_payment_state_display(),
             _cell(sale.bc_status_label),
-            fulfillment.get_state_display() if fulfillment else "",
+            states,
             sale.currency,
             *(
                 _plain(v)

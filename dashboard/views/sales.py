@@ -78,7 +78,6 @@ def sale_rows(sales) -> list[SaleRow]:
     for sale in sales:
         customer = sale.customer
         name = customer.full_name if customer else ""
-        fulfillment = getattr(sale, "fulfillment", None)
         balance = sale.balance
         rows.append(
             SaleRow(
@@ -94,7 +93,8 @@ def sale_rows(sales) -> list[SaleRow]:
                 register=sale.register.name,
                 badges=badge(sale.status, "sale") + badge(sale.payment_state, "payment"),
                 bc_status=sale.bc_status_label or "—",
-                fulfillment=badge(fulfillment.state, "fulfillment") if fulfillment else SafeString(""),
+                # One badge per fulfilment (an order shipping to two addresses has two).
+                fulfillment=SafeString(" ".join(badge(f.state, "fulfillment") for f in sale.fulfillments.all())),
                 total=f"{sale.currency} {money(sale.total_inc_tax)}",
                 owes=money(balance) if balance else "",
                 original=(
@@ -140,7 +140,7 @@ class SaleDetailView(RetailerRequiredMixin, DetailView):
         return super().get_context_data(
             order_sync=sync,
             bc_order_url=sync.link.control_panel_order_url(sync.bc_order_id) if sync else "",
-            fulfillment=getattr(self.object, "fulfillment", None),
+            fulfillments=list(self.object.fulfillments.all()),
             open_fulfillment_states=FulfillmentState.open_states(),
             timeline_recent=timeline.items[-SALE_DETAIL_TIMELINE:][::-1] if timeline else [],
             **kwargs,

@@ -103,7 +103,9 @@ def fulfillment_writeback_run(*, fulfillment: Fulfillment, client: WritebackClie
 
             client = BigCommerceClient.for_link(link)
         try:
-            done = _ship(locked, client, order_id) if not locked.is_pickup else _mark_completed(client, order_id)
+            done = (
+                _ship(locked, client, order_id) if not locked.is_pickup else _mark_completed(locked, client, order_id)
+            )
         except _Precondition as problem:
             return _record_failure(locked, locked, str(problem))
         return _record_success(locked, locked, done)
@@ -408,7 +410,20 @@ def _units(count: int) -> str:
     return f"{count} item{'s' if count != 1 else ''}"
 
 
-def _mark_completed(client: WritebackClient, order_id: int) -> str:
+def _mark_completed(fulfillment: Fulfillment, client: WritebackClient, order_id: int) -> str:
+    """Mark the order Completed once it is all handed over: a pickup collected while another consignment of the
+    order (another pickup, an address) is still open leaves the order's status to the last one."""
+    still_open = (
+        Fulfillment.objects.filter(sale_id=fulfillment.sale_id, state__in=FulfillmentState.open_states())
+        .exclude(pk=fulfillment.pk)
+        .count()
+    )
+    if still_open:
+        what = "consignment is" if still_open == 1 else "consignments are"
+        return (
+            f"Collected. BigCommerce order {order_id} was not marked Completed: {still_open} other {what} still "
+            f"to hand over."
+        )
     client.update_order_status(order_id, COMPLETED.id)
     return f"BigCommerce order {order_id} marked Completed."
 

@@ -26,7 +26,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from integration.bc_types import Address, Order, OrderProduct, Refund, Transaction
+from integration.bc_types import (
+    Address,
+    Order,
+    OrderProduct,
+    PickupConsignment,
+    Refund,
+    ShippingConsignment,
+    Transaction,
+)
 from integration.choices import ErrorCode, OrderSyncState, PickupStock, Reason
 from integration.models import OrderSync, OutletLocation, PaymentMethodMap, StoreLink
 from integration.services.catalog_resolve import (
@@ -778,25 +786,7 @@ def _log_sale_changes(
 def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
     specs = []
     for plan in plans:
-        order = plan.order
-        shipping = order.consignments.shipping if order.consignments else ()
-        pickup = plan.status.pickup or bool(order.consignments and order.consignments.pickups)
-        if not shipping and not pickup:
-            continue
-        first = shipping[0] if shipping else None
-        specs.append(
-            OnlineFulfillmentSpec(
-                sale=plan.sale,
-                pickup=pickup and not shipping,
-                shipping_address=_address(first.address) if first else {},
-                external_address_id=str(first.id) if first else "",
-                shipping_method=(first.shipping_method or "")[:200] if first else "",
-                already_shipped=plan.status.shipped,
-                sent={str(item.id): item.quantity_shipped or 0 for item in order.products},
-                new_sale=plan.kind == Kind.CREATE,
-                lines=plan.new_lines,
-            )
-        )
+        specs.extend(_fulfillment_specs(plan))
     report = fulfillments_follow_online_sales(specs=specs, as_set=batch.options.mode == Mode.IMPORT)
     for plan in plans:
         sale = plan.sale
@@ -807,6 +797,57 @@ def _follow_fulfillments(batch: _Batch, plans: list[Plan]) -> None:
             batch.log(Event.ORDER_EDITED_AFTER_FULFILMENT, plan, detail=detail, invoice=sale.invoice_number)
             if shipped_changed:
                 plan.attention_after_apply = (ErrorCode.EDITED_AFTER_FULFILMENT, detail)
+
+
+def _fulfillment_specs(plan: Plan) -> list[OnlineFulfillmentSpec]:
+    """One spec per consignment of the order (each shipping address, each pickup), each holding the lines
+    BigCommerce puts in it; an order with one consignment (or none, awaiting pickup) is fulfilled as a whole."""
+    order = plan.order
+    shipping = order.consignments.shipping if order.consignments else ()
+    pickups = order.consignments.pickups if order.consignments else ()
+    if not shipping and not pickups and not plan.status.pickup:
+        return []
+    common = {
+        "sale": plan.sale,
+        "already_shipped": plan.status.shipped,
+        "sent": {str(item.id): item.quantity_shipped or 0 for item in order.products},
+        "new_sale": plan.kind == Kind.CREATE,
+        "lines": plan.new_lines,
+    }
+    consignments: list[tuple[str, ShippingConsignment | PickupConsignment]] = [
+        *((f"shipping:{c.id}", c) for c in shipping),
+        *((f"pickup:{c.id}", c) for c in pickups),
+    ]
+    if not consignments:  # Awaiting Pickup, and BigCommerce names no pickup consignment
+        return [
+            OnlineFulfillmentSpec(
+                pickup=True, shipping_address={}, external_address_id="", shipping_method="", **common
+            )
+        ]
+    several = len(consignments) > 1
+    held = {key: frozenset(str(li.id) for li in c.line_items or ()) for key, c in consignments}
+    # The first consignment also takes the goods no consignment names (they shipped with it before).
+    elsewhere = frozenset().union(*(held[key] for key, _ in consignments[1:]))
+    specs = []
+    for index, (key, consignment) in enumerate(consignments):
+        if several and index == 0:
+            line_keys = frozenset(str(item.id) for item in order.products) - elsewhere
+        else:
+            line_keys = held[key] if several else None
+        address = consignment.address if isinstance(consignment, ShippingConsignment) else None
+        specs.append(
+            OnlineFulfillmentSpec(
+                pickup=address is None,
+                shipping_address=_address(address),
+                external_address_id=str(consignment.id) if address is not None else "",
+                shipping_method=((consignment.shipping_method or "") if address is not None else "")[:200],
+                consignment=key,
+                line_keys=line_keys,
+                first=index == 0,
+                **common,
+            )
+        )
+    return specs
 
 
 # ---------------------------------------------------------------- recording the outcome

@@ -25,6 +25,8 @@ The rules, each enforced here and nowhere else:
   `UPDATE ... SET version = version + 1 WHERE id = %s AND version = %s`: whoever commits first wins, the other
   gets `FulfillmentConflict` and fresh data. On PostgreSQL the second UPDATE waits for the first transaction's
   row lock and then finds the version moved on, so the same version can never be used twice.
+- **Consignments.** An online sale has one fulfilment per consignment of its order (each shipping address, each
+  pickup), each with its own lines, state, history, shipments and write-back; every rule here applies to each.
 - **History.** Every action appends a FulfillmentEvent in the same transaction.
 - **Write-back.** Completing a BigCommerce sale's fulfilment marks the write-back pending and records
   `pos.events.FULFILLMENT_COMPLETED` in the same transaction; the BigCommerce link writes it back from there.
@@ -198,7 +200,8 @@ def fulfillment_create_for_sale(
 ) -> Fulfillment:
     """The fulfilment of an online sale that ships or is picked up, with one line per goods line.
 
-    Idempotent: a sale has one fulfilment, and a second call (or a concurrent one) returns it unchanged.
+    Idempotent: such a sale has one fulfilment (an order's consignments get theirs from the sync), and a second
+    call (or a concurrent one) returns it unchanged.
     Shipping, handling and wrapping lines are charges, not goods, and get no line.
     """
     existing = Fulfillment.objects.filter(sale=sale).first()
@@ -220,7 +223,7 @@ def fulfillment_create_for_sale(
                 shipping_method=shipping_method[:200],
             )
     except IntegrityError:
-        return Fulfillment.objects.get(sale=sale)
+        return Fulfillment.objects.get(sale=sale, consignment="")
     goods = sale.lines.exclude(product__kind__in=ProductKind.service_kinds()).filter(quantity__gt=0)
     lines = FulfillmentLine.objects.bulk_create(
         FulfillmentLine(fulfillment=fulfillment, sale_line=line, quantity=line.quantity) for line in goods
@@ -281,17 +284,29 @@ def fulfillment_cancel(
 
 @dataclass
 class FollowReport:
-    """What following the orders did, per sale id, for the caller's log."""
+    """What following the orders did, per sale id (all its fulfilments together), for the caller's log."""
 
     sent: dict[int, str] = field(default_factory=dict)  # what the channel newly sent: "2 × Tee, 1 × Cap"
     # Edits of an order whose fulfilment was already completed: what changed, and whether goods already handed
     # over changed (someone must look: they may have to be returned or shipped).
     edited_after_completion: dict[int, tuple[str, bool]] = field(default_factory=dict)
 
+    def add_sent(self, sent: Mapping[int, str]) -> None:
+        for sale_id, what in sent.items():
+            self.sent[sale_id] = f"{self.sent[sale_id]}; {what}" if sale_id in self.sent else what
+
+    def add_edited(self, edited: Mapping[int, tuple[str, bool]]) -> None:
+        for sale_id, (detail, shipped_changed) in edited.items():
+            if sale_id in self.edited_after_completion:
+                before, changed_before = self.edited_after_completion[sale_id]
+                detail, shipped_changed = f"{before}; {detail}", changed_before or shipped_changed
+            self.edited_after_completion[sale_id] = (detail, shipped_changed)
+
 
 @dataclass(frozen=True)
 class OnlineFulfillmentSpec:
-    """How an online order wants to be fulfilled, as the order sync reads it."""
+    """How one consignment of an online order wants to be fulfilled, as the order sync reads it. An order with
+    several consignments (shipping addresses, pickups) has one spec, and one fulfilment, per consignment."""
 
     sale: Sale
     pickup: bool
@@ -307,6 +322,18 @@ class OnlineFulfillmentSpec:
     # Units the channel has already sent, per sale line key (`SaleLine.external_line_id`): shipments made in
     # BigCommerce's control panel (or by an earlier write-back).
     sent: Mapping[str, int] | None = None
+    # The consignment within its order (`Fulfillment.consignment`): blank for an order fulfilled as a whole.
+    consignment: str = ""
+    # The keys (`SaleLine.external_line_id`) of the lines this consignment holds; None: every goods line.
+    line_keys: frozenset[str] | None = None
+    # The order's first consignment: it takes over the sale's fulfilment from before consignments were told apart.
+    first: bool = True
+
+    def goods_of(self, lines: Sequence[SaleLine]) -> list[SaleLine]:
+        """Those of the sale's goods lines this consignment holds."""
+        if self.line_keys is None:
+            return list(lines)
+        return [line for line in lines if line.external_line_id in self.line_keys]
 
     def sent_of(self, sale_line: SaleLine) -> int:
         if self.already_shipped:
@@ -317,28 +344,32 @@ class OnlineFulfillmentSpec:
 def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec], as_set: bool = False) -> FollowReport:
     """Keep online sales' fulfilments in step with their orders, for a whole batch of orders at once.
 
-    A closed sale without a fulfilment gets one; an open fulfilment gains lines the order gained and follows
-    changed quantities (progress is clamped, never lost silently: the history says what changed); a voided sale's
-    fulfilment is cancelled. Goods the channel already sent (`spec.sent`, or everything when `already_shipped`)
-    count as picked, packed and fulfilled, so staff are never asked to ship them again; a fulfilment whose every
-    unit was sent there is completed with nothing to write back. A completed fulfilment is never rewritten by an
-    edit of its order: the edit is recorded in its history, and reported (`FollowReport.edited_after_completion`),
-    flagged when goods already handed over changed. A fixed number of queries whatever the number of sales (voids,
-    which are rare, go one by one through `fulfillment_cancel`).
+    Each consignment of an order (a shipping address, a pickup; `spec.consignment`) has its own fulfilment with the
+    lines it holds: a closed sale's consignment without one gets one (a sale line is only ever one fulfilment's, and
+    a fulfilment from before consignments were told apart is the order's first consignment's); an open fulfilment
+    gains lines its consignment gained and follows changed quantities (progress is clamped, never lost silently: the
+    history says what changed); a voided sale's fulfilments are cancelled. Goods the channel already sent
+    (`spec.sent`, or everything when `already_shipped`) count as picked, packed and fulfilled, so staff are never
+    asked to ship them again; a fulfilment whose every unit was sent there is completed with nothing to write back.
+    A completed fulfilment is never rewritten by an edit of its order: the edit is recorded in its history, and
+    reported (`FollowReport.edited_after_completion`), flagged when goods already handed over changed. A fixed
+    number of queries whatever the number of sales (voids, which are rare, go one by one through
+    `fulfillment_cancel`).
 
     `as_set`: new rows go in as sets (`pos.db.insert_rows`), for big batches (a historical import's page).
     """
     report = FollowReport()
     if not specs:
         return report
-    older = [s.sale for s in specs if not s.new_sale]
-    existing = {f.sale_id: f for f in Fulfillment.objects.filter(sale__in=older)} if older else {}
-    for spec in specs:
-        fulfillment = existing.get(spec.sale.pk)
-        if spec.sale.status == SaleStatus.VOIDED and fulfillment is not None:
+    older = {s.sale.pk: s.sale for s in specs if not s.new_sale}
+    existing: dict[tuple[int, str], Fulfillment] = {}
+    for fulfillment in Fulfillment.objects.filter(sale__in=list(older.values())) if older else ():
+        existing[(fulfillment.sale_id, fulfillment.consignment)] = fulfillment
+        sale = older[fulfillment.sale_id]
+        if sale.status == SaleStatus.VOIDED:
             fulfillment_cancel(
                 fulfillment=fulfillment,
-                reason=f"the order is {spec.sale.bc_status_label} in BigCommerce and the sale was voided",
+                reason=f"the order is {sale.bc_status_label} in BigCommerce and the sale was voided",
             )
     live = [s for s in specs if s.sale.status == SaleStatus.CLOSED]
     if not live:
@@ -350,46 +381,64 @@ def fulfillments_follow_online_sales(*, specs: Sequence[OnlineFulfillmentSpec], 
             goods[spec.sale.pk] = sorted(
                 (line for line in spec.lines if line.product.kind not in services), key=lambda x: (x.position, x.pk)
             )
-    unread = [s.sale for s in live if not s.new_sale]
+    unread = list({s.sale.pk: s.sale for s in live if not s.new_sale}.values())
     if unread:
         for line in (
             SaleLine.objects.filter(sale__in=unread).exclude(product__kind__in=services).order_by("position", "id")
         ):
             goods.setdefault(line.sale_id, []).append(line)
+    # Each sale line is one consignment's: a line some fulfilment of the sale holds already stays there.
+    held = (
+        {line.sale_line_id: line for line in FulfillmentLine.objects.filter(fulfillment__sale__in=unread)}
+        if unread
+        else {}
+    )
+    new, following, completed = [], [], []
+    adopted = []
+    for spec in live:
+        fulfillment = existing.get((spec.sale.pk, spec.consignment))
+        if fulfillment is None and spec.first and spec.consignment:
+            fulfillment = existing.pop((spec.sale.pk, ""), None)
+            if fulfillment is not None:
+                fulfillment.consignment = spec.consignment
+                existing[(spec.sale.pk, spec.consignment)] = fulfillment
+                adopted.append(fulfillment)
+        mine = spec.goods_of(goods.get(spec.sale.pk, []))
+        if fulfillment is None:
+            new.append((spec, [line for line in mine if line.pk not in held]))
+        elif fulfillment.state in State.open_states():
+            following.append((fulfillment, spec, mine))
+        elif fulfillment.state == State.COMPLETED:
+            completed.append((fulfillment, mine))
+    if adopted:
+        Fulfillment.objects.bulk_update(adopted, ["consignment"])
     insert = inserter(as_set=as_set)
-    report.sent = _create_online([s for s in live if s.sale.pk not in existing], goods, insert)
-    report.sent |= _follow_lines(
-        [
-            (existing[s.sale.pk], s)
-            for s in live
-            if s.sale.pk in existing and existing[s.sale.pk].state in State.open_states()
-        ],
-        goods,
-    )
-    report.edited_after_completion = _record_late_edits(
-        [existing[s.sale.pk] for s in live if s.sale.pk in existing and existing[s.sale.pk].state == State.COMPLETED],
-        goods,
-    )
+    report.add_sent(_create_online(new, insert))
+    report.add_sent(_follow_lines(following, held))
+    report.add_edited(_record_late_edits(completed, held))
     return report
 
 
 def _record_late_edits(
-    fulfillments: list[Fulfillment], goods: dict[int, list[SaleLine]]
+    pairs: list[tuple[Fulfillment, list[SaleLine]]], held: dict[int, FulfillmentLine]
 ) -> dict[int, tuple[str, bool]]:
-    """Compare completed fulfilments with their sale's lines now; record any difference in their history (once per
-    difference: the fulfilment's lines are left as handed over, so the history says what the order became)."""
-    if not fulfillments:
+    """Compare completed fulfilments with their consignment's lines now; record any difference in their history
+    (once per difference: the fulfilment's lines are left as handed over, so the history says what the order
+    became). `held`: the fulfilment lines of their sales, by sale line id."""
+    if not pairs:
         return {}
-    lines = {line.sale_line_id: line for line in FulfillmentLine.objects.filter(fulfillment__in=fulfillments)}
+    fulfillments = [f for f, _ in pairs]
     noted = {
         (e.fulfillment_id, e.data.get("signature"))
         for e in FulfillmentEvent.objects.filter(fulfillment__in=fulfillments, action=Action.ORDER_EDITED)
     }
     events, edited = [], {}
-    for fulfillment in fulfillments:
+    for fulfillment, goods in pairs:
         changes, shipped_changed = [], False
-        for sale_line in goods.get(fulfillment.sale_id, []):
-            line = lines.get(sale_line.pk)
+        for sale_line in goods:
+            line = held.get(sale_line.pk)
+            if line is not None and line.fulfillment_id != fulfillment.pk:
+                continue  # another consignment's
             if line is None:
                 if sale_line.quantity > 0:
                     changes.append(f"added {sale_line.quantity} × {sale_line.name} (not handed over)")
@@ -425,22 +474,25 @@ def _units(count: int) -> str:
 _TYPE_WORDS = {value: str(label).lower() for value, label in FulfillmentType.choices}
 
 
-def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[SaleLine]], insert) -> dict[int, str]:
+def _create_online(pairs: list[tuple[OnlineFulfillmentSpec, list[SaleLine]]], insert) -> dict[int, str]:
+    """New fulfilments, one per spec with goods to hand over (`pairs`: each spec and its goods lines)."""
     now = timezone.now()
-    specs = [s for s in specs if any(line.quantity > 0 for line in goods.get(s.sale.pk, []))]
+    pairs = [(spec, goods) for spec, goods in pairs if any(line.quantity > 0 for line in goods)]
+    specs = [spec for spec, _ in pairs]
     fulfillments, lines_of, sent = [], [], {}
-    for spec in specs:
+    for spec, goods in pairs:
         fulfillment = new_row(
             Fulfillment,
             retailer_id=spec.sale.retailer_id,
             sale=spec.sale,
+            consignment=spec.consignment[:80],
             type=FulfillmentType.PICKUP if spec.pickup else FulfillmentType.DELIVERY,
             shipping_address=dict(spec.shipping_address),
             external_address_id=spec.external_address_id[:64],
             shipping_method=spec.shipping_method[:200],
         )
         mine = []
-        for sale_line in goods[spec.sale.pk]:
+        for sale_line in goods:
             if sale_line.quantity > 0:
                 q = spec.sent_of(sale_line)
                 mine.append(
@@ -474,7 +526,7 @@ def _create_online(specs: list[OnlineFulfillmentSpec], goods: dict[int, list[Sal
         shipped = _describe_sent([(line.sale_line, line.fulfilled) for line in mine if line.fulfilled])
         if not shipped:
             continue
-        sent[spec.sale.pk] = shipped
+        _add(sent, spec.sale.pk, shipped)
         if fulfillment.state == State.COMPLETED:
             message = f"The order was already {spec.sale.bc_status_label} in BigCommerce when it was imported."
         else:
@@ -504,19 +556,26 @@ def _state_after_sent(lines: list[FulfillmentLine], state: str) -> str:
     return state
 
 
+def _add(texts: dict[int, str], key: int, text: str) -> None:
+    texts[key] = f"{texts[key]}; {text}" if key in texts else text
+
+
 def _follow_lines(
-    pairs: list[tuple[Fulfillment, OnlineFulfillmentSpec]], goods: dict[int, list[SaleLine]]
+    triples: list[tuple[Fulfillment, OnlineFulfillmentSpec, list[SaleLine]]], current: dict[int, FulfillmentLine]
 ) -> dict[int, str]:
-    if not pairs:
+    """Open fulfilments follow their consignment's lines (`triples`: each with its spec and goods lines) and what
+    the channel sent. `current`: the fulfilment lines of their sales, by sale line id (lines created join it)."""
+    if not triples:
         return {}
-    fulfillments = [f for f, _ in pairs]
-    current = {line.sale_line_id: line for line in FulfillmentLine.objects.filter(fulfillment__in=fulfillments)}
+    fulfillments = [f for f, _, _ in triples]
     to_create, to_update, events, touched, sent = [], {}, [], [], {}
     now = timezone.now()
-    for fulfillment, spec in pairs:
+    for fulfillment, spec, goods in triples:
         changes, shipped = [], []
-        for sale_line in goods.get(fulfillment.sale_id, []):
+        for sale_line in goods:
             line = current.get(sale_line.pk)
+            if line is not None and line.fulfillment_id != fulfillment.pk:
+                continue  # another consignment's
             if line is None:
                 if sale_line.quantity > 0:
                     line = FulfillmentLine(fulfillment=fulfillment, sale_line=sale_line, quantity=sale_line.quantity)
@@ -549,7 +608,7 @@ def _follow_lines(
                 )
             )
         if shipped:
-            sent[fulfillment.sale_id] = _describe_sent(shipped)
+            _add(sent, fulfillment.sale_id, _describe_sent(shipped))
         if changes or shipped:
             touched.append(fulfillment.pk)
             mine = [line for line in current.values() if line.fulfillment_id == fulfillment.pk]
@@ -564,7 +623,7 @@ def _follow_lines(
                     FulfillmentEvent(
                         fulfillment=fulfillment,
                         action=Action.SHIPPED_IN_BIGCOMMERCE,
-                        message=f"Shipped in BigCommerce: {sent[fulfillment.sale_id]}{rest}"[:500],
+                        message=f"Shipped in BigCommerce: {_describe_sent(shipped)}{rest}"[:500],
                         data={"lines": {str(sl.pk): q for sl, q in shipped}},
                     )
                 )
