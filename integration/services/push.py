@@ -75,6 +75,13 @@ MAX_ROWS = 10_000
 LOCATIONS_CACHE_SECONDS = 3600
 UNMAPPED_WARNING_SECONDS = 3600
 MAX_QUANTITY = 2_147_483_647  # BigCommerce's inventory maximum
+
+
+def pushed_quantity(on_hand: int) -> int:
+    """The level the push sends for a POS level: a negative level is 0, and BigCommerce's maximum caps it."""
+    return min(max(on_hand, 0), MAX_QUANTITY)
+
+
 SKUS_IN_MESSAGE = 10
 REJECTED_FIX = (
     "Check the item in BigCommerce and the outlet's location in Settings › BigCommerce; the level is sent again "
@@ -323,7 +330,7 @@ class _LinkPush:
             ):
                 skipped.append(row)
                 continue
-            quantity = min(max(levels.get((product.pk, row.outlet_id), 0), 0), MAX_QUANTITY)
+            quantity = pushed_quantity(levels.get((product.pk, row.outlet_id), 0))
             if row.last_pushed_level == quantity and row.last_location_id == location:
                 unchanged.append(row)
                 continue

@@ -41,7 +41,7 @@ from integration.exceptions import ApiError
 from integration.models import ProductLink, StockDriftCorrection, StockPushState, StoreLink
 from integration.ratelimit import Priority
 from integration.services.order_sync import ORDER_SYNC
-from integration.services.push import MAX_QUANTITY, push_locations
+from integration.services.push import push_locations, pushed_quantity
 from integration.services.push_state import push_request, push_target_outlets, stock_push_mark
 from integration.services.synclog import Event, sync_log, sync_log_build, sync_log_save
 from pos import events
@@ -178,14 +178,9 @@ def _correct_location(
             outlet_id=outlet_id, product_id__in=sorted({pl.product_id for pl in by_pk.values()})
         ).values_list("product_id", "on_hand")
     )
-    differ = {pk: bc for pk, bc in bc_levels.items() if bc != _sent(on_hand.get(by_pk[pk].product_id, 0))}
+    differ = {pk: bc for pk, bc in bc_levels.items() if bc != pushed_quantity(on_hand.get(by_pk[pk].product_id, 0))}
     if differ:
         _correct(link, outlet_id, location_id, [by_pk[pk] for pk in sorted(differ)], differ, read_at, report)
-
-
-def _sent(pos_level: int) -> int:
-    """The level the push sends for a POS level (a negative level is 0)."""
-    return min(max(pos_level, 0), MAX_QUANTITY)
 
 
 @transaction.atomic
@@ -216,7 +211,7 @@ def _correct(
     for pl in items:
         row, bc_level = rows.get(pl.pk), bc_levels[pl.pk]
         pos_level = on_hand.get(pl.product_id, 0)
-        sent = _sent(pos_level)
+        sent = pushed_quantity(pos_level)
         if bc_level == sent:
             continue
         if row is not None and (row.dirty_since is not None or (row.pushed_at and row.pushed_at >= read_at)):
