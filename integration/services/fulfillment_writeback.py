@@ -38,7 +38,7 @@ from integration.models import StoreLink
 from integration.status_table import AWAITING_PICKUP, COMPLETED
 from pos.choices import FulfillmentAction, FulfillmentState, ProductKind, SaleStatus, WritebackState
 from pos.models import Fulfillment, FulfillmentLine, FulfillmentShipment, FulfillmentShipmentLine, SaleLine
-from pos.services.fulfillment import fulfillment_event_record
+from pos.services.fulfillment import fulfillment_event_record, units_text
 from work.models import WorkItem
 from work.registry import Attempt
 
@@ -98,10 +98,7 @@ def fulfillment_writeback_run(*, fulfillment: Fulfillment, client: WritebackClie
             link, order_id = _check_preconditions(locked)
         except _Precondition as problem:
             return _record_failure(locked, locked, str(problem))
-        if client is None:
-            from integration.client import BigCommerceClient
-
-            client = BigCommerceClient.for_link(link)
+        client = _client(link, client)
         try:
             done = (
                 _ship(locked, client, order_id) if not locked.is_pickup else _mark_completed(locked, client, order_id)
@@ -161,10 +158,7 @@ def shipment_writeback_run(*, shipment: FulfillmentShipment, client: WritebackCl
             _check_line_ids(goods)
         except _Precondition as problem:
             return _record_failure(locked, fulfillment, str(problem))
-        if client is None:
-            from integration.client import BigCommerceClient
-
-            client = BigCommerceClient.for_link(link)
+        client = _client(link, client)
         try:
             done = _ship_pos_shipment(locked, goods, client, order_id)
         except _Precondition as problem:
@@ -230,16 +224,22 @@ def _pickup_ready(fulfillment_id: int, client: WritebackClient | None) -> None:
         link, order_id = _check_preconditions(fulfillment)
     except _Precondition:
         return  # unlinked, voided, not a BigCommerce order: there is nobody to tell
-    if client is None:
-        from integration.client import BigCommerceClient
-
-        client = BigCommerceClient.for_link(link)
+    client = _client(link, client)
     client.update_order_status(order_id, AWAITING_PICKUP.id)
     fulfillment_event_record(
         fulfillment=fulfillment,
         action=FulfillmentAction.READY_SENT,
         message=f"BigCommerce order {order_id} set to {AWAITING_PICKUP.label}.",
     )
+
+
+def _client(link: StoreLink, client: WritebackClient | None) -> WritebackClient:
+    """The client given (tests), else the BigCommerce client of the link."""
+    if client is not None:
+        return client
+    from integration.client import BigCommerceClient
+
+    return BigCommerceClient.for_link(link)
 
 
 def _lock(fulfillment_id: int) -> Fulfillment | None:
@@ -342,7 +342,7 @@ def _ship(fulfillment: Fulfillment, client: WritebackClient, order_id: int) -> s
         return f"BigCommerce order {order_id} already shows these items shipped; nothing was sent twice."
     tracking = f", tracking {fulfillment.tracking_number}" if fulfillment.tracking_number else ""
     shipments = f"{len(by_address)} shipments" if len(by_address) > 1 else "Shipment"
-    return f"{shipments} created in BigCommerce order {order_id}: {_units(units)}{tracking}."
+    return f"{shipments} created in BigCommerce order {order_id}: {units_text(units)}{tracking}."
 
 
 def _ship_pos_shipment(
@@ -371,13 +371,13 @@ def _ship_pos_shipment(
     parts = [f"Shipment {shipment.number}"]
     if units:
         tracking = f", tracking {shipment.tracking_number}" if shipment.tracking_number else ""
-        parts.append(f"created in BigCommerce order {order_id}: {_units(units)}{tracking}.")
+        parts.append(f"created in BigCommerce order {order_id}: {units_text(units)}{tracking}.")
     else:
         parts.append(f"is already in BigCommerce order {order_id}; nothing was sent twice.")
     if reached:
         parts.append("An earlier attempt had already created part of it there; that part was not sent again.")
     if held_back:
-        parts.append(f"{_units(held_back)} BigCommerce already showed shipped were not sent again.")
+        parts.append(f"{units_text(held_back)} BigCommerce already showed shipped were not sent again.")
     return " ".join(parts)
 
 
@@ -404,10 +404,6 @@ def _send(
         )
         created.append(int(shipment.id))
     return created
-
-
-def _units(count: int) -> str:
-    return f"{count} item{'s' if count != 1 else ''}"
 
 
 def _mark_completed(fulfillment: Fulfillment, client: WritebackClient, order_id: int) -> str:

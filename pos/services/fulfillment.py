@@ -232,7 +232,7 @@ def fulfillment_create_for_sale(
     fulfillment_event_record(
         fulfillment=fulfillment,
         action=Action.CREATED,
-        message=f"Created for a {fulfillment.get_type_display().lower()}: {units} item{'s' if units != 1 else ''}.",
+        message=f"Created for a {fulfillment.get_type_display().lower()}: {units_text(units)}.",
     )
     return fulfillment
 
@@ -466,7 +466,8 @@ def _record_late_edits(
     return edited
 
 
-def _units(count: int) -> str:
+def units_text(count: int) -> str:
+    """ "1 item", "3 items"."""
     return f"{count} item{'s' if count != 1 else ''}"
 
 
@@ -520,7 +521,7 @@ def _create_online(pairs: list[tuple[OnlineFulfillmentSpec, list[SaleLine]]], in
                 FulfillmentEvent,
                 fulfillment=fulfillment,
                 action=Action.CREATED,
-                message=f"Created for a {kind}: {_units(sum(line.quantity for line in mine))}.",
+                message=f"Created for a {kind}: {units_text(sum(line.quantity for line in mine))}.",
             )
         )
         shipped = _describe_sent([(line.sale_line, line.fulfilled) for line in mine if line.fulfilled])

@@ -27,6 +27,7 @@ from pos.services.fulfillment import (
     carrier_normalize,
     fulfillment_event_record,
     fulfillment_money_blocker,
+    units_text,
 )
 
 Action = FulfillmentAction
@@ -112,7 +113,7 @@ def fulfillment_ship(
 
     what = ", ".join(f"{quantity} × {line.sale_line.name}" for line, quantity in shipping)
     tracking = f", tracking {tracking_number}" + (f" ({carrier})" if carrier else "") if tracking_number else ""
-    rest = f" {left} item{'s' if left != 1 else ''} left to ship." if left else " Everything is shipped."
+    rest = f" {units_text(left)} left to ship." if left else " Everything is shipped."
     sending = " Sending it to BigCommerce." if writes_back else ""
     fulfillment_event_record(
         fulfillment=fresh,
