@@ -547,26 +547,25 @@ def _payments(batch: _Batch, plan: Plan, payment_types: dict[str, PaymentType | 
     method = _method(order)
     payment_type = payment_types.get(method) or batch.link.default_payment_type
     status = (order.payment_status or "").lower()
+    settled = status in PAID_PAYMENT_STATUSES or status in AUTHORIZED_PAYMENT_STATUSES
+    tenders = _other_tenders(order) if settled else []
     wanted = []
-    if status in PAID_PAYMENT_STATUSES or status in AUTHORIZED_PAYMENT_STATUSES:
-        for label, amount, external_id in _other_tenders(order):
-            wanted.append(
-                PaymentSpec(
-                    payment_type=payment_types.get(label) or batch.link.default_payment_type,
-                    amount=amount,
-                    paid_at=order.date_created,
-                    method_label=label,
-                    external_id=external_id,
-                )
+    for label, amount, external_id in tenders:
+        wanted.append(
+            PaymentSpec(
+                payment_type=payment_types.get(label) or batch.link.default_payment_type,
+                amount=amount,
+                paid_at=order.date_created,
+                method_label=label,
+                external_id=external_id,
             )
+        )
     transactions = plan.fetched.transactions
     if transactions is not None:
         wanted += _gateway_from_transactions(transactions, payment_type, method)
-    elif plan.sync.transactions_read is None and (
-        status in PAID_PAYMENT_STATUSES or status in AUTHORIZED_PAYMENT_STATUSES
-    ):
+    elif plan.sync.transactions_read is None and settled:
         # Never read: the payment status says it (what store credit and gift certificates left, taken or held).
-        gateway = order.total_inc_tax - sum((amount for _, amount, _ in _other_tenders(order)), Decimal(0))
+        gateway = order.total_inc_tax - sum((amount for _, amount, _ in tenders), Decimal(0))
         if gateway > 0:
             authorised = status in AUTHORIZED_PAYMENT_STATUSES
             wanted.append(
