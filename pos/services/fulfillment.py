@@ -256,7 +256,7 @@ def fulfillment_cancel(
     if not reason:
         raise FulfillmentError("Say why the fulfilment is cancelled.")
     if expected_version is not None:
-        fresh = _claim(fulfillment=fulfillment, action=Action.CANCEL, expected_version=expected_version)
+        fresh = fulfillment_claim(fulfillment=fulfillment, action=Action.CANCEL, expected_version=expected_version)
     else:
         locked = Fulfillment.objects.select_for_update(of=("self",)).select_related("sale", "retailer")
         fresh = locked.get(pk=fulfillment.pk)
@@ -274,7 +274,7 @@ def fulfillment_cancel(
                 return fresh
             raise FulfillmentError("A completed fulfilment cannot be cancelled.")
         fresh.version += 1  # under the row lock: staff holding the old version now get a conflict
-    _move(fresh, Action.CANCEL, State.CANCELLED)
+    fulfillment_move(fresh, Action.CANCEL, State.CANCELLED)
     fresh.save(update_fields=["state", "version", "updated_at"])
     fulfillment_event_record(
         fulfillment=fresh, action=Action.CANCEL, actor=acting_user, message=f"Cancelled: {reason}"[:500]
@@ -648,8 +648,8 @@ def _follow_lines(
 @transaction.atomic
 def fulfillment_start_picking(*, fulfillment: Fulfillment, expected_version: int, acting_user: User) -> Fulfillment:
     """Say someone is picking the order's goods (new → picking)."""
-    fresh = _claim(fulfillment=fulfillment, action=Action.START_PICKING, expected_version=expected_version)
-    _move(fresh, Action.START_PICKING, State.PICKING)
+    fresh = fulfillment_claim(fulfillment=fulfillment, action=Action.START_PICKING, expected_version=expected_version)
+    fulfillment_move(fresh, Action.START_PICKING, State.PICKING)
     fresh.save(update_fields=["state", "updated_at"])
     fulfillment_event_record(fulfillment=fresh, action=Action.START_PICKING, actor=acting_user, message="")
     return fresh
@@ -668,7 +668,9 @@ def fulfillment_record_quantities(
     Values are totals so far, not increments, so a repeated submit changes nothing. The state follows: picking
     while anything is short of packed, packed once every line is packed in full.
     """
-    fresh = _claim(fulfillment=fulfillment, action=Action.RECORD_QUANTITIES, expected_version=expected_version)
+    fresh = fulfillment_claim(
+        fulfillment=fulfillment, action=Action.RECORD_QUANTITIES, expected_version=expected_version
+    )
     lines = {line.pk: line for line in fresh.lines.select_related("sale_line")}
     unknown = sorted(set(quantities) - set(lines))
     if unknown:
@@ -692,9 +694,9 @@ def fulfillment_record_quantities(
     )
     all_packed = all(line.packed == line.quantity for line in lines.values())
     before = fresh.state
-    _move(fresh, Action.RECORD_QUANTITIES, State.PACKED if all_packed else State.PICKING)
+    fulfillment_move(fresh, Action.RECORD_QUANTITIES, State.PACKED if all_packed else State.PICKING)
     fresh.save(update_fields=["state", "updated_at"])
-    if fresh.is_pickup and fresh.state == State.PACKED and before != State.PACKED and _writes_back(fresh):
+    if fresh.is_pickup and fresh.state == State.PACKED and before != State.PACKED and fulfillment_writes_back(fresh):
         events.pickup_ready(retailer_id=fresh.retailer_id, fulfillment_id=fresh.pk)
     summary = "; ".join(
         f"{c['name']}: picked {c['after'][0]}, packed {c['after'][1]}, fulfilled {c['after'][2]} "
@@ -724,7 +726,7 @@ def fulfillment_set_tracking(
 
     A carrier typed as one of the suggested names ("FedEx") is stored as its code ("fedex").
     """
-    fresh = _claim(fulfillment=fulfillment, action=Action.SET_TRACKING, expected_version=expected_version)
+    fresh = fulfillment_claim(fulfillment=fulfillment, action=Action.SET_TRACKING, expected_version=expected_version)
     tracking_number, carrier = tracking_number.strip(), carrier_normalize(carrier)
     if len(tracking_number) > FIELD_MAX_LENGTH or len(carrier) > FIELD_MAX_LENGTH:
         raise FulfillmentError(f"Tracking number and carrier are at most {FIELD_MAX_LENGTH} characters each.")
@@ -733,7 +735,7 @@ def fulfillment_set_tracking(
     if before == after:
         raise FulfillmentError("Nothing changed: this is the tracking already recorded.")
     fresh.tracking_number, fresh.carrier = tracking_number, carrier
-    _move(fresh, Action.SET_TRACKING, fresh.state)
+    fulfillment_move(fresh, Action.SET_TRACKING, fresh.state)
     fresh.save(update_fields=["tracking_number", "carrier", "updated_at"])
     message = f"Tracking {tracking_number or '(none)'}" + (f" with {carrier}" if carrier else "")
     fulfillment_event_record(
@@ -754,17 +756,17 @@ def fulfillment_complete(*, fulfillment: Fulfillment, expected_version: int, act
     Completed status for a pickup) is recorded with the completion and sent by the link's worker; an in-store sale
     has nothing to write back.
     """
-    fresh = _claim(fulfillment=fulfillment, action=Action.COMPLETE, expected_version=expected_version)
+    fresh = fulfillment_claim(fulfillment=fulfillment, action=Action.COMPLETE, expected_version=expected_version)
     blockers = fulfillment_completion_blockers(fulfillment=fresh, lines=list(fresh.lines.select_related("sale_line")))
     if blockers:
         raise FulfillmentError(" ".join(blockers))
-    _move(fresh, Action.COMPLETE, State.COMPLETED)
+    fulfillment_move(fresh, Action.COMPLETE, State.COMPLETED)
     now = timezone.now()
     fresh.completed_at = now
     fields = ["state", "completed_at", "updated_at"]
     balance = fresh.sale.balance
     message = f"Completed with {fresh.sale.currency} {balance:.2f} still owing." if balance > 0 else "Completed."
-    writes_back = _writes_back(fresh)
+    writes_back = fulfillment_writes_back(fresh)
     if writes_back:
         _queue_writeback(fresh, now)
         fields += ["writeback_state", "writeback_error", "writeback_at"]
@@ -784,9 +786,9 @@ def fulfillment_complete(*, fulfillment: Fulfillment, expected_version: int, act
 @transaction.atomic
 def fulfillment_writeback_retry(*, fulfillment: Fulfillment, expected_version: int, acting_user: User) -> Fulfillment:
     """Send a failed write-back again, the same way as the first attempt."""
-    fresh = _claim(fulfillment=fulfillment, action=Action.RETRY_WRITEBACK, expected_version=expected_version)
+    fresh = fulfillment_claim(fulfillment=fulfillment, action=Action.RETRY_WRITEBACK, expected_version=expected_version)
     previous = fresh.writeback_error
-    _move(fresh, Action.RETRY_WRITEBACK, State.COMPLETED)
+    fulfillment_move(fresh, Action.RETRY_WRITEBACK, State.COMPLETED)
     _queue_writeback(fresh, timezone.now())
     fresh.save(update_fields=["writeback_state", "writeback_error", "writeback_at", "updated_at"])
     fulfillment_event_record(
@@ -825,10 +827,10 @@ def carrier_normalize(value: str) -> str:
     return value
 
 
-# ---------------------------------------------------------------- internals
+# ---------------------------------------------------------------- steps of the actions (the public ones: shipments too)
 
 
-def _claim(*, fulfillment: Fulfillment, action: str, expected_version: int) -> Fulfillment:
+def fulfillment_claim(*, fulfillment: Fulfillment, action: str, expected_version: int) -> Fulfillment:
     """Take the row at the version the person saw (bumping it), reload it, and check `action` is allowed now.
 
     Must run inside the action's transaction: a refusal raised after the claim rolls the version back.
@@ -845,7 +847,7 @@ def _claim(*, fulfillment: Fulfillment, action: str, expected_version: int) -> F
     return fresh
 
 
-def _move(fulfillment: Fulfillment, action: str, target: str) -> None:
+def fulfillment_move(fulfillment: Fulfillment, action: str, target: str) -> None:
     """Apply a state change after checking it against the transition table."""
     if target not in TRANSITIONS[action].get(fulfillment.state, frozenset()):
         label = FulfillmentState.label_for(target, fulfillment.type).lower()
@@ -867,7 +869,7 @@ def _quantity_errors(line: FulfillmentLine, wanted: LineQuantities) -> list[str]
     return errors
 
 
-def _writes_back(fulfillment: Fulfillment) -> bool:
+def fulfillment_writes_back(fulfillment: Fulfillment) -> bool:
     """Whether what happens to this fulfilment is sent to BigCommerce (its sale is a BigCommerce order)."""
     return fulfillment.sale.channel == Channel.BIGCOMMERCE and bool(fulfillment.sale.external_order_id)
 

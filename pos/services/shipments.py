@@ -21,12 +21,12 @@ from pos.models import Fulfillment, FulfillmentLine, FulfillmentShipment, Fulfil
 from pos.services.fulfillment import (
     FIELD_MAX_LENGTH,
     FulfillmentError,
-    _claim,
-    _move,
-    _writes_back,
     carrier_normalize,
+    fulfillment_claim,
     fulfillment_event_record,
     fulfillment_money_blocker,
+    fulfillment_move,
+    fulfillment_writes_back,
     units_text,
 )
 
@@ -49,7 +49,7 @@ def fulfillment_ship(
     At most what is not shipped yet may go; lines left out (or 0) stay as they are. Refused while money is owing
     unless the retailer allows it, as completing is. The tracking defaults to the one saved on the fulfilment.
     """
-    fresh = _claim(fulfillment=fulfillment, action=Action.SHIP, expected_version=expected_version)
+    fresh = fulfillment_claim(fulfillment=fulfillment, action=Action.SHIP, expected_version=expected_version)
     tracking_number = tracking_number.strip() or fresh.tracking_number
     carrier = carrier_normalize(carrier) or (fresh.carrier if tracking_number == fresh.tracking_number else "")
     if len(tracking_number) > FIELD_MAX_LENGTH or len(carrier) > FIELD_MAX_LENGTH:
@@ -81,7 +81,7 @@ def fulfillment_ship(
         line.packed = max(line.packed, line.fulfilled)
         line.picked = max(line.picked, line.packed)
     FulfillmentLine.objects.bulk_update([line for line, _ in shipping], ["picked", "packed", "fulfilled"])
-    writes_back = _writes_back(fresh)
+    writes_back = fulfillment_writes_back(fresh)
     now = timezone.now()
     shipment = FulfillmentShipment.objects.create(
         fulfillment=fresh,
@@ -104,7 +104,7 @@ def fulfillment_ship(
         target = State.PACKED
     else:
         target = State.PICKING
-    _move(fresh, Action.SHIP, target)
+    fulfillment_move(fresh, Action.SHIP, target)
     fields = ["state", "updated_at"]
     if target == State.COMPLETED:
         fresh.completed_at = now
@@ -132,7 +132,7 @@ def fulfillment_shipment_retry(
     *, fulfillment: Fulfillment, shipment_id: int, expected_version: int, acting_user: User
 ) -> FulfillmentShipment:
     """Send a shipment whose write-back failed again (what BigCommerce already has of it is not sent twice)."""
-    fresh = _claim(fulfillment=fulfillment, action=Action.RETRY_SHIPMENT, expected_version=expected_version)
+    fresh = fulfillment_claim(fulfillment=fulfillment, action=Action.RETRY_SHIPMENT, expected_version=expected_version)
     shipment = fresh.shipments.select_for_update().filter(pk=shipment_id).first()
     if shipment is None:
         raise FulfillmentError("That shipment is not part of this fulfilment.")
