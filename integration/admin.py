@@ -88,3 +88,10 @@ class PricePushStateAdmin(admin.ModelAdmin):
     list_display = ("product_link", "last_pushed_price", "dirty_since", "pushed_at", "last_error")
     list_filter = ("link",)
     raw_id_fields = ("product_link",)
+
+
+@admin.register(models.AttentionDigest)
+class AttentionDigestAdmin(admin.ModelAdmin):
+    list_display = ("day", "retailer", "orders", "recipients", "sent_at")
+    list_filter = ("day",)
+    raw_id_fields = ("retailer",)

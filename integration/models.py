@@ -472,3 +472,26 @@ class StockDriftCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"Drift of {self.product_id} at location {self.location_id}: {self.bc_level} → {self.sent_level}"
+
+
+class AttentionDigest(models.Model):
+    """A daily digest of orders needing attention, sent to a retailer's admins: one row per retailer and local day.
+
+    The row is the "already sent today" mark: it is written in the transaction that sends the email, so a failed
+    send leaves no row (the next run tries again) and a second run the same day, even a concurrent one, finds it.
+    """
+
+    retailer = models.ForeignKey(Retailer, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="The retailer's local day the digest was sent for")
+    orders = models.PositiveIntegerField(help_text="Orders needing attention the digest reported")
+    recipients = models.PositiveIntegerField()
+    sent_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [models.UniqueConstraint(fields=["retailer", "day"], name="attentiondigest_unique_day")]
+
+    def __str__(self) -> str:
+        return f"Digest of {self.retailer_id} for {self.day} ({self.orders} orders)"

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.mail import EmailMessage
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from integration.choices import OrderSyncState, Reason
-from integration.models import OrderSync
+from integration.models import AttentionDigest, OrderSync
 from integration.selectors import code_label, reason_for
 from pos.choices import Role
 from pos.models import Membership, Retailer
@@ -27,8 +27,6 @@ logger = logging.getLogger("integration.alerts")
 
 # The digest lists this many orders; the link shows them all.
 DIGEST_LIMIT = 50
-# A digest already sent for a retailer's local day is not sent again (the job may run twice).
-SENT_MARKER_TTL = 60 * 60 * 36
 
 
 @dataclass(frozen=True)
@@ -75,9 +73,8 @@ def attention_digest_send(*, retailer: Retailer) -> int:
         logger.warning("retailer %s has %s order(s) needing attention and no admin email", retailer.pk, total)
         return 0
     today = timezone.now().astimezone(ZoneInfo(retailer.time_zone)).date()
-    marker = f"attention-digest:{retailer.pk}:{today.isoformat()}"
-    if not cache.add(marker, 1, timeout=SENT_MARKER_TTL):
-        return 0
+    if AttentionDigest.objects.filter(retailer=retailer, day=today).exists():
+        return 0  # already sent for this local day
     lines = [_line(s) for s in failing.order_by("-updated_at", "-pk")[:DIGEST_LIMIT]]
     context = {
         "retailer": retailer,
@@ -92,11 +89,16 @@ def attention_digest_send(*, retailer: Retailer) -> int:
         body=render_to_string("emails/attention_digest.txt", context),
         to=recipients,
     )
-    try:
+    # The day's row and the send in one transaction: a send that fails rolls the row back (the next run tries
+    # again), and a second run the same day waits on the row's unique key, then finds it and sends nothing. A
+    # crash between the send and the commit is the one way to send twice; never sending is the worse failure.
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                AttentionDigest.objects.create(retailer=retailer, day=today, orders=total, recipients=len(recipients))
+        except IntegrityError:
+            return 0  # already sent for this local day
         message.send()
-    except Exception:
-        cache.delete(marker)  # not sent: the next run may try again today
-        raise
     logger.info("attention digest sent to %s admin(s) of retailer %s (%s orders)", len(recipients), retailer.pk, total)
     return total
 

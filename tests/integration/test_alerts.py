@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.core.cache import cache
+from django.core.mail import EmailMessage
 
 from integration.choices import ErrorCode, OrderSyncState
+from integration.models import AttentionDigest
 from integration.services.alerts import attention_digest_send, attention_digests_send
 from pos.choices import Role
 from tests import factories
@@ -58,6 +61,34 @@ class TestAttentionDigest:
         again = attention_digest_send(retailer=retailer)
 
         assert again == 0 and len(mail.outbox) == 1
+
+    def test_the_day_is_recorded_in_the_database_not_in_the_cache(self, retailer, link):
+        # Regression: the "sent today" mark lived in the cache, so a Redis flush sent the digest again, and a
+        # Redis outage failed the daily work.
+        needs_attention(link, 4211)
+
+        attention_digest_send(retailer=retailer)
+        cache.clear()
+        again = attention_digest_send(retailer=retailer)
+
+        assert again == 0 and len(mail.outbox) == 1
+        digest = AttentionDigest.objects.get(retailer=retailer)
+        assert (digest.orders, digest.recipients) == (1, 1)
+
+    def test_a_digest_that_could_not_be_sent_is_sent_by_the_next_run(self, retailer, link, monkeypatch):
+        needs_attention(link, 4221)
+
+        def refused(self, fail_silently=False):
+            raise ConnectionRefusedError("mail server down")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(EmailMessage, "send", refused)
+            with pytest.raises(ConnectionRefusedError):
+                attention_digest_send(retailer=retailer)
+        assert not AttentionDigest.objects.filter(retailer=retailer).exists()
+
+        assert attention_digest_send(retailer=retailer) == 1
+        assert len(mail.outbox) == 1 and AttentionDigest.objects.filter(retailer=retailer).count() == 1
 
     def test_the_daily_work_sends_each_retailer_its_own_digest(self, retailer, link, other_retailer):
         other_admin = factories.UserFactory(username="olga", email="olga@example.com")
