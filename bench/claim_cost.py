@@ -4,9 +4,9 @@ rows read and buffers, before vs after a change, in the same run.
 For each size (stores, due rows), one noisy store holds the backlog and every other store one order sync, all
 due; the tables are vacuumed and their statistics fresh (VACUUM ANALYZE, as autovacuum keeps them). A claim of
 order syncs is then made `--claims` times as a worker makes it (in autocommit: committed), each undone after (its
-rows and the queue heads put back as they were, untimed) so that every claim meets the same queues; timed (wall
-and this process's CPU), and the statements one sends counted as Django logs them (BEGIN and COMMIT included).
-Then, rolled back: the rows it read from the work table, every statement it ran counted, nested ones too
+rows and the queue heads put back as they were, and the tables vacuumed, untimed) so that every claim meets the
+same queues and indexes; timed (wall and this process's CPU), and the statements one sends counted as Django logs
+them (BEGIN and COMMIT included). Then, rolled back: the rows it read from the work table, every statement it ran counted, nested ones too
 (auto_explain's plans, `tests/plans.py`: the claim is a function on PostgreSQL), and the buffers it touched and
 PostgreSQL's planning + execution time (`EXPLAIN (ANALYZE, BUFFERS)` of the statements it sends; a function call's
 execution covers the planning of the statements inside it).
@@ -72,7 +72,9 @@ def measure(stores: int, due: int, claims: int) -> dict:
         return [item.pk for item in batch.items]
 
     def restore(ids: list[int]) -> None:
-        """Undo a committed claim: its rows and the heads as they were (so every claim meets the same queues)."""
+        """Undo a committed claim: its rows and the heads as they were, and vacuum away the row versions the claim
+        and its undoing left (so every claim meets the same queues and indexes, not the dead entries of the ones
+        before)."""
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE work_workitem w SET lease_until = s.lease_until, claimed_by = s.claimed_by, "
@@ -85,6 +87,11 @@ def measure(stores: int, due: int, claims: int) -> dict:
                     "UPDATE work_queuehead h SET ready_at = s.ready_at, served_at = s.served_at FROM saved_heads s "
                     "WHERE h.id = s.id AND (h.ready_at, h.served_at) IS DISTINCT FROM (s.ready_at, s.served_at)"
                 )
+        vacuum()
+
+    def vacuum() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM work_workitem{', work_queuehead' if heads else ''}")
 
     # Each claim as a worker makes it (autocommit: its own transaction, committed; no debug log of the queries, as
     # in production), undone after.
@@ -105,6 +112,7 @@ def measure(stores: int, due: int, claims: int) -> dict:
         claim()
         transaction.set_rollback(True)
     read = claim_plans.rows_read(found, WorkItem._meta.db_table)
+    vacuum()
 
     # Buffers and PostgreSQL time: EXPLAIN (ANALYZE, BUFFERS) of the statements the claim sends (a function call's
     # covers what the function ran), rolled back.
