@@ -1,15 +1,15 @@
 """What one claim costs as stores and backlogs grow (issues 17 and 18): milliseconds, the client's CPU, statements,
 rows read and buffers, before vs after a change, in the same run.
 
-For each size (stores, due rows), one noisy store holds the backlog and every other store one order sync, all
-due; the tables are vacuumed and their statistics fresh (VACUUM ANALYZE, as autovacuum keeps them). A claim of
-order syncs is then made `--claims` times as a worker makes it (in autocommit: committed), each undone after (its
-rows and the queue heads put back as they were, and the tables vacuumed, untimed) so that every claim meets the
-same queues and indexes; timed (wall and this process's CPU), and the statements one sends counted as Django logs
-them (BEGIN and COMMIT included). Then, rolled back: the rows it read from the work table, every statement it ran counted, nested ones too
-(auto_explain's plans, `tests/plans.py`: the claim is a function on PostgreSQL), and the buffers it touched and
-PostgreSQL's planning + execution time (`EXPLAIN (ANALYZE, BUFFERS)` of the statements it sends; a function call's
-execution covers the planning of the statements inside it).
+For each size (stores, due rows), one noisy store holds the backlog and every other store one order sync, all due;
+the tables are vacuumed and their statistics fresh (VACUUM ANALYZE, as autovacuum keeps them). A claim of order
+syncs is then made `--claims` times as a worker makes it (in autocommit: committed), each undone after (its rows and
+the queue heads put back as they were, and the tables vacuumed, untimed) so that every claim meets the same queues
+and indexes; timed (wall and this process's CPU), and the statements one sends counted as Django logs them (BEGIN
+and COMMIT included). Then, rolled back: the rows it read from the work table, every statement it ran counted,
+nested ones too (auto_explain's plans, `tests/plans.py`: the claim is a function on PostgreSQL), and the buffers it
+touched and PostgreSQL's planning + execution time (`EXPLAIN (ANALYZE, BUFFERS)` of the statements it sends; a
+function call's execution covers the planning of the statements inside it).
 
 "Before" is the code at `--before` (default: `main`), exported with `git archive` into a temporary directory and
 run from there on a database of its own; "after" is this tree. The two run one after the other for each size, so
