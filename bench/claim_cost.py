@@ -1,15 +1,19 @@
-"""What one claim costs as stores and backlogs grow (issue 18): milliseconds and rows read, before vs after the
-queue heads, in the same run.
+"""What one claim costs as stores and backlogs grow (issues 17 and 18): milliseconds, the client's CPU, statements,
+rows read and buffers, before vs after a change, in the same run.
 
-For each size (stores, due rows), one noisy store holds the backlog and every other store one order sync, all
-due; the tables are vacuumed and their statistics fresh (VACUUM ANALYZE, as autovacuum keeps them). A claim of
-order syncs is then timed `--claims` times, each rolled back so that every claim sees the same queue, and run
-once more under `EXPLAIN (ANALYZE, BUFFERS)` (rolled back too) for the rows it read from the work table and the
-buffers it touched, over all its statements.
+For each size (stores, due rows), one noisy store holds the backlog and every other store one order sync, all due;
+the tables are vacuumed and their statistics fresh (VACUUM ANALYZE, as autovacuum keeps them). A claim of order
+syncs is then made `--claims` times as a worker makes it (in autocommit: committed), each undone after (its rows and
+the queue heads put back as they were, and the tables vacuumed, untimed) so that every claim meets the same queues
+and indexes; timed (wall and this process's CPU), and the statements one sends counted as Django logs them (BEGIN
+and COMMIT included). Then, rolled back: the rows it read from the work table, every statement it ran counted,
+nested ones too (auto_explain's plans, `tests/plans.py`: the claim is a function on PostgreSQL), and the buffers it
+touched and PostgreSQL's planning + execution time (`EXPLAIN (ANALYZE, BUFFERS)` of the statements it sends; a
+function call's execution covers the planning of the statements inside it).
 
-"Before" is the code at `--before` (default: main before the queue heads), exported with `git archive` into a
-temporary directory and run from there on a database of its own; "after" is this tree. The two run one after the
-other for each size, so both see the same load on the machine.
+"Before" is the code at `--before` (default: `main`), exported with `git archive` into a temporary directory and
+run from there on a database of its own; "after" is this tree. The two run one after the other for each size, so
+both see the same load on the machine.
 
     .venv/bin/python bench/claim_cost.py          # 20 and 1,000 stores x 1,000 and 20,000 due rows
     .venv/bin/python bench/claim_cost.py --full   # the same, and 10,000 stores
@@ -29,19 +33,26 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BEFORE = "44b8fd3"  # main just before the queue heads (the claim read every due row)
+BEFORE = "main"  # `44b8fd3`: main before the queue heads (the claim read every due row)
 
 
 def measure(stores: int, due: int, claims: int) -> dict:
     """In a tree whose Django is set up: the cost of a claim with `due` order syncs due over `stores` stores."""
+    import importlib.util
     from datetime import timedelta
 
     from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext, override_settings
     from django.utils import timezone
 
     from integration.services.order_sync import ORDER_SYNC
     from work import kernel
     from work.models import WorkItem
+
+    # The plans of nested statements (a function's) from this tree's tests, whichever tree is measured.
+    spec = importlib.util.spec_from_file_location("claim_plans", HERE.parent / "tests" / "plans.py")
+    claim_plans = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(claim_plans)
 
     WorkItem.objects.all().delete()
     old = timezone.now() - timedelta(minutes=1)
@@ -50,19 +61,61 @@ def measure(stores: int, due: int, claims: int) -> dict:
         kernel.request_many(ORDER_SYNC, [(f"quiet:{s}", s, None) for s in range(2, stores + 1)], due=old)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
+        heads = "work_queuehead" in connection.introspection.table_names(cursor)
+        cursor.execute("CREATE TEMPORARY TABLE saved_items AS SELECT * FROM work_workitem")
+        if heads:
+            cursor.execute("CREATE TEMPORARY TABLE saved_heads AS SELECT * FROM work_queuehead")
 
-    def claim() -> None:
+    def claim() -> list[int]:
         batch = kernel.claim(("webhooks",), worker="claim-cost", only={ORDER_SYNC})
         assert batch is not None and batch.items
+        return [item.pk for item in batch.items]
 
-    taken = []
-    for _ in range(claims):
-        with transaction.atomic():
-            started = time.perf_counter()
-            claim()
+    def restore(ids: list[int]) -> None:
+        """Undo a committed claim: its rows and the heads as they were, and vacuum away the row versions the claim
+        and its undoing left (so every claim meets the same queues and indexes, not the dead entries of the ones
+        before)."""
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE work_workitem w SET lease_until = s.lease_until, claimed_by = s.claimed_by, "
+                "claimed = s.claimed, due_at = s.due_at, attempts = s.attempts, updated_at = s.updated_at "
+                "FROM saved_items s WHERE w.id = s.id AND w.id = ANY(%s)",
+                [ids],
+            )
+            if heads:
+                cursor.execute(
+                    "UPDATE work_queuehead h SET ready_at = s.ready_at, served_at = s.served_at FROM saved_heads s "
+                    "WHERE h.id = s.id AND (h.ready_at, h.served_at) IS DISTINCT FROM (s.ready_at, s.served_at)"
+                )
+        vacuum()
+
+    def vacuum() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM work_workitem{', work_queuehead' if heads else ''}")
+
+    # Each claim as a worker makes it (autocommit: its own transaction, committed; no debug log of the queries, as
+    # in production), undone after.
+    taken, cpu = [], []
+    with override_settings(DEBUG=False):
+        for _ in range(claims):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            ids = claim()
             taken.append((time.perf_counter() - started) * 1000)
-            transaction.set_rollback(True)
+            cpu.append((time.process_time() - started_cpu) * 1000)
+            restore(ids)
+    with CaptureQueriesContext(connection) as sent:  # BEGIN and COMMIT included, when Django sends them
+        ids = claim()
+    restore(ids)
 
+    # Rows read from the work table by every statement of a claim, nested ones too (auto_explain), rolled back.
+    with claim_plans.plans(connection) as found, transaction.atomic():
+        claim()
+        transaction.set_rollback(True)
+    read = claim_plans.rows_read(found, WorkItem._meta.db_table)
+    vacuum()
+
+    # Buffers and PostgreSQL time: EXPLAIN (ANALYZE, BUFFERS) of the statements the claim sends (a function call's
+    # covers what the function ran), rolled back.
     statements: list[tuple[str, object]] = []
 
     def record(execute, sql, params, many, context):
@@ -73,35 +126,29 @@ def measure(stores: int, due: int, claims: int) -> dict:
     with connection.execute_wrapper(record), transaction.atomic():
         claim()
         transaction.set_rollback(True)
-    table = WorkItem._meta.db_table
-    read = buffers = 0
+    buffers = 0
     planning = execution = 0.0
-
-    def rows_read(node) -> int:
-        own = node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
-        own = own if "Scan" in node["Node Type"] and node.get("Relation Name") == table else 0
-        return own + sum(rows_read(child) for child in node.get("Plans", []))
-
     with transaction.atomic(), connection.cursor() as cursor:
         for sql, params in statements:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
             plan = (json.loads(plan) if isinstance(plan, str) else plan)[0]
-            read += rows_read(plan["Plan"])
             buffers += plan["Plan"].get("Shared Hit Blocks", 0) + plan["Plan"].get("Shared Read Blocks", 0)
             planning += plan.get("Planning Time", 0.0)
             execution += plan.get("Execution Time", 0.0)
         transaction.set_rollback(True)
     WorkItem.objects.all().delete()
     taken.sort()
+    cpu.sort()
     return {
         "p50": taken[len(taken) // 2],
         "p95": taken[min(len(taken) - 1, round(0.95 * (len(taken) - 1)))],
+        "cpu": cpu[len(cpu) // 2],
         "read": read,
         "buffers": buffers,
         "planning": planning,
         "execution": execution,
-        "statements": len(statements),
+        "statements": len(sent),
     }
 
 
@@ -152,7 +199,10 @@ def main() -> int:
     load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="claim-before-") as before_tree:
-        archive = subprocess.run(["git", "archive", args.before], cwd=ROOT, capture_output=True, check=True).stdout
+        before_commit = subprocess.run(
+            ["git", "rev-parse", "--short", args.before], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        archive = subprocess.run(["git", "archive", before_commit], cwd=ROOT, capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", before_tree], input=archive, check=True)
         os.symlink(ROOT / ".venv", Path(before_tree) / ".venv")
         for stores, due in sizes:
@@ -163,15 +213,21 @@ def main() -> int:
                 rows.append(
                     (
                         f"{stores:,} stores, {due:,} due: {name}",
-                        f"p50 {m['p50']:.1f} ms, p95 {m['p95']:.1f} ms; {m['read']:,} rows read, "
-                        f"{m['buffers']:,} buffers, plan {m['planning']:.1f} + run {m['execution']:.1f} ms "
+                        f"p50 {m['p50']:.1f} ms, p95 {m['p95']:.1f} ms, CPU {m['cpu']:.2f} ms; "
+                        f"{m['read']:,} rows read, {m['buffers']:,} buffers, "
+                        f"plan {m['planning']:.1f} + run {m['execution']:.1f} ms "
                         f"({m['statements']} statement{'s' if m['statements'] > 1 else ''})",
                     )
                 )
-            rows.append((f"{stores:,} stores, {due:,} due: after / before", f"{after['p50'] / before['p50']:.2f} x"))
+            rows.append(
+                (
+                    f"{stores:,} stores, {due:,} due: after / before",
+                    f"p50 {after['p50'] / before['p50']:.2f} x, CPU {after['cpu'] / before['cpu']:.2f} x",
+                )
+            )
     load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
     rows.append(("load average at the start / end", f"{load_start} / {load_end}"))
-    print(f"\nOne claim of order syncs, before ({args.before}) vs after, {os.cpu_count()} cores")
+    print(f"\nOne claim of order syncs, before ({args.before}, {before_commit}) vs after, {os.cpu_count()} cores")
     print(table(rows))
     return 0
 

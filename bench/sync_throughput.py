@@ -13,9 +13,10 @@ Also printed:
   deliveries BigCommerce sends for a new order (created, statusUpdated, updated; each delivered twice), accepted
   by `webhook_accept` while a worker syncs, so a delivery arriving after its order was synced costs a new fetch as
   it does in production;
-- SQL statements per new-order sync: the run (fetch, apply and the kernel's finish) and, beside it, the kernel's
-  claim, for one order with 1 line and one with 100 lines, and per batch of 50 new orders (Django's debug query
-  log is emptied before each count: it keeps only its last 9,000 statements, and a full one counts nothing).
+- SQL statements per new-order sync: the run (fetch, apply and the kernel's finish) plus the kernel's claim (BEGIN
+  and COMMIT counted, as Django logs them), for one order with 1 line and one with 100 lines, and per batch of 50
+  new orders (Django's debug query log is emptied before each count: it keeps only its last 9,000 statements, and
+  a full one counts nothing). The goal (<= 30, the same for 1 and 100 lines) is on the sum.
 
     .venv/bin/python bench/sync_throughput.py            # 2,000 orders per round
     .venv/bin/python bench/sync_throughput.py --full     # 10,000 orders per round
@@ -197,12 +198,13 @@ def main() -> None:
         for lines, counts in sql.items():
             rows.append(
                 (
-                    f"SQL per new-order sync, {lines} line(s): run (+ claim)",
-                    f"max {max(r for _, r in counts)} (+ {max(c for c, _ in counts)}) (goal <= {GOAL_SQL})",
+                    f"SQL per new-order sync, {lines} line(s): run + claim",
+                    f"max {max(r for _, r in counts)} + {max(c for c, _ in counts)} = "
+                    f"{max(r + c for c, r in counts)} (goal <= {GOAL_SQL})",
                 )
             )
-        batch_figure = f"max {max(r for _, r in batch)} (+ {max(c for c, _ in batch)})"
-        rows.append(("SQL per batch of 50 new orders: run (+ claim)", batch_figure))
+        batch_figure = f"max {max(r for _, r in batch)} + {max(c for c, _ in batch)} = {max(r + c for c, r in batch)}"
+        rows.append(("SQL per batch of 50 new orders: run + claim", batch_figure))
         rows.append(
             ("sales / order syncs in the database", f"{Sale.objects.count():,} / {OrderSync.objects.count():,}")
         )
@@ -210,7 +212,7 @@ def main() -> None:
     rows.append(("load average (1 min) at start / end", f"{load_start[0]:.2f} / {load_end[0]:.2f}"))
     print(f"Sync throughput ({time.strftime('%Y-%m-%d %H:%M')}, PostgreSQL, zero-latency sandbox, 1 worker)")
     print(table(rows))
-    runs = {max(r for _, r in counts) for counts in sql.values()}
+    runs = {max(r + c for c, r in counts) for counts in sql.values()}
     met = min(rates) >= GOAL_RATE and max(runs) <= GOAL_SQL and len(runs) == 1
     print("goal met" if met else "goal NOT met")
 

@@ -6,22 +6,24 @@ when its cause does. A request for work already waiting changes nothing but its 
 sooner); after the commit the bell rings (`work.bell`) so a worker starts within milliseconds.
 
 **Claim.** Each store's work of a kind is a queue with a head (`QueueHead`: when its earliest due row is due, when a
-worker last took from it), so choosing costs the same behind a 20,000-row backlog as behind none. One statement
-(`UPDATE ... RETURNING` over CTEs) reads the due heads (one per store and kind with work due, an index range),
-takes the highest priority (live orders before import pages), then the queue served longest ago (never served
-first), skipping stores with `WORK_SHARD_CONCURRENCY` workers on them, locks that head (`FOR UPDATE SKIP LOCKED`:
-the next claimer takes the next queue), takes up to the kind's batch of its oldest due rows through the queue's
-index (`SKIP LOCKED`), leases them, empties `due_at`, records the request counter it saw (`claimed = requested`) and
-the queue's turn. A second statement moves the head to the queue's next due row. So stores are served in rotation:
-a store with a backlog gets a batch per turn, and a store with one new order is served by the next claim once it
-is due, never after the backlog drains. Work whose lease ran out is found through the lease index.
+worker last took from it), so choosing costs the same behind a 20,000-row backlog as behind none. On PostgreSQL a
+claim is one statement, a call of the function `work_claim` (`work.claim_sql`), its own transaction: it reads the
+due heads (one per store and kind with work due, an index range), takes the highest priority (live orders before
+import pages), then the queue served longest ago (never served first), skipping stores with `WORK_SHARD_CONCURRENCY`
+workers on them, locks that head (`FOR UPDATE SKIP LOCKED`: the next claimer takes the next queue), takes up to the
+kind's batch of its oldest due rows through the queue's index (`SKIP LOCKED`), leases them, empties `due_at`,
+records the request counter it saw (`claimed = requested`) and the queue's turn; then, in a statement of its own, it
+moves the head to the queue's next due row. So stores are served in rotation: a store with a backlog gets a batch
+per turn, and a store with one new order is served by the next claim once it is due, never after the backlog drains.
+Work whose lease ran out is found through the lease index.
 
 **The heads stay true.** On PostgreSQL a trigger on the work table lowers a head in the transaction that makes work
 due (a request, a retry, a finish that finds the work requested again), so a head is never later than its queue's
 earliest due row. Moving a head later is the claim's alone, and only when no transaction that wrote to the queue is
 still open: writers hold the queue's advisory lock in shared mode until they commit; the claim tries it alone, and
-moves the head in a new statement (a snapshot in which every such write is visible) or else leaves the head early.
-A head early is harmless: a claim finding nothing behind it moves on. (SQLite, for development, reads the rows.)
+moves the head in a new statement of the function (a snapshot in which every such write is visible) or else leaves
+the head early; the lock is held until the claim commits. A head early is harmless: a claim finding nothing behind
+it moves on. (SQLite, for development, reads the rows.)
 
 **No lost wake-up.** A request that lands while its work runs bumps `requested` and sets `due_at`; the run's
 finish deletes the row only `WHERE requested = claimed`, so that row stays due and the next claim (the same
@@ -310,83 +312,28 @@ def _busy_sql() -> str:
 _RETURNING = "id, key, shard, priority, payload, attempts, requested, claimed, lease_until, requested_at"
 
 
-def _take_sql(source: str) -> str:
-    """`claimed`: lease the rows of `source` (ids) for the picked kind's lease, returning them."""
-    table = _table()
-    return (
-        f"claimed AS (UPDATE {table} SET lease_until = %(now)s + make_interval(secs => pick.lease), "
-        f"claimed_by = %(worker)s, claimed = {table}.requested, due_at = NULL, attempts = {table}.attempts + 1, "
-        f"updated_at = %(now)s FROM {source}, pick WHERE {table}.id = {source}.id "
-        f"RETURNING {', '.join(f'{table}.{c.strip()}' for c in _RETURNING.split(','))})"
-    )
-
-
 def _claim_postgres(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple[str, list[tuple]] | None:
-    """Choose a queue from the heads and take a batch of it in one statement; then, holding the queue alone, move
-    its head to its next due row. Returns None when no queue is due, else the kind and the rows claimed (none when
-    the head was stale or its rows were locked: the caller chooses again)."""
-    table = _table()
-    heads = connection.ops.quote_name(QueueHead._meta.db_table)
-    kinds_cte, params = _kinds_sql(kinds_)
-    params |= {
-        "names": [k.name for k in kinds_],
-        "cap": max(1, int(settings.WORK_SHARD_CONCURRENCY)),
-        "now": now,
-        "worker": worker,
-    }
-    same_queue = f"w.kind = (SELECT kind FROM pick) AND {_queue_sql('w')} = (SELECT shard FROM pick)"
-    sql = (
-        f"WITH {kinds_cte}, {_busy_sql()}, "
-        # Of the due queues (one head per store and kind with work due: an index range, however long the queues),
-        # the highest priority, then the one served longest ago (never served first), then the one due first;
-        # locked, so that one claimer at a time takes from a queue (the others go on to the next).
-        f"head AS (SELECT h.kind, h.shard, h.priority, h.served_at, h.ready_at AS t, TRUE AS queued FROM {heads} h "
-        f"WHERE h.ready_at <= %(now)s AND h.kind = ANY(%(names)s) AND h.shard NOT IN (SELECT shard FROM busy) "
-        f"ORDER BY h.priority, h.served_at NULLS FIRST, h.ready_at, h.shard LIMIT 1 FOR UPDATE OF h SKIP LOCKED), "
-        # Work whose lease ran out (its worker died) is claimable again: the oldest lapsed leases, through the
-        # lease index (none, as a rule).
-        f"lapsed AS (SELECT kind, shard, MIN(priority) AS priority, NULL::timestamptz AS served_at, MIN(t) AS t, "
-        f"FALSE AS queued FROM (SELECT w.kind, {_queue_sql('w')} AS shard, w.priority, w.lease_until AS t "
-        f"FROM {table} w WHERE w.lease_until < %(now)s ORDER BY w.lease_until LIMIT {LAPSED_LOOKAHEAD}) x "
-        f"WHERE kind = ANY(%(names)s) AND shard NOT IN (SELECT shard FROM busy) GROUP BY 1, 2), "
-        f"pick AS (SELECT c.kind, c.shard, c.queued, kinds.batch, kinds.lease "
-        f"FROM (SELECT * FROM head UNION ALL SELECT * FROM lapsed) c JOIN kinds ON kinds.name = c.kind "
-        f"ORDER BY c.priority, c.served_at NULLS FIRST, c.t, c.shard LIMIT 1), "
-        # Its oldest rows, through the queue's index: a batch read, however long the queue.
-        f"due AS (SELECT w.id, w.due_at AS t FROM {table} w WHERE {same_queue} AND w.lease_until IS NULL "
-        f"AND w.due_at <= %(now)s ORDER BY w.due_at, w.id LIMIT (SELECT batch FROM pick) FOR UPDATE OF w SKIP LOCKED), "
-        f"lapsed_rows AS (SELECT w.id, w.lease_until AS t FROM {table} w WHERE w.lease_until < %(now)s "
-        f"AND {same_queue} AND NOT (SELECT queued FROM pick) ORDER BY w.lease_until, w.id "
-        f"LIMIT (SELECT batch FROM pick) FOR UPDATE OF w SKIP LOCKED), "
-        f"chosen AS (SELECT id FROM (SELECT * FROM lapsed_rows UNION ALL SELECT * FROM due) c ORDER BY t, id "
-        f"LIMIT (SELECT batch FROM pick)), "
-        f"turn AS (UPDATE {heads} SET served_at = %(now)s FROM pick WHERE pick.queued AND {heads}.kind = pick.kind "
-        f"AND {heads}.shard = pick.shard RETURNING 1), "
-        # Alone on the queue (no transaction that wrote to it is still open): its head may move later.
-        f"alone AS (SELECT pg_try_advisory_xact_lock(work_queue_lock(kind, shard)) AS alone FROM pick WHERE queued), "
-        f"{_take_sql('chosen')} "
-        f"SELECT pick.kind, pick.shard, (SELECT alone FROM alone), claimed.* FROM pick LEFT JOIN claimed ON TRUE"
-    )
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Every read of the claim is an index range or lookup. The work table churns faster than its statistics
-        # follow (and a database may run without autovacuum): without this, a stale estimate can turn a read of a
-        # few running rows or of one queue's next batch into a scan of the whole backlog.
-        cursor.execute("SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true)")
-        cursor.execute(sql, params)
+    """Choose a queue from the heads, take a batch of it and, holding the queue alone, move its head to its next
+    due row: one statement, `work_claim` (`work.claim_sql`), its own transaction when called in autocommit (as
+    workers do). Returns None when no queue is due, else the kind and the rows claimed (none when the head was
+    stale or its rows were locked: the caller chooses again)."""
+    params = [
+        [k.name for k in kinds_],
+        [k.batch for k in kinds_],
+        [k.lease.total_seconds() for k in kinds_],
+        worker,
+        now,
+        max(1, int(settings.WORK_SHARD_CONCURRENCY)),
+        LAPSED_LOOKAHEAD,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM work_claim(%s::text[], %s::integer[], %s::double precision[], %s, %s, %s, %s)", params
+        )
         rows = cursor.fetchall()
-        if not rows:
-            return None
-        name, shard, alone = rows[0][:3]
-        if alone:
-            # A new statement, so a new snapshot: every row written before the lock was taken is visible, and a
-            # transaction writing to this queue from now on waits for the lock and lowers the head again after.
-            cursor.execute(
-                f"UPDATE {heads} SET ready_at = (SELECT MIN(w.due_at) FROM {table} w WHERE w.kind = %s "
-                f"AND {_queue_sql('w')} = %s AND w.lease_until IS NULL AND w.due_at IS NOT NULL) "
-                f"WHERE kind = %s AND shard = %s",
-                [name, shard, name, shard],
-            )
-    return name, [row[3:] for row in rows if row[3] is not None]
+    if not rows:
+        return None
+    return rows[0][0], [row[1:] for row in rows if row[1] is not None]
 
 
 def _claim_sqlite(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple[str, list[tuple]] | None:

@@ -351,7 +351,7 @@ def test_a_claim_takes_the_batch_in_one_statement_then_moves_the_queue_head(kind
     kernel.request_many("t.sync", [(n, 7, None) for n in range(8)])
     head = QueueHead.objects.get(kind="t.sync", shard=7)
     assert head.ready_at is not None and head.served_at is None  # the request made the queue due
-    with django_assert_num_queries(5):  # savepoint, index reads only, the claim, the head, release
+    with django_assert_num_queries(1):  # the function: the claim and the head's move
         batch = kernel.claim(worker="a")
     assert len(batch.items) == 5 and {i.shard for i in batch.items} == {7}
     head.refresh_from_db()
@@ -362,6 +362,84 @@ def test_a_claim_takes_the_batch_in_one_statement_then_moves_the_queue_head(kind
     kernel.claim(worker="b")
     head.refresh_from_db()
     assert head.ready_at is None  # nothing left due: off the line
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_in_autocommit_is_one_statement_committed_when_it_returns(kinds):
+    """No BEGIN, no COMMIT, no planner settings of its own: the function call is the claim's transaction. When it
+    returns, the leases are committed (another worker sees the rows taken), the queue's advisory lock is released
+    and the planner settings are back to the session's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    kinds("t.sync", batch=5)
+    kernel.request_many("t.sync", [(n, 7, None) for n in range(3)])
+    assert connection.get_autocommit()
+    with CaptureQueriesContext(connection) as captured:  # Django logs BEGIN and COMMIT here too, when it sends them
+        batch = kernel.claim(worker="a")
+    assert [q["sql"].split("(")[0] for q in captured.captured_queries] == ["SELECT * FROM work_claim"]
+    assert len(batch.items) == 3
+
+    def seen_elsewhere():
+        from django.db import connections
+
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("SELECT COUNT(*) FROM work_workitem WHERE claimed_by = 'a' AND lease_until IS NOT NULL")
+                leased = cursor.fetchone()[0]
+                cursor.execute("SELECT pg_try_advisory_xact_lock(work_queue_lock('t.sync', 7))")
+                return leased, cursor.fetchone()[0]
+        finally:
+            connections.close_all()
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(seen_elsewhere).result(timeout=30) == (3, True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('enable_seqscan'), current_setting('enable_bitmapscan')")
+        assert cursor.fetchone() == ("on", "on")
+
+
+@pytest.mark.postgres
+def test_the_head_moves_to_the_due_time_of_the_work_the_claim_left(kinds):
+    kinds("t.sync", batch=5)
+    later = timezone.now() + timedelta(minutes=10)
+    kernel.request_many("t.sync", [(n, 7, None) for n in range(3)])
+    kernel.request("t.sync", "later", shard=7, due=later)
+    head = QueueHead.objects.get(kind="t.sync", shard=7)
+    assert head.ready_at <= timezone.now()  # due now: the three
+    batch = kernel.claim(worker="a")
+    assert sorted(i.key for i in batch.items) == ["0", "1", "2"]
+    head.refresh_from_db()
+    assert head.ready_at == later  # off the line until the work left is due...
+    assert kernel.claim(worker="b") is None
+    kernel.run(batch)
+    with time_machine.travel(later + timedelta(seconds=1), tick=False):
+        assert [i.key for i in kernel.claim(worker="b").items] == ["later"]  # ...then served
+    head.refresh_from_db()
+    assert head.ready_at is None
+
+
+@pytest.mark.postgres
+def test_the_claim_function_is_the_text_its_newest_migration_was_written_for():
+    """The database keeps the claim function its migrations created: a change to `work.claim_sql` needs a new
+    migration that runs the text again (see that module)."""
+    import importlib
+    import pkgutil
+
+    from work import claim_sql, migrations
+
+    written_for = [
+        module.CLAIM_FUNCTION_SHA256
+        for module in (
+            importlib.import_module(f"work.migrations.{name}")
+            for _, name, _ in sorted(pkgutil.iter_modules(migrations.__path__))
+        )
+        if hasattr(module, "CLAIM_FUNCTION_SHA256")
+    ]
+    assert written_for[-1] == claim_sql.CLAIM_FUNCTION_SHA256, "work.claim_sql changed: add a migration that runs it"
 
 
 def test_a_store_with_one_new_order_is_served_next_behind_a_20000_row_backlog(kinds):
@@ -396,38 +474,18 @@ def test_what_a_claim_reads_does_not_grow_with_the_backlog(kinds):
 
 
 def _rows_read_by_a_claim() -> int:
-    """Rows of the work table the claim's statements read (EXPLAIN ANALYZE, rolled back; with the statistics
-    autovacuum keeps): every table scan's actual rows times its loops."""
-    import json
-
+    """Rows of the work table the claim's statements read (auto_explain's plans of the claim, rolled back; with the
+    statistics autovacuum keeps)."""
     from django.db import connection
 
-    statements: list[tuple[str, object]] = []
-
-    def record(execute, sql, params, many, context):
-        if "SAVEPOINT" not in sql:
-            statements.append((sql, params))
-        return execute(sql, params, many, context)
+    from tests.plans import plans, rows_read
 
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {WorkItem._meta.db_table}, {QueueHead._meta.db_table}")
-    with connection.execute_wrapper(record), transaction.atomic():
+    with plans(connection) as found, transaction.atomic():
         kernel.claim(worker="measure")
         transaction.set_rollback(True)
-
-    def read(node) -> int:
-        rows = node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
-        own = rows if "Scan" in node["Node Type"] and node.get("Relation Name") == WorkItem._meta.db_table else 0
-        return own + sum(read(child) for child in node.get("Plans", []))
-
-    total = 0
-    with transaction.atomic(), connection.cursor() as cursor:
-        for sql, params in statements:
-            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-            total += read((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
-        transaction.set_rollback(True)
-    return total
+    return rows_read(found, WorkItem._meta.db_table)
 
 
 @pytest.mark.postgres
