@@ -481,15 +481,55 @@ def claim(
     return None
 
 
-def waiting(*, shard: int | None, before_priority: int) -> bool:
-    """Whether work of this shard with a priority before this one is due and not running (a long step of
-    low-priority work, an import page, yields to it)."""
-    where, params = [_claimable(now_param="%s"), "priority < %s"], [timezone.now(), timezone.now(), before_priority]
+def waiting(*, shard: int | None, before_priority: int, others_after: float | None = None) -> bool:
+    """Whether work with a priority before this one is due and not running (a long step of low-priority work, an
+    import page, yields to it): work of this shard; and with `others_after` (seconds), work of any other store
+    that has been due for longer than that and is not at its cap of workers (`WORK_SHARD_CONCURRENCY`: a store at
+    its cap cannot be served by the yielding worker anyway). The grace lets an idle worker's bell take new work
+    first, so a long step gives way only when the workers are all busy."""
+    now = timezone.now()
+    where, params = [_claimable(now_param="%s"), "priority < %s"], [now, now, before_priority]
     where.append("shard IS NULL" if shard is None else "shard = %s")
     params += [] if shard is None else [shard]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {_table()} WHERE {' AND '.join(where)} LIMIT 1", params)
+        if cursor.fetchone() is not None:
+            return True
+        if others_after is None:
+            return False
+        names = [k.name for k in kinds() if k.priority < before_priority]
+        if not names:
+            return False
+        cursor.execute(_waiting_elsewhere_sql(), _waiting_elsewhere_params(names, now, others_after))
         return cursor.fetchone() is not None
+
+
+def _waiting_elsewhere_sql() -> str:
+    """One row if work of `names` has been due since `since` in a queue whose store is not at its cap. PostgreSQL
+    reads the heads (an index range of the queues due that long) and checks the head's queue through its index
+    (a head may be early); SQLite reads the due rows."""
+    table = _table()
+    if _postgres():
+        heads = connection.ops.quote_name(QueueHead._meta.db_table)
+        return (
+            f"WITH {_busy_sql()} SELECT 1 FROM {heads} h WHERE h.kind = ANY(%(names)s) AND h.ready_at <= %(since)s "
+            f"AND h.shard NOT IN (SELECT shard FROM busy) AND EXISTS (SELECT 1 FROM {table} w WHERE w.kind = h.kind "
+            f"AND {_queue_sql('w')} = h.shard AND w.lease_until IS NULL AND w.due_at <= %(since)s) LIMIT 1"
+        )
+    return (
+        f"WITH {_busy_sql()} SELECT 1 FROM {table} w WHERE w.kind IN (SELECT value FROM json_each(%(names)s)) "
+        f"AND w.lease_until IS NULL AND w.due_at <= %(since)s AND {_queue_sql('w')} NOT IN (SELECT shard FROM busy) "
+        f"LIMIT 1"
+    )
+
+
+def _waiting_elsewhere_params(names: list[str], now: datetime, after: float) -> dict:
+    return {
+        "names": names if _postgres() else json.dumps(names),
+        "since": now - timedelta(seconds=after),
+        "now": now,
+        "cap": max(1, int(settings.WORK_SHARD_CONCURRENCY)),
+    }
 
 
 # ---------------------------------------------------------------- running and finishing
