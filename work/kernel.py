@@ -772,6 +772,29 @@ def _ring_due_elsewhere(drained: Sequence[str]) -> None:
         bell.ring(sorted(waiting))
 
 
+def next_due(queues: Iterable[str] = QUEUES, *, after: datetime | None = None) -> datetime | None:
+    """When the earliest work of these queues falls due after `after` (default now; None: no such work), so an
+    idle worker wakes for it instead of at its next poll (a settled order sync: its bell rang when it was
+    requested). A worker passes the moment it last looked for due work: what fell due since is looked for at once,
+    what was due then and not taken (its store at its cap) waits for a bell or the poll. On PostgreSQL an index
+    range of the heads (a head is at or before its queue's earliest due row); on SQLite the rows."""
+    names = [kind.name for kind in kinds(queues)]
+    if not names:
+        return None
+    condition, params = _in(names)
+    if _postgres():
+        heads = connection.ops.quote_name(QueueHead._meta.db_table)
+        sql = f"SELECT MIN(ready_at) FROM {heads} WHERE kind {condition} AND ready_at > %s"
+    else:
+        sql = f"SELECT MIN(due_at) FROM {_table()} WHERE kind {condition} AND lease_until IS NULL AND due_at > %s"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, after or timezone.now()])
+        (later,) = cursor.fetchone()
+    if isinstance(later, str):  # SQLite's aggregate skips the converters
+        later = WorkItem._meta.get_field("due_at").to_python(later)
+    return later
+
+
 def _uuid_key() -> str:
     return uuid.uuid4().hex
 
