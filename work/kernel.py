@@ -762,8 +762,19 @@ def _ring_due_elsewhere(drained: Sequence[str]) -> None:
     of workers (`WORK_SHARD_CONCURRENCY`): a bell of another queue that came meanwhile found that store's work not
     takeable and was spent, and nothing else would ring for it before the next poll (with bells only, never)."""
     now = timezone.now()
+    others = [kind.name for kind in kinds() if kind.queue not in drained]
+    if not others:
+        return
     if _postgres():
-        due = QueueHead.objects.filter(ready_at__lte=now).values_list("kind", flat=True).distinct()
+        # One index lookup per kind (the heads of all kinds at once are a scan of one row per store and kind).
+        heads = connection.ops.quote_name(QueueHead._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT k.name FROM unnest(%s::text[]) AS k(name) "
+                f"WHERE EXISTS (SELECT 1 FROM {heads} WHERE kind = k.name AND ready_at <= %s)",
+                [others, now],
+            )
+            due = [name for (name,) in cursor.fetchall()]
     else:
         due = WorkItem.objects.filter(due_at__lte=now, lease_until__isnull=True).values_list("kind", flat=True)
     declared = {kind.name: kind.queue for kind in kinds()}
@@ -781,14 +792,22 @@ def next_due(queues: Iterable[str] = QUEUES, *, after: datetime | None = None) -
     names = [kind.name for kind in kinds(queues)]
     if not names:
         return None
-    condition, params = _in(names)
+    after = after or timezone.now()
     if _postgres():
+        # The first head of each kind after `after`: one index lookup per kind (a MIN over all the kinds at once
+        # reads every later head: a periodic kind has one per store, due tomorrow).
         heads = connection.ops.quote_name(QueueHead._meta.db_table)
-        sql = f"SELECT MIN(ready_at) FROM {heads} WHERE kind {condition} AND ready_at > %s"
+        sql = (
+            f"SELECT MIN(h.ready_at) FROM unnest(%s::text[]) AS k(name) CROSS JOIN LATERAL (SELECT ready_at "
+            f"FROM {heads} WHERE kind = k.name AND ready_at > %s ORDER BY ready_at LIMIT 1) h"
+        )
+        params = [names, after]
     else:
+        condition, params = _in(names)
         sql = f"SELECT MIN(due_at) FROM {_table()} WHERE kind {condition} AND lease_until IS NULL AND due_at > %s"
+        params.append(after)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, after or timezone.now()])
+        cursor.execute(sql, params)
         (later,) = cursor.fetchone()
     if isinstance(later, str):  # SQLite's aggregate skips the converters
         later = WorkItem._meta.get_field("due_at").to_python(later)
