@@ -192,6 +192,9 @@ WORK_POLL_SECONDS = env.float("WORK_POLL_SECONDS", default=2.0)
 WORK_DRAIN_SECONDS = env.float("WORK_DRAIN_SECONDS", default=20.0)
 WORK_BELL_CAP = env.int("WORK_BELL_CAP", default=8)
 WORK_SHARD_CONCURRENCY = env.int("WORK_SHARD_CONCURRENCY", default=2)
+# A long step of low-priority work (an import window) gives way after its page in hand to live work of another
+# store that has waited this long for a worker (an idle worker's bell takes it first when there is one).
+WORK_YIELD_AFTER_SECONDS = env.float("WORK_YIELD_AFTER_SECONDS", default=0.25)
 # A webhook's order sync waits this long, so the two or three webhooks BigCommerce sends for one change (updated,
 # statusUpdated, refund/created) are one sync and one fetch, not a second fetch mid-sync.
 ORDER_SYNC_SETTLE_SECONDS = env.float("ORDER_SYNC_SETTLE_SECONDS", default=1.0)

@@ -428,15 +428,55 @@ def claim(
     return None
 
 
-def waiting(*, shard: int | None, before_priority: int) -> bool:
-    """Whether work of this shard with a priority before this one is due and not running (a long step of
-    low-priority work, an import page, yields to it)."""
-    where, params = [_claimable(now_param="%s"), "priority < %s"], [timezone.now(), timezone.now(), before_priority]
+def waiting(*, shard: int | None, before_priority: int, others_after: float | None = None) -> bool:
+    """Whether work with a priority before this one is due and not running (a long step of low-priority work, an
+    import page, yields to it): work of this shard; and with `others_after` (seconds), work of any other store
+    that has been due for longer than that and is not at its cap of workers (`WORK_SHARD_CONCURRENCY`: a store at
+    its cap cannot be served by the yielding worker anyway). The grace lets an idle worker's bell take new work
+    first, so a long step gives way only when the workers are all busy."""
+    now = timezone.now()
+    where, params = [_claimable(now_param="%s"), "priority < %s"], [now, now, before_priority]
     where.append("shard IS NULL" if shard is None else "shard = %s")
     params += [] if shard is None else [shard]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {_table()} WHERE {' AND '.join(where)} LIMIT 1", params)
+        if cursor.fetchone() is not None:
+            return True
+        if others_after is None:
+            return False
+        names = [k.name for k in kinds() if k.priority < before_priority]
+        if not names:
+            return False
+        cursor.execute(_waiting_elsewhere_sql(), _waiting_elsewhere_params(names, now, others_after))
         return cursor.fetchone() is not None
+
+
+def _waiting_elsewhere_sql() -> str:
+    """One row if work of `names` has been due since `since` in a queue whose store is not at its cap. PostgreSQL
+    reads the heads (an index range of the queues due that long) and checks the head's queue through its index
+    (a head may be early); SQLite reads the due rows."""
+    table = _table()
+    if _postgres():
+        heads = connection.ops.quote_name(QueueHead._meta.db_table)
+        return (
+            f"WITH {_busy_sql()} SELECT 1 FROM {heads} h WHERE h.kind = ANY(%(names)s) AND h.ready_at <= %(since)s "
+            f"AND h.shard NOT IN (SELECT shard FROM busy) AND EXISTS (SELECT 1 FROM {table} w WHERE w.kind = h.kind "
+            f"AND {_queue_sql('w')} = h.shard AND w.lease_until IS NULL AND w.due_at <= %(since)s) LIMIT 1"
+        )
+    return (
+        f"WITH {_busy_sql()} SELECT 1 FROM {table} w WHERE w.kind IN (SELECT value FROM json_each(%(names)s)) "
+        f"AND w.lease_until IS NULL AND w.due_at <= %(since)s AND {_queue_sql('w')} NOT IN (SELECT shard FROM busy) "
+        f"LIMIT 1"
+    )
+
+
+def _waiting_elsewhere_params(names: list[str], now: datetime, after: float) -> dict:
+    return {
+        "names": names if _postgres() else json.dumps(names),
+        "since": now - timedelta(seconds=after),
+        "now": now,
+        "cap": max(1, int(settings.WORK_SHARD_CONCURRENCY)),
+    }
 
 
 # ---------------------------------------------------------------- running and finishing
@@ -669,14 +709,56 @@ def _ring_due_elsewhere(drained: Sequence[str]) -> None:
     of workers (`WORK_SHARD_CONCURRENCY`): a bell of another queue that came meanwhile found that store's work not
     takeable and was spent, and nothing else would ring for it before the next poll (with bells only, never)."""
     now = timezone.now()
+    others = [kind.name for kind in kinds() if kind.queue not in drained]
+    if not others:
+        return
     if _postgres():
-        due = QueueHead.objects.filter(ready_at__lte=now).values_list("kind", flat=True).distinct()
+        # One index lookup per kind (the heads of all kinds at once are a scan of one row per store and kind).
+        heads = connection.ops.quote_name(QueueHead._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT k.name FROM unnest(%s::text[]) AS k(name) "
+                f"WHERE EXISTS (SELECT 1 FROM {heads} WHERE kind = k.name AND ready_at <= %s)",
+                [others, now],
+            )
+            due = [name for (name,) in cursor.fetchall()]
     else:
         due = WorkItem.objects.filter(due_at__lte=now, lease_until__isnull=True).values_list("kind", flat=True)
     declared = {kind.name: kind.queue for kind in kinds()}
     waiting = {declared[name] for name in set(due) if name in declared} - set(drained)
     if waiting:
         bell.ring(sorted(waiting))
+
+
+def next_due(queues: Iterable[str] = QUEUES, *, after: datetime | None = None) -> datetime | None:
+    """When the earliest work of these queues falls due after `after` (default now; None: no such work), so an
+    idle worker wakes for it instead of at its next poll (a settled order sync: its bell rang when it was
+    requested). A worker passes the moment it last looked for due work: what fell due since is looked for at once,
+    what was due then and not taken (its store at its cap) waits for a bell or the poll. On PostgreSQL an index
+    range of the heads (a head is at or before its queue's earliest due row); on SQLite the rows."""
+    names = [kind.name for kind in kinds(queues)]
+    if not names:
+        return None
+    after = after or timezone.now()
+    if _postgres():
+        # The first head of each kind after `after`: one index lookup per kind (a MIN over all the kinds at once
+        # reads every later head: a periodic kind has one per store, due tomorrow).
+        heads = connection.ops.quote_name(QueueHead._meta.db_table)
+        sql = (
+            f"SELECT MIN(h.ready_at) FROM unnest(%s::text[]) AS k(name) CROSS JOIN LATERAL (SELECT ready_at "
+            f"FROM {heads} WHERE kind = k.name AND ready_at > %s ORDER BY ready_at LIMIT 1) h"
+        )
+        params = [names, after]
+    else:
+        condition, params = _in(names)
+        sql = f"SELECT MIN(due_at) FROM {_table()} WHERE kind {condition} AND lease_until IS NULL AND due_at > %s"
+        params.append(after)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (later,) = cursor.fetchone()
+    if isinstance(later, str):  # SQLite's aggregate skips the converters
+        later = WorkItem._meta.get_field("due_at").to_python(later)
+    return later
 
 
 def _uuid_key() -> str:

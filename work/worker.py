@@ -6,8 +6,9 @@ per job cost more than syncing an order) that treats Redis as the doorbell it is
 - **It polls the database.** While it waits for a bell it looks at the database every `WORK_POLL_SECONDS` and runs
   any due work itself, so a lost bell (Redis flushed, a job lost, a process killed between a commit and its bell)
   delays work by at most that, and scheduled work (retries, debounced pushes, periodic kinds) needs no scheduler
-  process: the work row's `due_at` is the schedule. It also creates the periodic kinds' missing rows at start and
-  every hour (`work.kernel.ensure_periodic`).
+  process: the work row's `due_at` is the schedule. It looks sooner when work falls due before the next poll (a
+  settled order sync, whose bell rang when it was requested: `kernel.next_due`). It also creates the periodic
+  kinds' missing rows at start and every hour (`work.kernel.ensure_periodic`).
 - **It survives Redis.** A Redis outage in the middle of a job, or while it waits, or already at start-up (RQ asks
   Redis for the process's address when the worker is made), is logged and waited out; the worker keeps draining
   the database meanwhile (its work never depended on Redis), and reconnects by itself. RQ's own worker quits on
@@ -29,9 +30,11 @@ from __future__ import annotations
 import gc
 import time
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections
+from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from rq.exceptions import DequeueTimeout, InvalidJobOperation
@@ -41,6 +44,9 @@ from rq.worker import SimpleWorker, WorkerStatus
 from work import kernel
 
 SEED_INTERVAL_SECONDS = 3600
+# The shortest wait for a bell before the worker looks at the database (work falling due sooner waits this long).
+WAIT_FLOOR_SECONDS = 0.05
+NEVER = datetime.min.replace(tzinfo=UTC)  # a worker that has not looked yet: whatever is due is news to it
 
 _stopping = False
 _frozen = False
@@ -97,6 +103,7 @@ class Worker(SimpleWorker):
     death_penalty_class = DeathPenalty
     _redis_failing_since: float | None = None
     _seeded_at: float | None = None
+    _looked_at: datetime | None = None  # when this worker last began looking for due work (see `_bell_wait`)
 
     # ------------------------------------------------------------ Redis is a doorbell
 
@@ -178,6 +185,7 @@ class Worker(SimpleWorker):
         super().request_stop(signum, frame)
 
     def execute_job(self, job, queue):
+        self._looked_at = timezone.now()  # a bell: its job drains the database
         close_old_connections()
         try:
             super().execute_job(job, queue)
@@ -201,7 +209,7 @@ class Worker(SimpleWorker):
             try:
                 self.heartbeat()
                 self.set_state(WorkerStatus.IDLE)
-                wait = None if timeout is None else max(1, round(poll))
+                wait = None if timeout is None else self._bell_wait(queues, poll)
                 result = self.queue_class.dequeue_any(
                     self._ordered_queues,
                     wait,
@@ -226,10 +234,26 @@ class Worker(SimpleWorker):
             if not ran and self._redis_failing_since is not None:
                 time.sleep(poll)  # Redis cannot wait for us: pace the database polls ourselves
 
+    def _bell_wait(self, queues, poll: float) -> float:
+        """How long to wait for a bell: the poll interval, or until the earliest work of these queues that was not
+        due when this worker last looked falls due, if sooner (at least `WAIT_FLOOR_SECONDS`). Work requested for
+        later (an order sync settling for `ORDER_SYNC_SETTLE_SECONDS`) rang its bell when it was requested: a drain
+        then found nothing due, and no bell rings when it falls due."""
+        try:
+            due = kernel.next_due(queues, after=self._looked_at or NEVER)
+        except DatabaseError as exc:
+            self.log.warning("Worker %s: the database failed (%s); looking again at the next poll", self.name, exc)
+            connections.close_all()
+            return poll
+        if due is None:
+            return poll
+        return min(poll, max(WAIT_FLOOR_SECONDS, (due - timezone.now()).total_seconds()))
+
     def _drain_database(self, queues) -> int:
         """Run due work straight from the database (no bell needed); the worker counts as busy meanwhile, so a
         SIGTERM lets the batch in hand finish."""
         self.set_state(WorkerStatus.BUSY)
+        self._looked_at = timezone.now()
         try:
             close_old_connections()
             return kernel.drain(queues, worker=self.name, stop=stopping)

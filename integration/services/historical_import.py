@@ -12,8 +12,9 @@
   make it exactly once against webhooks and reconciliation. While it applies, a thread of the worker already
   reads the next window (fetch-ahead), which the next step takes, so BigCommerce's latency is not added to the
   wall time. A step that is not the last asks for the next one, so other stores' work is served between steps;
-  a step yields to its own store's live work (order syncs waiting for a worker) after any page of its window, and
-  leaves the pages it did not apply to the next step.
+  a step yields to live work (order syncs waiting for a worker: its own store's at once, another store's once it
+  has waited `WORK_YIELD_AFTER_SECONDS` and its store is not at its cap of workers) after any page of its window,
+  and leaves the pages it did not apply to the next step.
 - Progress is the HistoricalImport row. Each page's apply, its counters, its one summary log entry (orders are
   logged one by one only when they fail) and the cursor commit in ONE transaction that first locks the import row
   and checks the cursor is still the one this runner read: a page is counted once even if a stale runner and a
@@ -400,8 +401,13 @@ def historical_import_record_failures(attempts: Sequence[Attempt]) -> None:
 
 
 def _live_work_waits(link: StoreLink) -> bool:
-    """Whether this store's live work (order syncs, write-backs...) is due and no worker has it yet."""
-    return kernel.waiting(shard=link.retailer_id, before_priority=registry.get(IMPORT).priority)
+    """Whether live work (order syncs, write-backs...) waits for a worker: this store's, due and not taken, or any
+    other store's, due for longer than `WORK_YIELD_AFTER_SECONDS` (no idle worker took it) and not at its cap."""
+    return kernel.waiting(
+        shard=link.retailer_id,
+        before_priority=registry.get(IMPORT).priority,
+        others_after=settings.WORK_YIELD_AFTER_SECONDS,
+    )
 
 
 @dataclass
@@ -521,8 +527,9 @@ def _run_window(
     run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int, *, yield_to_live: bool
 ):
     """Take the window from the cursor (read ahead by the previous step, or now), start reading the next one, then
-    apply this one page by page. With `yield_to_live`, the step ends after any page but the last when live work of
-    the store is waiting for a worker; the pages it did not apply are kept for the next step (from the cursor).
+    apply this one page by page. With `yield_to_live`, the step ends after any page but the last when live work
+    is waiting for a worker (`_live_work_waits`); the pages it did not apply are kept for the next step (from the
+    cursor).
     Every step applies at least one page, so a worker that serves only the imports queue never spins.
     Returns the final state when the run ended, None to go on."""
     cursor = dict(run.cursor)

@@ -6,11 +6,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
-from integration.choices import OrderSyncState
-from integration.models import OrderSync
-from integration.services.historical_import import IMPORT
+from integration.choices import ImportState, OrderSyncState
+from integration.models import HistoricalImport, OrderSync
+from integration.services.catalog_ids import catalog_ids_request
+from integration.services.historical_import import (
+    IMPORT,
+    historical_import_start,
+    historical_import_step,
+    historical_import_switch_set,
+    import_options,
+)
 from integration.services.order_sync import ORDER_SYNC, order_sync_request
 from tests import factories
 from work import kernel
@@ -52,3 +60,38 @@ def test_the_quiet_stores_order_is_applied_before_the_backlog_drains(sandbox, re
     assert noisy_done_when_quiet_was_applied <= 50  # at most one batch of the backlog went first
     assert OrderSync.objects.filter(link=noisy, state=OrderSyncState.IMPORTED).count() == 120  # then it drained
     assert sum(quiet_store.request_log.counts().values()) >= 1  # fetched from its own store, on its own quota
+
+
+@pytest.mark.sandbox(orders=30)
+def test_an_import_step_gives_way_to_another_stores_order_waiting_for_a_worker(
+    sandbox, sandbox_link, other_retailer, admin_user, support_user, run_jobs
+):
+    """Live orders go before import pages, whichever store they belong to: an import step of one store ends after
+    its page in hand when another store's order has waited longer than `WORK_YIELD_AFTER_SECONDS` for a worker,
+    and that order is applied before the import's next page."""
+    quiet_store = sandbox.add_stores(1)[0]
+    quiet = _link(other_retailer, sandbox, quiet_store)
+    historical_import_switch_set(
+        retailer=sandbox_link.retailer, enabled=True, reason="Migrating from another POS", acting_user=support_user
+    )
+    catalog_ids_request(link=sandbox_link)  # as linking does: the import's pages need no catalog read of their own
+    run_jobs("webhooks")
+    run = historical_import_start(link=sandbox_link, options=import_options(link=sandbox_link), acting_user=admin_user)
+    (quiet_order,) = quiet_store.place_orders(1, status_id=11)
+    with time_machine.travel(timezone.now() - timedelta(seconds=1), tick=False):  # no idle worker took it since
+        order_sync_request(link=quiet, bc_order_id=quiet_order)
+
+    assert historical_import_step(import_id=run.pk, page_size=10) == ImportState.RUNNING
+    assert HistoricalImport.objects.get(pk=run.pk).seen == 10  # one page of its window of three, then it gave way
+
+    following = kernel.claim(only={ORDER_SYNC, IMPORT}, worker="the-only-worker")
+    assert following.kind.name == ORDER_SYNC and [i.key for i in following.items] == [f"{quiet.pk}:{quiet_order}"]
+    kernel.run(following)
+    quiet_sync = OrderSync.objects.get(link=quiet, bc_order_id=quiet_order)
+    assert quiet_sync.state == OrderSyncState.IMPORTED and quiet_sync.sale.retailer == other_retailer
+    assert HistoricalImport.objects.get(pk=run.pk).seen == 10  # applied before the import's next page
+
+    following = kernel.claim(only={ORDER_SYNC, IMPORT}, worker="the-only-worker")
+    assert following.kind.name == IMPORT
+    kernel.run(following)
+    assert HistoricalImport.objects.get(pk=run.pk).seen == 30  # nothing waiting: the rest of its window

@@ -559,6 +559,49 @@ def test_an_import_step_can_ask_whether_live_work_of_its_store_waits(kinds):
     assert not kernel.waiting(shard=1, before_priority=9)  # taken by a worker: nothing waits
 
 
+def test_a_long_step_gives_way_to_another_stores_live_work_once_no_idle_worker_took_it(kinds, settings):
+    """Another store's live work counts once it has waited longer than the grace (an idle worker's bell takes it
+    first when there is one) and only while its store is below its cap of workers (else no worker can serve it)."""
+    settings.WORK_SHARD_CONCURRENCY = 1
+    kinds("t.import", queue="imports", priority=9)
+    kinds("t.sync", queue="webhooks", priority=0)
+    kernel.request("t.import", 1, shard=1)
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        kernel.request("t.sync", 5, shard=2)
+        kernel.request("t.sync", 6, shard=2)
+        assert not kernel.waiting(shard=1, before_priority=9, others_after=0.25)  # just due: a bell's to take
+    with time_machine.travel(start + timedelta(seconds=0.2), tick=False):
+        assert not kernel.waiting(shard=1, before_priority=9, others_after=0.25)
+    with time_machine.travel(start + timedelta(seconds=0.3), tick=False):
+        assert kernel.waiting(shard=1, before_priority=9, others_after=0.25)  # no idle worker took it
+        assert not kernel.waiting(shard=1, before_priority=9)  # (its own store's only, as before)
+        assert not kernel.waiting(shard=1, before_priority=0, others_after=0.25)  # nothing before priority 0
+        taken = kernel.claim(only={"t.sync"}, worker="a")
+        assert [i.key for i in taken.items] == ["5"]  # store 2 is at its cap of one worker: 6 cannot be served
+        assert not kernel.waiting(shard=1, before_priority=9, others_after=0.25)
+        kernel.run(taken)
+        assert kernel.waiting(shard=1, before_priority=9, others_after=0.25)  # below its cap again: 6 counts
+
+
+def test_an_idle_worker_learns_when_work_requested_for_later_falls_due(kinds):
+    kinds("t.sync", queue="webhooks", priority=0)
+    kinds("t.push", queue="default")
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        assert kernel.next_due() is None
+        kernel.request("t.sync", 1, shard=1, due=start + timedelta(seconds=1))  # a settling order sync
+        kernel.request("t.push", 2, shard=1, due=start + timedelta(seconds=0.5))
+        kernel.request("t.sync", 3, shard=2)  # due now: the drain's, not the wait's
+        assert kernel.next_due(["webhooks"]) == start + timedelta(seconds=1)
+        assert kernel.next_due() == start + timedelta(seconds=0.5)
+        assert kernel.drain(["webhooks"]) == 1
+    with time_machine.travel(start + timedelta(seconds=0.7), tick=False):
+        assert kernel.next_due(["default"], after=start) == start + timedelta(seconds=0.5)  # due since it looked
+        assert kernel.next_due(["default"]) is None
+        assert kernel.next_due(["webhooks"]) == start + timedelta(seconds=1)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_property_random_backlogs_are_served_exactly_once_by_priority_and_in_turn(kinds, seed):
     """Random stores, backlogs, batch sizes and ages; one worker. Every item runs exactly once; priorities never go

@@ -9,7 +9,9 @@ import time
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.db import OperationalError
+from django.utils import timezone
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq.timeouts import JobTimeoutException
@@ -28,6 +30,16 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def _work_until_stopped(worker: Worker) -> None:
+    """Run the worker's loop in this process until it is asked to stop; then give the test its signals back."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.work(burst=False)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def test_a_worker_started_while_redis_is_down_runs_due_work_from_the_database(rq_worker_pool):
@@ -71,16 +83,73 @@ def test_a_database_failure_while_the_worker_polls_is_waited_out(monkeypatch, se
         return ran
 
     monkeypatch.setattr(kernel, "drain", drain)
-    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        worker.work(burst=False)
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
+    _work_until_stopped(worker)
 
     assert done == ["after-the-restart"]
     assert polls >= 2
     assert not WorkItem.objects.filter(kind="test.noted").exists()
+
+
+# ---------------------------------------------------------------- work requested for later
+
+
+@pytest.fixture
+def settling(monkeypatch):
+    """A kind of the webhooks queue, like a settling order sync; the keys it ran."""
+    monkeypatch.setattr(registry, "_kinds", {})
+    ran: list[str] = []
+    registry.declare("test.settling", queue=registry.QUEUE_WEBHOOKS)
+    registry.handle("test.settling", lambda items: ran.extend(i.key for i in items))
+    return ran
+
+
+def test_an_idle_worker_waits_for_a_bell_only_until_work_requested_for_later_falls_due(settling, redis_conn):
+    worker = Worker(["webhooks"], connection=redis_conn)
+    queues = worker.queue_names()
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        assert worker._bell_wait(queues, 2.0) == 2.0  # nothing waits: the poll
+        kernel.request("test.settling", "order", shard=1, due=start + timedelta(seconds=0.6))
+        assert worker._bell_wait(queues, 2.0) == pytest.approx(0.6)
+        assert worker._bell_wait(queues, 0.5) == 0.5  # never longer than the poll
+        worker._looked_at = start  # then the worker looks (finding nothing due yet)
+    with time_machine.travel(start + timedelta(seconds=0.59), tick=False):
+        assert worker._bell_wait(queues, 2.0) == pytest.approx(0.05)  # the floor
+    with time_machine.travel(start + timedelta(seconds=1), tick=False):
+        assert worker._bell_wait(queues, 2.0) == pytest.approx(0.05)  # fell due since it looked: look at once
+        worker._looked_at = start + timedelta(seconds=1)
+        assert worker._bell_wait(queues, 2.0) == 2.0  # due when it looked and not taken: a bell's, or the poll's
+
+
+def test_work_requested_for_later_is_run_when_due_without_a_second_bell_or_a_poll(
+    settling, monkeypatch, settings, redis_conn
+):
+    """A settling order sync rings its bell when it is requested: the worker's drain finds nothing due, and it
+    waits for the next bell no longer than until the work falls due (never its poll: one minute here)."""
+    settings.WORK_POLL_SECONDS = 60
+    redis_conn.flushdb()
+    worker = Worker(["webhooks"], connection=redis_conn)
+    waits: list[float] = []
+    real_wait, real_drain = worker._bell_wait, kernel.drain
+
+    def bell_wait(queues, poll):
+        waits.append(real_wait(queues, poll))
+        return waits[-1]
+
+    def drain(*args, **kwargs):
+        finished = real_drain(*args, **kwargs)
+        if settling or len(waits) > 20:
+            worker._stop_requested = True
+        return finished
+
+    monkeypatch.setattr(worker, "_bell_wait", bell_wait)
+    monkeypatch.setattr(kernel, "drain", drain)
+    kernel.request("test.settling", "order", shard=1, due=timezone.now() + timedelta(seconds=0.5))  # rings now
+    assert redis_conn.llen("rq:queue:webhooks") == 1
+    _work_until_stopped(worker)
+
+    assert settling == ["order"]
+    assert waits and all(wait < 1 for wait in waits)  # it waited for the work to fall due, not for a poll
 
 
 # ---------------------------------------------------------------- a job past its timeout
