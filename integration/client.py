@@ -156,10 +156,11 @@ class BigCommerceClient:
         clone.priority = Priority(priority)
         return clone
 
-    def reserved(self, calls: int):
+    def reserved(self, calls: int, *, within: float = 0.0):
         """A context in which up to `calls` calls about to be made (concurrently, say) start without asking Redis
-        for a ticket each: the limiter grants them in one round trip (`StoreRateLimiter.reserved`)."""
-        return self.rate_limiter.reserved(calls, self.priority)
+        for a ticket each: the limiter grants them in one round trip and says how long until it may grant the rest
+        (`StoreRateLimiter.reserved`, which waits for them when that is no longer than `within` seconds)."""
+        return self.rate_limiter.reserved(calls, self.priority, within=within)
 
     # ------------------------------------------------------------ store
 

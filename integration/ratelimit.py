@@ -76,7 +76,9 @@ def _int_header(headers: Mapping[str, str], name: str) -> int | None:
 
 
 # Grant up to ARGV[6] requests at once (tickets ARGV[1]..":"..i), as many as the quota allows now. Returns
-# {granted, wait_ms}: how long until the first ticket not granted might be (0 if all were). `acquire` asks for one.
+# {granted, wait_ms, known}: how long until the first ticket not granted might be (0 if all were), and whether that
+# is a known moment (the window's end, a 429's reset: 1) or a probe's guess while the quota is unknown (0).
+# `acquire` asks for one.
 _ACQUIRE_MANY = """
 local state, claims = KEYS[1], KEYS[2]
 local prefix, claim_ttl, reserve_fraction, probe_limit, key_ttl, wanted =
@@ -88,15 +90,16 @@ local s = redis.call('HMGET', state, 'quota', 'window', 'left', 'reset_at', 'blo
 local quota, window, left, reset_at = tonumber(s[1]), tonumber(s[2]), tonumber(s[3]), tonumber(s[4])
 local blocked_until = tonumber(s[5])
 if blocked_until and now < blocked_until then
-    return {0, blocked_until - now}
+    return {0, blocked_until - now, 1}
 end
 local in_flight = redis.call('ZCARD', claims)
 local allowed, wait
+local known = 1
 if not quota or not window or not left or not reset_at then
     if s[6] == '1' then
         allowed = wanted
     else
-        allowed, wait = math.max(probe_limit - in_flight, 0), 50
+        allowed, wait, known = math.max(probe_limit - in_flight, 0), 50, 0
     end
 else
     if now >= reset_at then
@@ -115,9 +118,9 @@ if granted > 0 then
     redis.call('PEXPIRE', claims, key_ttl)
 end
 if granted >= wanted then
-    return {granted, 0}
+    return {granted, 0, known}
 end
-return {granted, wait}
+return {granted, wait, known}
 """
 
 # Give back tickets granted but never used (a batch that needed fewer calls than it reserved).
@@ -190,6 +193,18 @@ return wait
 """
 
 
+class Grant(int):
+    """How many tickets a batch was granted (`StoreRateLimiter.reserved`), and `wait`: the seconds until the quota
+    may grant more (0 when every ticket asked for was granted)."""
+
+    wait: float
+
+    def __new__(cls, granted: int, wait: float = 0.0) -> Grant:
+        grant = super().__new__(cls, granted)
+        grant.wait = wait
+        return grant
+
+
 class StoreRateLimiter:
     """Shares one store's BigCommerce quota between every worker, through Redis (keys named by store hash)."""
 
@@ -241,7 +256,7 @@ class StoreRateLimiter:
         waited = 0.0
         while True:
             # Redis down: uncoordinated, not stopped.
-            granted, wait_ms = self._grant(prefix, 1, Priority(priority), default=(1, 0))
+            granted, wait_ms, _ = self._grant(prefix, 1, Priority(priority), default=(1, 0, 0))
             if granted:
                 return f"{prefix}:1"
             wait = wait_ms / 1000.0
@@ -257,23 +272,31 @@ class StoreRateLimiter:
             waited += pause
 
     @contextmanager
-    def reserved(self, count: int, priority: Priority | str = Priority.LIVE) -> Iterator[int]:
+    def reserved(self, count: int, priority: Priority | str = Priority.LIVE, *, within: float = 0.0) -> Iterator[Grant]:
         """Take tickets for up to `count` calls about to be made, in one Redis round trip, for `acquire` to hand
         out without asking Redis again; yields how many were granted (as many as the quota allows now, perhaps
-        none: the calls beyond them wait in `acquire` as usual). Tickets left unused are given back at the end.
-        Held tickets count as requests in flight, so workers together stay inside the quota as before."""
+        none: the calls beyond them wait in `acquire` as usual), with `.wait`, the seconds until the quota may
+        grant more: its window's end (0 when all were granted, while the quota is not known yet, or with Redis
+        down). A wait no longer than `within` seconds is waited once and the rest asked for again, so a caller can
+        leave the calls still not granted for later (`Grant.wait`) instead of waiting in `acquire`. Tickets left
+        unused are given back at the end. Held tickets count as requests in flight, so workers together stay
+        inside the quota as before."""
         priority = Priority(priority)
         granted: list[str] = []
-        if count > 1:
-            prefix = uuid.uuid4().hex
-            result = self._grant(prefix, count, priority, default=None)
-            if result is not None:
-                granted = [f"{prefix}:{i}" for i in range(1, int(result[0]) + 1)]
+        wait = 0.0
+        if count > 1 or within:
+            got = self._tickets(count, priority)
+            if got is not None and got[1] and got[1] <= within:
+                self._sleep(got[1])
+                more = self._tickets(count - len(got[0]), priority)
+                got = None if more is None else (got[0] + more[0], more[1])
+            if got is not None:
+                granted, wait = got
         pool = self._pool[priority]
         with self._pool_lock:
             pool.extend(granted)
         try:
-            yield len(granted)
+            yield Grant(len(granted), wait)
         finally:
             with self._pool_lock:
                 unused = set(granted).intersection(pool)
@@ -320,6 +343,16 @@ class StoreRateLimiter:
             logger.warning("rate limiter: Redis unavailable, nothing to reset for store %s", self.store_hash)
 
     # ------------------------------------------------------------ internals
+
+    def _tickets(self, count: int, priority: Priority) -> tuple[list[str], float] | None:
+        """Up to `count` tickets as the quota allows now and the seconds until it may allow more: 0 while the quota
+        is unknown (the first calls to a store are paced by `acquire`, as its probes are answered); None: Redis down."""
+        prefix = uuid.uuid4().hex
+        result = self._grant(prefix, count, priority, default=None)
+        if result is None:
+            return None
+        tickets = [f"{prefix}:{i}" for i in range(1, int(result[0]) + 1)]
+        return tickets, (int(result[1]) / 1000.0 if int(result[2]) else 0.0)
 
     def _grant(self, prefix: str, count: int, priority: Priority, *, default):
         """Up to `count` tickets (`prefix:1`...) as the quota allows now, in one round trip: (granted, wait_ms), the

@@ -34,7 +34,9 @@ locked only for the claim statement and the finish statement, never while the wo
 run goes on (a thread beside the handler). A worker that dies (SIGKILL, a lost machine) stops extending it; when
 the lease runs out the work is claimable again, counted as an attempt, so a poison item cannot loop forever.
 
-**Finish.** A run's outcome per item: done (the row is deleted, or rescheduled for a periodic kind), or failed: the
+**Finish.** A run's outcome per item: done (the row is deleted, or rescheduled for a periodic kind), not run
+(`Deferred`: due again at the handler's time, its attempt not counted: a store's quota spent frees the worker
+instead of holding it asleep), or failed: the
 exception becomes a `Failure` through the one classifier (`work.registry.failure_for`), and the kind's
 `RetryPolicy` decides to retry after a backoff or to give up (the row stays, `failed_at` set, until a new request,
 such as a staff retry). The kind's `on_failure` records the outcome in its own rows in the same transaction.
@@ -63,6 +65,7 @@ from work.models import QueueHead, WorkItem
 from work.registry import (
     QUEUES,
     Attempt,
+    Deferred,
     Failure,
     Kind,
     Result,
@@ -529,7 +532,8 @@ def extend_leases(claim: Claim) -> int:
 
 
 def run(claim: Claim) -> int:
-    """Run a claim's handler and finish every item. Returns how many items it finished."""
+    """Run a claim's handler and finish every item. Returns how many items it finished (not those it gave back
+    unrun: `Deferred`)."""
     kind = claim.kind
     outcomes: dict[int, object] = {}
     lost = [i for i in claim.items if kind.retry.max_attempts is not None and i.attempts > kind.retry.max_attempts]
@@ -547,14 +551,18 @@ def run(claim: Claim) -> int:
                     with transaction.atomic():
                         outcomes = kind.handler(claim.items) or {}
                         _finish(claim, outcomes)
-                    return len(claim.items)
+                    return _finished(claim, outcomes) + len(lost)
                 outcomes = kind.handler(claim.items) or {}
             except Exception as exc:  # noqa: BLE001 - the whole batch failed: recorded per item below
                 logger.exception("%s work failed for %s item(s)", kind.name, len(claim.items))
                 outcomes = {item.pk: exc for item in claim.items}
     with transaction.atomic():
         _finish(claim, outcomes)
-    return len(claim.items) + len(lost)
+    return _finished(claim, outcomes) + len(lost)
+
+
+def _finished(claim: Claim, outcomes: dict[int, object]) -> int:
+    return sum(1 for item in claim.items if not isinstance(outcomes.get(item.pk), Deferred))
 
 
 def _finish(claim: Claim, outcomes: dict[int, object]) -> None:
@@ -562,6 +570,7 @@ def _finish(claim: Claim, outcomes: dict[int, object]) -> None:
     done = [i for i in claim.items if outcomes.get(i.pk, Result.DONE) == Result.DONE]
     stop = [i for i in claim.items if outcomes.get(i.pk) == Result.STOP]
     failed = [(i, outcomes[i.pk]) for i in claim.items if isinstance(outcomes.get(i.pk), BaseException)]
+    _defer(claim, {i.pk: outcomes[i.pk].until for i in claim.items if isinstance(outcomes.get(i.pk), Deferred)}, now)
     if kind.every is not None:
         _reschedule(claim, done, now)
         _delete_unless_requested(claim, stop)
@@ -588,6 +597,23 @@ def _delete_unless_requested(claim: Claim, items: Sequence[WorkItem]) -> None:
                 f"UPDATE {table} SET lease_until = NULL, claimed_by = '', attempts = 0, last_error_code = '', "
                 f"last_error = '', updated_at = %s WHERE id {condition} AND claimed_by = %s",
                 [timezone.now(), *params, claim.worker],
+            )
+
+
+def _defer(claim: Claim, until: dict[int, datetime], now: datetime) -> None:
+    """Work the handler did not run goes back to its queue, due at its time, as if never claimed: the claim's
+    attempt is taken back and no error is recorded (the trigger lowers the queue's head to it)."""
+    by_time: dict[datetime, list[int]] = {}
+    for pk, moment in until.items():
+        by_time.setdefault(moment, []).append(pk)
+    with connection.cursor() as cursor:
+        for moment, pks in sorted(by_time.items()):
+            condition, params = _in(pks)
+            cursor.execute(
+                f"UPDATE {_table()} SET due_at = %s, lease_until = NULL, claimed_by = '', "
+                f"attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = %s "
+                f"WHERE id {condition} AND claimed_by = %s",
+                [moment, now, *params, claim.worker],
             )
 
 

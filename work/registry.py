@@ -108,6 +108,15 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Deferred:
+    """What a handler says about an item it did not run (what it needs cannot serve it now: its store's API quota
+    is spent until its window ends): due again at `until`, as if it had never been claimed: no attempt counted, no
+    error recorded, its place in the queue by its new due time. The worker is free at once for other work."""
+
+    until: datetime
+
+
+@dataclass(frozen=True)
 class Attempt:
     """A failed run as the kernel decided it, for the kind's `on_failure` to record in its own words."""
 
@@ -122,7 +131,8 @@ Handler = Callable[[Sequence["WorkItem"]], dict[int, Any] | None]
 @dataclass
 class Kind:
     """One kind of background work. `handler(items)` runs a batch of one shard's items and returns
-    `{item.id: Result.DONE | Result.STOP | exception}` (missing ids are done); raising fails the whole batch.
+    `{item.id: Result.DONE | Result.STOP | Deferred | exception}` (missing ids are done); raising fails the whole
+    batch.
     `on_failure(attempts)` records failed runs in the domain's own rows, in the kernel's transaction."""
 
     name: str

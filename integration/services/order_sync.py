@@ -39,7 +39,7 @@ from integration.status_table import AUTHORIZED_PAYMENT_STATUSES, has_refunds
 from pos.db import bulk_update_rows
 from work import kernel
 from work.models import WorkItem
-from work.registry import Attempt, get
+from work.registry import Attempt, Deferred, get
 
 logger = logging.getLogger("integration.sync")
 
@@ -48,6 +48,8 @@ ORDER_SYNC = "bc.order_sync"
 SALE_WRITTEN = frozenset({Kind.CREATE, Kind.UPDATE})
 # BigCommerce calls in flight at once while fetching a batch.
 FETCH_CONCURRENCY = 8
+# The longest a batch waits for its store's quota to refill; the orders it still cannot serve are left for later.
+QUOTA_WAIT_SECONDS = 1.0
 
 
 def order_sync_key(link_id: int, bc_order_id: int) -> str:
@@ -216,7 +218,15 @@ def _run_link(link: StoreLink, wanted: dict[int, WorkItem], client) -> dict[int,
         client = BigCommerceClient.for_link(link)
     syncs = _order_syncs(link, list(wanted))
     outcomes: dict[int, object] = {}
-    fetched, failed = orders_fetch(client=client, link=link, syncs=syncs)
+    # The batch's tickets in one Redis round trip, not one each; what the store's quota cannot serve now (or after
+    # a short wait) goes back to its queue unrun, due when the quota's window ends: the worker never sleeps on it.
+    with client.reserved(len(syncs), within=QUOTA_WAIT_SECONDS) as granted:
+        if granted < len(syncs) and granted.wait > 0:
+            syncs.sort(key=lambda s: (wanted[s.bc_order_id].requested_at, s.bc_order_id))  # the longest waiting first
+            later = timezone.now() + timedelta(seconds=granted.wait)
+            outcomes |= {wanted[s.bc_order_id].pk: Deferred(later) for s in syncs[granted:]}
+            syncs = syncs[:granted]
+        fetched, failed = orders_fetch(client=client, link=link, syncs=syncs)
     for sync, exc in failed:
         if isinstance(exc, ApiNotFound) and sync.sale_id:
             # Archived or deleted after it was imported: the sale stays as it is.
@@ -346,8 +356,7 @@ def orders_fetch(
     the one applied (a late delivery) costs the one call only. Returns (fetched, failed) pairs."""
     failed: list[tuple[OrderSync, ApiError]] = []
     orders: dict[int, Order] = {}
-    with client.reserved(len(syncs)):  # the batch's tickets in one Redis round trip, not one each
-        got = _concurrently(lambda s: client.get_order(s.bc_order_id), syncs)
+    got = _concurrently(lambda s: client.get_order(s.bc_order_id), syncs)
     for sync, result in zip(syncs, got, strict=True):
         if isinstance(result, ApiError):
             failed.append((sync, result))
