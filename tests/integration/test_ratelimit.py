@@ -255,3 +255,27 @@ def test_worker_threads_with_batches_stay_inside_the_quota(sandbox):
         list(pool.map(work, clients))
 
     assert _statuses(sandbox) == [200] * 36
+
+
+def test_a_batch_is_told_when_the_quota_grants_the_rest_and_waits_only_a_short_wait():
+    limiter = StoreRateLimiter("window-store", max_wait=0)
+    asked = let_waits_pass(limiter)
+    limiter.observe(limiter.acquire(), RateLimitHeaders(2, 3_000, 3_000, 15), status=200)
+
+    with limiter.reserved(10, within=1.0) as granted:
+        pass
+    assert granted == 2 and 2.5 < granted.wait <= 3.0  # the window's end: too far to wait for
+    assert asked == []
+
+    limiter.reset()
+    limiter.observe(limiter.acquire(), RateLimitHeaders(0, 500, 3_000, 15), status=200)  # spent, ending soon
+    with limiter.reserved(10, within=1.0) as granted:
+        pass
+    assert asked and asked[0] <= 0.5  # its end was near: waited once, then the new window's quota granted
+    assert granted == 10 and granted.wait == 0
+
+
+def test_a_batch_is_told_no_wait_while_the_quota_is_unknown():
+    with StoreRateLimiter("new-store", max_wait=0).reserved(10, within=1.0) as granted:
+        pass
+    assert granted == StoreRateLimiter.PROBE_LIMIT and granted.wait == 0  # the first calls are paced by `acquire`
