@@ -570,7 +570,7 @@ def _finish(claim: Claim, outcomes: dict[int, object]) -> None:
     done = [i for i in claim.items if outcomes.get(i.pk, Result.DONE) == Result.DONE]
     stop = [i for i in claim.items if outcomes.get(i.pk) == Result.STOP]
     failed = [(i, outcomes[i.pk]) for i in claim.items if isinstance(outcomes.get(i.pk), BaseException)]
-    _defer(claim, {i.pk: outcomes[i.pk].until for i in claim.items if isinstance(outcomes.get(i.pk), Deferred)}, now)
+    _defer(claim, {i.pk: outcomes[i.pk] for i in claim.items if isinstance(outcomes.get(i.pk), Deferred)}, now)
     if kind.every is not None:
         _reschedule(claim, done, now)
         _delete_unless_requested(claim, stop)
@@ -600,20 +600,32 @@ def _delete_unless_requested(claim: Claim, items: Sequence[WorkItem]) -> None:
             )
 
 
-def _defer(claim: Claim, until: dict[int, datetime], now: datetime) -> None:
+def _defer(claim: Claim, deferred: dict[int, Deferred], now: datetime) -> None:
     """Work the handler did not run goes back to its queue, due at its time, as if never claimed: the claim's
-    attempt is taken back and no error is recorded (the trigger lowers the queue's head to it)."""
+    attempt is taken back and no error is recorded (the trigger lowers the queue's head to it). When one of them
+    says its queue waits (`Deferred.queue_waits`), the queue's other due work not running is due then too, so the
+    next claim finds the queue not due (and moves its head there) instead of taking its next batch."""
     by_time: dict[datetime, list[int]] = {}
-    for pk, moment in until.items():
-        by_time.setdefault(moment, []).append(pk)
+    for pk, outcome in deferred.items():
+        by_time.setdefault(outcome.until, []).append(pk)
+    table = _table()
     with connection.cursor() as cursor:
         for moment, pks in sorted(by_time.items()):
             condition, params = _in(pks)
             cursor.execute(
-                f"UPDATE {_table()} SET due_at = %s, lease_until = NULL, claimed_by = '', "
+                f"UPDATE {table} SET due_at = %s, lease_until = NULL, claimed_by = '', "
                 f"attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, updated_at = %s "
                 f"WHERE id {condition} AND claimed_by = %s",
                 [moment, now, *params, claim.worker],
+            )
+        waits = [outcome.until for outcome in deferred.values() if outcome.queue_waits]
+        if waits:
+            # Through the queue's index; rows keep their order among themselves (due time, then id).
+            shard = claim.items[0].shard or 0
+            cursor.execute(
+                f"UPDATE {table} SET due_at = %s, updated_at = %s WHERE kind = %s AND {_queue_sql()} = %s "
+                f"AND lease_until IS NULL AND due_at IS NOT NULL AND due_at < %s",
+                [min(waits), now, claim.kind.name, shard, min(waits)],
             )
 
 

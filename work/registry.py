@@ -111,9 +111,14 @@ class Result:
 class Deferred:
     """What a handler says about an item it did not run (what it needs cannot serve it now: its store's API quota
     is spent until its window ends): due again at `until`, as if it had never been claimed: no attempt counted, no
-    error recorded, its place in the queue by its new due time. The worker is free at once for other work."""
+    error recorded, its place in the queue by its new due time. The worker is free at once for other work.
+
+    With `queue_waits`, the rest of its queue (the same kind and store) due before `until` waits with it: what
+    could not serve this item cannot serve those either, and without it every worker free to take the queue would
+    claim its backlog batch after batch only to give each back, until the time came."""
 
     until: datetime
+    queue_waits: bool = False
 
 
 @dataclass(frozen=True)

@@ -219,12 +219,13 @@ def _run_link(link: StoreLink, wanted: dict[int, WorkItem], client) -> dict[int,
     syncs = _order_syncs(link, list(wanted))
     outcomes: dict[int, object] = {}
     # The batch's tickets in one Redis round trip, not one each; what the store's quota cannot serve now (or after
-    # a short wait) goes back to its queue unrun, due when the quota's window ends: the worker never sleeps on it.
+    # a short wait) goes back to its queue unrun, due when the quota's window ends, and the rest of the store's
+    # order syncs waits with it (no worker claims them in vain meanwhile): the worker never sleeps on the quota.
     with client.reserved(len(syncs), within=QUOTA_WAIT_SECONDS) as granted:
         if granted < len(syncs) and granted.wait > 0:
             syncs.sort(key=lambda s: (wanted[s.bc_order_id].requested_at, s.bc_order_id))  # the longest waiting first
             later = timezone.now() + timedelta(seconds=granted.wait)
-            outcomes |= {wanted[s.bc_order_id].pk: Deferred(later) for s in syncs[granted:]}
+            outcomes |= {wanted[s.bc_order_id].pk: Deferred(later, queue_waits=True) for s in syncs[granted:]}
             syncs = syncs[:granted]
         fetched, failed = orders_fetch(client=client, link=link, syncs=syncs)
     for sync, exc in failed:

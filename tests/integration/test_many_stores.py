@@ -21,7 +21,7 @@ from integration.services.historical_import import (
     historical_import_switch_set,
     import_options,
 )
-from integration.services.order_sync import ORDER_SYNC, order_sync_request
+from integration.services.order_sync import ORDER_SYNC, order_sync_key, order_sync_request
 from pos.models import Sale
 from tests import factories
 from tests.limiter_clock import let_waits_pass
@@ -207,3 +207,39 @@ def test_two_stores_out_of_quota_leave_the_workers_free_for_a_quiet_store(sandbo
 
     assert backlog.filter(state=OrderSyncState.IMPORTED).count() == 120
     assert Sale.objects.filter(retailer__in=[retailer, other_retailer]).count() == 120  # exactly once each
+
+
+@pytest.mark.sandbox(orders=0)
+def test_a_store_out_of_quota_is_claimed_once_per_window_not_batch_after_batch(sandbox, retailer):
+    """Regression: with its quota spent, a store's backlog of three batches was claimed batch after batch, each
+    given back at once, and again as soon as it was due: a worker busy claiming for nothing. The first batch given
+    back takes the rest of the queue with it, so the next claim finds nothing due before the window ends, and the
+    backlog keeps its order (the oldest request first)."""
+    link = _link(retailer, sandbox, sandbox.store)
+    orders = sandbox.store.place_orders(120, status_id=11)
+    for order_id in orders:
+        order_sync_request(link=link, bc_order_id=order_id)
+    limiter = _quota_left(link, 0)
+    waits = let_waits_pass(limiter)
+    window_end = _window_end(limiter)
+
+    batch = kernel.claim(only={ORDER_SYNC}, worker="w1")
+    assert len(batch.items) == 50
+    assert kernel.run(batch) == 0
+
+    assert kernel.claim(only={ORDER_SYNC}, worker="w2") is None  # the other 70 wait with the 50 given back
+    left = WorkItem.objects.filter(kind=ORDER_SYNC)
+    assert left.count() == 120 and set(left.values_list("attempts", "last_error_code")) == {(0, "")}
+    assert all(abs((due - window_end).total_seconds()) < 0.5 for due in left.values_list("due_at", flat=True))
+    assert waits == []
+
+    moment = timezone.now() + timedelta(seconds=4)
+    limiter._sleep(3.0)  # the window passes: 15 requests
+    with time_machine.travel(moment, tick=False):
+        first = kernel.claim(only={ORDER_SYNC}, worker="w1")
+        assert [i.key for i in first.items] == [order_sync_key(link.pk, o) for o in orders[:50]]  # oldest first
+        kernel.run(first)
+    assert OrderSync.objects.filter(link=link, state=OrderSyncState.IMPORTED).count() == 15
+
+    _drain_window_by_window([limiter])
+    assert Sale.objects.filter(retailer=retailer).count() == 120  # each order applied exactly once
