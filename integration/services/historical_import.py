@@ -643,15 +643,16 @@ def _run_window(
     yield_to_live: bool,
     in_process: bool,
 ):
-    """Take the window from the cursor (read ahead by the previous step, or now), start reading the next one, then
-    apply this one page by page. With `yield_to_live`, the step ends after any page but the last when live work of
+    """Take the window from the cursor (read ahead by the previous step, or now: then one page only, so that its
+    apply starts at once and the next window is read meanwhile), start reading the next one, then apply this one
+    page by page. With `yield_to_live`, the step ends after any page but the last when live work of
     the store is waiting for a worker; the pages it did not apply are kept for the next step (from the cursor).
     Every step applies at least one page, so a worker that serves only the imports queue never spins.
     Returns the final state when the run ended, None to go on."""
     cursor = dict(run.cursor)
     min_id = int(cursor.get("min_id", 0))
     window = _take_ahead(_ahead_key(run, options, min_id, page_size)) or _fetch_window(
-        client, options, min_id, page_size, run.total - run.seen, settings.HISTORICAL_IMPORT_WINDOW_PAGES
+        client, options, min_id, page_size, run.total - run.seen, 1
     )
     if not window.last:
         next_key = _ahead_key(run, options, window.next_min_id, page_size)
