@@ -187,10 +187,16 @@ ALL_QUEUES = ("webhooks", "default", "imports")
 
 
 def run_workers(
-    count: int = 1, queues: tuple[str, ...] = ALL_QUEUES, *, burst: bool = True, rss_samples: list | None = None
+    count: int = 1,
+    queues: tuple[str, ...] = ALL_QUEUES,
+    *,
+    burst: bool = True,
+    rss_samples: list | None = None,
+    cpu_samples: list | None = None,
 ) -> float:
     """Run worker processes (burst: until the queues are empty); returns the wall time in seconds. With
-    `rss_samples`, the first worker's resident set (MB) is appended to it every half second."""
+    `rss_samples`, the first worker's resident set (MB) is appended to it every half second; with `cpu_samples`,
+    its own CPU time so far (user + system, seconds; its child processes not included)."""
     started = time.perf_counter()
     procs = [
         subprocess.Popen(
@@ -210,7 +216,7 @@ def run_workers(
     ]
     sampler = None
     if rss_samples is not None:
-        sampler = threading.Thread(target=_sample_rss, args=(procs[0], rss_samples), daemon=True)
+        sampler = threading.Thread(target=_sample_rss, args=(procs[0], rss_samples, cpu_samples), daemon=True)
         sampler.start()
     for proc in procs:
         _, err = proc.communicate()
@@ -221,14 +227,19 @@ def run_workers(
     return time.perf_counter() - started
 
 
-def _sample_rss(proc: subprocess.Popen, samples: list) -> None:
+def _sample_rss(proc: subprocess.Popen, samples: list, cpu: list | None = None) -> None:
+    tick = os.sysconf("SC_CLK_TCK")
     while proc.poll() is None:
         try:
             with open(f"/proc/{proc.pid}/status") as status:
                 samples.extend(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS:"))
+            if cpu is not None:
+                with open(f"/proc/{proc.pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                cpu.append((int(fields[11]) + int(fields[12])) / tick)  # utime, stime
         except OSError:
             return
-        time.sleep(0.5)
+        time.sleep(0.5 if cpu is None else 0.1)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -48,6 +48,11 @@ class ApiError(Exception):
         self.status = status
         super().__init__(self.detail if status is None else f"HTTP {status}: {self.detail}")
 
+    def __reduce__(self):
+        # Pickled as it is (message, status, every attribute), not rebuilt through `__init__` from its message:
+        # a historical import's pages are read in another process, whose errors reach the step this way.
+        return _rebuilt, (type(self), self.args, self.__dict__)
+
     @classmethod
     def from_response(cls, response: requests.Response) -> ApiError:
         """The typed error for a non-2xx response, with BigCommerce's message (V2 list or V3 object shape)."""
@@ -112,6 +117,13 @@ class ApiParseError(ApiBadResponse):
 
 class ApiRejected(ApiError):
     """Any other 4xx (400, 405, 409, 413, 422...): the request itself is wrong and would fail again."""
+
+
+def _rebuilt(cls: type[ApiError], args: tuple, state: dict) -> ApiError:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
 
 
 def reset_seconds_from_headers(headers) -> float | None:

@@ -105,6 +105,7 @@ def insert_rows(model, objs: Sequence) -> list:
     missing = [obj for obj in objs if obj.pk is None]
     for obj, new_id in zip(missing, reserve_ids(model, len(missing)), strict=True):
         obj.pk = new_id
+    _stamp(plan, objs)
     plain, special = plan.plain_getter, plan.special_getters
     if special:
         rows = [plain(obj) + tuple(get(obj) for get in special) for obj in objs]
@@ -130,6 +131,7 @@ def insert_rows_missing(model, objs: Sequence) -> None:
         model.objects.bulk_create(objs, ignore_conflicts=True)
         return
     plan = _plan(model)
+    _stamp(plan, objs)
     pk = model._meta.pk
     fields = [f for f in plan.fields if f is not pk]
     quote = connection.ops.quote_name
@@ -142,6 +144,15 @@ def insert_rows_missing(model, objs: Sequence) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)
+
+
+def _stamp(plan: _RowPlan, objs: Sequence) -> None:
+    """Set the `auto_now(_add)` datetimes of rows about to be inserted to this moment, as `pre_save` would."""
+    if plan.stamped:
+        now = timezone.now()
+        for attname in plan.stamped:
+            for obj in objs:
+                setattr(obj, attname, now)
 
 
 def reserve_ids(model, count: int) -> list[int]:
@@ -193,9 +204,12 @@ class _RowPlan:
         self.fields = fields
         self.getter = {}
         plain, special = [], []
+        # `auto_now(_add)` datetimes `insert_rows` sets itself, then reads as plain values (aware datetimes, which
+        # psycopg writes as Django would): a `pre_save` and a `get_db_prep_save` per row and field less.
+        self.stamped = [f.attname for f in fields if f.get_internal_type() == "DateTimeField" and _automatic(f)]
         for field in fields:
             kind = field.get_internal_type()
-            if kind in _PLAIN_TYPES and not _automatic(field):
+            if field.attname in self.stamped or (kind in _PLAIN_TYPES and not _automatic(field)):
                 plain.append(field)
                 self.getter[field.attname] = operator.attrgetter(field.attname)
             else:

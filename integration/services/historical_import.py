@@ -30,20 +30,24 @@ import contextlib
 import contextvars
 import dataclasses
 import logging
+import multiprocessing
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 
+import django
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
-from integration.bc_types import Order
+from config.observability import current_log_context, log_context
+from integration.bc_types import Order, bc_dumps, bc_loads
 from integration.choices import ImportState, LinkState
 from integration.exceptions import ApiError
 from integration.models import HistoricalImport, OrderSync, StoreLink
@@ -362,6 +366,11 @@ def historical_import_step(
         return _finish(run, ImportState.CANCELLED)
     if link.state != LinkState.ACTIVE or not link.retailer.historical_import_enabled:
         return _finish(run, ImportState.CANCELLED, error="Historical import was disabled or the store unlinked.")
+    # The fetch-ahead runs in a process of its own unless the step was given a client (see `_fetch_ahead`).
+    in_process = client is None and settings.HISTORICAL_IMPORT_FETCH_PROCESS
+    if in_process:
+        with _ahead_lock:
+            _process_pool()
     client = client or _client(link)
     options = ImportOptions(run.date_from, run.date_to or link.linked_at, run.adjust_stock)
     if run.state == ImportState.QUEUED:
@@ -370,7 +379,7 @@ def historical_import_step(
             state=ImportState.RUNNING, total=total, started_at=timezone.now(), heartbeat_at=timezone.now(), error=""
         )
         run.refresh_from_db()
-    state = _run_window(run, link, client, options, page_size, yield_to_live=request_next)
+    state = _run_window(run, link, client, options, page_size, yield_to_live=request_next, in_process=in_process)
     if state is not None:
         return state
     if request_next:
@@ -422,9 +431,12 @@ class _Window:
     fetched_at: float
 
 
-def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int, remaining: int) -> _Window:
-    """Read a window of pages in id order from `min_id`, then the refunds of its refunded orders (one call per 250
-    of them). Only HTTP: it runs in the fetch-ahead thread too, which must not touch the database.
+def _fetch_window(
+    client, options: ImportOptions, min_id: int, page_size: int, remaining: int, window_pages: int
+) -> _Window:
+    """Read a window of up to `window_pages` pages in id order from `min_id`, then the refunds of its refunded
+    orders (one call per 250 of them). Only HTTP: it runs in the fetch-ahead process (or thread) too, which must
+    not touch the database.
 
     The range ends at a short page, or once the window holds the `remaining` orders the run's count left (when
     it left any): the range is fixed when the run starts (orders placed before the link, counted then), so the
@@ -436,7 +448,7 @@ def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int, r
     last = False
     most = 0  # the most refunded orders one page of this window had
     counted = remaining > 0
-    for _ in range(settings.HISTORICAL_IMPORT_WINDOW_PAGES):
+    for _ in range(window_pages):
         page = client.list_orders(
             page=1, limit=page_size, include_line_items=True, sort="id:asc", min_id=min_id or None, **options.filters()
         )
@@ -456,31 +468,126 @@ def _fetch_window(client, options: ImportOptions, min_id: int, page_size: int, r
     return _Window(pages, refunds, last, min_id, max(remaining, 0), time.monotonic())
 
 
-# Fetch-ahead: while a step applies its window, a thread of the worker process reads the next one, which the next
-# step (usually claimed by the same worker) takes instead of fetching it, so BigCommerce's page latency is not
-# added to the import's time. Keyed by run, cursor and what the pages depend on; a window nobody takes (another
-# worker took the step, the run stopped) is dropped after AHEAD_TTL_SECONDS, and its calls are the only loss.
+# Fetch-ahead: while a step applies its window, the next one is read elsewhere and the next step (usually claimed
+# by the same worker) takes it instead of reading it, so BigCommerce's page latency is not added to the import's
+# time. Where: a process of the worker's own (`_ahead_process`), so reading the HTTP responses and parsing them
+# into `bc_types` (about a third of an import's CPU time) does not compete with the apply for the worker's GIL;
+# it hands the window back pickled (`bc_dumps`), which the worker loads in a fraction of the parse's time. A
+# thread of the worker instead when the step was given its client (tests that patch one; a process cannot use
+# it) or when HISTORICAL_IMPORT_FETCH_PROCESS is off. Either way the calls go through the store's rate limiter
+# (Redis, shared by every process) as bulk traffic, and an error of the read (ApiError, rate limiting,
+# BigCommerce down) is raised by the step that takes the window, as if it had read it.
+# Keyed by run, cursor and what the pages depend on; a window nobody takes (another worker took the step, the run
+# stopped) is dropped after AHEAD_TTL_SECONDS, and its calls are the only loss.
 AHEAD_TTL_SECONDS = 120
 _ahead_lock = threading.Lock()
 _ahead: dict[tuple, tuple[float, Future]] = {}
 _ahead_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-fetch-ahead")
+_ahead_process: ProcessPoolExecutor | None = None  # started on first use, kept for the worker's life
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """What the fetch-ahead process needs to call BigCommerce as the step's client does."""
+
+    store_hash: str
+    access_token: str = dataclasses.field(repr=False)
+    base_url: str
+    timeout: object
+    priority: str
+    max_wait: float
+    bulk_reserve: float
+
+    @classmethod
+    def of(cls, client) -> _Reader:
+        limiter = client.rate_limiter
+        return cls(
+            client.store_hash,
+            client._token,
+            client.base_url,
+            client.timeout,
+            str(client.priority),
+            limiter.max_wait,
+            limiter.bulk_reserve,
+        )
+
+    def client(self):
+        """This process's client for the store (one Session, one limiter), made on first use."""
+        from integration.client import BigCommerceClient
+        from integration.ratelimit import StoreRateLimiter
+
+        client = _process_clients.get(self)
+        if client is None:
+            limiter = StoreRateLimiter(self.store_hash, max_wait=self.max_wait, bulk_reserve=self.bulk_reserve)
+            client = _process_clients[self] = BigCommerceClient(
+                store_hash=self.store_hash,
+                access_token=self.access_token,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                rate_limiter=limiter,
+                priority=self.priority,
+            )
+        return client
+
+
+_process_clients: dict[_Reader, object] = {}  # in the fetch-ahead process
+
+
+def _window_read_elsewhere(reader: _Reader, log_fields: dict, *args) -> bytes:
+    """In the fetch-ahead process: read the window (see `_fetch_window`), with the step's log context."""
+    with log_context(**log_fields):
+        return bc_dumps(_fetch_window(reader.client(), *args))
+
+
+def _process_pool() -> ProcessPoolExecutor:
+    """The fetch-ahead process; made on first use, and then started at once (in the background: a step calls this
+    before reading its own first window, so the process is ready by the time that window is read)."""
+    global _ahead_process
+    if _ahead_process is None:
+        _ahead_process = ProcessPoolExecutor(
+            # `spawn`: a fresh interpreter, nothing of the worker's state, connections or locks inherited; Django
+            # set up from the worker's environment before the first window (it uses no database).
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=django.setup,
+        )
+        _ahead_process.submit(int)  # starts the process
+    return _ahead_process
 
 
 def _ahead_key(run: HistoricalImport, options: ImportOptions, min_id: int, page_size: int) -> tuple:
     return (run.pk, run.link_id, options, min_id, page_size, settings.HISTORICAL_IMPORT_WINDOW_PAGES)
 
 
-def _fetch_ahead(key: tuple, client, options: ImportOptions, min_id: int, page_size: int, remaining: int) -> None:
-    """Start reading the window at `key` in the fetch-ahead thread (unless it is read or kept already)."""
+def _fetch_ahead(
+    key: tuple, client, options: ImportOptions, min_id: int, page_size: int, remaining: int, *, in_process: bool
+) -> None:
+    """Start reading the window at `key` in the fetch-ahead process or thread (unless it is read or kept
+    already)."""
+    args = (options, min_id, page_size, remaining, settings.HISTORICAL_IMPORT_WINDOW_PAGES)
     with _ahead_lock:
         _forget_stale()
         if key in _ahead:
             return
-        context = contextvars.copy_context()  # the log context (job, link) follows the calls into the thread
-        _ahead[key] = (
-            time.monotonic(),
-            _ahead_pool.submit(context.run, _fetch_window, client, options, min_id, page_size, remaining),
-        )
+        if in_process:
+            try:
+                reader, log_fields = _Reader.of(client), current_log_context()
+                future = _process_pool().submit(_window_read_elsewhere, reader, log_fields, *args)
+            except BrokenProcessPool:
+                _drop_process_pool()
+                return  # the next step reads the window itself
+        else:
+            context = contextvars.copy_context()  # the log context (job, link) follows the calls into the thread
+            future = _ahead_pool.submit(context.run, _fetch_window, client, *args)
+        _ahead[key] = (time.monotonic(), future)
+
+
+def _drop_process_pool() -> None:
+    """Forget a fetch-ahead process that died (killed, out of memory): the next use starts another."""
+    global _ahead_process
+    if _ahead_process is not None:
+        _ahead_process.shutdown(wait=False, cancel_futures=True)
+        _ahead_process = None
 
 
 def _keep_ahead(key: tuple, window: _Window) -> None:
@@ -493,7 +600,8 @@ def _keep_ahead(key: tuple, window: _Window) -> None:
 
 def _take_ahead(key: tuple) -> _Window | None:
     """The window read ahead for `key` (waiting for it if still in flight), or None. Its error, if the read failed,
-    is raised (the step fails as if it had read it). Windows of the run before this one are dropped."""
+    is raised (the step fails as if it had read it); a fetch-ahead process that died is not such an error: the
+    step reads the window itself. Windows of the run before this one are dropped."""
     with _ahead_lock:
         _forget_stale()
         _, future = _ahead.pop(key, (0.0, None))
@@ -501,7 +609,15 @@ def _take_ahead(key: tuple) -> _Window | None:
             _ahead.pop(other)[1].cancel()
     if future is None or future.cancelled():
         return None
-    window = future.result()
+    try:
+        window = future.result()
+    except BrokenProcessPool:
+        logger.warning("historical import: the fetch-ahead process died; reading the window here")
+        with _ahead_lock:
+            _drop_process_pool()
+        return None
+    if isinstance(window, bytes):
+        window = bc_loads(window)
     if time.monotonic() - window.fetched_at > AHEAD_TTL_SECONDS:
         return None  # too old to trust: read it again
     return window
@@ -524,22 +640,29 @@ def fetch_ahead_join(timeout: float | None = 60) -> None:
 
 
 def _run_window(
-    run: HistoricalImport, link: StoreLink, client, options: ImportOptions, page_size: int, *, yield_to_live: bool
+    run: HistoricalImport,
+    link: StoreLink,
+    client,
+    options: ImportOptions,
+    page_size: int,
+    *,
+    yield_to_live: bool,
+    in_process: bool,
 ):
-    """Take the window from the cursor (read ahead by the previous step, or now), start reading the next one, then
-    apply this one page by page. With `yield_to_live`, the step ends after any page but the last when live work
-    is waiting for a worker (`_live_work_waits`); the pages it did not apply are kept for the next step (from the
-    cursor).
+    """Take the window from the cursor (read ahead by the previous step, or now: then one page only, so that its
+    apply starts at once and the next window is read meanwhile), start reading the next one, then apply this one
+    page by page. With `yield_to_live`, the step ends after any page but the last when live work is waiting for a
+    worker (`_live_work_waits`); the pages it did not apply are kept for the next step (from the cursor).
     Every step applies at least one page, so a worker that serves only the imports queue never spins.
     Returns the final state when the run ended, None to go on."""
     cursor = dict(run.cursor)
     min_id = int(cursor.get("min_id", 0))
     window = _take_ahead(_ahead_key(run, options, min_id, page_size)) or _fetch_window(
-        client, options, min_id, page_size, run.total - run.seen
+        client, options, min_id, page_size, run.total - run.seen, 1
     )
     if not window.last:
         next_key = _ahead_key(run, options, window.next_min_id, page_size)
-        _fetch_ahead(next_key, client, options, window.next_min_id, page_size, window.remaining)
+        _fetch_ahead(next_key, client, options, window.next_min_id, page_size, window.remaining, in_process=in_process)
     for page in window.pages:
         deleted = deleted_products(client=client, link=link, items=[i for o in page for i in o.products])
         fetched = [

@@ -3,6 +3,8 @@ crash, cancel), with the sandbox store over HTTP and real PostgreSQL."""
 
 from __future__ import annotations
 
+import pickle
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,9 +12,19 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
 from django.utils import timezone
 
+from integration.bc_types import bc_dumps, bc_loads
 from integration.choices import ImportState
 from integration.client import BigCommerceClient
+from integration.exceptions import (
+    ApiBadResponse,
+    ApiCredentialsRejected,
+    ApiParseError,
+    ApiRateLimited,
+    ApiServerError,
+    ApiUnavailable,
+)
 from integration.models import HistoricalImport, OrderSync, StoreLink, SyncLogEntry
+from integration.ratelimit import Priority
 from integration.services.historical_import import (
     IMPORT,
     fetch_ahead_join,
@@ -189,7 +201,8 @@ def test_a_crash_mid_run_resumes_from_the_cursor_with_the_right_totals(sandbox, 
     with pytest.raises(Crash):
         historical_import_run(import_id=run.pk, client=client, page_size=10)
     run.refresh_from_db()
-    assert run.state == ImportState.RUNNING and run.seen == 0  # the window never applied: nothing counted
+    # the first step's window (its first page) applied; the window read ahead, whose read crashed, did not
+    assert run.state == ImportState.RUNNING and run.seen == 10
     # Its work is still due: a worker takes it and it resumes.
     run_jobs("imports")
     run.refresh_from_db()
@@ -350,13 +363,78 @@ def test_an_import_step_yields_to_live_orders_of_its_store(sandbox, link, admin_
         return real(**kw)
 
     client.list_orders = webhook_during_the_window
+    # the first step reads one page and applies it while the next window is read ahead (the webhook arrives then)
+    assert historical_import_step(import_id=run.pk, client=client, page_size=10) == ImportState.RUNNING
+    fetch_ahead_join()
+    run.refresh_from_db()
+    assert run.seen == 10
     assert historical_import_step(import_id=run.pk, client=client, page_size=10) == ImportState.RUNNING
     run.refresh_from_db()
-    assert run.seen == 10  # one page applied, then the step gave way
+    assert run.seen == 20  # one page of the window applied, then the step gave way
     following = kernel.claim(only={ORDER_SYNC, IMPORT})
     assert following.kind.name == ORDER_SYNC and [i.key for i in following.items] == [f"{link.pk}:{live}"]
     kernel.run(following)
     assert OrderSync.objects.get(link=link, bc_order_id=live).state != "pending"  # synced (placed before the link)
     assert historical_import_step(import_id=run.pk, client=client, page_size=10) == ImportState.RUNNING
     run.refresh_from_db()
-    assert run.seen > 10  # nothing waiting: a whole window
+    assert run.seen > 20  # nothing waiting: the rest of the window
+
+
+FAILURES = {
+    "BigCommerce down": ({"kind": "error", "status": 503}, ApiServerError),
+    "connection dropped": ({"kind": "drop"}, ApiUnavailable),
+    "not the documented shape": ({"kind": "malformed", "body": "wrong_shape"}, ApiBadResponse),
+}
+
+
+# (Rate limiting goes the same way, as the ApiRateLimited the read raised, but a 429 the read ahead gets stops
+# every call to the store, the first step's own included, whichever comes first: not a test without a race.)
+@pytest.mark.sandbox(orders=30)
+@pytest.mark.parametrize("in_process", [True, False], ids=["process", "thread"])
+@pytest.mark.parametrize("failure", FAILURES, ids=list(FAILURES))
+def test_a_window_read_ahead_that_failed_fails_the_step_that_takes_it_as_if_read_there(
+    sandbox, link, admin_user, settings, failure, in_process
+):
+    from sandbox.faults import Fault
+
+    fault, error = FAILURES[failure]
+    settings.HISTORICAL_IMPORT_FETCH_PROCESS = in_process
+    # the first page is read by the step, the next window (read ahead) fails
+    sandbox.store.faults.add(Fault(endpoint="list_orders", skip=1, **fault))
+    run = _first_page_applied(sandbox, link, admin_user, settings)
+    fetch_ahead_join()
+    with pytest.raises(error) as raised:
+        historical_import_step(import_id=run.pk, page_size=10, request_next=False)
+    # the same error the client raises when the step reads the page itself (a wait in seconds aside)
+    with pytest.raises(error) as direct:
+        BigCommerceClient.for_link(link, priority=Priority.BULK).list_orders(page=1, limit=10, min_id=110)
+    assert (_no_seconds(raised.value), raised.value.status) == (_no_seconds(direct.value), direct.value.status)
+    run.refresh_from_db()
+    assert run.seen == 10  # nothing of the failed window applied
+    sandbox.store.faults.clear()
+    historical_import_run(import_id=run.pk, page_size=10)
+    run.refresh_from_db()
+    assert (run.state, run.seen, run.failed) == (ImportState.COMPLETED, 30, 0)
+
+
+def _no_seconds(exc: Exception) -> str:
+    return re.sub(r"[0-9.]+ s\b", "N s", str(exc))
+
+
+def test_api_errors_cross_a_process_boundary_unchanged():
+    errors = [
+        ApiCredentialsRejected("no", status=403, missing_scope="store_v2_orders"),
+        ApiRateLimited("slow down", reset_seconds=12.5),
+        ApiParseError("total_inc_tax", "order 7", "unreadable ('x')"),
+        ApiServerError("maintenance", status=503),
+        ApiUnavailable("GET /v2/orders: timed out"),
+    ]
+    for exc in errors:
+        again = pickle.loads(pickle.dumps(exc))
+        assert (type(again), str(again), again.args, vars(again)) == (type(exc), str(exc), exc.args, vars(exc))
+
+
+@pytest.mark.sandbox(orders=30)
+def test_orders_handed_back_by_the_fetch_ahead_process_are_the_orders_read(sandbox, link):
+    orders = BigCommerceClient.for_link(link).list_orders(limit=30, include_line_items=True, sort="id:asc")
+    assert bc_loads(bc_dumps(orders)) == orders
