@@ -256,8 +256,11 @@ BIGCOMMERCE_BULK_RESERVE = env.float("BIGCOMMERCE_BULK_RESERVE", default=0.25)
 # 250). Tests make them small to watch a run page by page.
 HISTORICAL_IMPORT_PAGE_SIZE = env.int("HISTORICAL_IMPORT_PAGE_SIZE", default=250)
 HISTORICAL_IMPORT_WINDOW_PAGES = env.int("HISTORICAL_IMPORT_WINDOW_PAGES", default=16)
-# The next window of pages is read (and parsed) in a process of the worker's own, off its GIL; off: in a thread.
-HISTORICAL_IMPORT_FETCH_PROCESS = env.bool("HISTORICAL_IMPORT_FETCH_PROCESS", default=True)
+# The next window of pages is read (and parsed) in a thread of the worker; on: in a process of the worker's own,
+# off its GIL. The process takes a quarter of the worker's own CPU off the import's path but costs the machine about
+# 0.3 s of CPU per 1,000 orders more (pickling the window back): worth it only where each worker has a core to
+# spare (deployed one worker per core, it was slower: bench/README.md, "Third pass on the import").
+HISTORICAL_IMPORT_FETCH_PROCESS = env.bool("HISTORICAL_IMPORT_FETCH_PROCESS", default=False)
 # Largest webhook body accepted (BigCommerce's are a few hundred bytes).
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=64 * 1024)
 # Any request's body, as served over ASGI (config/request_limits.py): at most this size (413), arrived whole

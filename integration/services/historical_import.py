@@ -470,11 +470,12 @@ def _fetch_window(
 
 # Fetch-ahead: while a step applies its window, the next one is read elsewhere and the next step (usually claimed
 # by the same worker) takes it instead of reading it, so BigCommerce's page latency is not added to the import's
-# time. Where: a process of the worker's own (`_ahead_process`), so reading the HTTP responses and parsing them
-# into `bc_types` (about a third of an import's CPU time) does not compete with the apply for the worker's GIL;
-# it hands the window back pickled (`bc_dumps`), which the worker loads in a fraction of the parse's time. A
-# thread of the worker instead when the step was given its client (tests that patch one; a process cannot use
-# it) or when HISTORICAL_IMPORT_FETCH_PROCESS is off. Either way the calls go through the store's rate limiter
+# time. Where: a thread of the worker (`_ahead_pool`), or with HISTORICAL_IMPORT_FETCH_PROCESS on a process of
+# the worker's own (`_ahead_process`), so reading the HTTP responses and parsing them into `bc_types` (about a
+# third of an import's CPU time) does not compete with the apply for the worker's GIL; it hands the window back
+# pickled (`bc_dumps`), which the worker loads in a fraction of the parse's time, but the machine spends more CPU
+# in all (the setting says when it pays). Always the thread when the step was given its client (tests that patch
+# one; a process cannot use it). Either way the calls go through the store's rate limiter
 # (Redis, shared by every process) as bulk traffic, and an error of the read (ApiError, rate limiting,
 # BigCommerce down) is raised by the step that takes the window, as if it had read it.
 # Keyed by run, cursor and what the pages depend on; a window nobody takes (another worker took the step, the run
