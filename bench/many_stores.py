@@ -16,7 +16,8 @@ processes (`manage.py rqworker webhooks default imports`), PostgreSQL and Redis.
    PostgreSQL (commits and rows written per second) and Redis (commands per second).
    Goal: quiet p95 <= 2 s and the noisy store at >= 90 % of its quota.
 3. **Worker groups**: a backlog spread over many stores (`--scale-orders`), accepted by the webhook with the
-   workers stopped, then drained by one group of `--workers/2` workers, then (a new backlog) by two such groups
+   workers stopped, then drained by one group of `--workers/2` workers, then (a new backlog, on as many other
+   stores with the same history, so that neither finds what the other made) by two such groups
    started as separate process trees (new sessions), as two machines would run them on the same PostgreSQL and
    Redis. Figure: orders per second from the first sale to the last (worker start-up left out), and two groups ÷
    one group.
@@ -527,8 +528,12 @@ def main() -> int:
             # 3. Worker groups.
             if not args.skip_groups:
                 per_group = max(1, args.workers // 2)
-                spread = quiet_hashes[: min(len(quiet_hashes), 100)]
+                width = min(len(quiet_hashes) // 2, 100) or 1
                 for n_groups in (1, 2):
+                    # Each phase on stores of its own, alike before it (quiet stores of the phases above): on the
+                    # same stores the second would find their products and customers made by the first, and
+                    # measure less work, not more workers.
+                    spread = quiet_hashes[(n_groups - 1) * width : n_groups * width] or quiet_hashes[:width]
                     print(f"worker groups: {n_groups} x {per_group} workers, {scale_orders:,} orders...", flush=True)
                     from pos.models import Sale
 
