@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models.base import ModelState
 from django.utils import timezone
 
@@ -35,7 +35,8 @@ def bulk_update_rows(model, objs: Sequence, fields: Sequence[str]) -> None:
     concrete = [meta.get_field(name) for name in fields]
     pk = meta.pk
     columns = [pk, *concrete]
-    arrays = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objs] for f in columns]
+    conn = _connection()
+    arrays = [[f.get_db_prep_save(getattr(obj, f.attname), conn) for obj in objs] for f in columns]
     quote = connection.ops.quote_name
     names = [f"c{i}" for i in range(len(columns))]
     unnest = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
@@ -108,15 +109,17 @@ def insert_rows(model, objs: Sequence) -> list:
     _stamp(plan, objs)
     plain, special = plan.plain_getter, plan.special_getters
     if special:
-        rows = [plain(obj) + tuple(get(obj) for get in special) for obj in objs]
+        conn = _connection()
+        rows = [plain(obj) + tuple(get(obj, conn) for get in special) for obj in objs]
     else:
         rows = [plain(obj) for obj in objs]
     sql = _copy(model, plan.columns, rows)
     if connection.queries_logged:  # the debug log and query counts see the COPY as the statement it is
         connection.queries_log.append({"sql": sql, "time": f"{time.perf_counter() - started:.3f}"})
+    alias = connection.alias
     for obj in objs:
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = alias
     return objs
 
 
@@ -136,7 +139,8 @@ def insert_rows_missing(model, objs: Sequence) -> None:
     fields = [f for f in plan.fields if f is not pk]
     quote = connection.ops.quote_name
     getters = [plan.getter[f.attname] for f in fields]
-    arrays = [[get(obj) for obj in objs] for get in getters]
+    conn = _connection()
+    arrays = [[get(obj, conn) for obj in objs] for get in getters]
     casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
     sql = (
         f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
@@ -211,7 +215,7 @@ class _RowPlan:
             kind = field.get_internal_type()
             if field.attname in self.stamped or (kind in _PLAIN_TYPES and not _automatic(field)):
                 plain.append(field)
-                self.getter[field.attname] = operator.attrgetter(field.attname)
+                self.getter[field.attname] = _plain(field)
             else:
                 get = _moment(field) if kind == "DateTimeField" and not _automatic(field) else _prepared(field)
                 special.append((field, get))
@@ -255,9 +259,25 @@ def _plan(model) -> _RowPlan:
     return plan
 
 
+def _connection():
+    """The default database's connection object itself: `django.db.connection` is a proxy that looks it up on every
+    attribute read (a thread-local lookup), which the fields' `get_db_prep_save` do several times per value:
+    about 5 % of an import's CPU when passed through row by row."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def _plain(field):
+    read = operator.attrgetter(field.attname)
+
+    def get(obj, conn):
+        return read(obj)
+
+    return get
+
+
 def _prepared(field):
-    def get(obj):
-        return field.get_db_prep_save(field.pre_save(obj, True), connection)
+    def get(obj, conn):
+        return field.get_db_prep_save(field.pre_save(obj, True), conn)
 
     return get
 
@@ -265,10 +285,10 @@ def _prepared(field):
 def _moment(field):
     prepared = _prepared(field)
 
-    def get(obj):
+    def get(obj, conn):
         value = getattr(obj, field.attname)
         # An aware datetime (or none) goes as it is; a naive one through Django (its warning, its time zone).
-        return value if value is None or getattr(value, "tzinfo", None) is not None else prepared(obj)
+        return value if value is None or getattr(value, "tzinfo", None) is not None else prepared(obj, conn)
 
     return get
 
