@@ -355,8 +355,10 @@ class StoreRateLimiter:
         return tickets, (int(result[1]) / 1000.0 if int(result[2]) else 0.0)
 
     def _grant(self, prefix: str, count: int, priority: Priority, *, default):
-        """Up to `count` tickets (`prefix:1`...) as the quota allows now, in one round trip: (granted, wait_ms), the
-        wait being until the first ticket not granted might be; `default` while Redis is down."""
+        """Up to `count` tickets (`prefix:1`...) as the quota allows now, in one round trip: (granted, wait_ms,
+        known), the wait being until the first ticket not granted might be, and known 1 when that is a known moment
+        (the window's end, a 429's reset), 0 for a probe's guess while the quota is unknown; `default` while Redis
+        is down."""
         reserve = self.bulk_reserve if priority == Priority.BULK else 0.0
         return self._run(
             "acquire_many",

@@ -303,6 +303,11 @@ def _kinds_sql(kinds_: Sequence[Kind]) -> tuple[str, dict]:
     return f"kinds (name, batch, lease) AS (VALUES {', '.join(values)})", params
 
 
+def _shard_cap() -> int:
+    """How many workers may hold one store's work at once (`WORK_SHARD_CONCURRENCY`, at least one)."""
+    return max(1, int(settings.WORK_SHARD_CONCURRENCY))
+
+
 def _busy_sql() -> str:
     """`busy (shard)`: the shards with `WORK_SHARD_CONCURRENCY` workers on them (read from the running rows, as
     many as the workers' batches, whatever the backlog)."""
@@ -326,7 +331,7 @@ def _claim_postgres(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple
         [k.lease.total_seconds() for k in kinds_],
         worker,
         now,
-        max(1, int(settings.WORK_SHARD_CONCURRENCY)),
+        _shard_cap(),
         LAPSED_LOOKAHEAD,
     ]
     with connection.cursor() as cursor:
@@ -346,7 +351,7 @@ def _claim_sqlite(kinds_: Sequence[Kind], worker: str, now: datetime) -> tuple[s
     table = _table()
     heads = connection.ops.quote_name(QueueHead._meta.db_table)
     kinds_cte, params = _kinds_sql(kinds_)
-    params |= {"cap": max(1, int(settings.WORK_SHARD_CONCURRENCY)), "now": now}
+    params |= {"cap": _shard_cap(), "now": now}
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"WITH {kinds_cte}, {_busy_sql()} SELECT w.kind, w.shard FROM {table} w JOIN kinds ON kinds.name = w.kind "
@@ -450,36 +455,30 @@ def waiting(*, shard: int | None, before_priority: int, others_after: float | No
         names = [k.name for k in kinds() if k.priority < before_priority]
         if not names:
             return False
-        cursor.execute(_waiting_elsewhere_sql(), _waiting_elsewhere_params(names, now, others_after))
+        cursor.execute(*_waiting_elsewhere(names, now, others_after))
         return cursor.fetchone() is not None
 
 
-def _waiting_elsewhere_sql() -> str:
-    """One row if work of `names` has been due since `since` in a queue whose store is not at its cap. PostgreSQL
-    reads the heads (an index range of the queues due that long) and checks the head's queue through its index
-    (a head may be early); SQLite reads the due rows."""
+def _waiting_elsewhere(names: list[str], now: datetime, after: float) -> tuple[str, dict]:
+    """One row if work of `names` has been due for `after` seconds in a queue whose store is not at its cap.
+    PostgreSQL reads the heads (an index range of the queues due that long) and checks the head's queue through its
+    index (a head may be early); SQLite reads the due rows."""
     table = _table()
+    params = {"since": now - timedelta(seconds=after), "now": now, "cap": _shard_cap()}
     if _postgres():
         heads = connection.ops.quote_name(QueueHead._meta.db_table)
-        return (
+        sql = (
             f"WITH {_busy_sql()} SELECT 1 FROM {heads} h WHERE h.kind = ANY(%(names)s) AND h.ready_at <= %(since)s "
             f"AND h.shard NOT IN (SELECT shard FROM busy) AND EXISTS (SELECT 1 FROM {table} w WHERE w.kind = h.kind "
             f"AND {_queue_sql('w')} = h.shard AND w.lease_until IS NULL AND w.due_at <= %(since)s) LIMIT 1"
         )
-    return (
+        return sql, params | {"names": names}
+    sql = (
         f"WITH {_busy_sql()} SELECT 1 FROM {table} w WHERE w.kind IN (SELECT value FROM json_each(%(names)s)) "
         f"AND w.lease_until IS NULL AND w.due_at <= %(since)s AND {_queue_sql('w')} NOT IN (SELECT shard FROM busy) "
         f"LIMIT 1"
     )
-
-
-def _waiting_elsewhere_params(names: list[str], now: datetime, after: float) -> dict:
-    return {
-        "names": names if _postgres() else json.dumps(names),
-        "since": now - timedelta(seconds=after),
-        "now": now,
-        "cap": max(1, int(settings.WORK_SHARD_CONCURRENCY)),
-    }
+    return sql, params | {"names": json.dumps(names)}
 
 
 # ---------------------------------------------------------------- running and finishing

@@ -242,12 +242,17 @@ class Worker(SimpleWorker):
         try:
             due = kernel.next_due(queues, after=self._looked_at or NEVER)
         except DatabaseError as exc:
-            self.log.warning("Worker %s: the database failed (%s); looking again at the next poll", self.name, exc)
-            connections.close_all()
+            self._database_failed(exc)
             return poll
         if due is None:
             return poll
         return min(poll, max(WAIT_FLOOR_SECONDS, (due - timezone.now()).total_seconds()))
+
+    def _database_failed(self, exc: DatabaseError) -> None:
+        """The database restarting, or a failover: RQ would quit on it. The work is still in the rows; the
+        connections are dropped and the worker looks again at the next poll."""
+        self.log.warning("Worker %s: the database failed (%s); looking again at the next poll", self.name, exc)
+        connections.close_all()
 
     def _drain_database(self, queues) -> int:
         """Run due work straight from the database (no bell needed); the worker counts as busy meanwhile, so a
@@ -258,9 +263,7 @@ class Worker(SimpleWorker):
             close_old_connections()
             return kernel.drain(queues, worker=self.name, stop=stopping)
         except DatabaseError as exc:
-            # The database restarting, or a failover: RQ would quit on it. Its work is still in the rows.
-            self.log.warning("Worker %s: the database failed (%s); looking again at the next poll", self.name, exc)
-            connections.close_all()
+            self._database_failed(exc)
             return 0
         finally:
             close_old_connections()
